@@ -1,0 +1,183 @@
+"""Tables, as typed SQLAlchemy 2 models. Migrations in `migrations/` follow this file."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes stored as UTC, read back aware on every backend (SQLite has no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+# --- Directory (§4.2): replaced whole by `ivr import directory` -----------------------------
+
+
+class RegionRow(Base):
+    __tablename__ = "regions"
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(20))
+    fax: Mapped[str] = mapped_column(String(20))
+    email: Mapped[str] = mapped_column(String(200), default="")
+
+
+class AgencyRow(Base):
+    __tablename__ = "agencies"
+    cia: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    address: Mapped[str] = mapped_column(String(300))
+    postcode: Mapped[str] = mapped_column(String(10))
+    city: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(20))
+    fax: Mapped[str] = mapped_column(String(20))
+    email: Mapped[str] = mapped_column(String(200), default="")
+    department: Mapped[str] = mapped_column(String(3))
+    live_from: Mapped[date | None]
+    legacy_number: Mapped[str | None] = mapped_column(String(20))
+
+
+class OnCallWindowRow(Base):
+    __tablename__ = "oncall_windows"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cia: Mapped[str] = mapped_column(ForeignKey("agencies.cia"), index=True)
+    oncall_type: Mapped[str] = mapped_column(String(20))
+    days: Mapped[str] = mapped_column(String(60))  # "mon,tue,holiday"
+    start: Mapped[time]
+    end: Mapped[time]
+
+
+class OnCallLineRow(Base):
+    __tablename__ = "oncall_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cia: Mapped[str] = mapped_column(ForeignKey("agencies.cia"), index=True)
+    oncall_type: Mapped[str] = mapped_column(String(20))
+    mobile: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    priority: Mapped[int]
+
+
+class ManagerShiftRow(Base):
+    __tablename__ = "manager_shifts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    mobile: Mapped[str] = mapped_column(String(20))
+    start: Mapped[datetime] = mapped_column(UTCDateTime())
+    end: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# --- Client file (§4.1): generations, so that an import never disturbs the one in force ----
+
+
+class ClientRow(Base):
+    """A client of one import (`generation` = that import's id); `reference_state` says which
+    generation is in force. Readers only ever see a complete file."""
+
+    __tablename__ = "clients"
+    generation: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300))
+    postcode: Mapped[str] = mapped_column(String(10))
+    city: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(20))
+    phone2: Mapped[str | None] = mapped_column(String(20))
+    equipment: Mapped[str] = mapped_column(String(20))
+    equipment_label: Mapped[str] = mapped_column(String(200))
+    contract: Mapped[str] = mapped_column(String(20))
+    delay_label: Mapped[str] = mapped_column(String(200))
+    delay_hours: Mapped[float | None]
+    agency: Mapped[str] = mapped_column(String(20))
+    valid_until: Mapped[date | None]
+
+    __table_args__ = (
+        Index("ix_clients_phone", "generation", "phone"),
+        Index("ix_clients_phone2", "generation", "phone2"),
+    )
+
+
+CLIENT_COLUMNS = (
+    "generation",
+    "client_id",
+    "name",
+    "address",
+    "postcode",
+    "city",
+    "phone",
+    "phone2",
+    "equipment",
+    "equipment_label",
+    "contract",
+    "delay_label",
+    "delay_hours",
+    "agency",
+    "valid_until",
+)
+
+
+class ReferenceState(Base):
+    """One row: which client generation and which directory import are in force."""
+
+    __tablename__ = "reference_state"
+    id: Mapped[int] = mapped_column(primary_key=True, default=1)
+    clients_generation: Mapped[int | None]
+    directory_import: Mapped[int | None]
+
+
+class ImportRecord(Base):
+    """The import history: every attempt, accepted or rejected."""
+
+    __tablename__ = "imports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "clients" | "directory"
+    status: Mapped[str] = mapped_column(String(20))  # running | accepted | rejected | failed
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    file_name: Mapped[str] = mapped_column(String(500))
+    file_hash: Mapped[str] = mapped_column(String(64))
+    added: Mapped[int] = mapped_column(default=0)
+    changed: Mapped[int] = mapped_column(default=0)
+    removed: Mapped[int] = mapped_column(default=0)
+    error_count: Mapped[int] = mapped_column(default=0)
+    report: Mapped[str] = mapped_column(Text, default="")

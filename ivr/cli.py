@@ -1,0 +1,145 @@
+"""The `ivr` command (CONTRACT.md, "Running it")."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ivr.adapters.db import Database
+from ivr.settings import Settings, SettingsError, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    """What every command needs, built lazily so that `--help` works without settings."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._db: Database | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = Database(self.settings.DATABASE_URL)
+        return self._db
+
+
+class _BadSettings(click.ClickException):
+    exit_code = 2  # as for a bad argument: the command was never run
+
+
+def _fails_cleanly(command: F) -> F:
+    """A bad setting or argument ends the command with one line on stderr, exit status 2."""
+
+    @wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SettingsError as error:
+            raise _BadSettings(str(error)) from None
+
+    return run  # type: ignore[return-value]
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Out-of-hours call handling: voice flow, dispatcher and back office."""
+    ctx.obj = Context()
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+@_fails_cleanly
+def db_upgrade(obj: Context) -> None:
+    """Create or migrate the schema of DATABASE_URL."""
+    from ivr.adapters.migrations import upgrade
+
+    upgrade(obj.db.engine)
+    click.echo("database schema is up to date")
+
+
+@main.group("import")
+def import_() -> None:
+    """Load the company's reference data (FORMATS.md), all or nothing."""
+
+
+def _report(report: Any) -> None:
+    for line in report.lines():
+        click.echo(line, err=not report.accepted and line.startswith("error"))
+    if not report.accepted:
+        click.echo(report.summary(), err=True)
+        sys.exit(1)
+
+
+@import_.command("directory")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.pass_obj
+@_fails_cleanly
+def import_directory(obj: Context, folder: Path) -> None:
+    """Load the five directory files of FOLDER."""
+    from ivr.services.importing import import_directory as run
+
+    _report(run(obj.db, folder, obj.settings.make_clock()))
+
+
+@import_.command("clients")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_obj
+@_fails_cleanly
+def import_clients(obj: Context, file: Path) -> None:
+    """Load the weekly client FILE."""
+    from ivr.services.importing import import_clients as run
+
+    _report(run(obj.db, file, obj.settings.make_clock()))
+
+
+@main.command()
+@click.option("--client-id", required=True, help="The contract number the caller keyed.")
+@click.option("--at", "at_text", required=True, help="ISO 8601 instant (no offset: Paris).")
+@click.option("--danger", is_flag=True, help="The caller reports a danger.")
+@click.pass_obj
+@_fails_cleanly
+def route(obj: Context, client_id: str, at_text: str, danger: bool) -> None:
+    """Print, as JSON, what the rules decide for such a call."""
+    from ivr.clock import parse_instant
+    from ivr.services.routing import route_call
+
+    try:
+        at = parse_instant(at_text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{at_text!r} is not an ISO 8601 instant", param_hint="--at"
+        ) from None
+    decision = route_call(obj.db, obj.settings, client_id.strip(), at, danger=danger)
+    click.echo(json.dumps(decision.as_json(), ensure_ascii=False))
+
+
+@main.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True)
+@click.option("--workers", default=None, type=int, help="gunicorn workers (default: 2 x cores)")
+@click.pass_obj
+@_fails_cleanly
+def serve(obj: Context, bind: str, workers: int | None) -> None:
+    """Serve the web app with gunicorn."""
+    from ivr.web.server import serve as run
+
+    run(obj.settings, bind=bind, workers=workers)

@@ -1,0 +1,139 @@
+"""When an agency is on call: public holidays, window instances, on-call days, nights.
+
+All reasoning is in Europe/Paris wall-clock time (windows are written that way) and every
+comparison between instants is made in UTC, so that the two daylight-saving changes need no
+special case: a window 18:00-08:00 across the October change simply lasts 15 hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+
+import holidays
+
+from ivr.clock import PARIS
+from ivr.domain.model import HOLIDAY, WEEKDAYS, OnCallWindow
+
+# `holidays` names Alsace-Moselle's calendars by subdivision, not by department.
+_HOLIDAY_SUBDIVISION = {"57": "57", "67": "6AE", "68": "6AE"} | {
+    d: d for d in ("971", "972", "973", "974", "976")
+}
+_MORNING_EARLIEST = time(5, 0)
+_MORNING_LATEST = time(12, 0)
+EVENING = time(18, 0)
+WORKING_DAY_OPENING = time(8, 0)
+
+
+@lru_cache(maxsize=256)
+def _holidays(department: str, year: int) -> frozenset[date]:
+    calendar = holidays.country_holidays(
+        "FR", years=year, subdiv=_HOLIDAY_SUBDIVISION.get(department.upper())
+    )
+    return frozenset(calendar)
+
+
+def is_public_holiday(day: date, department: str) -> bool:
+    """A French public holiday for an agency of that department (Alsace-Moselle included)."""
+    return day in _holidays(department, day.year)
+
+
+def is_weekend_or_holiday(day: date, department: str) -> bool:
+    return day.weekday() >= 5 or is_public_holiday(day, department)
+
+
+def local(day: date, at: time) -> datetime:
+    """The instant a wall-clock time names on a day in France.
+
+    A time skipped by the spring change reads as if the clocks had not changed yet (02:30
+    is 03:30 summer time); a time repeated by the autumn change is its first occurrence.
+    """
+    return datetime.combine(day, at, tzinfo=PARIS)
+
+
+def local_date(instant: datetime) -> date:
+    return instant.astimezone(PARIS).date()
+
+
+@dataclass(frozen=True, slots=True)
+class WindowInstance:
+    """One occurrence of an on-call window: start inclusive, end exclusive (aware datetimes)."""
+
+    window: OnCallWindow
+    start: datetime
+    end: datetime
+
+    def contains(self, instant: datetime) -> bool:
+        return _utc(self.start) <= _utc(instant) < _utc(self.end)
+
+
+def _utc(instant: datetime) -> datetime:
+    # Aware datetimes sharing one tzinfo compare by wall clock in Python; UTC avoids that trap.
+    return instant.astimezone(UTC)
+
+
+def windows_starting_on(
+    windows: Iterable[OnCallWindow], day: date, department: str
+) -> list[WindowInstance]:
+    """The instances that start on `day`: on a public holiday only rows listing `holiday`."""
+    kind = HOLIDAY if is_public_holiday(day, department) else WEEKDAYS[day.weekday()]
+    instances = []
+    for window in windows:
+        if kind not in window.days:
+            continue
+        end_day = day if window.end > window.start else day + timedelta(days=1)
+        instances.append(
+            WindowInstance(window, local(day, window.start), local(end_day, window.end))
+        )
+    return sorted(instances, key=lambda i: _utc(i.start))
+
+
+def window_at(
+    windows: Iterable[OnCallWindow], instant: datetime, department: str
+) -> WindowInstance | None:
+    """The window instance `instant` falls in (the on-call period), or None.
+
+    A window lasts at most a day, so only those starting the day before or that day can
+    cover the instant. On an overlap, the one that started first.
+    """
+    windows = tuple(windows)
+    today = local_date(instant)
+    for day in (today - timedelta(days=1), today):
+        for instance in windows_starting_on(windows, day, department):
+            if instance.contains(instant):
+                return instance
+    return None
+
+
+def daytime_start(windows: Iterable[OnCallWindow], day: date, department: str) -> datetime | None:
+    """When `day`'s daytime shift starts, if `day` is an on-call day; else None.
+
+    An on-call day is a Saturday, Sunday or public holiday with a window starting between
+    05:00 and 12:00 (PROCEDURE.md, special cases).
+    """
+    if not is_weekend_or_holiday(day, department):
+        return None
+    for instance in windows_starting_on(windows, day, department):
+        if _MORNING_EARLIEST <= instance.window.start <= _MORNING_LATEST:
+            return instance.start
+    return None
+
+
+def morning_after(
+    windows: Iterable[OnCallWindow], instant: datetime, department: str
+) -> date | None:
+    """The day whose morning ends the evening or night `instant` is in, or None by day.
+
+    The evening starts at 18:00; the night runs to the next morning: to the start of the
+    daytime shift on an on-call day, to 08:00 on any other day.
+    """
+    windows = tuple(windows)
+    wall = instant.astimezone(PARIS)
+    if wall.time() >= EVENING:
+        return wall.date() + timedelta(days=1)
+    morning = daytime_start(windows, wall.date(), department) or local(
+        wall.date(), WORKING_DAY_OPENING
+    )
+    return wall.date() if _utc(instant) < _utc(morning) else None

@@ -1,0 +1,207 @@
+"""The routing decision (PROCEDURE.md §3, §5): one pure function, `decide`.
+
+The command line (`ivr route`), the voice flow and the dispatcher all call it; none of them
+re-implements a rule. It reads the directory and the client as plain values and returns what
+to do, whom to call, where to fax, and one sentence saying why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from ivr.clock import PARIS
+from ivr.domain import wording
+from ivr.domain.model import (
+    ONCALL_TYPE_OF_CONTRACT,
+    Agency,
+    Client,
+    Contract,
+    Directory,
+)
+from ivr.domain.oncall import daytime_start, local_date, morning_after, window_at
+
+
+class Action(StrEnum):
+    CALL_NOW = "call_now"
+    CALL_NEXT_MORNING = "call_next_morning"
+    FAX_ONLY = "fax_only"
+    ESCALATE = "escalate"
+    NOT_COVERED = "not_covered"
+    LEGACY = "legacy"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What the rules need to know about a call."""
+
+    at: datetime
+    client: Client | None
+    danger: bool = False
+    caller_region: str | None = None  # from the postcode an unidentified caller keyed
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    call_at: datetime | None
+    call_numbers: tuple[str, ...]
+    fax_numbers: tuple[str, ...]
+    reason: str
+
+    def as_json(self) -> dict[str, Any]:
+        """The object `ivr route` prints (CONTRACT.md)."""
+        return {
+            "action": self.action.value,
+            "call_at": self.call_at.astimezone(PARIS).isoformat() if self.call_at else None,
+            "call_numbers": list(self.call_numbers),
+            "fax_numbers": list(self.fax_numbers),
+            "reason": self.reason,
+        }
+
+
+def decide(call: Call, directory: Directory, national_duty_number: str | None = None) -> Decision:
+    """What to do with a call, by the procedure's rules, in the order they take precedence."""
+    client = call.client
+    agency = directory.agencies.get(client.agency) if client else None
+    today = local_date(call.at)
+    if agency is not None and not agency.is_live(today):
+        return _legacy(call, agency)
+    if call.danger:
+        return _escalate(call, directory, agency, national_duty_number)
+    if client is None or agency is None:
+        return _not_covered(
+            "Client inconnu du fichier clients : il peut laisser un message "
+            "pour son agence, traité à l'ouverture ; personne n'est appelé."
+        )
+    contract = client.effective_contract(today)
+    if contract is Contract.STANDARD:
+        if client.contract is not Contract.STANDARD:
+            return _not_covered(
+                f"Contrat échu le {wording.day(client.valid_until)} "  # type: ignore[arg-type]
+                "(plus de couverture hors heures ouvrables) : message pour "
+                "l'agence, traité à l'ouverture ; personne n'est appelé."
+            )
+        return _not_covered(
+            "Contrat sans intervention hors heures ouvrables : message pour "
+            "l'agence, traité à l'ouverture ; personne n'est appelé."
+        )
+    return _covered(call, directory, client, agency, contract)
+
+
+def _covered(
+    call: Call, directory: Directory, client: Client, agency: Agency, contract: Contract
+) -> Decision:
+    oncall_type = ONCALL_TYPE_OF_CONTRACT[contract]
+    windows = directory.windows_for(agency.cia, oncall_type)
+    fax = _numbers(agency.fax)
+    morning = morning_after(windows, call.at, agency.department)
+    # §5.2: a 7/7 client calling after 18:00 is handled as outside the window, to spare the
+    # technician's rest, whatever the agency's windows say.
+    resting = contract is Contract.INDIVIDUAL_7_7 and morning is not None
+    period = None if resting else window_at(windows, call.at, agency.department)
+    if period is not None:
+        lines = tuple(line.mobile for line in directory.lines_for(agency.cia, oncall_type))
+        if lines:
+            return Decision(
+                Action.CALL_NOW,
+                call.at,
+                _numbers(*lines),
+                fax,
+                f"Appel pendant l'astreinte de l'agence {agency.name} (du "
+                f"{wording.when(period.start)} au {wording.when(period.end)}) : "
+                "le technicien d'astreinte est appelé maintenant.",
+            )
+        return Decision(
+            Action.FAX_ONLY,
+            None,
+            (),
+            fax,
+            f"Appel pendant l'astreinte de l'agence {agency.name}, mais l'annuaire ne lui "
+            "donne aucun numéro d'astreinte : la fiche est faxée à l'agence.",
+        )
+    why = (
+        "Client individuel 7/7 appelant après 18 h (repos du technicien)"
+        if resting
+        else f"Appel hors des plages d'astreinte de l'agence {agency.name}"
+    )
+    start = daytime_start(windows, morning, agency.department) if morning else None
+    if start is not None:
+        return Decision(
+            Action.CALL_NEXT_MORNING,
+            start,
+            _numbers(*(line.mobile for line in directory.lines_for(agency.cia, oncall_type))),
+            fax,
+            f"{why}, avant un jour d'astreinte : le technicien sera appelé le "
+            f"{wording.when(start)}, au début de l'astreinte de jour ; la fiche est faxée à "
+            "l'agence.",
+        )
+    return Decision(
+        Action.FAX_ONLY,
+        None,
+        (),
+        fax,
+        f"{why}, et le lendemain n'est pas un jour d'astreinte : la fiche est faxée à "
+        "l'agence, qui traitera la demande à son ouverture."
+        if morning
+        else f"{why}, en journée : la fiche est faxée à l'agence, qui traite la demande.",
+    )
+
+
+def _escalate(
+    call: Call, directory: Directory, agency: Agency | None, national_duty_number: str | None
+) -> Decision:
+    region_code = agency.region if agency else call.caller_region
+    region = directory.regions.get(region_code) if region_code else None
+    fax = _numbers(agency.fax if agency else None, region.fax if region else None)
+    on_duty = directory.managers_on_duty(region.code, call.at) if region else ()
+    if on_duty:
+        names = " puis ".join(s.name for s in on_duty)
+        return Decision(
+            Action.ESCALATE,
+            call.at,
+            _numbers(*(s.mobile for s in on_duty)),
+            fax,
+            f"Danger signalé : le cadre régional d'astreinte ({names}, {region.name}) "  # type: ignore[union-attr]
+            "est appelé ; la fiche est faxée à l'agence et à la direction régionale.",
+        )
+    missing = (
+        f"aucun cadre d'astreinte n'est au planning de la région {region.name}"
+        if region
+        else "la région de l'appelant est inconnue"
+    )
+    who = (
+        "la permanence nationale est appelée"
+        if national_duty_number
+        else ("aucune permanence nationale n'est configurée")
+    )
+    return Decision(
+        Action.ESCALATE,
+        call.at,
+        _numbers(national_duty_number),
+        fax,
+        f"Danger signalé, mais {missing} : {who}.",
+    )
+
+
+def _legacy(call: Call, agency: Agency) -> Decision:
+    return Decision(
+        Action.LEGACY,
+        call.at,
+        _numbers(agency.legacy_number),
+        (),
+        f"L'agence {agency.name} ne passe à ce système que le "
+        f"{wording.day(agency.live_from)} : l'appel est transféré à son dispositif "  # type: ignore[arg-type]
+        "habituel.",
+    )
+
+
+def _not_covered(reason: str) -> Decision:
+    return Decision(Action.NOT_COVERED, None, (), (), reason)
+
+
+def _numbers(*numbers: str | None) -> tuple[str, ...]:
+    """Numbers in order, without blanks or repeats."""
+    return tuple(dict.fromkeys(n for n in numbers if n))

@@ -1,0 +1,19 @@
+"""Dates and times as French readers expect them on sheets, screens and reasons."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from babel.dates import format_date, format_datetime
+
+from ivr.clock import PARIS
+
+
+def when(instant: datetime) -> str:
+    """`samedi 26 décembre à 08:00`."""
+    return str(format_datetime(instant.astimezone(PARIS), "EEEE d MMMM 'à' HH:mm", locale="fr_FR"))
+
+
+def day(value: date) -> str:
+    """`samedi 26 décembre 2026`."""
+    return str(format_date(value, "EEEE d MMMM y", locale="fr_FR"))

@@ -1,0 +1,119 @@
+"""Settings from the environment (CONTRACT.md), validated once at start-up."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ivr.clock import Clock, parse_instant
+from ivr.domain.phones import InvalidPhoneNumber, to_e164
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _phone(value: str) -> str:
+    try:
+        return to_e164(value)
+    except InvalidPhoneNumber as error:
+        raise ValueError(str(error)) from None
+
+
+PhoneNumber = Annotated[str, AfterValidator(_phone)]
+
+
+class FaxTransport(StrEnum):
+    FOLDER = "folder"
+    HTTP = "http"
+    SMTP = "smtp"
+
+
+class Settings(BaseSettings):
+    """Every variable of CONTRACT.md, plus the project's own (documented in README.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=True, extra="ignore")
+
+    DATABASE_URL: str = Field(default=f"sqlite:///{PROJECT_ROOT / 'var' / 'ivr.sqlite3'}")
+    PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
+    TWILIO_ACCOUNT_SID: str | None = None
+    TWILIO_AUTH_TOKEN: str | None = None
+    TWILIO_AUTH_TOKEN_SECONDARY: str | None = None
+    TWILIO_API_BASE_URL: str = "https://api.twilio.com"
+    IVR_CALLER_ID: PhoneNumber | None = None
+    FAX_TRANSPORT: FaxTransport = FaxTransport.FOLDER
+    FAX_FOLDER: Path = PROJECT_ROOT / "var" / "faxes"
+    NATIONAL_DUTY_NUMBER: PhoneNumber | None = None
+    OPERATOR_NUMBER: PhoneNumber | None = None
+    EMERGENCY_FORWARD_NUMBER: PhoneNumber | None = None
+    IVR_CLOCK: datetime | None = None
+    SECRET_KEY: str | None = None
+
+    @field_validator("PUBLIC_BASE_URL", "TWILIO_API_BASE_URL")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        # Heroku-style URLs name the driver-less scheme; SQLAlchemy 2 wants a driver.
+        for old, new in (
+            ("postgres://", "postgresql+psycopg://"),
+            ("postgresql://", "postgresql+psycopg://"),
+        ):
+            if value.startswith(old):
+                return new + value[len(old) :]
+        return value
+
+    @field_validator("IVR_CLOCK", mode="before")
+    @classmethod
+    def _instant(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip():
+            return parse_instant(value)
+        return value or None
+
+    @field_validator(
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_AUTH_TOKEN_SECONDARY",
+        "IVR_CALLER_ID",
+        "NATIONAL_DUTY_NUMBER",
+        "OPERATOR_NUMBER",
+        "EMERGENCY_FORWARD_NUMBER",
+        "SECRET_KEY",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    def make_clock(self) -> Clock:
+        return Clock(self.IVR_CLOCK)
+
+
+_SECRETS = {"TWILIO_AUTH_TOKEN", "TWILIO_AUTH_TOKEN_SECONDARY", "SECRET_KEY", "DATABASE_URL"}
+
+
+def _describe(error: Any) -> str:
+    name = ".".join(str(part) for part in error["loc"])
+    shown = "" if name in _SECRETS else f" (got {error.get('input')!r})"
+    return f"{name}: {error['msg']}{shown}"
+
+
+class SettingsError(Exception):
+    """A bad environment variable, with a message fit for an operator."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment; on a bad value, raise SettingsError naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = "; ".join(_describe(e) for e in error.errors())
+        raise SettingsError(f"invalid settings: {problems}") from None

@@ -1,0 +1,27 @@
+"""The Flask application: Twilio webhooks, the back office, health."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import Flask
+
+from ivr.adapters.db import Database
+from ivr.settings import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app from settings (the environment by default). Nothing happens at import."""
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = settings.SECRET_KEY or secrets.token_hex(32)
+    app.extensions["ivr.settings"] = settings
+    app.extensions["ivr.db"] = Database(settings.DATABASE_URL)
+    app.extensions["ivr.clock"] = settings.make_clock()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    from ivr.web import home
+
+    app.register_blueprint(home.blueprint)
+    return app

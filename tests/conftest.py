@@ -1,0 +1,92 @@
+"""Fixtures shared by every layer of tests.
+
+The database is SQLite unless DATABASE_URL names a PostgreSQL server; there the tests work in
+a schema of their own, created at the start and dropped at the end, so that nothing else in
+that database is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, delete, text
+
+from ivr.adapters.db import Database
+from ivr.adapters.migrations import upgrade
+from ivr.adapters.orm import Base, ReferenceState
+from ivr.clock import Clock, parse_instant
+from ivr.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "config" / "demo"
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgresql", "postgres://")) else None
+
+
+def pytest_report_header() -> str:
+    url = _postgres_url()
+    if url:
+        return f"database: PostgreSQL ({url.split('@')[-1]}) in a throwaway schema"
+    return (
+        "database: SQLite only. PostgreSQL tests SKIPPED: set DATABASE_URL=postgresql://... "
+        "to run them (.ci/run does)"
+    )
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, empty database for this test session."""
+    pg = _postgres_url()
+    if pg is None:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        upgrade(Database(url).engine)
+        yield url
+        return
+    pg = Settings(DATABASE_URL=pg).DATABASE_URL
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in pg else "?"
+    url = f"{pg}{separator}options=-csearch_path%3D{schema}"
+    try:
+        upgrade(Database(url).engine)
+        yield url
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """The test database, emptied after each test."""
+    database = Database(database_url)
+    yield database
+    with database.engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(delete(table))
+        connection.execute(ReferenceState.__table__.insert().values(id=1))
+    database.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        DATABASE_URL=database_url,
+        FAX_FOLDER=tmp_path / "faxes",
+        TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+        TWILIO_AUTH_TOKEN="test-token",
+    )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(parse_instant("2026-11-26T10:00:00"))

@@ -1,0 +1,169 @@
+"""The `ivr` command as operators and the acceptance checks run it (CONTRACT.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ivr.cli import main
+from tests.conftest import DEMO
+
+
+@pytest.fixture
+def ivr(db, database_url):
+    """Run `ivr ARGS` in-process against the test database; returns the click result."""
+    runner = CliRunner()
+
+    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None):
+        return runner.invoke(
+            main, list(args), input=input, env={"DATABASE_URL": database_url, **(env or {})}
+        )
+
+    return run
+
+
+@pytest.fixture
+def loaded(ivr):
+    assert ivr("import", "directory", str(DEMO)).exit_code == 0
+    assert ivr("import", "clients", str(DEMO / "clients.csv")).exit_code == 0
+
+
+def test_db_upgrade_is_idempotent(ivr):
+    result = ivr("db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert ivr("db", "upgrade").exit_code == 0
+
+
+def test_import_prints_counts(ivr):
+    result = ivr("import", "directory", str(DEMO))
+    assert result.exit_code == 0, result.output
+    assert "agencies.csv: added 4, changed 0, removed 0" in result.output
+    result = ivr("import", "clients", str(DEMO / "clients.csv"))
+    assert result.exit_code == 0
+    assert "added 51, changed 0, removed 0" in result.output
+
+
+def test_rejected_import_exits_nonzero_with_its_report(ivr, loaded, tmp_path):
+    bad = tmp_path / "clients.csv"
+    lines = (DEMO / "clients.csv").read_text(encoding="utf-8").splitlines()
+    lines[3] = lines[3].replace(";standard;", ";gold;")
+    bad.write_text("\n".join(lines), encoding="utf-8")
+    result = ivr("import", "clients", str(bad))
+    assert result.exit_code == 1
+    assert "clients.csv, line 4" in result.output
+    assert "rejected" in result.output
+
+
+def test_route_prints_the_contract_json(ivr, loaded):
+    result = ivr("route", "--client-id", "10000001", "--at", "2026-12-24T19:30")
+    assert result.exit_code == 0, result.output
+    decision = json.loads(result.output)
+    assert set(decision) == {"action", "call_at", "call_numbers", "fax_numbers", "reason"}
+    assert decision["action"] == "call_next_morning"
+    assert decision["call_at"] == "2026-12-25T08:00:00+01:00"
+    assert decision["call_numbers"][0].startswith("+33")
+
+
+def test_route_with_danger_and_an_offset(ivr, loaded):
+    result = ivr("route", "--client-id", "30000002", "--at", "2026-12-26T02:00:00Z", "--danger")
+    decision = json.loads(result.output)
+    assert decision["action"] == "escalate"
+    assert decision["call_at"] == "2026-12-26T03:00:00+01:00"
+    assert len(decision["fax_numbers"]) == 2
+
+
+def test_route_unknown_client_is_not_covered(ivr, loaded):
+    decision = json.loads(ivr("route", "--client-id", "999", "--at", "2026-12-24T23:00").output)
+    assert decision == {
+        "action": "not_covered",
+        "call_at": None,
+        "call_numbers": [],
+        "fax_numbers": [],
+        "reason": decision["reason"],
+    }
+
+
+def test_route_national_duty_number_for_unknown_danger(ivr, loaded):
+    result = ivr(
+        "route",
+        "--client-id",
+        "999",
+        "--at",
+        "2026-12-24T23:00",
+        "--danger",
+        env={"NATIONAL_DUTY_NUMBER": "01 99 00 99 99"},
+    )
+    assert json.loads(result.output)["call_numbers"] == ["+33199009999"]
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["route", "--client-id", "1", "--at", "yesterday"], {}, "ISO 8601"),
+        (["route", "--at", "2026-12-24T23:00"], {}, "--client-id"),
+        (
+            ["route", "--client-id", "1", "--at", "2026-12-24T23:00"],
+            {"FAX_TRANSPORT": "pigeon"},
+            "FAX_TRANSPORT",
+        ),
+        (
+            ["route", "--client-id", "1", "--at", "2026-12-24T23:00"],
+            {"OPERATOR_NUMBER": "12"},
+            "OPERATOR_NUMBER",
+        ),
+        (
+            ["route", "--client-id", "1", "--at", "2026-12-24T23:00"],
+            {"IVR_CLOCK": "soon"},
+            "IVR_CLOCK",
+        ),
+    ],
+    ids=["bad instant", "missing option", "bad fax transport", "bad phone", "bad clock"],
+)
+def test_bad_arguments_exit_nonzero_with_a_reason(ivr, args, env, message):
+    result = ivr(*args, env=env)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_answers_the_front_page(database_url, loaded):
+    """`ivr serve` under gunicorn, over real HTTP: the front page shows the data in force."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "IVR_CLOCK": "2026-12-24T23:00:00"}
+    ivr_bin = Path(sys.executable).parent / "ivr"
+    server = subprocess.Popen(
+        [str(ivr_bin), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        body = ""
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    body = response.read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert "Accueil des appels hors heures ouvrables" in body
+        assert "51" in body and "24/12/2026 23:" in body
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            assert json.loads(response.read()) == {"status": "ok"}
+    finally:
+        server.terminate()
+        server.wait(timeout=15)

@@ -1,0 +1,118 @@
+"""Settings are checked at start-up; the clock honours IVR_CLOCK."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ivr.clock import PARIS, Clock, parse_instant
+from ivr.domain.phones import InvalidPhoneNumber, digit_pairs, to_e164
+from ivr.settings import FaxTransport, SettingsError, load_settings
+
+
+def test_defaults_follow_the_contract(monkeypatch):
+    for name in (
+        "DATABASE_URL",
+        "PUBLIC_BASE_URL",
+        "FAX_TRANSPORT",
+        "IVR_CLOCK",
+        "TWILIO_AUTH_TOKEN",
+        "OPERATOR_NUMBER",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.DATABASE_URL.startswith("sqlite:///") and "/var/" in settings.DATABASE_URL
+    assert settings.PUBLIC_BASE_URL == "http://127.0.0.1:8000"
+    assert settings.TWILIO_API_BASE_URL == "https://api.twilio.com"
+    assert settings.FAX_TRANSPORT is FaxTransport.FOLDER
+    assert str(settings.FAX_FOLDER).endswith("var/faxes")
+    assert settings.TWILIO_AUTH_TOKEN is None and settings.OPERATOR_NUMBER is None
+
+
+def test_values_are_typed_and_normalised(monkeypatch):
+    monkeypatch.setenv("OPERATOR_NUMBER", "01 99 00 00 01")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://ivr.example.fr/")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
+    monkeypatch.setenv("IVR_CLOCK", "2026-12-24T23:00")
+    monkeypatch.setenv("FAX_TRANSPORT", "smtp")
+    settings = load_settings()
+    assert settings.OPERATOR_NUMBER == "+33199000001"
+    assert settings.PUBLIC_BASE_URL == "https://ivr.example.fr"
+    assert settings.DATABASE_URL == "postgresql+psycopg://u@h/db"
+    assert datetime(2026, 12, 24, 23, 0, tzinfo=PARIS) == settings.IVR_CLOCK
+    assert settings.FAX_TRANSPORT is FaxTransport.SMTP
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PUBLIC_BASE_URL", "ivr.example.fr"),
+        ("FAX_TRANSPORT", "pigeon"),
+        ("EMERGENCY_FORWARD_NUMBER", "999"),
+        ("IVR_CLOCK", "tomorrow"),
+    ],
+)
+def test_a_bad_value_names_the_variable(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=name):
+        load_settings()
+
+
+def test_secrets_are_never_echoed_in_errors(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://user:s3cret@host/db")
+    monkeypatch.setenv("FAX_TRANSPORT", "pigeon")
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert "s3cret" not in str(error.value)
+
+
+def test_clock_starts_at_ivr_clock_and_runs_on():
+    start = parse_instant("2026-12-24T23:00:00")
+    clock = Clock(start)
+    first = clock.now()
+    assert first.tzinfo is not None
+    assert timedelta(0) <= first - start < timedelta(seconds=5)
+    assert clock.now() >= first
+    assert clock.local_now().utcoffset() == timedelta(hours=1)
+
+
+def test_clock_jumps_forward_for_demos():
+    clock = Clock()
+    clock.jump_to(datetime(2027, 1, 1, tzinfo=UTC))
+    assert clock.now().year == 2027 and clock.now() - datetime(2027, 1, 1, tzinfo=UTC) < timedelta(
+        seconds=5
+    )
+
+
+def test_instants_without_offset_are_paris_time():
+    assert parse_instant("2026-07-14T12:00").utcoffset() == timedelta(hours=2)
+    assert parse_instant("2026-12-25T08:00").utcoffset() == timedelta(hours=1)
+    assert parse_instant("2026-12-25T08:00:00Z").utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("text", "e164"),
+    [
+        ("01 23 45 67 89", "+33123456789"),
+        ("+33 1 23 45 67 89", "+33123456789"),
+        ("0033123456789", "+33123456789"),
+        ("06.39.98.12.34", "+33639981234"),
+        ("+44 20 7946 0958", "+442079460958"),
+        ("(01) 23-45-67-89", "+33123456789"),
+    ],
+)
+def test_phone_numbers_in_every_usual_form(text, e164):
+    assert to_e164(text) == e164
+
+
+@pytest.mark.parametrize(
+    "text", ["", "12", "01 23 45", "0123456789012", "abc", "+33 0 12 34 56 78"]
+)
+def test_not_phone_numbers(text):
+    with pytest.raises(InvalidPhoneNumber):
+        to_e164(text)
+
+
+def test_numbers_read_in_pairs():
+    assert digit_pairs("+33639981234") == "06 39 98 12 34"
