@@ -98,26 +98,23 @@ def _client(row: ClientRow) -> Client:
     )
 
 
-def _in_force(session: Session) -> int | None:
-    return session.scalar(select(ReferenceState.clients_generation).where(ReferenceState.id == 1))
+# In the same statement as the lookup, so that a swap between two statements cannot matter.
+_IN_FORCE = (
+    select(ReferenceState.clients_generation).where(ReferenceState.id == 1).scalar_subquery()
+)
 
 
 def find_client(session: Session, client_id: str) -> Client | None:
     """The client with that contract number in the client file in force."""
-    generation = _in_force(session)
-    if generation is None:
-        return None
-    row = session.get(ClientRow, (generation, client_id))
+    row = session.scalar(
+        select(ClientRow).where(ClientRow.generation == _IN_FORCE, ClientRow.client_id == client_id)
+    )
     return _client(row) if row else None
 
 
 def clients_with_phone(session: Session, e164: str) -> list[Client]:
     """Clients whose main or second phone is this number (to propose, never to skip asking)."""
-    generation = _in_force(session)
-    rows = session.scalars(
-        select(ClientRow)
-        .where(ClientRow.generation == generation)
-        .where((ClientRow.phone == e164) | (ClientRow.phone2 == e164))
-        .limit(5)
-    )
+    by_phone = select(ClientRow).where(ClientRow.generation == _IN_FORCE)
+    either = by_phone.where(ClientRow.phone == e164).union(by_phone.where(ClientRow.phone2 == e164))
+    rows = session.scalars(select(ClientRow).from_statement(either.limit(5)))
     return [_client(row) for row in rows]

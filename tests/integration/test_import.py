@@ -388,3 +388,50 @@ def test_planning_gaps_and_overlaps_are_warned(db, clock, tmp_path):
     report = import_directory(db, folder, clock)
     assert report.accepted
     assert any("gap" in w.reason for w in report.warnings)
+
+
+def test_calls_are_answered_from_the_file_in_force_during_an_import(db, clock, directory, tmp_path):
+    """While a large file is staged in another thread, every lookup sees the old file whole,
+    then the new one whole: never neither, never a half-loaded mix."""
+    import threading
+
+    old = write(tmp_path, [HEADER, GOOD[0]], name="old.csv")
+    assert import_clients(db, old, clock).accepted
+    rows = [GOOD[1].replace("12345679", f"{50_000_000 + i}") for i in range(60_000)]
+    new = write(tmp_path, [HEADER, *rows], name="new.csv")
+    seen: list[tuple[bool, bool]] = []
+    done = threading.Event()
+
+    def look_up() -> None:
+        while not done.is_set():
+            with db.snapshot() as session:
+                seen.append(
+                    (
+                        find_client(session, "12345678") is not None,
+                        find_client(session, "50059999") is not None,
+                    )
+                )
+
+    reader = threading.Thread(target=look_up)
+    reader.start()
+    try:
+        report = import_clients(db, new, clock)
+    finally:
+        done.set()
+        reader.join()
+    assert report.accepted and report.counts.added == 60_000 and report.counts.removed == 1
+    assert set(seen) <= {(True, False), (False, True)}
+    switch = seen.index((False, True)) if (False, True) in seen else len(seen)
+    assert all(s == (True, False) for s in seen[:switch])
+    assert all(s == (False, True) for s in seen[switch:])
+    assert seen.count((True, False)) > 10  # the reader really ran during the import
+
+
+def test_clients_are_found_by_either_phone(db, clock, directory, tmp_path):
+    from ivr.adapters.repository import clients_with_phone
+
+    assert import_clients(db, write(tmp_path, [HEADER, *GOOD]), clock).accepted
+    with db.snapshot() as session:
+        assert [c.client_id for c in clients_with_phone(session, "+33199001234")] == ["12345678"]
+        assert [c.client_id for c in clients_with_phone(session, "+33639981235")] == ["12345679"]
+        assert clients_with_phone(session, "+33100000000") == []
