@@ -39,9 +39,22 @@ class Clock:
         self._offset = instant - _system_now()
 
 
+def in_paris(instant: datetime) -> datetime:
+    """The instant on Paris clocks, with the offset Paris had then.
+
+    Through UTC: `astimezone` returns a Paris datetime unchanged, even one naming a wall-clock
+    time that the spring change skipped.
+    """
+    return instant.astimezone(UTC).astimezone(PARIS)
+
+
 def parse_instant(text: str) -> datetime:
-    """An ISO 8601 instant; without an offset it is read as Europe/Paris local time."""
+    """An ISO 8601 instant; without an offset it is read as Europe/Paris local time.
+
+    A local time repeated by the autumn change is its first occurrence; one skipped by the
+    spring change is read with the winter offset (02:30 is 03:30 summer time).
+    """
     value = datetime.fromisoformat(text.strip())
     if value.tzinfo is None:
-        value = value.replace(tzinfo=PARIS)
+        value = in_paris(value.replace(tzinfo=PARIS))
     return value

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 
 
@@ -179,5 +179,7 @@ class Directory:
 
     def managers_on_duty(self, region: str, at: datetime) -> tuple[ManagerShift, ...]:
         """The planning rows covering `at`; the most recently started first on an overlap."""
-        on_duty = [s for s in self.shifts.get(region, ()) if s.start <= at < s.end]
+        # In UTC: aware datetimes sharing a tzinfo compare by wall clock, ignoring `fold`.
+        t = at.astimezone(UTC)
+        on_duty = [s for s in self.shifts.get(region, ()) if s.start <= t < s.end]
         return tuple(sorted(on_duty, key=lambda s: s.start, reverse=True))

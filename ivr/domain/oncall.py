@@ -24,6 +24,7 @@ _HOLIDAY_SUBDIVISION = {"57": "57", "67": "6AE", "68": "6AE"} | {
 _MORNING_EARLIEST = time(5, 0)
 _MORNING_LATEST = time(12, 0)
 EVENING = time(18, 0)
+_MICROSECOND = timedelta(microseconds=1)
 WORKING_DAY_OPENING = time(8, 0)
 
 
@@ -45,12 +46,24 @@ def is_weekend_or_holiday(day: date, department: str) -> bool:
 
 
 def local(day: date, at: time) -> datetime:
-    """The instant a wall-clock time names on a day in France.
+    """The instant a French clock first shows `at` on `day`, or passes it.
 
-    A time skipped by the spring change reads as if the clocks had not changed yet (02:30
-    is 03:30 summer time); a time repeated by the autumn change is its first occurrence.
+    A time repeated by the autumn change is its first occurrence. A time skipped by the
+    spring change (02:30) is the instant the clock jumps past it (03:00 summer time): a
+    window "02:30-08:00" has begun at 03:10, and one "18:00-02:30" is over.
     """
-    return datetime.combine(day, at, tzinfo=PARIS)
+    wall = datetime.combine(day, at)
+    instant = wall.replace(tzinfo=PARIS)
+    if instant.astimezone(UTC).astimezone(PARIS).replace(tzinfo=None) == wall:
+        return instant
+    before, after = wall.replace(tzinfo=PARIS, fold=1).astimezone(UTC), instant.astimezone(UTC)
+    while after - before > _MICROSECOND:  # bisect for the jump: about 32 steps
+        middle = before + (after - before) / 2
+        if middle.astimezone(PARIS).replace(tzinfo=None) >= wall:
+            after = middle
+        else:
+            before = middle
+    return after.astimezone(PARIS)
 
 
 def local_date(instant: datetime) -> date:

@@ -1,8 +1,8 @@
 """Phone numbers: every number the program stores or dials is E.164 (`+33123456789`).
 
-The company's files write French numbers in every usual form. The common French forms are
-recognised by a fast path (a million-row client file must import in seconds); everything else
-goes to `phonenumbers`, which decides what is a valid number.
+The company's files write French numbers in every usual form, a million of them a week, so
+French forms take a fast path that uses `phonenumbers`' own metadata for France; everything
+else is parsed by `phonenumbers`, which decides what is a valid number.
 """
 
 from __future__ import annotations
@@ -12,8 +12,32 @@ import re
 import phonenumbers
 
 _SEPARATORS = str.maketrans("", "", " .-/()\u00a0\t")
-_FRENCH_NATIONAL = re.compile(r"0[1-9]\d{8}")
-_FRENCH_INTERNATIONAL = re.compile(r"(?:\+|00)33[1-9]\d{8}")
+_FRENCH = re.compile(r"(?:0|\+33|0033)([1-9]\d{8})")
+_OVERSEAS = ("GP", "MQ", "GF", "RE", "YT")  # reached from France with 0 + 9 digits too
+
+
+def _french_ranges() -> re.Pattern[str]:
+    """The national numbers `phonenumbers` knows as assigned in France, as one pattern."""
+    fr = phonenumbers.PhoneMetadata.metadata_for_region("FR")
+    if fr is None:  # pragma: no cover - the library ships France's metadata
+        raise RuntimeError("phonenumbers has no metadata for France")
+    kinds = (
+        fr.fixed_line,
+        fr.mobile,
+        fr.toll_free,
+        fr.premium_rate,
+        fr.shared_cost,
+        fr.personal_number,
+        fr.voip,
+        fr.pager,
+        fr.uan,
+        fr.voicemail,
+    )
+    patterns = [k.national_number_pattern for k in kinds if k and k.national_number_pattern]
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
+
+
+_FRENCH_RANGES = _french_ranges()
 
 
 class InvalidPhoneNumber(ValueError):
@@ -21,12 +45,22 @@ class InvalidPhoneNumber(ValueError):
 
 
 def to_e164(text: str) -> str:
-    """Return `text` as an E.164 number, or raise InvalidPhoneNumber."""
-    compact = text.translate(_SEPARATORS)
-    if _FRENCH_NATIONAL.fullmatch(compact):
-        return "+33" + compact[1:]
-    if _FRENCH_INTERNATIONAL.fullmatch(compact):
-        return "+33" + compact[-9:]
+    """Return `text` as an E.164 number, or raise InvalidPhoneNumber.
+
+    A French number (`01 23 45 67 89`, `+33 (0)1 23 45 67 89`, `0033123456789`) is always
+    `+33...`, except a national-form number of an overseas department (`0690 ...`). A French
+    number in a range not (yet) known as assigned is kept: it has the right length, and one
+    such number must not make the weekly client file fail.
+    """
+    compact = (text.replace("(0)", "") if "(" in text else text).translate(_SEPARATORS)
+    french = _FRENCH.fullmatch(compact)
+    if french:
+        national = french[1]
+        if not _FRENCH_RANGES.fullmatch(national) and compact.startswith("0"):
+            overseas = _overseas(compact)
+            if overseas:
+                return overseas
+        return "+33" + national
     try:
         number = phonenumbers.parse(text, "FR")
     except phonenumbers.NumberParseException as error:
@@ -34,6 +68,14 @@ def to_e164(text: str) -> str:
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhoneNumber(f"not a valid phone number: {text!r}")
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def _overseas(national: str) -> str | None:
+    for region in _OVERSEAS:
+        number = phonenumbers.parse(national, region)
+        if phonenumbers.is_valid_number(number):
+            return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    return None
 
 
 def digit_pairs(e164: str) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from ivr.clock import PARIS
+from ivr.clock import in_paris
 from ivr.domain import wording
 from ivr.domain.model import (
     ONCALL_TYPE_OF_CONTRACT,
@@ -55,7 +55,7 @@ class Decision:
         """The object `ivr route` prints (CONTRACT.md)."""
         return {
             "action": self.action.value,
-            "call_at": self.call_at.astimezone(PARIS).isoformat() if self.call_at else None,
+            "call_at": in_paris(self.call_at).isoformat() if self.call_at else None,
             "call_numbers": list(self.call_numbers),
             "fax_numbers": list(self.fax_numbers),
             "reason": self.reason,
@@ -96,43 +96,43 @@ def _covered(
 ) -> Decision:
     oncall_type = ONCALL_TYPE_OF_CONTRACT[contract]
     windows = directory.windows_for(agency.cia, oncall_type)
+    lines = _numbers(*(line.mobile for line in directory.lines_for(agency.cia, oncall_type)))
     fax = _numbers(agency.fax)
     morning = morning_after(windows, call.at, agency.department)
     # §5.2: a 7/7 client calling after 18:00 is handled as outside the window, to spare the
     # technician's rest, whatever the agency's windows say.
     resting = contract is Contract.INDIVIDUAL_7_7 and morning is not None
     period = None if resting else window_at(windows, call.at, agency.department)
-    if period is not None:
-        lines = tuple(line.mobile for line in directory.lines_for(agency.cia, oncall_type))
-        if lines:
-            return Decision(
-                Action.CALL_NOW,
-                call.at,
-                _numbers(*lines),
-                fax,
-                f"Appel pendant l'astreinte de l'agence {agency.name} (du "
-                f"{wording.when(period.start)} au {wording.when(period.end)}) : "
-                "le technicien d'astreinte est appelé maintenant.",
-            )
+    start = daytime_start(windows, morning, agency.department) if morning and not period else None
+    if (period or start) and not lines:
         return Decision(
             Action.FAX_ONLY,
             None,
             (),
             fax,
-            f"Appel pendant l'astreinte de l'agence {agency.name}, mais l'annuaire ne lui "
-            "donne aucun numéro d'astreinte : la fiche est faxée à l'agence.",
+            f"L'agence {agency.name} est d'astreinte, mais l'annuaire ne lui donne aucun "
+            "numéro d'astreinte : la fiche est faxée à l'agence.",
+        )
+    if period is not None:
+        return Decision(
+            Action.CALL_NOW,
+            call.at,
+            lines,
+            fax,
+            f"Appel pendant l'astreinte de l'agence {agency.name} (du "
+            f"{wording.when(period.start)} au {wording.when(period.end)}) : "
+            "le technicien d'astreinte est appelé maintenant.",
         )
     why = (
         "Client individuel 7/7 appelant après 18 h (repos du technicien)"
         if resting
         else f"Appel hors des plages d'astreinte de l'agence {agency.name}"
     )
-    start = daytime_start(windows, morning, agency.department) if morning else None
     if start is not None:
         return Decision(
             Action.CALL_NEXT_MORNING,
             start,
-            _numbers(*(line.mobile for line in directory.lines_for(agency.cia, oncall_type))),
+            lines,
             fax,
             f"{why}, avant un jour d'astreinte : le technicien sera appelé le "
             f"{wording.when(start)}, au début de l'astreinte de jour ; la fiche est faxée à "

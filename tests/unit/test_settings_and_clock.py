@@ -116,3 +116,22 @@ def test_not_phone_numbers(text):
 
 def test_numbers_read_in_pairs():
     assert digit_pairs("+33639981234") == "06 39 98 12 34"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "06 39 98 12 34",
+        "+33 6 39 98 12 34",
+        "+33 (0)6 39 98 12 34",
+        "0033639981234",
+        "06.39.98.12.34",
+    ],
+)
+def test_every_spelling_of_a_number_gives_the_same_answer(text):
+    assert to_e164(text) == "+33639981234"
+
+
+def test_overseas_numbers_in_national_form_get_their_country_code():
+    assert to_e164("0690 12 34 56") == "+590690123456"  # Guadeloupe mobile
+    assert to_e164("+33 6 90 12 34 56") == "+33690123456"  # written as French: kept
