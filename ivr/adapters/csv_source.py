@@ -1,5 +1,7 @@
 """Reading the company's CSV files as they really come: `;` or `,`, UTF-8 or Windows-1252.
 
+A file is read as UTF-8 (with or without BOM) in a single pass; at the first byte that is
+not UTF-8, reading stops with `NotUtf8` and the caller starts again with `as_windows_1252()`.
 Spreadsheet exports of accented names come in both encodings, sometimes mixed in one file
 when someone pasted lines from another export; such lines are named, not silently garbled.
 """
@@ -10,33 +12,48 @@ import codecs
 import csv
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 _CHUNK = 1 << 20
+_HEAD = 1 << 16
 
 
 class UnreadableFile(Exception):
     """The file cannot be read as a CSV file at all (named in the import report)."""
 
 
-@dataclass
+class NotUtf8(Exception):
+    """Reading met a byte that is not UTF-8: read the file again as Windows-1252."""
+
+
+@dataclass(frozen=True)
 class CsvSource:
-    """An opened company CSV file: its encoding, delimiter, header, and content hash."""
+    """An opened company CSV file: its encoding, delimiter and header."""
 
     path: Path
     encoding: str
     delimiter: str
     header: list[str]
-    sha256: str
     # Physical lines that are UTF-8 in a file that is otherwise Windows-1252.
     foreign_lines: list[int] = field(default_factory=list)
 
     @classmethod
     def open(cls, path: Path) -> CsvSource:
-        encoding, sha256, foreign = _detect_encoding(path)
-        with path.open(encoding=encoding, newline="") as text:
-            first = _first_non_blank(text)
+        """The file's header and layout, read from its first bytes."""
+        with path.open("rb") as raw:
+            head = raw.read(_HEAD)
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head[:4]:
+            raise UnreadableFile("encoded in UTF-16 or binary: save it as CSV (UTF-8)")
+        encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+        try:
+            codecs.getincrementaldecoder(encoding)().decode(head)
+        except UnicodeDecodeError:
+            encoding = "cp1252"
+        with path.open(encoding=encoding, newline="", errors="replace") as text:
+            first = next((line for line in text if line.strip()), None)
         if first is None:
             raise UnreadableFile("empty file: no header line")
         try:
@@ -44,56 +61,54 @@ class CsvSource:
         except csv.Error:
             delimiter = ";"
         header = [name.strip().lower() for name in next(csv.reader([first], delimiter=delimiter))]
-        return cls(path, encoding, delimiter, header, sha256, foreign)
+        source = cls(path, encoding, delimiter, header)
+        return source.as_windows_1252() if encoding == "cp1252" else source
 
-    def rows(self) -> Iterator[tuple[int, list[str]]]:
-        """(line number, fields) for every data line; blank lines are skipped."""
+    def as_windows_1252(self) -> CsvSource:
+        return replace(self, encoding="cp1252", foreign_lines=_utf8_lines(self.path))
+
+    @contextmanager
+    def reader(self) -> Iterator[Any]:
+        """A `csv.reader` past the header; its `line_num` is the line being read.
+
+        Iterating it raises NotUtf8 where a UTF-8 file turns out not to be. Blank lines are
+        the caller's to skip (see `is_blank`): on a million-row file, the test is cheaper
+        where a row already failed a check.
+        """
         with self.path.open(encoding=self.encoding, newline="") as text:
             reader = csv.reader(text, delimiter=self.delimiter)
-            seen_header = False
-            for fields in reader:
-                if not fields or not any(f.strip() for f in fields):
-                    continue
-                if not seen_header:
-                    seen_header = True
-                    continue
-                yield reader.line_num, fields
-
-
-def _first_non_blank(text: Iterator[str]) -> str | None:
-    for line in text:
-        if line.strip():
-            return line
-    return None
-
-
-def _detect_encoding(path: Path) -> tuple[str, str, list[int]]:
-    """UTF-8 (with or without BOM) if every byte decodes as such, else Windows-1252.
-
-    One pass over the bytes: it also hashes the file and notes UTF-8 lines, which are only
-    a problem when the rest of the file turns out to be Windows-1252.
-    """
-    digest = hashlib.sha256()
-    utf8_lines: list[int] = []
-    invalid = False
-    with path.open("rb") as raw:
-        head = raw.read(4)
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head:
-            raise UnreadableFile("encoded in UTF-16 or binary: save it as CSV (UTF-8)")
-        raw.seek(0)
-        for number, line in enumerate(raw, start=1):
-            digest.update(line)
-            if line.isascii():
-                continue
-            if b"\x00" in line:
-                raise UnreadableFile(f"line {number}: binary data (NUL byte): not a CSV file")
             try:
-                line.decode("utf-8")
-                utf8_lines.append(number)
+                for fields in reader:
+                    if not is_blank(fields):
+                        break  # the header
+                yield reader
             except UnicodeDecodeError:
-                invalid = True
-    if not invalid:
-        with path.open("rb") as raw:
-            bom = raw.read(3) == codecs.BOM_UTF8
-        return ("utf-8-sig" if bom else "utf-8"), digest.hexdigest(), []
-    return "cp1252", digest.hexdigest(), utf8_lines
+                raise NotUtf8(str(self.path)) from None
+
+
+def is_blank(fields: list[str]) -> bool:
+    """No field, or nothing but separators and spaces (spreadsheets write ";;;;")."""
+    return not any(fields) or not "".join(fields).strip()
+
+
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256 (hashlib releases the GIL: fine to run beside a load)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as raw:
+        while chunk := raw.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _utf8_lines(path: Path) -> list[int]:
+    """Lines that are non-ASCII and valid UTF-8: in a Windows-1252 file, foreign ones."""
+    found = []
+    with path.open("rb") as raw:
+        for number, line in enumerate(raw, start=1):
+            if not line.isascii():
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    continue
+                found.append(number)
+    return found

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,11 @@ def make_engine(url: str, **options: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **options)
+
+
+# Dates as ISO text, as SQLAlchemy stores them; explicit, since Python 3.12 deprecates
+# sqlite3's implicit adapter (the client import hands dates to the driver directly).
+sqlite3.register_adapter(date, date.isoformat)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

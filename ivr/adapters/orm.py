@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
-    Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -107,16 +108,15 @@ class ManagerShiftRow(Base):
     end: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-# --- Client file (§4.1): generations, so that an import never disturbs the one in force ----
+# --- Client file (§4.1): two tables, one in force, the other loaded by the next import ------
 
 
-class ClientRow(Base):
-    """A client of one import (`generation` = that import's id); `reference_state` says which
-    generation is in force. Readers only ever see a complete file."""
+class _ClientColumns:
+    """A client as imported. `line` is its line in the file, for the import report."""
 
-    __tablename__ = "clients"
-    generation: Mapped[int] = mapped_column(Integer, primary_key=True)
-    client_id: Mapped[str] = mapped_column(String(12), primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line: Mapped[int]
+    client_id: Mapped[str] = mapped_column(String(12))
     name: Mapped[str] = mapped_column(String(200))
     address: Mapped[str] = mapped_column(String(300))
     postcode: Mapped[str] = mapped_column(String(10))
@@ -131,14 +131,39 @@ class ClientRow(Base):
     agency: Mapped[str] = mapped_column(String(20))
     valid_until: Mapped[date | None]
 
-    __table_args__ = (
-        Index("ix_clients_phone", "generation", "phone"),
-        Index("ix_clients_phone2", "generation", "phone2"),
+
+def _client_indexes(table: str) -> tuple[Index, ...]:
+    """Built after a load (far faster than kept up row by row); see services.importing."""
+    return (
+        # Not unique: the import finds duplicates itself, to name their lines.
+        Index(f"ix_{table}_client_id", "client_id"),
+        Index(f"ix_{table}_phone", "phone"),
+        # Most clients have no second phone: index only those who do.
+        Index(
+            f"ix_{table}_phone2",
+            "phone2",
+            sqlite_where=text("phone2 IS NOT NULL"),
+            postgresql_where=text("phone2 IS NOT NULL"),
+        ),
     )
 
 
+class ClientsA(_ClientColumns, Base):
+    __tablename__ = "clients_a"
+    __table_args__ = _client_indexes("clients_a")
+
+
+class ClientsB(_ClientColumns, Base):
+    __tablename__ = "clients_b"
+    __table_args__ = _client_indexes("clients_b")
+
+
+CLIENT_TABLES: dict[str, Table] = {
+    "clients_a": cast(Table, ClientsA.__table__),
+    "clients_b": cast(Table, ClientsB.__table__),
+}
 CLIENT_COLUMNS = (
-    "generation",
+    "line",
     "client_id",
     "name",
     "address",
@@ -157,11 +182,12 @@ CLIENT_COLUMNS = (
 
 
 class ReferenceState(Base):
-    """One row: which client generation and which directory import are in force."""
+    """One row: which client table and which directory import are in force."""
 
     __tablename__ = "reference_state"
     id: Mapped[int] = mapped_column(primary_key=True, default=1)
-    clients_generation: Mapped[int | None]
+    clients_table: Mapped[str | None] = mapped_column(String(20))
+    clients_import: Mapped[int | None]
     directory_import: Mapped[int | None]
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from ivr.adapters.orm import (
+    CLIENT_TABLES,
     AgencyRow,
-    ClientRow,
     ManagerShiftRow,
     OnCallLineRow,
     OnCallWindowRow,
@@ -79,7 +81,7 @@ def load_directory(session: Session) -> Directory:
     )
 
 
-def _client(row: ClientRow) -> Client:
+def _client(row: Any) -> Client:
     return Client(
         client_id=row.client_id,
         name=row.name,
@@ -98,23 +100,36 @@ def _client(row: ClientRow) -> Client:
     )
 
 
-# In the same statement as the lookup, so that a swap between two statements cannot matter.
-_IN_FORCE = (
-    select(ReferenceState.clients_generation).where(ReferenceState.id == 1).scalar_subquery()
-)
+def table_in_force(session: Session) -> Table | None:
+    """The client table in force. The other one keeps the previous file until the next
+    import, so a lookup that straddles a swap still reads one complete file."""
+    name = session.scalar(select(ReferenceState.clients_table).where(ReferenceState.id == 1))
+    return CLIENT_TABLES.get(name or "")
 
 
 def find_client(session: Session, client_id: str) -> Client | None:
     """The client with that contract number in the client file in force."""
-    row = session.scalar(
-        select(ClientRow).where(ClientRow.generation == _IN_FORCE, ClientRow.client_id == client_id)
-    )
+    table = table_in_force(session)
+    if table is None:
+        return None
+    row = session.execute(select(table).where(table.c.client_id == client_id)).first()
     return _client(row) if row else None
 
 
 def clients_with_phone(session: Session, e164: str) -> list[Client]:
     """Clients whose main or second phone is this number (to propose, never to skip asking)."""
-    by_phone = select(ClientRow).where(ClientRow.generation == _IN_FORCE)
-    either = by_phone.where(ClientRow.phone == e164).union(by_phone.where(ClientRow.phone2 == e164))
-    rows = session.scalars(select(ClientRow).from_statement(either.limit(5)))
+    table = table_in_force(session)
+    if table is None:
+        return []
+    rows = session.execute(
+        select(table).where((table.c.phone == e164) | (table.c.phone2 == e164)).limit(5)
+    )
     return [_client(row) for row in rows]
+
+
+def client_count(session: Session) -> int:
+    """How many clients the file in force holds."""
+    table = table_in_force(session)
+    if table is None:
+        return 0
+    return session.scalar(select(func.count()).select_from(table)) or 0

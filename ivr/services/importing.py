@@ -3,45 +3,56 @@
 Both follow one discipline: read and check everything, report every bad line, and only when
 nothing is wrong, swap the new data in at once. The data in force is never half-replaced,
 and calls keep being answered from it while an import runs:
-- the client file is staged as a new *generation* of rows, in short batches, invisible to
-  readers; the swap is a one-row update of `reference_state`; the old generation is deleted
-  afterwards in batches, so no write lock is held long enough to delay a call;
+- the client file lives in two tables: the one in force, and the standby the next import
+  empties and loads, in short batches, without indexes (built once at the end: ten times
+  faster than keeping them up row by row). Readers never look at the standby; the swap is a
+  one-row update of `reference_state`. The previous file stays in the old table until the
+  next import;
 - the directory (hundreds of rows) is replaced in one short transaction.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from itertools import pairwise
+from itertools import islice, pairwise
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import Table, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateIndex, DropIndex
 
-from ivr.adapters.csv_source import CsvSource, UnreadableFile
+from ivr.adapters.csv_source import (
+    CsvSource,
+    NotUtf8,
+    UnreadableFile,
+    file_sha256,
+    is_blank,
+)
 from ivr.adapters.db import Database
 from ivr.adapters.orm import (
     CLIENT_COLUMNS,
+    CLIENT_TABLES,
     AgencyRow,
-    ClientRow,
     ImportRecord,
     ManagerShiftRow,
     OnCallLineRow,
     OnCallWindowRow,
     RegionRow,
 )
-from ivr.adapters.repository import reference_state
+from ivr.adapters.repository import reference_state, table_in_force
 from ivr.clock import Clock
 from ivr.domain.model import Contract
 from ivr.domain.oncall import local_date
 from ivr.services import reference_rows as rows
 from ivr.services.reference_rows import Schema
 
-_BATCH = 20_000
+_BATCH = 50_000
 _REPORT_LINES_KEPT = 2_000
 
 
@@ -119,18 +130,34 @@ class _Checker:
     def warn(self, line: int, reason: str) -> None:
         self.report.warnings.append(Problem(self.schema.file_name, line, reason))
 
-    def read(self, path: Path) -> tuple[CsvSource | None, Iterator[tuple[int, tuple[Any, ...]]]]:
+    def open(self, path: Path) -> CsvSource | None:
+        """The file, if it can be read at all and its header is right; else None, reported."""
         try:
             source = CsvSource.open(path)
         except FileNotFoundError:
             self.error(0, "file missing")
-            return None, iter(())
+            return None
         except UnreadableFile as problem:
             self.error(0, str(problem))
-            return None, iter(())
-        if not self._header_ok(source.header):
-            return source, iter(())
-        return source, self._rows(source)
+            return None
+        return source if self._header_ok(source.header) else None
+
+    def all_rows(self, path: Path) -> list[tuple[Any, ...]]:
+        """Every good row of a small file (the directory's)."""
+        source = self.open(path)
+        if source is None:
+            return []
+        try:
+            return list(self.rows(source))
+        except NotUtf8:
+            self.restart()
+            return list(self.rows(source.as_windows_1252()))
+
+    def restart(self) -> None:
+        """Forget what this file's reading reported: it is read again in another encoding."""
+        name = self.schema.file_name
+        self.report.errors[:] = [p for p in self.report.errors if p.file != name or p.line <= 1]
+        self.report.warnings[:] = [p for p in self.report.warnings if p.file != name or p.line <= 1]
 
     def _header_ok(self, header: list[str]) -> bool:
         duplicates = sorted({n for n in header if header.count(n) > 1 and n})
@@ -144,7 +171,10 @@ class _Checker:
             self.warn(1, f"column(s) ignored: {', '.join(extra)}")
         return not (duplicates or missing)
 
-    def _rows(self, source: CsvSource) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    def rows(self, source: CsvSource) -> Iterator[tuple[Any, ...]]:
+        """Good rows as `(line, value, ...)` in schema order; bad ones go to the report.
+
+        Raises NotUtf8 where a UTF-8 file turns out not to be: see `restart`."""
         foreign = set(source.foreign_lines)
         for line in source.foreign_lines:
             self.error(
@@ -152,48 +182,97 @@ class _Checker:
                 "this line is UTF-8 while the rest of the file is Windows-1252: "
                 "save the whole file in one encoding",
             )
+        width = len(source.header)
         positions = [
-            (
-                c.name,
-                c.parse,
-                c.required,
-                c.default,
-                source.header.index(c.name) if c.name in source.header else None,
-            )
+            source.header.index(c.name) if c.name in source.header else None
             for c in self.schema.columns
         ]
-        width = len(source.header)
+        check = _compile_check(self.schema, positions)
         count = 0
-        for line, fields in source.rows():
-            if line in foreign:
-                continue
-            if len(fields) != width:
-                self.error(
-                    line,
-                    f"{len(fields)} fields where the header has {width} "
-                    f"(a stray separator{' or a missing one' if len(fields) < width else ''}?)",
-                )
-                continue
-            values: list[Any] = []
-            reasons: list[str] = []
-            for name, parse, required, default, index in positions:
-                raw = fields[index].strip() if index is not None else ""
-                if not raw:
-                    if required:
-                        reasons.append(f"{name} is missing")
-                    values.append(default)
-                    continue
-                try:
-                    values.append(parse(raw))
-                except ValueError as error:
-                    reasons.append(str(error))
-            if reasons:
-                self.error(line, "; ".join(reasons))
-                continue
-            count += 1
-            yield line, tuple(values)
+        with source.reader() as reader:
+            try:
+                for fields in reader:
+                    line = reader.line_num
+                    try:
+                        values = check(fields, line) if len(fields) == width else None
+                    except (ValueError, _NeedsDetail):
+                        values = None
+                    if values is None or (foreign and line in foreign):
+                        if line not in foreign and not is_blank(fields):
+                            self._explain(line, fields, width, positions)
+                        continue
+                    count += 1
+                    yield values
+            except csv.Error as error:  # a NUL byte, an unclosed quote at the end
+                self.error(reader.line_num, f"unreadable from here on: {error}")
+                return
         if count == 0 and not self.report.errors:
             self.error(0, "no data rows (header only): refusing to empty the data in force")
+
+    def _explain(
+        self, line: int, fields: list[str], width: int, positions: list[int | None]
+    ) -> None:
+        if len(fields) != width:
+            self.error(
+                line,
+                f"{len(fields)} fields where the header has {width} (a stray "
+                f"separator{' or a missing one' if len(fields) < width else ''}?)",
+            )
+        else:
+            raw = [fields[p].strip() if p is not None else "" for p in positions]
+            self.error(line, "; ".join(self._reasons(raw)))
+
+    def _reasons(self, raw: list[str]) -> list[str]:
+        """Every reason a row is wrong, column by column (the slow path, for bad rows)."""
+        reasons = []
+        for column, value in zip(self.schema.columns, raw, strict=True):
+            if not value:
+                if column.required:
+                    reasons.append(f"{column.name} is missing")
+                continue
+            try:
+                column.parse(value)
+            except ValueError as error:
+                reasons.append(str(error))
+        return reasons
+
+
+class _NeedsDetail(Exception):
+    """A row the fast path will not judge: the slow path names what is wrong."""
+
+
+def _compile_check(schema: Schema, positions: list[int | None]) -> Callable[[list[str], int], Any]:
+    """The check of a good row, compiled from the schema into one straight-line function,
+    the way `collections.namedtuple` builds its classes: a million-row client file goes
+    through it, and a loop over columns costs more than the checks themselves.
+
+    `check(fields, line)` returns `(line, value, ...)` in schema order, or raises at the first
+    doubt; the caller then asks `_Checker._reasons` for every detail.
+    """
+    lines, values = [], []
+    for i, (column, position) in enumerate(zip(schema.columns, positions, strict=True)):
+        lines.append(
+            f"    v{i} = f[{position}].strip()" if position is not None else f"    v{i} = ''"
+        )
+        if column.parse is rows.text:
+            lines.append(f"    if len(v{i}) > {rows.TEXT_LIMIT}: raise NeedsDetail")
+            value = f"v{i}"
+        else:
+            value = f"parse{i}(v{i})"
+        if column.required:
+            lines.append(f"    if not v{i}: raise NeedsDetail")
+            values.append(value)
+        else:
+            values.append(f"({value} if v{i} else default{i})")
+    source = (
+        "def check(f, line):\n" + "\n".join(lines) + f"\n    return (line, {', '.join(values)})\n"
+    )
+    scope: dict[str, Any] = {"NeedsDetail": _NeedsDetail}
+    for i, column in enumerate(schema.columns):
+        scope[f"parse{i}"], scope[f"default{i}"] = column.parse, column.default
+    exec(source, scope)  # noqa: S102 - source built above from our own schema
+    check: Callable[[list[str], int], Any] = scope["check"]
+    return check
 
 
 def _start(session: Session, kind: str, name: str, file_hash: str, now: datetime) -> int:
@@ -206,6 +285,7 @@ def _start(session: Session, kind: str, name: str, file_hash: str, now: datetime
 
 
 def _finish(session: Session, import_id: int, report: ImportReport, now: datetime) -> None:
+    report.errors.sort(key=lambda p: (p.file, p.line))  # found out of order: duplicates last
     text = list(report.lines())
     if len(text) > _REPORT_LINES_KEPT:
         text = [*text[:_REPORT_LINES_KEPT], f"... {len(text) - _REPORT_LINES_KEPT} more lines"]
@@ -231,30 +311,59 @@ def import_clients(db: Database, path: Path, clock: Clock) -> ImportReport:
     """Load the weekly client file, all or nothing; see the module docstring."""
     report = ImportReport("clients", path.name)
     checker = _Checker(report, rows.CLIENTS)
-    source, good_rows = checker.read(path)
+    source = checker.open(path)
     with db.session() as session:
         busy = _running_import(session, clock.now())
         if busy is not None:
             checker.error(0, f"another client import (#{busy}) is running: try again later")
             return report
         agencies = set(session.scalars(select(AgencyRow.cia)))
-        generation = _start(
-            session, "clients", path.name, source.sha256 if source else "", clock.now()
-        )
-        in_force = reference_state(session).clients_generation
-    for stale in _generations(db) - {in_force, generation}:
-        _delete_generation(db, stale)  # left by an import that died
+        import_id = _start(session, "clients", path.name, "", clock.now())
+        in_force = table_in_force(session)
     if not agencies:
         checker.error(0, "no directory loaded yet: import the directory first")
-    clients = _checked_clients(checker, good_rows, agencies)
-    report.rows = _stage_clients(db, generation, clients, report)
+    standby = CLIENT_TABLES["clients_b" if in_force is CLIENT_TABLES["clients_a"] else "clients_a"]
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        # The hash and, later, the comparison with the file in force run beside the load:
+        # both are long calls that release the GIL.
+        file_hash = helper.submit(file_sha256, path) if source else None
+        report.rows = _load_clients(db, standby, checker, source, agencies)
+        counting = helper.submit(_client_counts, db, in_force, standby)
+        _index(db, standby)
+        _report_duplicates(db, standby, checker)
+        counts = counting.result()
     with db.session() as session:
         if report.accepted:
-            report.counts = _client_counts(session, in_force, generation)
-            reference_state(session).clients_generation = generation
-        _finish(session, generation, report, clock.now())
-    _delete_generation(db, in_force if report.accepted else generation)
+            report.counts = counts
+            state = reference_state(session)
+            state.clients_table, state.clients_import = standby.name, import_id
+        record = session.get_one(ImportRecord, import_id)
+        record.file_hash = file_hash.result() if file_hash else ""
+        _finish(session, import_id, report, clock.now())
+    if not report.accepted:
+        _empty(db, standby)
     return report
+
+
+def _load_clients(
+    db: Database,
+    standby: Table,
+    checker: _Checker,
+    source: CsvSource | None,
+    agencies: set[str],
+) -> int:
+    """Empty the standby table and load the file's good rows into it; a file that turns out
+    not to be UTF-8 is loaded again as Windows-1252."""
+    _empty(db, standby)
+    if source is None:
+        return 0
+    try:
+        return _load(db, standby, _checked_clients(checker, checker.rows(source), agencies))
+    except NotUtf8:
+        checker.restart()
+        _empty(db, standby)
+        rows_ = checker.rows(source.as_windows_1252())
+        return _load(db, standby, _checked_clients(checker, rows_, agencies))
 
 
 _ABANDONED_AFTER = timedelta(hours=2)
@@ -272,95 +381,87 @@ def _running_import(session: Session, now: datetime) -> int | None:
     return None
 
 
-def _generations(db: Database) -> set[int]:
-    with db.engine.connect() as connection:
-        return set(connection.scalars(select(ClientRow.generation).distinct()))
-
-
 def _checked_clients(
-    checker: _Checker, good_rows: Iterable[tuple[int, tuple[Any, ...]]], agencies: set[str]
+    checker: _Checker, good_rows: Iterable[tuple[Any, ...]], agencies: set[str]
 ) -> Iterator[tuple[Any, ...]]:
-    seen: dict[str, int] = {}
+    """Rows as stored (`line` first, as CLIENT_COLUMNS), after the checks across columns."""
     standard = Contract.STANDARD.value
-    for line, values in good_rows:
-        client_id, contract, delay_label, agency = values[0], values[9], values[10], values[12]
-        reasons = []
-        if client_id in seen:
-            reasons.append(f"client_id {client_id} already on line {seen[client_id]}")
-        else:
-            seen[client_id] = line
+    for values in good_rows:
+        contract, delay_label, agency = values[10], values[11], values[13]
         if agency not in agencies:
-            reasons.append(f"agency {agency!r} is not in the directory")
-        if contract != standard and not delay_label:
-            reasons.append(f"delay_label is missing (required for a {contract} contract)")
-        if reasons:
-            checker.error(line, "; ".join(reasons))
+            checker.error(values[0], f"agency {agency!r} is not in the directory")
+        elif contract != standard and not delay_label:
+            checker.error(values[0], f"delay_label is missing (required for a {contract} contract)")
         else:
             yield values
 
 
-def _stage_clients(
-    db: Database, generation: int, clients: Iterable[tuple[Any, ...]], report: ImportReport
-) -> int:
-    """Insert the new generation in short transactions; stop inserting at the first error
-    (reading goes on, to report every bad line)."""
-    batch: list[dict[str, Any]] = []
-    staged = 0
-    names = CLIENT_COLUMNS[1:]
-    for values in clients:
-        if report.errors:
-            continue
-        record = dict(zip(names, values, strict=True))
-        record["generation"] = generation
-        batch.append(record)
-        if len(batch) >= _BATCH:
-            staged += _insert(db, batch)
-    if batch and not report.errors:
-        staged += _insert(db, batch)
-    return staged
+def _batches(items: Iterable[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
-def _insert(db: Database, batch: list[dict[str, Any]]) -> int:
+def _empty(db: Database, table: Table) -> None:
+    """Empty a client table that is not in force, and drop its indexes for a fast load."""
     with db.engine.begin() as connection:
-        connection.execute(insert(ClientRow), batch)
-    done = len(batch)
-    batch.clear()
-    return done
+        for index in table.indexes:
+            connection.execute(DropIndex(index, if_exists=True))
+        connection.execute(table.delete())
 
 
-def _client_counts(session: Session, old: int | None, new: int) -> Counts:
-    fresh = select(ClientRow).where(ClientRow.generation == new).subquery()
-    if old is None:
-        return Counts(added=session.scalar(select(func.count()).select_from(fresh)) or 0)
-    previous = select(ClientRow).where(ClientRow.generation == old).subquery()
-    joined = fresh.join(previous, fresh.c.client_id == previous.c.client_id)
-    differs = [fresh.c[name].is_distinct_from(previous.c[name]) for name in CLIENT_COLUMNS[2:]]
-    total_new = session.scalar(select(func.count()).select_from(fresh)) or 0
-    total_old = session.scalar(select(func.count()).select_from(previous)) or 0
-    common = session.scalar(select(func.count()).select_from(joined)) or 0
-    changed = session.scalar(select(func.count()).select_from(joined).where(or_(*differs))) or 0
-    return Counts(added=total_new - common, changed=changed, removed=total_old - common)
+def _index(db: Database, table: Table) -> None:
+    with db.engine.begin() as connection:
+        for index in table.indexes:
+            connection.execute(CreateIndex(index, if_not_exists=True))
 
 
-def _delete_generation(db: Database, generation: int | None) -> None:
-    """Delete a generation's rows in batches, each its own short transaction."""
-    if generation is None:
-        return
-    while True:
+def _load(db: Database, table: Table, clients: Iterable[tuple[Any, ...]]) -> int:
+    """Insert rows through the driver in large batches, each its own short transaction, so
+    that calls writing their traces never wait long for the import."""
+    marker = "?" if db.engine.dialect.paramstyle == "qmark" else "%s"
+    columns, markers = ", ".join(CLIENT_COLUMNS), ", ".join([marker] * len(CLIENT_COLUMNS))
+    # Our own table and column names; the values are bound.
+    sql = f"INSERT INTO {table.name} ({columns}) VALUES ({markers})"  # noqa: S608
+    loaded = 0
+    for batch in _batches(clients, _BATCH):
         with db.engine.begin() as connection:
-            doomed = (
-                select(ClientRow.client_id)
-                .where(ClientRow.generation == generation)
-                .limit(_BATCH)
-                .scalar_subquery()
-            )
-            result = connection.execute(
-                delete(ClientRow).where(
-                    ClientRow.generation == generation, ClientRow.client_id.in_(doomed)
-                )
-            )
-            if result.rowcount < _BATCH:
-                return
+            # The driver's own executemany, in SQLAlchemy's transaction: a third faster
+            # than going through `exec_driver_sql` for a million rows.
+            connection.connection.cursor().executemany(sql, batch)
+        loaded += len(batch)
+    return loaded
+
+
+def _report_duplicates(db: Database, table: Table, checker: _Checker) -> None:
+    twice = select(table.c.client_id).group_by(table.c.client_id).having(func.count() > 1)
+    query = (
+        select(table.c.client_id, table.c.line)
+        .where(table.c.client_id.in_(twice))
+        .order_by(table.c.client_id, table.c.line)
+    )
+    first: dict[str, int] = {}
+    with db.engine.connect() as connection:
+        for client_id, line in connection.execute(query):
+            if client_id in first:
+                checker.error(line, f"client_id {client_id} already on line {first[client_id]}")
+            first.setdefault(client_id, line)
+
+
+def _client_counts(db: Database, old: Table | None, new: Table) -> Counts:
+    """Added, changed and removed clients between the file in force and the new one."""
+    with db.snapshot() as session:
+        total_new = session.scalar(select(func.count()).select_from(new)) or 0
+        if old is None:
+            return Counts(added=total_new)
+        total_old = session.scalar(select(func.count()).select_from(old)) or 0
+        differs = or_(*(new.c[n].is_distinct_from(old.c[n]) for n in CLIENT_COLUMNS[2:]))
+        common, changed = session.execute(
+            select(
+                func.count(), func.coalesce(func.sum(case((differs, 1), else_=0)), 0)
+            ).select_from(new.join(old, new.c.client_id == old.c.client_id))
+        ).one()
+    return Counts(added=total_new - common, changed=changed, removed=total_old - common)
 
 
 # --- The directory -------------------------------------------------------------------------
@@ -375,9 +476,10 @@ def import_directory(db: Database, folder: Path, clock: Clock) -> ImportReport:
     if not folder.is_dir():
         report.errors.append(Problem(str(folder), 0, "not a folder"))
     for schema in rows.DIRECTORY:
-        source, good = _Checker(report, schema).read(folder / schema.file_name)
-        parsed[schema.file_name] = list(good)
-        digest.update(source.sha256.encode() if source else b"-")
+        path = folder / schema.file_name
+        good = _Checker(report, schema).all_rows(path)
+        parsed[schema.file_name] = [(values[0], values[1:]) for values in good]
+        digest.update(file_sha256(path).encode() if path.is_file() else b"-")
     with db.session() as session:
         import_id = _start(session, "directory", str(folder), digest.hexdigest(), clock.now())
         clients_by_agency = _clients_by_agency(session)
@@ -391,12 +493,10 @@ def import_directory(db: Database, folder: Path, clock: Clock) -> ImportReport:
 
 
 def _clients_by_agency(session: Session) -> dict[str, int]:
-    generation = reference_state(session).clients_generation
-    query = (
-        select(ClientRow.agency, func.count())
-        .where(ClientRow.generation == generation)
-        .group_by(ClientRow.agency)
-    )
+    in_force = table_in_force(session)
+    if in_force is None:
+        return {}
+    query = select(in_force.c.agency, func.count()).group_by(in_force.c.agency)
     return {agency: count for agency, count in session.execute(query)}
 
 

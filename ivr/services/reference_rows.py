@@ -26,9 +26,12 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 
 
+TEXT_LIMIT = 200
+
+
 def text(value: str) -> str:
-    if len(value) > 200:
-        raise ValueError("longer than 200 characters")
+    if len(value) > TEXT_LIMIT:
+        raise ValueError(f"longer than {TEXT_LIMIT} characters")
     return value
 
 
@@ -51,8 +54,7 @@ def department(value: str) -> str:
     return value
 
 
-def phone(value: str) -> str:
-    return to_e164(value)
+phone = to_e164
 
 
 def email(value: str) -> str:

@@ -8,7 +8,8 @@ from flask import Blueprint, current_app, jsonify, render_template
 from sqlalchemy import func, select, text
 
 from ivr.adapters.db import Database
-from ivr.adapters.orm import AgencyRow, ClientRow, ImportRecord, ReferenceState
+from ivr.adapters.orm import AgencyRow, ImportRecord
+from ivr.adapters.repository import client_count
 
 blueprint = Blueprint("home", __name__)
 
@@ -21,11 +22,8 @@ def _db() -> Database:
 @blueprint.get("/")
 def index() -> str:
     """What this is, and what data it answers from."""
-    with _db().session() as session:
-        generation = session.scalar(select(ReferenceState.clients_generation))
-        clients = session.scalar(
-            select(func.count()).select_from(ClientRow).where(ClientRow.generation == generation)
-        )
+    with _db().snapshot() as session:
+        clients = client_count(session)
         agencies = session.scalar(select(func.count()).select_from(AgencyRow))
         imports = session.scalars(
             select(ImportRecord).order_by(ImportRecord.id.desc()).limit(5)
