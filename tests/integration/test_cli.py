@@ -164,7 +164,7 @@ def test_serve_answers_the_front_page(database_url, loaded):
             except OSError:  # not listening yet
                 time.sleep(0.1)
         assert "Accueil des appels hors heures ouvrables" in body
-        assert "51" in body and "24/12/2026 23:" in body
+        assert "51<small>clients" in body and "24/12/2026 23:" in body
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
             assert json.loads(response.read()) == {"status": "ok"}
     finally:
