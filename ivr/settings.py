@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     EMERGENCY_FORWARD_NUMBER: PhoneNumber | None = None
     IVR_CLOCK: datetime | None = None
     SECRET_KEY: str | None = None
+    # The project's own (README.md): the voice callers hear, and speech recognition.
+    IVR_VOICE: str = "Polly.Lea-Neural"
+    IVR_SPEECH: bool = True
+    GAS_EMERGENCY_NUMBER: str = "0 800 47 33 33"
 
     @field_validator("PUBLIC_BASE_URL", "TWILIO_API_BASE_URL")
     @classmethod

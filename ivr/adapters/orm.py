@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any, cast
 
 from sqlalchemy import (
+    JSON,
     DateTime,
     ForeignKey,
     Index,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -207,3 +209,114 @@ class ImportRecord(Base):
     removed: Mapped[int] = mapped_column(default=0)
     error_count: Mapped[int] = mapped_column(default=0)
     report: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- Calls: one row per call, per event, per dial attempt, per recording --------------------
+
+
+class CallRow(Base):
+    """A call to the out-of-hours number. The flow's state lives in `state`; the columns
+    beside it are copies kept for the back office's filters."""
+
+    __tablename__ = "calls"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
+    direction: Mapped[str] = mapped_column(String(20), default="inbound")
+    from_number: Mapped[str | None] = mapped_column(String(32))
+    to_number: Mapped[str | None] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    twilio_status: Mapped[str] = mapped_column(String(20), default="ringing")
+    status_sequence: Mapped[int] = mapped_column(default=-1)
+    step: Mapped[str] = mapped_column(String(40), default="welcome")
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    turn: Mapped[int] = mapped_column(default=0)
+    last_response: Mapped[str] = mapped_column(Text, default="")
+    client_id: Mapped[str | None] = mapped_column(String(12))
+    agency: Mapped[str | None] = mapped_column(String(20), index=True)
+    danger: Mapped[str | None] = mapped_column(String(20))
+    fault: Mapped[str | None] = mapped_column(String(20))
+    action: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    reached: Mapped[str | None] = mapped_column(String(32))
+    message_seconds: Mapped[int] = mapped_column(default=0)
+
+
+class CallEventRow(Base):
+    """One thing that happened in a call: a prompt played, keys, words, a decision..."""
+
+    __tablename__ = "call_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    turn: Mapped[int]
+    step: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DialAttemptRow(Base):
+    """One number dialed for a call, and what came of it."""
+
+    __tablename__ = "dial_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))  # technician | manager | operator | ...
+    number: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    leg_sid: Mapped[str | None] = mapped_column(String(64))
+    accepted: Mapped[bool] = mapped_column(default=False)
+    outcome: Mapped[str | None] = mapped_column(String(20))  # completed, no-answer, busy...
+
+
+class RecordingRow(Base):
+    __tablename__ = "recordings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(String(500))
+    duration: Mapped[int] = mapped_column(default=0)
+    kind: Mapped[str] = mapped_column(String(20))  # message | call
+    status: Mapped[str] = mapped_column(String(20))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# --- What callers hear, settings, alerts -----------------------------------------------------
+
+
+class PromptVersionRow(Base):
+    """A version of a prompt's words; the newest is in force (defaults: config/prompts.toml)."""
+
+    __tablename__ = "prompt_versions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), index=True)
+    version: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+    audio_path: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+
+class AppSettingRow(Base):
+    """A setting administrators change at run time (e.g. whole-call recording)."""
+
+    __tablename__ = "app_settings"
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class AlertRow(Base):
+    """Something an operator must look at: a webhook that failed, a job that keeps failing."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+    call_sid: Mapped[str | None] = mapped_column(String(64))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -8,6 +8,7 @@ import secrets
 from flask import Flask
 
 from ivr.adapters.db import Database
+from ivr.services.calls import CallService
 from ivr.settings import Settings, load_settings
 
 
@@ -18,10 +19,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["SECRET_KEY"] = settings.SECRET_KEY or secrets.token_hex(32)
     app.extensions["ivr.settings"] = settings
     app.extensions["ivr.db"] = Database(settings.DATABASE_URL)
-    app.extensions["ivr.clock"] = settings.make_clock()
+    app.extensions["ivr.clock"] = clock = settings.make_clock()
+    app.extensions["ivr.calls"] = CallService(app.extensions["ivr.db"], settings, clock)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from ivr.web import home
+    from ivr.web import home, twilio
 
     app.register_blueprint(home.blueprint)
+    app.register_blueprint(twilio.blueprint)
     return app

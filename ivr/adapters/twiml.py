@@ -1,0 +1,170 @@
+"""Instructions of the flows (`voice_flows.instructions`) as TwiML, with Twilio's library.
+
+The only place that knows TwiML. Every URL Twilio will call back is built on
+PUBLIC_BASE_URL, with the call's turn in it so that a replayed request is recognised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from ivr.services.prompts import Prompts
+from voice_flows.instructions import Ask, Connect, Hangup, Instruction, RecordMessage, Say
+
+LANGUAGE = "fr-FR"
+# Recognised better when announced: the danger words, and the answers to our menus.
+SPEECH_HINTS = "gaz, odeur de gaz, fumée, incendie, feu, explosion, monoxyde, malaise, oui, non"
+
+
+@dataclass(frozen=True)
+class Urls:
+    """The app's webhook URLs, as Twilio must call them."""
+
+    base: str
+
+    def url(self, path: str, **query: object) -> str:
+        pairs = {k: str(v) for k, v in query.items() if v is not None}
+        return f"{self.base}{path}" + (f"?{urlencode(pairs)}" if pairs else "")
+
+    def step(self, step: str, turn: int, **query: object) -> str:
+        return self.url(f"/twilio/voice/step/{step}", turn=turn, **query)
+
+    def whisper(self, attempt: int, **query: object) -> str:
+        return self.url("/twilio/voice/whisper", attempt=attempt, **query)
+
+    def recording(self, call_sid: str, kind: str) -> str:
+        return self.url("/twilio/recording", call=call_sid, kind=kind)
+
+
+@dataclass(frozen=True)
+class Renderer:
+    """Turns instructions into TwiML for one call."""
+
+    prompts: Prompts
+    urls: Urls
+    voice: str
+    speech: bool = True
+    caller_id: str | None = None
+    record_bridges: bool = False
+    media_base: str = ""
+
+    def turn(
+        self,
+        instructions: Iterable[Instruction],
+        *,
+        call_sid: str,
+        turn: int,
+        attempt: int | None = None,
+    ) -> str:
+        response = VoiceResponse()
+        for instruction in instructions:
+            self._add(response, instruction, call_sid, turn, attempt)
+        return str(response)
+
+    def says(self, says: Iterable[Say], into: VoiceResponse | Gather) -> None:
+        for say in says:
+            audio = self.prompts.audio.get(say.prompt)
+            if audio:
+                into.play(f"{self.media_base}/media/prompts/{audio}")
+            else:
+                into.say(
+                    self.prompts.text(say.prompt, say.values), voice=self.voice, language=LANGUAGE
+                )
+
+    def _add(
+        self,
+        response: VoiceResponse,
+        instruction: Instruction,
+        call_sid: str,
+        turn: int,
+        attempt: int | None,
+    ) -> None:
+        if isinstance(instruction, Say):
+            self.says((instruction,), response)
+        elif isinstance(instruction, Ask):
+            self._ask(response, instruction, turn)
+        elif isinstance(instruction, Connect):
+            self._connect(response, instruction, turn, attempt)
+        elif isinstance(instruction, RecordMessage):
+            response.record(
+                action=self.urls.step(instruction.step, turn),
+                method="POST",
+                max_length=instruction.max_seconds,
+                finish_on_key="#",
+                play_beep=True,
+                timeout=8,
+                recording_status_callback=self.urls.recording(call_sid, "message"),
+                recording_status_callback_event="completed",
+            )
+            # Twilio goes on here only if the recording could not start: say goodbye.
+            response.redirect(self.urls.step(instruction.step, turn), method="POST")
+        elif isinstance(instruction, Hangup):
+            response.hangup()
+
+    def _ask(self, response: VoiceResponse, ask: Ask, turn: int) -> None:
+        action = self.urls.step(ask.step, turn)
+        options: dict[str, object] = {
+            "action": action,
+            "method": "POST",
+            "timeout": ask.timeout,
+            "action_on_empty_result": True,
+            "language": LANGUAGE,
+            "finish_on_key": ask.finish_on_key,
+        }
+        if ask.max_digits is not None:
+            options["num_digits"] = ask.max_digits
+        if self.speech and ask.speech:
+            options.update(input="dtmf speech", speech_timeout="auto", hints=SPEECH_HINTS)
+        else:
+            options["input"] = "dtmf"
+        gather = response.gather(**options)
+        self.says(ask.says, gather)
+        # Only reached if Twilio did not post the empty answer: it is a silence all the same.
+        response.redirect(action, method="POST")
+
+    def _connect(
+        self, response: VoiceResponse, connect: Connect, turn: int, attempt: int | None
+    ) -> None:
+        dial = response.dial(
+            action=self.urls.step(connect.step, turn, attempt=attempt),
+            method="POST",
+            timeout=connect.timeout,
+            answer_on_bridge=True,
+            caller_id=self.caller_id,
+            record="record-from-answer-dual" if self.record_bridges else None,
+        )
+        if connect.whisper is not None and attempt is not None:
+            dial.number(connect.number, url=self.urls.whisper(attempt), method="POST")
+        else:
+            dial.number(connect.number)
+
+    def whisper(self, says: Iterable[Say], attempt: int, tries: int) -> str:
+        """The callee's leg: hear who needs them, press 1 to take the call."""
+        response = VoiceResponse()
+        action = self.urls.whisper(attempt, stage="answer", tries=tries)
+        gather = response.gather(
+            input="dtmf",
+            num_digits=1,
+            timeout=6,
+            action=action,
+            method="POST",
+            action_on_empty_result=True,
+            finish_on_key="",
+        )
+        self.says(says, gather)
+        response.redirect(action, method="POST")
+        return str(response)
+
+    def connected(self) -> str:
+        """An empty answer to the whisper: Twilio then bridges the two legs."""
+        return str(VoiceResponse())
+
+    def declined(self) -> str:
+        response = VoiceResponse()
+        self.says((Say("whisper_declined"),), response)
+        response.hangup()
+        return str(response)

@@ -1,0 +1,108 @@
+"""What the caller reports: the kind of fault, and whether their words reveal a danger."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from enum import StrEnum
+
+
+class Fault(StrEnum):
+    NO_HEATING = "no_heating"
+    NO_HOT_WATER = "no_hot_water"
+    WATER_LEAK = "water_leak"
+    SAFETY_LOCK = "safety_lock"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        """French, as written on the sheet and whispered to the technician."""
+        return _FAULT_LABELS[self]
+
+
+_FAULT_LABELS = {
+    Fault.NO_HEATING: "panne de chauffage",
+    Fault.NO_HOT_WATER: "pas d'eau chaude",
+    Fault.WATER_LEAK: "fuite d'eau",
+    Fault.SAFETY_LOCK: "chaudière en sécurité ou code erreur",
+    Fault.OTHER: "autre problème",
+}
+
+
+class Danger(StrEnum):
+    GAS = "gas"
+    FIRE = "fire"
+    CARBON_MONOXIDE = "carbon_monoxide"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return _DANGER_LABELS[self]
+
+
+_DANGER_LABELS = {
+    Danger.GAS: "odeur de gaz ou fuite de gaz",
+    Danger.FIRE: "fumée, incendie ou explosion",
+    Danger.CARBON_MONOXIDE: "malaise ou monoxyde de carbone",
+    Danger.OTHER: "autre danger",
+}
+
+# Words (accents folded) that reveal a danger, and the danger they point to; the first found
+# in the caller's words decides. Gas first: it is the most frequent and the most urgent.
+_DANGER_WORDS: tuple[tuple[str, Danger], ...] = (
+    (r"gaz", Danger.GAS),
+    (r"odeurs?", Danger.GAS),
+    (r"ca sent", Danger.GAS),
+    (r"fumees?", Danger.FIRE),
+    (r"incendies?", Danger.FIRE),
+    (r"feux?", Danger.FIRE),
+    (r"flammes?", Danger.FIRE),
+    (r"brule|brulé|bruler", Danger.FIRE),
+    (r"explosions?|explose", Danger.FIRE),
+    (r"monoxyde", Danger.CARBON_MONOXIDE),
+    (r"intoxique|intoxication", Danger.CARBON_MONOXIDE),
+    (r"malaises?", Danger.CARBON_MONOXIDE),
+    (r"mal (a|à) la tete", Danger.CARBON_MONOXIDE),
+    (r"evanoui", Danger.CARBON_MONOXIDE),
+    (r"etincelles?|court[- ]circuit", Danger.FIRE),
+)
+_PATTERNS = [(re.compile(rf"\b(?:{words})\b"), danger) for words, danger in _DANGER_WORDS]
+
+
+def fold(text: str) -> str:
+    """Lower case, accents removed: speech transcripts vary in both."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def danger_in(words: str) -> tuple[Danger, str] | None:
+    """The danger the words reveal and the word that revealed it, or None."""
+    folded = fold(words)
+    for pattern, danger in _PATTERNS:
+        match = pattern.search(folded)
+        if match:
+            return danger, match.group(0)
+    return None
+
+
+_SPOKEN_DIGITS = {
+    "zero": "0",
+    "un": "1",
+    "une": "1",
+    "deux": "2",
+    "trois": "3",
+    "quatre": "4",
+    "cinq": "5",
+    "six": "6",
+    "sept": "7",
+    "huit": "8",
+    "neuf": "9",
+}
+
+
+def spoken_digits(words: str) -> str:
+    """The digits in a spoken answer: `1 2 34`, `zéro six, douze` (words for 0-9 only)."""
+    out = []
+    for token in re.findall(r"\d+|[a-z]+", fold(words)):
+        out.append(token if token.isdigit() else _SPOKEN_DIGITS.get(token, ""))
+    return "".join(out)

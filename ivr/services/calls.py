@@ -1,0 +1,437 @@
+"""Handling the caller's call: each Twilio webhook is one turn of `voice_flows.caller`.
+
+Each turn is one transaction: read the call (locked), let the flow decide, keep the trace
+(one row per event, per dial attempt), store the new state and the TwiML answered. A request
+Twilio sends again (same turn) gets the same answer and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ivr.adapters.db import Database
+from ivr.adapters.orm import (
+    AlertRow,
+    AppSettingRow,
+    CallEventRow,
+    CallRow,
+    DialAttemptRow,
+    RecordingRow,
+)
+from ivr.adapters.repository import clients_with_phone, find_client
+from ivr.adapters.twiml import Renderer, Urls
+from ivr.clock import Clock
+from ivr.domain.geography import agency_for_postcode
+from ivr.domain.model import Client, Directory
+from ivr.domain.phones import InvalidPhoneNumber, to_e164
+from ivr.domain.routing import Call, Decision, decide
+from ivr.services.prompts import PromptCache, Prompts
+from ivr.services.reference import DirectoryCache
+from ivr.settings import Settings
+from voice_flows.caller import CallState, Event, Note, Turn, next_step, whisper_for
+from voice_flows.instructions import Connect, Hangup, RecordMessage, Say
+
+log = logging.getLogger(__name__)
+
+RECORD_CALLS = "record_calls"  # app setting: whole-call recording, "on" or "off" (default)
+_ENDED = {"completed", "busy", "failed", "no-answer", "canceled"}
+
+
+class WorldFacts:
+    """`voice_flows.caller.Facts` answered from the database and the directory in force."""
+
+    def __init__(
+        self,
+        session: Session,
+        directory: Directory,
+        settings: Settings,
+        clock: Clock,
+        recording_calls: bool,
+    ) -> None:
+        self._session = session
+        self._directory = directory
+        self._settings = settings
+        self._clock = clock
+        self._clients: dict[str, Client | None] = {}
+        self.recording_calls = recording_calls
+
+    @property
+    def operator_number(self) -> str | None:
+        return self._settings.OPERATOR_NUMBER
+
+    def client(self, client_id: str) -> Client | None:
+        if client_id not in self._clients:
+            self._clients[client_id] = find_client(self._session, client_id)
+        return self._clients[client_id]
+
+    def clients_with_phone(self, number: str) -> list[Client]:
+        return clients_with_phone(self._session, number)
+
+    def decide(self, client: Client | None, danger: bool, caller_region: str | None) -> Decision:
+        call = Call(at=self._clock.now(), client=client, danger=danger, caller_region=caller_region)
+        return decide(call, self._directory, self._settings.NATIONAL_DUTY_NUMBER)
+
+    def region_of_postcode(self, postcode: str) -> str | None:
+        agency = agency_for_postcode(self._directory, postcode)
+        return agency.region if agency else None
+
+    def gas_emergency_number(self, client: Client | None) -> str:
+        if client is not None:
+            override = self._session.get(AppSettingRow, f"gas_emergency_number:{client.agency}")
+            if override is not None:
+                return override.value
+        return self._settings.GAS_EMERGENCY_NUMBER
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """What a Twilio request tells us, already parsed."""
+
+    call_sid: str
+    params: Mapping[str, str]
+
+    def get(self, name: str, default: str = "") -> str:
+        return self.params.get(name, default)
+
+
+class CallService:
+    """The use cases behind `/twilio/...` for the caller's call."""
+
+    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.prompts = PromptCache(db)
+        self.directory = DirectoryCache()
+        self.urls = Urls(settings.PUBLIC_BASE_URL)
+
+    # --- Turns of the flow ----------------------------------------------------------------
+
+    def incoming(self, hook: Webhook) -> str:
+        """A call comes in: create it (once), and answer its first turn."""
+        with self.db.session() as session:
+            call = self._call(session, hook.call_sid)
+            if call is not None:
+                return call.last_response  # Twilio asked again: same answer
+            caller = _e164_or_none(hook.get("From"))
+            call = CallRow(
+                sid=hook.call_sid,
+                from_number=caller or hook.get("From") or None,
+                to_number=hook.get("To") or None,
+                started_at=self.clock.now(),
+                state=CallState(caller=caller).to_dict(),
+            )
+            session.add(call)
+            session.flush()
+            return self._turn(session, call, Event("start"))
+
+    def step(self, hook: Webhook, step: str, turn: int, attempt: int | None) -> str:
+        """An answer to a question of the flow, a dial outcome, a recorded message."""
+        with self.db.session() as session:
+            call = self._call(session, hook.call_sid, lock=True)
+            if call is None:
+                return self.incoming(hook)
+            if turn != call.turn:
+                # Twilio retried a request already answered, or a stale one: no second decision.
+                self._event(session, call, "replayed", {"turn": turn})
+                return call.last_response
+            event = self._event_from(session, call, hook, step, attempt)
+            return self._turn(session, call, event)
+
+    def _event_from(
+        self, session: Session, call: CallRow, hook: Webhook, step: str, attempt: int | None
+    ) -> Event:
+        if attempt is not None:
+            return Event("dialed", accepted=self._dialed(session, call, hook, attempt))
+        if "RecordingDuration" in hook.params or step in ("message_recorded",):
+            return Event("recorded", seconds=_int(hook.get("RecordingDuration")))
+        confidence = hook.get("Confidence")
+        return Event(
+            "input",
+            digits=hook.get("Digits"),
+            speech=hook.get("SpeechResult"),
+            confidence=float(confidence) if confidence else None,
+        )
+
+    def _turn(self, session: Session, call: CallRow, event: Event) -> str:
+        state = CallState.from_dict(call.state)
+        self._trace_input(session, call, state, event)
+        facts = WorldFacts(
+            session,
+            self.directory.current(session),
+            self.settings,
+            self.clock,
+            self._recording_calls(session),
+        )
+        state, turn = next_step(state, event, facts)
+        call.turn += 1
+        attempt = self._start_attempt(session, call, turn)
+        prompts = self.prompts.current(session)
+        self._trace_turn(session, call, state, turn, prompts)
+        self._copy_state(session, call, state, turn)
+        renderer = self._renderer(prompts, state.recording)
+        call.last_response = renderer.turn(
+            turn.instructions, call_sid=call.sid, turn=call.turn, attempt=attempt
+        )
+        return call.last_response
+
+    # --- The callee's leg: screening ------------------------------------------------------
+
+    def whisper(self, hook: Webhook, attempt_id: int, stage: str, tries: int) -> str:
+        """The callee answered: tell them who needs them; a key takes the call."""
+        with self.db.session() as session:
+            attempt = session.get(DialAttemptRow, attempt_id, with_for_update=True)
+            if attempt is None:
+                return self._renderer(Prompts({}, {}), False).declined()
+            call = session.get_one(CallRow, attempt.call_id)
+            state = CallState.from_dict(call.state)
+            prompts = self.prompts.current(session)
+            renderer = self._renderer(prompts, False)
+            digits = hook.get("Digits")
+            if stage == "answer" and digits == "1":
+                attempt.accepted = True
+                attempt.leg_sid = hook.call_sid
+                self._event(
+                    session, call, "call_taken", {"number": attempt.number, "role": attempt.role}
+                )
+                return renderer.connected()
+            if stage == "answer" and (tries >= 2 or (digits and digits != "2")):
+                self._event(
+                    session, call, "call_declined", {"number": attempt.number, "digits": digits}
+                )
+                return renderer.declined()
+            facts = WorldFacts(
+                session, self.directory.current(session), self.settings, self.clock, False
+            )
+            whisper = whisper_for(state, facts)
+            return renderer.whisper(whisper.says, attempt_id, tries + (stage == "answer"))
+
+    def _dialed(self, session: Session, call: CallRow, hook: Webhook, attempt_id: int) -> bool:
+        """Close a dial attempt; True if a person took the call."""
+        attempt = session.get(DialAttemptRow, attempt_id)
+        if attempt is None or attempt.call_id != call.id:
+            return False
+        status = hook.get("DialCallStatus")
+        attempt.outcome = status or "unknown"
+        attempt.ended_at = self.clock.now()
+        attempt.leg_sid = attempt.leg_sid or hook.get("DialCallSid") or None
+        screened = attempt.role in ("technician", "manager")
+        if not screened:
+            attempt.accepted = status == "completed" and _int(hook.get("DialCallDuration")) > 0
+        return attempt.accepted
+
+    def _start_attempt(self, session: Session, call: CallRow, turn: Turn) -> int | None:
+        connect = next((i for i in turn.instructions if isinstance(i, Connect)), None)
+        if connect is None:
+            return None
+        attempt = DialAttemptRow(
+            call_id=call.id, role=connect.role, number=connect.number, started_at=self.clock.now()
+        )
+        session.add(attempt)
+        session.flush()
+        return attempt.id
+
+    # --- Status and recordings ------------------------------------------------------------
+
+    def status(self, hook: Webhook) -> None:
+        """A call status callback: applied in order (SequenceNumber), once."""
+        with self.db.session() as session:
+            call = self._call(session, hook.call_sid, lock=True)
+            if call is None:
+                return
+            sequence = _int(hook.get("SequenceNumber"), -1)
+            if sequence != -1 and sequence <= call.status_sequence:
+                return
+            if call.twilio_status in _ENDED and sequence == -1:
+                return
+            call.status_sequence = max(sequence, call.status_sequence)
+            status = hook.get("CallStatus")
+            call.twilio_status = status or call.twilio_status
+            if status in _ENDED and call.ended_at is None:
+                call.ended_at = self.clock.now()
+                ended_by_caller = call.step not in ("goodbye",)
+                self._event(
+                    session,
+                    call,
+                    "ended",
+                    {"status": status, "step": call.step, "by_caller": ended_by_caller},
+                )
+
+    def recording(self, hook: Webhook, kind: str) -> None:
+        """A recording is ready: keep its reference (once), never its content in logs."""
+        with self.db.session() as session:
+            sid = hook.get("RecordingSid")
+            if not sid or session.scalar(select(RecordingRow.id).where(RecordingRow.sid == sid)):
+                return
+            call = self._call(session, hook.get("CallSid") or hook.call_sid)
+            session.add(
+                RecordingRow(
+                    call_id=call.id if call else None,
+                    sid=sid,
+                    url=hook.get("RecordingUrl"),
+                    duration=_int(hook.get("RecordingDuration")),
+                    kind=kind,
+                    status=hook.get("RecordingStatus") or "completed",
+                    received_at=self.clock.now(),
+                )
+            )
+            if call is not None:
+                self._event(
+                    session,
+                    call,
+                    "recording",
+                    {"sid": sid, "kind": kind, "seconds": _int(hook.get("RecordingDuration"))},
+                )
+
+    # --- When something goes wrong --------------------------------------------------------
+
+    def alert(self, kind: str, message: str, call_sid: str | None) -> None:
+        """Note an alert for operators; never raises (we are already handling a failure)."""
+        log.error("alert %s: %s", kind, message)
+        try:
+            with self.db.session() as session:
+                session.add(
+                    AlertRow(at=self.clock.now(), kind=kind, message=message, call_sid=call_sid)
+                )
+        except Exception:  # the database may be what failed
+            log.exception("could not store alert %s", kind)
+
+    def safe_answer(self, reachable: bool) -> str:
+        """What a caller hears when the app cannot work normally: a person, or advice and a
+        message. Needs no database."""
+        renderer = self._renderer(Prompts({}, {}), False)
+        target = self.settings.EMERGENCY_FORWARD_NUMBER
+        if target:
+            instructions = (Say("emergency_forward"), Connect("goodbye", target, "emergency"))
+            return renderer.turn(instructions, call_sid="", turn=0)
+        return renderer.turn(
+            (Say("emergency_advice"), RecordMessage("goodbye"), Hangup()), call_sid="", turn=0
+        )
+
+    # --- Helpers ----------------------------------------------------------------------------
+
+    def _renderer(self, prompts: Prompts, recording: bool) -> Renderer:
+        return Renderer(
+            prompts,
+            self.urls,
+            self.settings.IVR_VOICE,
+            self.settings.IVR_SPEECH,
+            self.settings.IVR_CALLER_ID,
+            recording,
+            self.settings.PUBLIC_BASE_URL,
+        )
+
+    def _recording_calls(self, session: Session) -> bool:
+        setting = session.get(AppSettingRow, RECORD_CALLS)
+        return setting is not None and setting.value == "on"
+
+    def _call(self, session: Session, sid: str, lock: bool = False) -> CallRow | None:
+        query = select(CallRow).where(CallRow.sid == sid)
+        return session.scalar(query.with_for_update() if lock else query)
+
+    def _event(
+        self,
+        session: Session,
+        call: CallRow,
+        kind: str,
+        detail: Mapping[str, Any],
+        step: str | None = None,
+    ) -> None:
+        session.add(
+            CallEventRow(
+                call_id=call.id,
+                at=self.clock.now(),
+                turn=call.turn,
+                step=step or call.step,
+                kind=kind,
+                detail=dict(detail),
+            )
+        )
+
+    def _trace_input(self, session: Session, call: CallRow, state: CallState, event: Event) -> None:
+        if event.kind == "input":
+            detail: dict[str, Any] = {"digits": event.digits}
+            if event.speech:
+                detail.update(speech=event.speech, confidence=event.confidence)
+            self._event(session, call, "input", detail, state.step)
+        elif event.kind != "start":
+            self._event(
+                session,
+                call,
+                event.kind,
+                {"accepted": event.accepted, "seconds": event.seconds},
+                state.step,
+            )
+
+    def _trace_turn(
+        self, session: Session, call: CallRow, state: CallState, turn: Turn, prompts: Prompts
+    ) -> None:
+        for note in turn.notes:
+            self._event(session, call, note.kind, note.detail, state.step)
+        for instruction in turn.instructions:
+            for say in _says(instruction):
+                self._event(
+                    session,
+                    call,
+                    "prompt",
+                    {"prompt": say.prompt, "text": prompts.text(say.prompt, say.values)},
+                    state.step,
+                )
+            if isinstance(instruction, Connect):
+                self._event(
+                    session,
+                    call,
+                    "dial",
+                    {"number": instruction.number, "role": instruction.role},
+                    state.step,
+                )
+
+    def _copy_state(self, session: Session, call: CallRow, state: CallState, turn: Turn) -> None:
+        call.state = state.to_dict()
+        call.step = state.step
+        call.client_id = state.client_id
+        call.danger = state.danger
+        call.fault = state.fault
+        call.reached = state.reached
+        call.message_seconds = state.message_seconds
+        decision = _last(turn.notes, "decision")
+        if decision is not None:
+            call.action = decision.detail["action"]
+            call.reason = decision.detail["reason"]
+        if state.client_id:
+            client = find_client(session, state.client_id)
+            call.agency = client.agency if client else call.agency
+        elif state.postcode:
+            agency = agency_for_postcode(self.directory.current(session), state.postcode)
+            call.agency = agency.cia if agency else call.agency
+
+
+def _says(instruction: object) -> tuple[Say, ...]:
+    if isinstance(instruction, Say):
+        return (instruction,)
+    return tuple(getattr(instruction, "says", ()))
+
+
+def _last(notes: tuple[Note, ...], kind: str) -> Note | None:
+    return next((n for n in reversed(notes) if n.kind == kind), None)
+
+
+def _int(text: str, default: int = 0) -> int:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return default
+
+
+def _e164_or_none(number: str) -> str | None:
+    """The caller's number, when Twilio gives one (not "anonymous" or empty)."""
+    try:
+        return to_e164(number) if number and any(c.isdigit() for c in number) else None
+    except InvalidPhoneNumber:
+        return None
