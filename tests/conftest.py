@@ -90,3 +90,58 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def clock() -> Clock:
     return Clock(parse_instant("2026-11-26T10:00:00"))
+
+
+# --- Calls: an app on the demo data, signed requests, Twilio's schema ----------------------
+
+BASE_URL = "http://127.0.0.1:8000"
+AUTH_TOKEN = "test-token"
+
+
+@pytest.fixture
+def demo(db: Database, clock: Clock) -> Database:
+    """The test database with the demo directory and clients loaded."""
+    from ivr.services.importing import import_clients, import_directory
+
+    assert import_directory(db, DEMO, clock).accepted
+    assert import_clients(db, DEMO / "clients.csv", clock).accepted
+    return db
+
+
+@pytest.fixture
+def make_app(settings: Settings, demo: Database):
+    """`make_app(at="2026-12-22T23:00", **settings)`: the app, its clock at `at`."""
+    from ivr.web import create_app
+
+    def build(at: str = "2026-12-22T23:00", **overrides: object):
+        values = {
+            "IVR_CLOCK": parse_instant(at),
+            "PUBLIC_BASE_URL": BASE_URL,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            **overrides,
+        }
+        app = create_app(settings.model_copy(update=values))
+        app.testing = True
+        return app
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def twiml_schema():
+    """Twilio's TwiML schema, from ../shared/twilio (skipped, loudly, where it is absent)."""
+    from ivr.simulator.twiml_schema import default_shared_dir, load_validator
+
+    validate = load_validator(default_shared_dir())
+    if validate is None:
+        pytest.skip(
+            f"Twilio's TwiML schema not found in {default_shared_dir()}/twilio: "
+            "TwiML is not validated"
+        )
+    return validate
+
+
+def sign(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:
+    from twilio.request_validator import RequestValidator
+
+    return RequestValidator(token).compute_signature(url, params)

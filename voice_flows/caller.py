@@ -248,6 +248,11 @@ def _enter(
         if isinstance(entered, Go):
             says, notes, name = says + entered.says, notes + entered.notes, entered.step
             continue
+        # The answer goes to the step the waiting instruction names (a dial's outcome to
+        # "dialed", a message to "message_recorded").
+        state.step = next(
+            (i.step for i in entered if isinstance(i, Ask | Connect | RecordMessage)), state.step
+        )
         return state, Turn(_prefix(says, entered), notes)
     raise RuntimeError(f"the flow loops from step {name}")
 

@@ -1,0 +1,52 @@
+"""Whole calls, driven as Twilio would through the project's phone engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import pytest
+
+from ivr.simulator.phone import Callee, FlaskTransport, PhoneCall
+from tests.conftest import AUTH_TOKEN, BASE_URL
+
+TECHNICIAN = "+33639980101"  # 0751, priority 1
+BACKUP = "+33639980102"  # 0751, priority 2
+MANAGER_IDF = "+33639980201"  # Claire Lefèvre, on duty 18-25 December 2026
+
+
+@pytest.fixture
+def phone(make_app, twiml_schema) -> Callable[..., PhoneCall]:
+    """`phone(at=..., from_=..., callees={...}, **settings)`: a call, ready to `start()`."""
+
+    def place(
+        at: str = "2026-12-22T23:00",
+        from_: str = "+33611111111",
+        callees: Mapping[str, Callee] | None = None,
+        **settings: object,
+    ) -> PhoneCall:
+        app = make_app(at=at, **settings)
+        return PhoneCall(
+            FlaskTransport(app),
+            BASE_URL,
+            AUTH_TOKEN,
+            from_=from_,
+            callees=dict(callees or {}),
+            validate=twiml_schema,
+        )
+
+    return place
+
+
+def identify(call: PhoneCall, client_id: str) -> str:
+    """Start the call, key the client number and confirm the identity read back."""
+    call.start()
+    call.press(client_id + "#")
+    return call.press("1")
+
+
+def through_details(call: PhoneCall, fault: str = "1", description: str | None = None) -> str:
+    """Confirm the callback number and the equipment, choose the fault, describe it or not."""
+    call.press("1")  # the number to call back
+    call.press("1")  # the equipment
+    call.press(fault)
+    return call.say(description) if description else call.press("#")

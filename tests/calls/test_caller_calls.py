@@ -1,0 +1,342 @@
+"""The caller's call from the first word to the last, one transcript per path of
+docs/call-flow.md. Every TwiML answer is checked against Twilio's schema on the way."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ivr.adapters.orm import CallEventRow, CallRow, DialAttemptRow, RecordingRow
+from ivr.simulator.phone import Callee
+from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN, identify, through_details
+
+
+def stored_call(db) -> CallRow:
+    with db.snapshot() as session:
+        return session.scalars(select(CallRow)).one()
+
+
+def attempts(db) -> list[tuple[str, str, bool]]:
+    with db.snapshot() as session:
+        rows = session.scalars(select(DialAttemptRow).order_by(DialAttemptRow.id)).all()
+    return [(a.role, a.number, a.accepted) for a in rows]
+
+
+def events(db, kind: str) -> list[dict]:
+    with db.snapshot() as session:
+        return list(
+            session.scalars(
+                select(CallEventRow.detail)
+                .where(CallEventRow.kind == kind)
+                .order_by(CallEventRow.id)
+            )
+        )
+
+
+# --- Covered, inside the window: put through to the technician ------------------------------
+
+
+def test_call_now_the_technician_takes_the_call(phone, demo):
+    call = phone(callees={TECHNICIAN: Callee(keys=["1"])})
+    heard = call.start()
+    assert "odeur de gaz" in heard and "tapez 9" in heard  # safety first, at the first menu
+    assert "numéro de contrat" in heard
+    assert "Syndic Résidence Les Pins, à Paris" in call.press("10000002#")
+    assert "06 11 11 11 11" in call.press("1")  # the caller's own number, in pairs
+    assert "Chaudières murales gaz des 48 logements" in call.press("1")
+    assert "panne de chauffage, tapez 1" in call.press("1")
+    assert "décrivez votre problème" in call.press("1")
+    heard = call.say("Plus de chauffage depuis ce soir dans tout l'immeuble")
+    assert "intervention sous 4 heures" in heard and "technicien d'astreinte" in heard
+    assert f"BRIDGED caller <-> {TECHNICIAN}" in call.transcript
+    whisper = " ".join(line for line in call.transcript if line.startswith(f"TECH({TECHNICIAN})"))
+    assert "À Paris : panne de chauffage" in whisper and "06 11 11 11 11" in whisper
+    assert call.ended
+    stored = stored_call(demo)
+    assert (stored.action, stored.reached, stored.fault) == ("call_now", TECHNICIAN, "no_heating")
+    assert attempts(demo) == [("technician", TECHNICIAN, True)]
+    assert events(demo, "description")[0]["speech"].startswith("Plus de chauffage")
+
+
+def test_a_voicemail_is_never_taken_for_the_technician(phone, demo):
+    """The first line's voicemail answers: not connected; the backup takes the call."""
+    call = phone(callees={TECHNICIAN: Callee(voicemail=True), BACKUP: Callee(keys=["1"])})
+    identify(call, "10000002")
+    through_details(call)
+    assert f"BRIDGED caller <-> {TECHNICIAN}" not in call.transcript
+    assert f"BRIDGED caller <-> {BACKUP}" in call.transcript
+    assert attempts(demo) == [("technician", TECHNICIAN, False), ("technician", BACKUP, True)]
+
+
+def test_nobody_takes_it_the_caller_leaves_a_message(phone, demo):
+    call = phone(callees={TECHNICIAN: Callee(answers=False), BACKUP: Callee(busy=True)})
+    identify(call, "10000002")
+    heard = through_details(call)
+    assert "n'a pas pu être joint" in heard and "laissez votre message" in heard
+    assert call.waiting_for == "record"
+    assert "message est enregistré" in call.leave_message(20)
+    assert call.ended
+    stored = stored_call(demo)
+    assert stored.reached is None and stored.message_seconds == 20
+    with demo.snapshot() as session:
+        assert [r.kind for r in session.scalars(select(RecordingRow))] == ["message"]
+
+
+def test_a_technician_who_presses_another_key_is_not_connected(phone, demo):
+    call = phone(callees={TECHNICIAN: Callee(keys=["5"]), BACKUP: Callee(answers=False)})
+    identify(call, "10000002")
+    through_details(call)
+    assert not any(line.startswith("BRIDGED") for line in call.transcript)
+    assert call.waiting_for == "record"
+
+
+# --- Covered, outside the window or resting: told what happens and when ---------------------
+
+
+def test_a_7_7_client_on_friday_evening_is_called_back_saturday_morning(phone, demo):
+    call = phone(at="2026-12-18T19:30")
+    identify(call, "10000001")
+    heard = through_details(call, fault="2")
+    assert "sera prévenu samedi 19 décembre à 08:00" in heard
+    assert "laissez votre message" in heard
+    call.silence()
+    assert stored_call(demo).action == "call_next_morning"
+    assert attempts(demo) == []
+
+
+def test_fax_only_the_agency_deals_with_it_when_it_opens(phone, demo):
+    call = phone(at="2026-12-22T23:00")
+    identify(call, "10000001")
+    heard = through_details(call)
+    assert "transmise à votre agence" in heard
+    assert stored_call(demo).action == "fax_only"
+
+
+def test_a_client_without_cover_may_leave_a_message_for_the_agency(phone, demo):
+    call = phone()
+    identify(call, "10000003")
+    heard = through_details(call)
+    assert "ne prévoit pas d'intervention" in heard and "laissez votre message" in heard
+    call.leave_message(8)
+    assert stored_call(demo).action == "not_covered"
+
+
+# --- Identification --------------------------------------------------------------------------
+
+
+def test_an_unknown_number_is_asked_again_twice_then_a_message_for_the_agency(phone, demo):
+    call = phone()
+    call.start()
+    assert "n'est pas reconnu" in call.press("12345678#")
+    assert "n'est pas reconnu" in call.press("999#")
+    heard = call.press("87654321#")
+    assert "pas retrouvé votre contrat" in heard and "code postal" in heard
+    heard = call.press("78000")
+    assert "laissez votre message" in heard
+    call.leave_message(10)
+    stored = stored_call(demo)
+    assert stored.client_id is None and stored.agency == "0781" and stored.action == "not_covered"
+    assert len(events(demo, "client_unknown")) == 3
+
+
+def test_the_callers_number_proposes_a_client_who_is_always_confirmed(phone, demo):
+    call = phone(from_="+33199002101")  # Mme Bérard's phone
+    heard = call.start()
+    assert "Appelez-vous pour le contrat de Mme Hélène Bérard, à Paris" in heard
+    assert "01 99 00 21 01" in call.press("1")
+    assert stored_call(demo).client_id == "10000001"
+
+
+def test_a_proposed_client_can_be_refused(phone, demo):
+    call = phone(from_="+33199002101")
+    call.start()
+    assert "numéro de contrat" in call.press("2")
+
+
+def test_the_client_number_can_be_spoken(phone, demo):
+    call = phone()
+    call.start()
+    assert "Syndic Résidence Les Pins" in call.say("un zéro zéro zéro zéro zéro zéro deux")
+
+
+def test_another_number_to_call_back(phone, demo):
+    call = phone()
+    identify(call, "10000002")
+    assert "Tapez le numéro" in call.press("2")
+    assert "n'est pas valide" in call.press("0612#")
+    assert "06 22 33 44 55" in call.press("0622334455#")
+    call.press("1")
+    assert events(demo, "callback")[-1]["number"] == "+33622334455"
+
+
+# --- Stray keys and silence -------------------------------------------------------------------
+
+
+def test_a_stray_key_is_answered_and_the_question_asked_again(phone, demo):
+    call = phone()
+    identify(call, "10000002")
+    heard = call.press("7")
+    assert heard.startswith("Cette touche n'est pas proposée") and "06 11 11 11 11" in heard
+
+
+def test_silence_is_answered_and_after_three_the_call_goes_on(phone, demo):
+    call = phone()
+    identify(call, "10000002")
+    call.press("1")
+    call.press("1")  # now at the fault menu
+    assert "pas entendu" in call.silence()
+    assert "pas entendu" in call.silence()
+    heard = call.silence()  # third miss: the fault is "other", the call goes on
+    assert "décrivez votre problème" in heard
+    assert stored_call(demo).fault == "other"
+
+
+def test_three_silences_at_the_first_menu_never_hang_up_silently(phone, demo):
+    call = phone()
+    call.start()
+    call.silence()
+    call.silence()
+    heard = call.silence()
+    assert "code postal" in heard  # unidentified: a message for the agency
+    assert not call.ended
+
+
+# --- Danger ------------------------------------------------------------------------------------
+
+
+def test_danger_keyed_at_the_first_menu_gas_instructions_then_the_manager(phone, demo):
+    call = phone(at="2026-12-24T03:00", callees={MANAGER_IDF: Callee(keys=["1"])})
+    call.start()
+    assert "odeur de gaz, tapez 1" in call.press("9")
+    heard = call.press("1")
+    assert "Quittez immédiatement les lieux" in heard and "0 800 47 33 33" in heard
+    assert "numéro de contrat" in heard
+    heard = call.press("10000001#")
+    assert "responsable d'astreinte" in heard
+    assert f"BRIDGED caller <-> {MANAGER_IDF}" in call.transcript
+    whisper = " ".join(line for line in call.transcript if line.startswith(f"TECH({MANAGER_IDF})"))
+    assert "Alerte danger : odeur de gaz" in whisper
+    stored = stored_call(demo)
+    assert (stored.action, stored.danger, stored.reached) == ("escalate", "gas", MANAGER_IDF)
+    assert events(demo, "decision")[0]["fax_numbers"] == ["+33199001101", "+33199001001"]
+
+
+def test_danger_said_in_the_description(phone, demo):
+    call = phone(callees={MANAGER_IDF: Callee(keys=["1"])}, at="2026-12-22T23:00")
+    identify(call, "10000002")
+    call.press("1")
+    call.press("1")
+    call.press("5")
+    heard = call.say("ça sent le gaz dans la chaufferie")
+    assert "Vous avez parlé d'un danger : odeur de gaz" in heard
+    heard = call.press("9")
+    assert "Quittez immédiatement les lieux" in heard and "responsable d'astreinte" in heard
+    assert stored_call(demo).action == "escalate"
+
+
+def test_danger_words_denied_the_call_goes_on(phone, demo):
+    call = phone()
+    identify(call, "10000002")
+    call.press("1")
+    call.press("1")
+    call.press("5")
+    call.say("il y a un feu de cheminée chez le voisin mais ce n'est pas le problème")
+    heard = call.press("1")  # no danger
+    assert "décrivez votre problème" in heard
+
+
+def test_an_unidentified_caller_in_danger_reaches_the_manager_of_the_region(phone, demo):
+    call = phone(at="2026-12-24T03:00", callees={MANAGER_IDF: Callee(keys=["1"])})
+    call.start()
+    call.press("9")
+    call.press("2")  # smoke, fire
+    heard = call.press("#")
+    assert "code postal" in heard
+    call.press("75018")
+    assert f"BRIDGED caller <-> {MANAGER_IDF}" in call.transcript
+
+
+def test_danger_from_nowhere_known_goes_to_the_national_duty_number(phone, demo):
+    call = phone(
+        at="2026-12-24T03:00",
+        NATIONAL_DUTY_NUMBER="+33199009999",
+        callees={"+33199009999": Callee(keys=["1"])},
+    )
+    call.start()
+    call.press("9")
+    call.press("3")  # carbon monoxide
+    assert "appelez le 15" in call.said_since_last_input
+    call.press("#")
+    call.press("13001")  # Marseille: no agency, no region
+    assert "BRIDGED caller <-> +33199009999" in call.transcript
+
+
+def test_nobody_reachable_in_danger_the_caller_is_told_and_may_leave_a_message(phone, demo):
+    call = phone(at="2026-12-24T03:00", callees={MANAGER_IDF: Callee(answers=False)})
+    call.start()
+    call.press("9")
+    call.press("1")
+    heard = call.press("10000001#")
+    assert "n'a pas pu être joint" in heard and "112" in heard
+    assert call.waiting_for == "record"
+
+
+# --- Roll-out, operator -------------------------------------------------------------------------
+
+
+def test_an_agency_not_live_yet_gets_its_calls_through_its_legacy_number(phone, demo):
+    call = phone(callees={"+33199001290": Callee()})
+    heard = identify(call, "20000001")
+    assert "service d'astreinte de votre agence" in heard
+    assert "BRIDGED caller <-> +33199001290" in call.transcript
+    assert stored_call(demo).action == "legacy"
+
+
+def test_danger_for_an_agency_not_live_yet_safety_first_then_the_legacy_number(phone, demo):
+    call = phone(callees={"+33199001290": Callee()})
+    call.start()
+    call.press("9")
+    call.press("1")
+    heard = call.press("20000001#")
+    assert "BRIDGED caller <-> +33199001290" in call.transcript
+    transcript = " ".join(call.transcript)
+    assert transcript.index("Quittez immédiatement") < transcript.index("BRIDGED")
+    assert stored_call(demo).action == "legacy" and "votre agence" in heard
+
+
+def test_the_operator_key_at_every_menu_and_back_when_nobody_answers(phone, demo):
+    call = phone(OPERATOR_NUMBER="+33199008888", callees={"+33199008888": Callee(answers=False)})
+    heard = call.start()
+    assert "conseiller, tapez 0" in heard
+    identify_heard = call.press("10000002#")
+    assert "conseiller, tapez 0" in identify_heard
+    heard = call.press("0")
+    assert "Aucun conseiller n'est disponible" in heard and "Syndic Résidence" in heard
+
+
+def test_without_an_operator_number_0_is_a_stray_key(phone, demo):
+    call = phone()
+    call.start()
+    call.press("10000002#")
+    assert "conseiller" not in call.said_since_last_input
+    assert "n'est pas proposée" in call.press("0")
+
+
+def test_silence_at_the_message_is_answered_before_goodbye(phone, demo):
+    """Twilio posts no action for an empty recording: the redirect after it answers."""
+    call = phone()
+    identify(call, "10000003")
+    through_details(call)
+    heard = call.silence()
+    assert "Aucun message n'a été enregistré" in heard and "Au revoir" in heard
+    assert call.ended and stored_call(demo).message_seconds == 0
+
+
+def test_a_caller_who_hangs_up_leaves_a_trace_of_where(phone, demo):
+    call = phone()
+    identify(call, "10000002")
+    call.press("1")
+    call.hang_up()
+    stored = stored_call(demo)
+    assert stored.twilio_status == "completed" and stored.ended_at is not None
+    ended = events(demo, "ended")
+    assert ended == [{"status": "completed", "step": "confirm_equipment", "by_caller": True}]

@@ -1,0 +1,268 @@
+"""Twilio's webhooks: signatures, TwiML as Twilio's schema wants it, never a 500, replays."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from ivr.adapters.orm import AlertRow, CallEventRow, CallRow, RecordingRow
+from ivr.services.calls import RECORD_CALLS
+from tests.conftest import AUTH_TOKEN, BASE_URL, sign
+
+CALL = {
+    "CallSid": "CA" + "1" * 32,
+    "From": "+33611111111",
+    "To": "+33199000000",
+    "AccountSid": "AC" + "0" * 32,
+}
+
+
+def post(
+    client,
+    path: str,
+    params: dict[str, str],
+    token: str = AUTH_TOKEN,
+    *,
+    signed_url: str | None = None,
+    signed_params: dict[str, str] | None = None,
+):
+    signature = sign(signed_url or BASE_URL + path, signed_params or params, token)
+    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+
+
+def action(twiml: str) -> str:
+    """The first action URL of a TwiML document, as a path with its query string."""
+    url = re.search(r'action="([^"]+)"', twiml)
+    assert url, twiml
+    return url.group(1).replace("&amp;", "&").removeprefix(BASE_URL)
+
+
+def count(db, model) -> int:
+    with db.snapshot() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+# --- Signatures -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["unsigned", "wrong token", "param changed", "param added", "other host", "query changed"],
+)
+def test_a_request_without_a_valid_signature_gets_403_and_changes_nothing(make_app, demo, tamper):
+    client = make_app().test_client()
+    path = "/twilio/voice"
+    params = dict(CALL)
+    if tamper == "unsigned":
+        response = client.post(path, data=params)
+    elif tamper == "wrong token":
+        response = post(client, path, params, token="not-the-token")
+    elif tamper == "param changed":
+        response = post(client, path, {**params, "From": "+33622222222"}, signed_params=params)
+    elif tamper == "param added":
+        response = post(client, path, {**params, "Digits": "9"}, signed_params=params)
+    elif tamper == "other host":
+        response = post(client, path, params, signed_url="https://evil.example" + path)
+    else:
+        response = post(client, path + "?turn=2", params, signed_url=BASE_URL + path + "?turn=1")
+    assert response.status_code == 403
+    assert count(demo, CallRow) == 0
+
+
+def test_every_twilio_url_is_checked(make_app):
+    client = make_app().test_client()
+    for path in (
+        "/twilio/voice",
+        "/twilio/voice/fallback",
+        "/twilio/status",
+        "/twilio/voice/step/identify?turn=1",
+        "/twilio/voice/whisper?attempt=1",
+        "/twilio/recording?kind=message",
+    ):
+        assert client.post(path, data=CALL).status_code == 403, path
+
+
+def test_the_secondary_token_is_accepted_while_the_primary_is_rotated(make_app):
+    client = make_app(TWILIO_AUTH_TOKEN_SECONDARY="next-token").test_client()
+    assert post(client, "/twilio/voice", CALL, token="next-token").status_code == 200
+    assert post(client, "/twilio/voice", CALL, token=AUTH_TOKEN).status_code == 200
+
+
+def test_without_a_token_every_webhook_is_refused(make_app):
+    client = make_app(TWILIO_AUTH_TOKEN=None).test_client()
+    assert post(client, "/twilio/voice", CALL).status_code == 403
+
+
+# --- TwiML ---------------------------------------------------------------------------------
+
+
+def test_a_whole_call_answers_valid_twiml_at_every_turn(make_app, twiml_schema):
+    client = make_app().test_client()
+    twiml = post(client, "/twilio/voice", CALL).get_data(as_text=True)
+    twiml_schema(twiml)
+    assert 'language="fr-FR"' in twiml and 'voice="Polly.Lea-Neural"' in twiml
+    for digits in ("10000002", "1", "1", "1", "1", ""):
+        twiml = post(client, action(twiml), {**CALL, "Digits": digits}).get_data(as_text=True)
+        twiml_schema(twiml)
+    assert "<Dial" in twiml and 'answerOnBridge="true"' in twiml
+    assert "+33639980101" in twiml  # priority 1 first
+    twiml = post(client, action(twiml), {**CALL, "DialCallStatus": "no-answer"}).get_data(
+        as_text=True
+    )
+    twiml_schema(twiml)
+    assert "<Dial" in twiml and "+33639980102" in twiml  # then the backup
+    twiml = post(client, action(twiml), {**CALL, "DialCallStatus": "busy"}).get_data(as_text=True)
+    twiml_schema(twiml)
+    assert "<Record" in twiml and "n'a pas pu être joint" in twiml
+
+
+def test_the_whisper_is_valid_twiml_and_screens_the_callee(make_app, twiml_schema):
+    client = make_app().test_client()
+    twiml = post(client, "/twilio/voice", CALL).get_data(as_text=True)
+    for digits in ("10000002", "1", "1", "1", "1", ""):
+        twiml = post(client, action(twiml), {**CALL, "Digits": digits}).get_data(as_text=True)
+    whisper_url = re.search(r'<Number[^>]* url="([^"]+)"', twiml).group(1).replace("&amp;", "&")
+    leg = {"CallSid": "CA" + "2" * 32, "ParentCallSid": CALL["CallSid"], "To": "+33639980101"}
+    whisper = post(client, whisper_url.removeprefix(BASE_URL), leg).get_data(as_text=True)
+    twiml_schema(whisper)
+    assert "Pour prendre l'appel, tapez 1" in whisper and "Paris" in whisper
+    taken = post(client, action(whisper), {**leg, "Digits": "1"}).get_data(as_text=True)
+    twiml_schema(taken)
+    assert taken.strip().endswith("<Response />")
+
+
+# --- Replays, status, recordings -----------------------------------------------------------
+
+
+def test_a_replayed_webhook_gets_the_same_answer_and_no_second_decision(make_app, demo):
+    client = make_app().test_client()
+    twiml = post(client, "/twilio/voice", CALL).get_data(as_text=True)
+    assert post(client, "/twilio/voice", CALL).get_data(as_text=True) == twiml
+    for digits in ("10000002", "1", "1", "1", "1"):
+        twiml = post(client, action(twiml), {**CALL, "Digits": digits}).get_data(as_text=True)
+    last = action(twiml)
+    first = post(client, last, {**CALL, "Digits": ""}).get_data(as_text=True)
+    again = post(client, last, {**CALL, "Digits": ""}).get_data(as_text=True)
+    assert first == again
+    with demo.snapshot() as session:
+        decisions = session.scalars(
+            select(CallEventRow.detail).where(CallEventRow.kind == "decision")
+        ).all()
+        calls = session.scalars(select(CallRow)).all()
+    assert len(decisions) == 1 and decisions[0]["action"] == "call_now"
+    assert len(calls) == 1 and calls[0].action == "call_now" and calls[0].agency == "0751"
+
+
+def test_status_callbacks_are_applied_in_sequence(make_app, demo):
+    client = make_app().test_client()
+    post(client, "/twilio/voice", CALL)
+    post(client, "/twilio/status", {**CALL, "CallStatus": "completed", "SequenceNumber": "3"})
+    post(client, "/twilio/status", {**CALL, "CallStatus": "in-progress", "SequenceNumber": "1"})
+    with demo.snapshot() as session:
+        call = session.scalars(select(CallRow)).one()
+    assert call.twilio_status == "completed" and call.ended_at is not None
+
+
+def test_a_recording_is_kept_once(make_app, demo):
+    client = make_app().test_client()
+    post(client, "/twilio/voice", CALL)
+    recording = {
+        **CALL,
+        "RecordingSid": "RE" + "3" * 32,
+        "RecordingUrl": "https://x/RE3",
+        "RecordingDuration": "14",
+        "RecordingStatus": "completed",
+    }
+    for _ in range(2):
+        assert post(client, "/twilio/recording?call=x&kind=message", recording).status_code == 204
+    with demo.snapshot() as session:
+        rows = session.scalars(select(RecordingRow)).all()
+    assert [(r.duration, r.kind) for r in rows] == [(14, "message")]
+
+
+# --- Never silent, never a 500 -------------------------------------------------------------
+
+
+def test_the_fallback_url_puts_the_caller_through_to_the_emergency_number(make_app, twiml_schema):
+    client = make_app(EMERGENCY_FORWARD_NUMBER="+33199009999").test_client()
+    twiml = post(client, "/twilio/voice/fallback", {**CALL, "ErrorCode": "11200"}).get_data(
+        as_text=True
+    )
+    twiml_schema(twiml)
+    assert "<Dial" in twiml and "+33199009999" in twiml
+
+
+def test_the_fallback_without_an_emergency_number_gives_advice_and_takes_a_message(
+    make_app, twiml_schema
+):
+    twiml = post(make_app().test_client(), "/twilio/voice/fallback", CALL).get_data(as_text=True)
+    twiml_schema(twiml)
+    assert "0 800 47 33 33" in twiml and "112" in twiml and "<Record" in twiml
+
+
+def test_a_failure_inside_a_webhook_still_answers_the_caller_and_raises_an_alert(
+    make_app, demo, twiml_schema
+):
+    """A call left in a step that a new version of the flow no longer has."""
+    client = make_app().test_client()
+    post(client, "/twilio/voice", CALL)
+    with demo.session() as session:
+        call = session.scalars(select(CallRow)).one()
+        call.state = {**call.state, "step": "a_step_removed_since"}
+        turn = call.turn
+    response = post(
+        client, f"/twilio/voice/step/a_step_removed_since?turn={turn}", {**CALL, "Digits": "1"}
+    )
+    assert response.status_code == 200
+    twiml_schema(response.get_data(as_text=True))
+    assert "<Record" in response.get_data(as_text=True)
+    with demo.snapshot() as session:
+        alerts = session.scalars(select(AlertRow)).all()
+    assert [a.kind for a in alerts] == ["webhook_failed"]
+
+
+def test_an_unreachable_database_forwards_the_call(settings, tmp_path, twiml_schema):
+    from ivr.web import create_app
+
+    app = create_app(
+        settings.model_copy(
+            update={
+                # A folder where the database file should be: SQLite cannot open it.
+                "DATABASE_URL": f"sqlite:///{tmp_path}",
+                "PUBLIC_BASE_URL": BASE_URL,
+                "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+                "EMERGENCY_FORWARD_NUMBER": "+33199009999",
+            }
+        )
+    )
+    response = post(app.test_client(), "/twilio/voice", CALL)
+    assert response.status_code == 200
+    twiml_schema(response.get_data(as_text=True))
+    assert "+33199009999" in response.get_data(as_text=True)
+
+
+def test_callers_are_told_when_calls_are_recorded_and_may_refuse(make_app, demo, twiml_schema):
+    from datetime import UTC, datetime
+
+    from ivr.adapters.orm import AppSettingRow
+
+    with demo.session() as session:
+        session.add(
+            AppSettingRow(
+                key=RECORD_CALLS,
+                value="on",
+                updated_by="admin",
+                updated_at=datetime(2026, 11, 1, tzinfo=UTC),
+            )
+        )
+    client = make_app().test_client()
+    twiml = post(client, "/twilio/voice", CALL).get_data(as_text=True)
+    assert "cet appel peut être enregistré" in twiml and "tapez 3" in twiml
+    twiml = post(client, action(twiml), {**CALL, "Digits": "3"}).get_data(as_text=True)
+    assert "ne sera pas enregistré" in twiml
+    for digits in ("10000002", "1", "1", "1", "1", ""):
+        twiml = post(client, action(twiml), {**CALL, "Digits": digits}).get_data(as_text=True)
+    twiml_schema(twiml)
+    assert "<Dial" in twiml and "record=" not in twiml
