@@ -143,3 +143,28 @@ def serve(obj: Context, bind: str, workers: int | None) -> None:
     from ivr.web.server import serve as run
 
     run(obj.settings, bind=bind, workers=workers)
+
+
+@main.group()
+def setting() -> None:
+    """Settings administrators change at run time (also in the back office)."""
+
+
+@setting.command("set")
+@click.argument("key")
+@click.argument("value")
+@click.pass_obj
+@_fails_cleanly
+def setting_set(obj: Context, key: str, value: str) -> None:
+    """Set KEY to VALUE: `record_calls on|off`, `gas_emergency_number:CIA NUMBER`."""
+    import getpass
+
+    from ivr.services.app_settings import set_setting
+
+    try:
+        stored = set_setting(
+            obj.db, obj.settings.make_clock(), key, value, by=f"cli:{getpass.getuser()}"
+        )
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    click.echo(f"{key} = {stored}")

@@ -46,6 +46,9 @@ class Facts(Protocol):
     @property
     def recording_calls(self) -> bool: ...
 
+    @property
+    def national_duty_number(self) -> str | None: ...
+
     def client(self, client_id: str) -> Client | None: ...
 
     def clients_with_phone(self, number: str) -> list[Client]: ...
@@ -822,14 +825,22 @@ class DangerPostcode:
 
 @step("danger_decide", danger_path=True)
 class DangerDecide:
+    """The manager on duty, screened; unreachable, the next of the chain: the national duty
+    number, last resort of every escalation (CONTRACT.md)."""
+
     @staticmethod
     def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
         decision = facts.decide(_client(state, facts), True, state.region)
         if decision.action is Action.LEGACY:
             return _decided(state, decision, Go("legacy"))
-        if not decision.call_numbers:
+        chain = list(decision.call_numbers)
+        if facts.national_duty_number and facts.national_duty_number not in chain:
+            chain.append(facts.national_duty_number)
+        if not chain:
             return _decided(state, decision, Go("leave_message", (Say("manager_unreached"),)))
-        return _decided(state, decision, Go("dial", (Say("calling_manager"),)))
+        go = _decided(state, decision, Go("dial", (Say("calling_manager"),)))
+        state.call_numbers = chain
+        return go
 
     answer = staticmethod(lambda state, event, facts: Go("leave_message"))
 

@@ -31,6 +31,7 @@ from ivr.domain.geography import agency_for_postcode
 from ivr.domain.model import Client, Directory
 from ivr.domain.phones import InvalidPhoneNumber, to_e164
 from ivr.domain.routing import Call, Decision, decide
+from ivr.services.app_settings import RECORD_CALLS
 from ivr.services.prompts import PromptCache, Prompts
 from ivr.services.reference import DirectoryCache
 from ivr.settings import Settings
@@ -39,7 +40,6 @@ from voice_flows.instructions import Connect, Hangup, RecordMessage, Say
 
 log = logging.getLogger(__name__)
 
-RECORD_CALLS = "record_calls"  # app setting: whole-call recording, "on" or "off" (default)
 _ENDED = {"completed", "busy", "failed", "no-answer", "canceled"}
 
 
@@ -64,6 +64,10 @@ class WorldFacts:
     @property
     def operator_number(self) -> str | None:
         return self._settings.OPERATOR_NUMBER
+
+    @property
+    def national_duty_number(self) -> str | None:
+        return self._settings.NATIONAL_DUTY_NUMBER
 
     def client(self, client_id: str) -> Client | None:
         if client_id not in self._clients:

@@ -340,3 +340,17 @@ def test_a_caller_who_hangs_up_leaves_a_trace_of_where(phone, demo):
     assert stored.twilio_status == "completed" and stored.ended_at is not None
     ended = events(demo, "ended")
     assert ended == [{"status": "completed", "step": "confirm_equipment", "by_caller": True}]
+
+
+def test_an_unreachable_manager_is_followed_by_the_national_duty_number(phone, demo):
+    call = phone(
+        at="2026-12-24T03:00",
+        NATIONAL_DUTY_NUMBER="+33199009999",
+        callees={MANAGER_IDF: Callee(answers=False), "+33199009999": Callee(keys=["1"])},
+    )
+    call.start()
+    call.press("9")
+    call.press("1")
+    call.press("10000001#")
+    assert "BRIDGED caller <-> +33199009999" in call.transcript
+    assert attempts(demo) == [("manager", MANAGER_IDF, False), ("manager", "+33199009999", True)]

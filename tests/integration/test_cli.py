@@ -170,3 +170,16 @@ def test_serve_answers_the_front_page(database_url, loaded):
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+def test_settings_are_checked_and_kept(ivr, db):
+    from ivr.adapters.orm import AppSettingRow
+
+    assert ivr("setting", "set", "record_calls", "on").exit_code == 0
+    result = ivr("setting", "set", "gas_emergency_number:0751", "0800473333")
+    assert result.exit_code == 0 and "0 800 47 33 33" in result.output
+    assert ivr("setting", "set", "record_calls", "maybe").exit_code == 2
+    assert ivr("setting", "set", "colour", "blue").exit_code == 2
+    with db.snapshot() as session:
+        assert session.get(AppSettingRow, "record_calls").value == "on"
+        assert session.get(AppSettingRow, "gas_emergency_number:0751").updated_by.startswith("cli:")

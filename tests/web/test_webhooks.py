@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ivr.adapters.orm import AlertRow, CallEventRow, CallRow, RecordingRow
-from ivr.services.calls import RECORD_CALLS
+from ivr.services.app_settings import RECORD_CALLS
 from tests.conftest import AUTH_TOKEN, BASE_URL, sign
 
 CALL = {
