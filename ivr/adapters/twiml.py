@@ -168,3 +168,32 @@ class Renderer:
         self.says((Say("whisper_declined"),), response)
         response.hangup()
         return str(response)
+
+    def emergency(self, forward_to: str | None) -> str:
+        """When the app cannot work normally: put the caller through to `forward_to`, or give
+        the emergency numbers and take a message; then goodbye, from a URL needing nothing."""
+        response = VoiceResponse()
+        goodbye = self.urls.url("/twilio/voice/goodbye")
+        if forward_to:
+            self.says((Say("emergency_forward"),), response)
+            response.dial(
+                forward_to, action=goodbye, method="POST", timeout=25, answer_on_bridge=True
+            )
+        else:
+            self.says((Say("emergency_advice"),), response)
+            response.record(
+                action=goodbye,
+                method="POST",
+                max_length=120,
+                finish_on_key="#",
+                play_beep=True,
+                timeout=8,
+            )
+        response.redirect(goodbye, method="POST")
+        return str(response)
+
+    def goodbye(self) -> str:
+        response = VoiceResponse()
+        self.says((Say("goodbye"),), response)
+        response.hangup()
+        return str(response)

@@ -36,7 +36,7 @@ from ivr.services.prompts import PromptCache, Prompts
 from ivr.services.reference import DirectoryCache
 from ivr.settings import Settings
 from voice_flows.caller import CallState, Event, Note, Turn, next_step, whisper_for
-from voice_flows.instructions import Connect, Hangup, RecordMessage, Say
+from voice_flows.instructions import Connect, Say
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,10 @@ class WorldFacts:
     def region_of_postcode(self, postcode: str) -> str | None:
         agency = agency_for_postcode(self._directory, postcode)
         return agency.region if agency else None
+
+    def agency_of_postcode(self, postcode: str | None) -> str | None:
+        agency = agency_for_postcode(self._directory, postcode) if postcode else None
+        return agency.cia if agency else None
 
     def gas_emergency_number(self, client: Client | None) -> str:
         if client is not None:
@@ -139,14 +143,14 @@ class CallService:
         """An answer to a question of the flow, a dial outcome, a recorded message."""
         with self.db.session() as session:
             call = self._call(session, hook.call_sid, lock=True)
-            if call is None:
-                return self.incoming(hook)
-            if turn != call.turn:
-                # Twilio retried a request already answered, or a stale one: no second decision.
-                self._event(session, call, "replayed", {"turn": turn})
-                return call.last_response
-            event = self._event_from(session, call, hook, step, attempt)
-            return self._turn(session, call, event)
+            if call is not None:
+                if turn != call.turn:
+                    # Twilio retried a request already answered: no second decision.
+                    self._event(session, call, "replayed", {"turn": turn})
+                    return call.last_response
+                event = self._event_from(session, call, hook, step, attempt)
+                return self._turn(session, call, event)
+        return self.incoming(hook)  # a call we never saw begin: start it now
 
     def _event_from(
         self, session: Session, call: CallRow, hook: Webhook, step: str, attempt: int | None
@@ -166,24 +170,24 @@ class CallService:
     def _turn(self, session: Session, call: CallRow, event: Event) -> str:
         state = CallState.from_dict(call.state)
         self._trace_input(session, call, state, event)
-        facts = WorldFacts(
-            session,
-            self.directory.current(session),
-            self.settings,
-            self.clock,
-            self._recording_calls(session),
-        )
+        facts = self._facts(session)
         state, turn = next_step(state, event, facts)
         call.turn += 1
         attempt = self._start_attempt(session, call, turn)
         prompts = self.prompts.current(session)
         self._trace_turn(session, call, state, turn, prompts)
-        self._copy_state(session, call, state, turn)
+        self._copy_state(call, state, turn, facts)
         renderer = self._renderer(prompts, state.recording)
         call.last_response = renderer.turn(
             turn.instructions, call_sid=call.sid, turn=call.turn, attempt=attempt
         )
         return call.last_response
+
+    def _facts(self, session: Session, recording: bool | None = None) -> WorldFacts:
+        recording = self._recording_calls(session) if recording is None else recording
+        return WorldFacts(
+            session, self.directory.current(session), self.settings, self.clock, recording
+        )
 
     # --- The callee's leg: screening ------------------------------------------------------
 
@@ -210,10 +214,7 @@ class CallService:
                     session, call, "call_declined", {"number": attempt.number, "digits": digits}
                 )
                 return renderer.declined()
-            facts = WorldFacts(
-                session, self.directory.current(session), self.settings, self.clock, False
-            )
-            whisper = whisper_for(state, facts)
+            whisper = whisper_for(state, self._facts(session, recording=False))
             return renderer.whisper(whisper.says, attempt_id, tries + (stage == "answer"))
 
     def _dialed(self, session: Session, call: CallRow, hook: Webhook, attempt_id: int) -> bool:
@@ -306,17 +307,20 @@ class CallService:
         except Exception:  # the database may be what failed
             log.exception("could not store alert %s", kind)
 
-    def safe_answer(self, reachable: bool) -> str:
+    def safe_answer(self) -> str:
         """What a caller hears when the app cannot work normally: a person, or advice and a
-        message. Needs no database."""
-        renderer = self._renderer(Prompts({}, {}), False)
-        target = self.settings.EMERGENCY_FORWARD_NUMBER
-        if target:
-            instructions = (Say("emergency_forward"), Connect("goodbye", target, "emergency"))
-            return renderer.turn(instructions, call_sid="", turn=0)
-        return renderer.turn(
-            (Say("emergency_advice"), RecordMessage("goodbye"), Hangup()), call_sid="", turn=0
+        message. Needs no database, and leads to no URL that does."""
+        return self._renderer(Prompts({}, {}), False).emergency(
+            self.settings.EMERGENCY_FORWARD_NUMBER
         )
+
+    def goodbye(self) -> str:
+        """Goodbye, needing nothing (the end of the safe path)."""
+        return self._renderer(Prompts({}, {}), False).goodbye()
+
+    def callee_safe_answer(self) -> str:
+        """The technician's leg when the whisper failed: they are not connected."""
+        return self._renderer(Prompts({}, {}), False).declined()
 
     # --- Helpers ----------------------------------------------------------------------------
 
@@ -396,7 +400,7 @@ class CallService:
                     state.step,
                 )
 
-    def _copy_state(self, session: Session, call: CallRow, state: CallState, turn: Turn) -> None:
+    def _copy_state(self, call: CallRow, state: CallState, turn: Turn, facts: WorldFacts) -> None:
         call.state = state.to_dict()
         call.step = state.step
         call.client_id = state.client_id
@@ -408,12 +412,9 @@ class CallService:
         if decision is not None:
             call.action = decision.detail["action"]
             call.reason = decision.detail["reason"]
-        if state.client_id:
-            client = find_client(session, state.client_id)
-            call.agency = client.agency if client else call.agency
-        elif state.postcode:
-            agency = agency_for_postcode(self.directory.current(session), state.postcode)
-            call.agency = agency.cia if agency else call.agency
+        client = facts.client(state.client_id) if state.client_id else None
+        agency = client.agency if client else facts.agency_of_postcode(state.postcode)
+        call.agency = agency or call.agency
 
 
 def _says(instruction: object) -> tuple[Say, ...]:

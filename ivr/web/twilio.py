@@ -8,7 +8,7 @@ that the primary can be rotated. Anything else gets 403 and changes nothing.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy.exc import OperationalError
@@ -48,7 +48,7 @@ def _hook() -> Webhook:
     return Webhook(request.form.get("CallSid", ""), request.form.to_dict())
 
 
-def _safely(answer: Any) -> Response:
+def _safely(answer: Callable[[], str], fallback: Callable[[], str] | None = None) -> Response:
     """Answer a turn; if anything fails, the caller still gets a way forward (and an alert)."""
     service = _service()
     sid = request.form.get("CallSid")
@@ -56,11 +56,10 @@ def _safely(answer: Any) -> Response:
         return _twiml(answer())
     except OperationalError:
         service.alert("database_unreachable", f"{request.path}: database unreachable", sid)
-        return _twiml(service.safe_answer(reachable=False))
     except Exception as error:  # the caller must never get a 500 and silence
         log.exception("webhook %s failed", request.path)
         service.alert("webhook_failed", f"{request.path}: {type(error).__name__}", sid)
-        return _twiml(service.safe_answer(reachable=True))
+    return _twiml((fallback or service.safe_answer)())
 
 
 @blueprint.post("/voice")
@@ -78,7 +77,13 @@ def fallback() -> Response:
         f"Twilio used the fallback URL ({request.form.get('ErrorCode')})",
         request.form.get("CallSid"),
     )
-    return _twiml(service.safe_answer(reachable=True))
+    return _twiml(service.safe_answer())
+
+
+@blueprint.post("/voice/goodbye")
+def goodbye() -> Response:
+    """The end of the safe path: needs nothing, so it cannot fail again."""
+    return _twiml(_service().goodbye())
 
 
 @blueprint.post("/voice/step/<step>")
@@ -95,7 +100,10 @@ def whisper() -> Response:
     attempt = request.args.get("attempt", type=int, default=0)
     stage = request.args.get("stage", "ask")
     tries = request.args.get("tries", type=int, default=0)
-    return _safely(lambda: _service().whisper(_hook(), attempt, stage, tries))
+    service = _service()
+    return _safely(
+        lambda: service.whisper(_hook(), attempt, stage, tries), fallback=service.callee_safe_answer
+    )
 
 
 @blueprint.post("/status")

@@ -266,3 +266,31 @@ def test_callers_are_told_when_calls_are_recorded_and_may_refuse(make_app, demo,
         twiml = post(client, action(twiml), {**CALL, "Digits": digits}).get_data(as_text=True)
     twiml_schema(twiml)
     assert "<Dial" in twiml and "record=" not in twiml
+
+
+def test_the_safe_path_ends_on_a_url_that_needs_no_database(settings, tmp_path, twiml_schema):
+    from ivr.web import create_app
+
+    app = create_app(
+        settings.model_copy(
+            update={
+                "DATABASE_URL": f"sqlite:///{tmp_path}",
+                "PUBLIC_BASE_URL": BASE_URL,
+                "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            }
+        )
+    )
+    client = app.test_client()
+    twiml = post(client, "/twilio/voice", CALL).get_data(as_text=True)
+    assert "<Record" in twiml and "112" in twiml
+    goodbye = post(client, action(twiml), {**CALL, "RecordingDuration": "9"})
+    assert goodbye.status_code == 200
+    twiml_schema(goodbye.get_data(as_text=True))
+    assert "Au revoir" in goodbye.get_data(as_text=True)
+
+
+def test_a_call_first_seen_at_a_step_url_is_started(make_app, demo):
+    client = make_app().test_client()
+    twiml = post(client, "/twilio/voice/step/identify?turn=3", CALL).get_data(as_text=True)
+    assert "numéro de contrat" in twiml
+    assert count(demo, CallRow) == 1
