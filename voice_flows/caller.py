@@ -49,6 +49,9 @@ class Facts(Protocol):
     @property
     def national_duty_number(self) -> str | None: ...
 
+    @property
+    def speech(self) -> bool: ...
+
     def client(self, client_id: str) -> Client | None: ...
 
     def clients_with_phone(self, number: str) -> list[Client]: ...
@@ -220,7 +223,8 @@ def _global_keys(state: CallState, event: Event, facts: Facts, current: Step) ->
     """The danger key (or words) and the operator key, at every menu."""
     if event.kind != "input" or current.danger_path:
         return None
-    if event.digits == keys.DANGER:
+    key = event.digits.rstrip(keys.FINISH) or spoken_digits(event.speech)
+    if key == keys.DANGER:
         return Go("danger_kind", notes=(Note("danger_key", {"step": current.name}),))
     found = danger_in(event.speech) if event.speech else None
     if found:
@@ -233,7 +237,7 @@ def _global_keys(state: CallState, event: Event, facts: Facts, current: Step) ->
                 Note("danger_words", {"step": current.name, "word": word, "speech": event.speech}),
             ),
         )
-    if event.digits == keys.OPERATOR and facts.operator_number:
+    if key == keys.OPERATOR and facts.operator_number:
         state.resume = current.name
         return Go("operator", notes=(Note("operator_key", {"step": current.name}),))
     return None
@@ -266,7 +270,8 @@ def _prefix(
     """Say `says` first: inside the first question when there is one, so it can be cut short."""
     if says and instructions and isinstance(instructions[0], Ask):
         first = instructions[0]
-        return (replace(first, says=says + first.says), *instructions[1:])
+        cut = max((i + 1 for i, say in enumerate(says) if not say.interruptible), default=0)
+        return (*says[:cut], replace(first, says=says[cut:] + first.says), *instructions[1:])
     return (*says, *instructions)
 
 
@@ -340,7 +345,9 @@ class RecordingChoice:
 
     @staticmethod
     def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
-        return (Ask("recording_choice", (Say("recording_notice"),), timeout=3),)
+        return (
+            Ask("recording_choice", (Say("recording_notice"), *_options(state, facts)), timeout=4),
+        )
 
     @staticmethod
     def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
@@ -417,7 +424,12 @@ class ProposeClient:
         return Go("identify")
 
 
-@step("confirm_identity", give_up=lambda state, facts: Go("identify"))
+def _identity_given_up(state: CallState, facts: Facts) -> Go:
+    state.client_id = None
+    return Go("identify")
+
+
+@step("confirm_identity", give_up=_identity_given_up)
 class ConfirmIdentity:
     @staticmethod
     def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
@@ -439,6 +451,9 @@ class ConfirmIdentity:
                 notes=(Note("client_confirmed", {"client_id": state.client_id, "by": "keys"}),),
             )
         state.client_id = None
+        state.id_attempts += 1  # a number read back and refused counts as a wrong number
+        if state.id_attempts >= ID_ATTEMPTS:
+            return Go("unidentified")
         return Go("identify")
 
 
@@ -451,6 +466,8 @@ class Identified:
         decision = facts.decide(_client(state, facts), False, None)
         if decision.action is Action.LEGACY:
             return _decided(state, decision, Go("legacy"))
+        if decision.action is Action.NOT_COVERED:  # told at once, not after four questions
+            return _decided(state, decision, Go("leave_message", (Say("not_covered"),)))
         return Go("confirm_callback")
 
     answer = staticmethod(lambda state, event, facts: Go("confirm_callback"))
@@ -477,6 +494,7 @@ class AskPostcode:
                 "ask_postcode",
                 (Say("ask_postcode"), *_options(state, facts)),
                 max_digits=5,
+                finish_on_key=keys.FINISH,
                 timeout=8,
             ),
         )
@@ -489,7 +507,7 @@ class AskPostcode:
         state.postcode = postcode
         state.region = facts.region_of_postcode(postcode)
         decision = facts.decide(None, False, state.region)
-        return _decided(state, decision, Go("leave_message", (Say("not_covered"),)))
+        return _decided(state, decision, Go("leave_message", (Say("message_for_agency"),)))
 
 
 # --- Details of the request (§5.1.2) --------------------------------------------------------
@@ -527,7 +545,7 @@ class AskCallback:
         return (
             Ask(
                 "ask_callback",
-                (Say("ask_callback"),),
+                (Say("ask_callback"), *_options(state, facts)),
                 max_digits=None,
                 finish_on_key=keys.FINISH,
                 timeout=10,
@@ -603,10 +621,12 @@ class AskDescription:
 
     @staticmethod
     def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
+        if not facts.speech:
+            return Go("decide")  # nothing would hear the caller's words
         return (
             Ask(
                 "ask_description",
-                (Say("ask_description"),),
+                (Say("ask_description"), *_options(state, facts)),
                 max_digits=1,
                 timeout=5,
             ),
@@ -661,15 +681,21 @@ class Decide:
     answer = staticmethod(lambda state, event, facts: Go("leave_message"))
 
 
+def _where(state: CallState) -> str:
+    if state.postcode:
+        return f"code postal {' '.join(state.postcode)}"
+    return "lieu inconnu"
+
+
 def whisper_for(state: CallState, facts: Facts) -> Whisper:
     """What the technician or manager hears before taking the call: the most useful first."""
     client = _client(state, facts)
     fault = Fault(state.fault).label if state.fault else "non précisé"
     values = {
-        "city": client.city if client else "lieu inconnu",
+        "city": client.city if client else _where(state),
         "fault": fault,
         "name": client.name if client else "inconnu",
-        "phone": digit_pairs(state.callback or state.caller or ""),
+        "phone": digit_pairs(state.callback or state.caller or "") or "numéro inconnu",
         "delay": client.delay_label if client and client.delay_label else "non précisé",
         "danger": Danger(state.danger).label if state.danger else "",
         "postcode": state.postcode or "",
@@ -715,31 +741,25 @@ class Dialed:
 # --- Danger ("dispositions de sauvegarde") ----------------------------------------------------
 
 
-@step("confirm_danger", danger_path=True, takes_silence=True)
+@step("confirm_danger", give_up=lambda state, facts: Go("safety"), danger_path=True)
 class ConfirmDanger:
-    """The caller's words sounded like a danger: ask, and treat silence as a yes."""
+    """The caller's words sounded like a danger: ask. Yes (1, or 9) is the danger path; a
+    caller who keeps silent is taken as in danger too."""
 
     @staticmethod
     def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
         label = Danger(state.danger).label if state.danger else "danger"
-        return (
-            Ask(
-                "confirm_danger",
-                (Say("confirm_danger", {"danger": label}),),
-                speech=False,
-                timeout=5,
-            ),
-        )
+        return (Ask("confirm_danger", (Say("confirm_danger", {"danger": label}),), timeout=5),)
 
     @staticmethod
     def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        if event.digits == keys.DANGER:
+        choice = _choice(event, {keys.YES: True, keys.DANGER: True, keys.NO: False})
+        if choice is None:
+            return _stray()
+        if choice:
             return Go("safety", notes=(Note("danger_confirmed", {"danger": state.danger}),))
-        if event.digits == keys.YES:
-            resume, state.resume, state.danger = state.resume or "identify", None, None
-            return Go(resume, notes=(Note("danger_denied"),))
-        # Silence, or anything else: when in doubt, it is a danger.
-        return Go("safety", notes=(Note("danger_confirmed", {"danger": state.danger}),))
+        resume, state.resume, state.danger = state.resume or "identify", None, None
+        return Go(resume, notes=(Note("danger_denied"),))
 
 
 def _danger_given_up(state: CallState, facts: Facts) -> Go:
@@ -776,7 +796,7 @@ class Safety:
             Danger.CARBON_MONOXIDE: "safety_co",
         }.get(danger, "safety_other")
         number = facts.gas_emergency_number(client)
-        says = (Say(prompt, {"gas_number": number}),)
+        says = (Say(prompt, {"gas_number": number}, interruptible=False),)
         return Go("danger_decide" if client else "danger_identify", says)
 
     answer = staticmethod(lambda state, event, facts: Go("danger_decide"))

@@ -17,6 +17,8 @@ class Say:
 
     prompt: str
     values: Mapping[str, str] = field(default_factory=dict)
+    # False: played in full even before a question (safety instructions): a key cannot cut it.
+    interruptible: bool = True
 
 
 @dataclass(frozen=True)

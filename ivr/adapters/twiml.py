@@ -51,6 +51,7 @@ class Renderer:
     caller_id: str | None = None
     record_bridges: bool = False
     media_base: str = ""
+    gas_number: str = "0 800 47 33 33"
 
     def turn(
         self,
@@ -88,7 +89,7 @@ class Renderer:
         elif isinstance(instruction, Ask):
             self._ask(response, instruction, turn)
         elif isinstance(instruction, Connect):
-            self._connect(response, instruction, turn, attempt)
+            self._connect(response, instruction, call_sid, turn, attempt)
         elif isinstance(instruction, RecordMessage):
             response.record(
                 action=self.urls.step(instruction.step, turn),
@@ -127,7 +128,12 @@ class Renderer:
         response.redirect(action, method="POST")
 
     def _connect(
-        self, response: VoiceResponse, connect: Connect, turn: int, attempt: int | None
+        self,
+        response: VoiceResponse,
+        connect: Connect,
+        call_sid: str,
+        turn: int,
+        attempt: int | None,
     ) -> None:
         dial = response.dial(
             action=self.urls.step(connect.step, turn, attempt=attempt),
@@ -136,6 +142,9 @@ class Renderer:
             answer_on_bridge=True,
             caller_id=self.caller_id,
             record="record-from-answer-dual" if self.record_bridges else None,
+            recording_status_callback=self.urls.recording(call_sid, "call")
+            if self.record_bridges
+            else None,
         )
         if connect.whisper is not None and attempt is not None:
             dial.number(connect.number, url=self.urls.whisper(attempt), method="POST")
@@ -180,7 +189,8 @@ class Renderer:
                 forward_to, action=goodbye, method="POST", timeout=25, answer_on_bridge=True
             )
         else:
-            self.says((Say("emergency_advice"),), response)
+            self.says((Say("emergency_advice", {"gas_number": self.gas_number}),), response)
+            # The message is reported to the app if it is up by then; it stays in Twilio anyway.
             response.record(
                 action=goodbye,
                 method="POST",
@@ -188,6 +198,8 @@ class Renderer:
                 finish_on_key="#",
                 play_beep=True,
                 timeout=8,
+                recording_status_callback=self.urls.url("/twilio/recording", kind="emergency"),
+                recording_status_callback_event="completed",
             )
         response.redirect(goodbye, method="POST")
         return str(response)

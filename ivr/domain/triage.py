@@ -47,24 +47,26 @@ _DANGER_LABELS = {
     Danger.OTHER: "autre danger",
 }
 
-# Words (accents folded) that reveal a danger, and the danger they point to; the first found
-# in the caller's words decides. Gas first: it is the most frequent and the most urgent.
+# Words (accents folded) that reveal a danger, and the danger they point to; the first of this
+# list found in the caller's words decides: gas first, the most frequent and most urgent, then
+# the precise words before a mere smell (« odeur de brûlé » is a fire).
 _DANGER_WORDS: tuple[tuple[str, Danger], ...] = (
     (r"gaz", Danger.GAS),
-    (r"odeurs?", Danger.GAS),
-    (r"ca sent", Danger.GAS),
     (r"fumees?", Danger.FIRE),
     (r"incendies?", Danger.FIRE),
     (r"feux?", Danger.FIRE),
     (r"flammes?", Danger.FIRE),
-    (r"brule|brulé|bruler", Danger.FIRE),
-    (r"explosions?|explose", Danger.FIRE),
-    (r"monoxyde", Danger.CARBON_MONOXIDE),
-    (r"intoxique|intoxication", Danger.CARBON_MONOXIDE),
-    (r"malaises?", Danger.CARBON_MONOXIDE),
-    (r"mal (a|à) la tete", Danger.CARBON_MONOXIDE),
-    (r"evanoui", Danger.CARBON_MONOXIDE),
+    (r"brul(?:e|ee|es|ees|er|ure)", Danger.FIRE),
+    (r"explos(?:ion|ions|e|er)", Danger.FIRE),
     (r"etincelles?|court[- ]circuit", Danger.FIRE),
+    (r"monoxyde", Danger.CARBON_MONOXIDE),
+    (r"intoxi(?:que|quee|ques|quees|cation)", Danger.CARBON_MONOXIDE),
+    (r"malaises?", Danger.CARBON_MONOXIDE),
+    (r"mal (?:a|à) la tete", Danger.CARBON_MONOXIDE),
+    (r"evanoui(?:e|s|es)?", Danger.CARBON_MONOXIDE),
+    # A smell, with nothing more precise said: most often gas.
+    (r"odeurs?", Danger.GAS),
+    (r"ca sent", Danger.GAS),
 )
 _PATTERNS = [(re.compile(rf"\b(?:{words})\b"), danger) for words, danger in _DANGER_WORDS]
 

@@ -69,6 +69,10 @@ class WorldFacts:
     def national_duty_number(self) -> str | None:
         return self._settings.NATIONAL_DUTY_NUMBER
 
+    @property
+    def speech(self) -> bool:
+        return self._settings.IVR_SPEECH
+
     def client(self, client_id: str) -> Client | None:
         if client_id not in self._clients:
             self._clients[client_id] = find_client(self._session, client_id)
@@ -325,14 +329,16 @@ class CallService:
     # --- Helpers ----------------------------------------------------------------------------
 
     def _renderer(self, prompts: Prompts, recording: bool) -> Renderer:
+        settings = self.settings
         return Renderer(
             prompts,
             self.urls,
-            self.settings.IVR_VOICE,
-            self.settings.IVR_SPEECH,
-            self.settings.IVR_CALLER_ID,
+            settings.IVR_VOICE,
+            settings.IVR_SPEECH,
+            settings.IVR_CALLER_ID,
             recording,
-            self.settings.PUBLIC_BASE_URL,
+            settings.PUBLIC_BASE_URL,
+            settings.GAS_EMERGENCY_NUMBER,
         )
 
     def _recording_calls(self, session: Session) -> bool:

@@ -111,10 +111,9 @@ def test_fax_only_the_agency_deals_with_it_when_it_opens(phone, demo):
     assert stored_call(demo).action == "fax_only"
 
 
-def test_a_client_without_cover_may_leave_a_message_for_the_agency(phone, demo):
+def test_a_client_without_cover_is_told_at_once_and_may_leave_a_message(phone, demo):
     call = phone()
-    identify(call, "10000003")
-    heard = through_details(call)
+    heard = identify(call, "10000003")
     assert "ne prévoit pas d'intervention" in heard and "laissez votre message" in heard
     call.leave_message(8)
     assert stored_call(demo).action == "not_covered"
@@ -228,7 +227,7 @@ def test_danger_said_in_the_description(phone, demo):
     call.press("5")
     heard = call.say("ça sent le gaz dans la chaufferie")
     assert "Vous avez parlé d'un danger : odeur de gaz" in heard
-    heard = call.press("9")
+    heard = call.press("1")  # yes
     assert "Quittez immédiatement les lieux" in heard and "responsable d'astreinte" in heard
     assert stored_call(demo).action == "escalate"
 
@@ -240,7 +239,7 @@ def test_danger_words_denied_the_call_goes_on(phone, demo):
     call.press("1")
     call.press("5")
     call.say("il y a un feu de cheminée chez le voisin mais ce n'est pas le problème")
-    heard = call.press("1")  # no danger
+    heard = call.press("2")  # no danger
     assert "décrivez votre problème" in heard
 
 
@@ -325,7 +324,6 @@ def test_silence_at_the_message_is_answered_before_goodbye(phone, demo):
     """Twilio posts no action for an empty recording: the redirect after it answers."""
     call = phone()
     identify(call, "10000003")
-    through_details(call)
     heard = call.silence()
     assert "Aucun message n'a été enregistré" in heard and "Au revoir" in heard
     assert call.ended and stored_call(demo).message_seconds == 0
@@ -354,3 +352,31 @@ def test_an_unreachable_manager_is_followed_by_the_national_duty_number(phone, d
     call.press("10000001#")
     assert "BRIDGED caller <-> +33199009999" in call.transcript
     assert attempts(demo) == [("manager", MANAGER_IDF, False), ("manager", "+33199009999", True)]
+
+
+def test_the_danger_key_said_aloud(phone, demo):
+    call = phone()
+    call.start()
+    assert "odeur de gaz, tapez 1" in call.say("neuf")
+
+
+def test_nine_then_hash_where_a_number_is_typed(phone, demo):
+    call = phone()
+    call.start()
+    for wrong in ("11111111#", "22222222#", "33333333#"):
+        call.press(wrong)
+    assert "code postal" in call.said_since_last_input
+    assert "odeur de gaz, tapez 1" in call.press("9#")
+
+
+def test_safety_instructions_cannot_be_cut_short_by_a_key(make_app, demo):
+    """They are played before the next question, outside it: a key does not interrupt them."""
+    from ivr.simulator.phone import FlaskTransport, PhoneCall
+    from tests.conftest import AUTH_TOKEN, BASE_URL
+
+    call = PhoneCall(FlaskTransport(make_app()), BASE_URL, AUTH_TOKEN, from_="+33611111111")
+    call.start()
+    call.press("9")
+    call.press("1")
+    twiml = call.requests[-1].body
+    assert twiml.index("Quittez immédiatement") < twiml.index("<Gather")
