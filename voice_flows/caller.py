@@ -223,8 +223,10 @@ def _global_keys(state: CallState, event: Event, facts: Facts, current: Step) ->
     """The danger key (or words) and the operator key, at every menu."""
     if event.kind != "input" or current.danger_path:
         return None
-    key = event.digits.rstrip(keys.FINISH) or spoken_digits(event.speech)
+    key = _key(event)
     if key == keys.DANGER:
+        if current.name in ("confirm_identity", "propose_client"):
+            state.client_id = None  # read back but not confirmed: not a client for the danger
         return Go("danger_kind", notes=(Note("danger_key", {"step": current.name}),))
     found = danger_in(event.speech) if event.speech else None
     if found:
@@ -299,15 +301,26 @@ def _menu(
 _SPOKEN_ANSWERS = {"oui": keys.YES, "non": keys.NO}
 
 
+def _spoken_key(speech: str) -> str:
+    """The key a spoken answer stands for: « oui » / « non » first, or a digit said alone
+    (« neuf »). « non, j'ai un autre numéro » is a no; « depuis neuf heures » is no key."""
+    words = fold(speech).replace(",", " ").replace(".", " ").split()
+    if not words:
+        return ""
+    if words[0] in _SPOKEN_ANSWERS:
+        return _SPOKEN_ANSWERS[words[0]]
+    digits = spoken_digits(speech)
+    return digits if len(words) == 1 and len(digits) == 1 else ""
+
+
+def _key(event: Event) -> str:
+    """The key pressed (a trailing # dropped) or said."""
+    return event.digits.rstrip(keys.FINISH) or _spoken_key(event.speech)
+
+
 def _choice(event: Event, options: Mapping[str, Any]) -> Any | None:
-    """The option a key (or a spoken digit, or « oui » / « non ») picks, or None."""
-    words = fold(event.speech).split()
-    key = (
-        event.digits[:1]
-        or spoken_digits(event.speech)[:1]
-        or (_SPOKEN_ANSWERS.get(words[0], "") if words else "")
-    )
-    return options.get(key)
+    """The option a key (or its spoken word) picks, or None."""
+    return options.get(_key(event)[:1])
 
 
 def _stray() -> Again:
@@ -351,7 +364,7 @@ class RecordingChoice:
 
     @staticmethod
     def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        if event.digits == keys.REFUSE_RECORDING:
+        if _key(event) in (keys.REFUSE_RECORDING, keys.NO):
             state.recording = False
             return Go("identify", (Say("recording_refused"),), (Note("recording_refused"),))
         return Go("identify")
@@ -485,7 +498,12 @@ class Unidentified:
     answer = staticmethod(lambda state, event, facts: Go("ask_postcode"))
 
 
-@step("ask_postcode", give_up=lambda state, facts: Go("leave_message"))
+def _postcode_given_up(state: CallState, facts: Facts) -> Go:
+    decision = facts.decide(None, False, None)
+    return _decided(state, decision, Go("leave_message", (Say("message_for_agency"),)))
+
+
+@step("ask_postcode", give_up=_postcode_given_up)
 class AskPostcode:
     @staticmethod
     def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:

@@ -277,7 +277,7 @@ class RecordingRow(Base):
     sid: Mapped[str] = mapped_column(String(64), unique=True)
     url: Mapped[str] = mapped_column(String(500))
     duration: Mapped[int] = mapped_column(default=0)
-    kind: Mapped[str] = mapped_column(String(20))  # message | call
+    kind: Mapped[str] = mapped_column(String(20))  # message | call | emergency
     status: Mapped[str] = mapped_column(String(20))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

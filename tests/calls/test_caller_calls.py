@@ -380,3 +380,15 @@ def test_safety_instructions_cannot_be_cut_short_by_a_key(make_app, demo):
     call.press("1")
     twiml = call.requests[-1].body
     assert twiml.index("Quittez immédiatement") < twiml.index("<Gather")
+
+
+def test_spoken_answers_are_read_as_a_person_means_them(phone, demo):
+    call = phone()
+    identify(call, "10000002")
+    assert "Tapez le numéro" in call.say("non, j'ai un autre numéro")
+    call.press("0622334455#")
+    call.press("1")
+    call.press("1")
+    call.press("1")  # no heating
+    heard = call.say("plus d'eau chaude depuis neuf heures")  # no danger, not key 9
+    assert "intervention sous 4 heures" in heard
