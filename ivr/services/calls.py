@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ivr.adapters.db import Database
@@ -127,40 +128,54 @@ class CallService:
 
     def incoming(self, hook: Webhook) -> str:
         """A call comes in: create it (once), and answer its first turn."""
-        with self.db.session() as session:
-            call = self._call(session, hook.call_sid)
-            if call is not None:
-                return call.last_response  # Twilio asked again: same answer
-            caller = _e164_or_none(hook.get("From"))
-            call = CallRow(
-                sid=hook.call_sid,
-                from_number=caller or hook.get("From") or None,
-                to_number=hook.get("To") or None,
-                started_at=self.clock.now(),
-                state=CallState(caller=caller).to_dict(),
-            )
-            session.add(call)
-            session.flush()
-            return self._turn(session, call, Event("start"))
+        caller = _e164_or_none(hook.get("From"))
+        try:
+            with self.db.session() as session:
+                known = session.scalar(
+                    select(CallRow.last_response).where(CallRow.sid == hook.call_sid)
+                )
+                if known is not None:
+                    return known  # Twilio asked again: the same answer
+                session.add(
+                    CallRow(
+                        sid=hook.call_sid,
+                        from_number=caller or hook.get("From") or None,
+                        to_number=hook.get("To") or None,
+                        started_at=self.clock.now(),
+                        state=CallState(caller=caller).to_dict(),
+                    )
+                )
+        except IntegrityError:  # the same call, created meanwhile by a retry
+            pass
+        return self._answer(hook, "welcome", 0, None, start=True)
 
     def step(self, hook: Webhook, step: str, turn: int, attempt: int | None) -> str:
         """An answer to a question of the flow, a dial outcome, a recorded message."""
-        with self.db.session() as session:
-            call = self._call(session, hook.call_sid, lock=True)
-            if call is not None:
-                if turn != call.turn:
-                    # Twilio retried a request already answered: no second decision.
-                    self._event(session, call, "replayed", {"turn": turn})
-                    return call.last_response
-                event = self._event_from(session, call, hook, step, attempt)
-                return self._turn(session, call, event)
-        return self.incoming(hook)  # a call we never saw begin: start it now
+        return self._answer(hook, step, turn, attempt)
 
-    def _event_from(
-        self, session: Session, call: CallRow, hook: Webhook, step: str, attempt: int | None
-    ) -> Event:
-        if attempt is not None:
-            return Event("dialed", accepted=self._dialed(session, call, hook, attempt))
+    def _answer(
+        self, hook: Webhook, step: str, turn: int, attempt: int | None, start: bool = False
+    ) -> str:
+        """One turn: decided on a snapshot, without holding any lock; then written in one
+        short transaction guarded by the turn, so that turns of different calls run side by
+        side and a request Twilio sends twice is answered once."""
+        with self.db.snapshot() as session:
+            call = self._call(session, hook.call_sid)
+            if call is None:
+                plan = None
+            elif turn != call.turn or (start and call.turn > 0):
+                return call.last_response  # Twilio retried a request already answered
+            else:
+                closing = self._closing(session, call, hook, attempt)
+                event = Event("start") if start else self._event_from(hook, step, closing)
+                plan = self._plan(session, call, event, closing)
+        if plan is None:
+            return self.incoming(hook)  # a call we never saw begin: start it now
+        return self._write(plan)
+
+    def _event_from(self, hook: Webhook, step: str, closing: _Closing | None) -> Event:
+        if closing is not None:
+            return Event("dialed", accepted=closing.accepted)
         if "RecordingDuration" in hook.params or step in ("message_recorded",):
             return Event("recorded", seconds=_int(hook.get("RecordingDuration")))
         confidence = hook.get("Confidence")
@@ -171,21 +186,100 @@ class CallService:
             confidence=float(confidence) if confidence else None,
         )
 
-    def _turn(self, session: Session, call: CallRow, event: Event) -> str:
+    def _plan(
+        self, session: Session, call: CallRow, event: Event, closing: _Closing | None
+    ) -> _Plan:
+        """Everything a turn will write, decided from a snapshot."""
         state = CallState.from_dict(call.state)
-        self._trace_input(session, call, state, event)
+        plan = _Plan(call.id, call.sid, call.turn, closing)
+        plan.event(_input_event(state, event))
         facts = self._facts(session)
         state, turn = next_step(state, event, facts)
-        call.turn += 1
-        attempt = self._start_attempt(session, call, turn)
-        prompts = self.prompts.current(session)
-        self._trace_turn(session, call, state, turn, prompts)
-        self._copy_state(call, state, turn, facts)
-        renderer = self._renderer(prompts, state.recording)
-        call.last_response = renderer.turn(
-            turn.instructions, call_sid=call.sid, turn=call.turn, attempt=attempt
-        )
-        return call.last_response
+        plan.state, plan.turn = state, turn
+        plan.prompts = self.prompts.current(session)
+        for note in turn.notes:
+            plan.event((note.kind, dict(note.detail), state.step))
+        for instruction in turn.instructions:
+            for say in _says(instruction):
+                plan.event(
+                    (
+                        "prompt",
+                        {"prompt": say.prompt, "text": plan.prompts.text(say.prompt, say.values)},
+                        state.step,
+                    )
+                )
+            if isinstance(instruction, Connect):
+                plan.connect = instruction
+                plan.event(
+                    ("dial", {"number": instruction.number, "role": instruction.role}, state.step)
+                )
+        plan.columns = self._columns(call, state, turn, facts)
+        return plan
+
+    def _write(self, plan: _Plan) -> str:
+        now = self.clock.now()
+        with self.db.session() as session:
+            moved = session.execute(
+                update(CallRow)
+                .where(CallRow.id == plan.call_id, CallRow.turn == plan.expected_turn)
+                .values(turn=plan.expected_turn + 1, **plan.columns)
+            )
+            if (
+                cast(CursorResult[Any], moved).rowcount == 0
+            ):  # the same turn, answered meanwhile by a retry
+                return (
+                    session.scalar(select(CallRow.last_response).where(CallRow.id == plan.call_id))
+                    or ""
+                )
+            if plan.closing is not None:
+                closing = plan.closing
+                session.execute(
+                    update(DialAttemptRow)
+                    .where(DialAttemptRow.id == closing.attempt_id)
+                    .values(
+                        ended_at=now,
+                        outcome=closing.outcome,
+                        accepted=closing.accepted,
+                        leg_sid=func.coalesce(DialAttemptRow.leg_sid, closing.leg_sid),
+                    )
+                )
+            attempt = None
+            if plan.connect is not None:
+                attempt = session.scalar(
+                    insert(DialAttemptRow)
+                    .values(
+                        call_id=plan.call_id,
+                        role=plan.connect.role,
+                        number=plan.connect.number,
+                        started_at=now,
+                    )
+                    .returning(DialAttemptRow.id)
+                )
+            assert plan.state is not None and plan.turn is not None
+            twiml = self._renderer(plan.prompts, plan.state.recording).turn(
+                plan.turn.instructions,
+                call_sid=plan.sid,
+                turn=plan.expected_turn + 1,
+                attempt=attempt,
+            )
+            session.execute(
+                update(CallRow).where(CallRow.id == plan.call_id).values(last_response=twiml)
+            )
+            session.execute(
+                insert(CallEventRow),
+                [
+                    {
+                        "call_id": plan.call_id,
+                        "at": now,
+                        "turn": plan.expected_turn + 1,
+                        "kind": kind,
+                        "detail": detail,
+                        "step": step,
+                    }
+                    for kind, detail, step in plan.events
+                ],
+            )
+        return twiml
 
     def _facts(self, session: Session, recording: bool | None = None) -> WorldFacts:
         recording = self._recording_calls(session) if recording is None else recording
@@ -221,32 +315,40 @@ class CallService:
             whisper = whisper_for(state, self._facts(session, recording=False))
             return renderer.whisper(whisper.says, attempt_id, tries + (stage == "answer"))
 
-    def _dialed(self, session: Session, call: CallRow, hook: Webhook, attempt_id: int) -> bool:
-        """Close a dial attempt; True if a person took the call."""
-        attempt = session.get(DialAttemptRow, attempt_id)
+    def _closing(
+        self, session: Session, call: CallRow, hook: Webhook, attempt_id: int | None
+    ) -> _Closing | None:
+        """The outcome of a call we put through: taken by a person if they pressed the key
+        (screened), or, unscreened, if it was answered and lasted."""
+        attempt = session.get(DialAttemptRow, attempt_id) if attempt_id is not None else None
         if attempt is None or attempt.call_id != call.id:
-            return False
-        status = hook.get("DialCallStatus")
-        attempt.outcome = status or "unknown"
-        attempt.ended_at = self.clock.now()
-        attempt.leg_sid = attempt.leg_sid or hook.get("DialCallSid") or None
-        screened = attempt.role in ("technician", "manager")
-        if not screened:
-            attempt.accepted = status == "completed" and _int(hook.get("DialCallDuration")) > 0
-        return attempt.accepted
-
-    def _start_attempt(self, session: Session, call: CallRow, turn: Turn) -> int | None:
-        connect = next((i for i in turn.instructions if isinstance(i, Connect)), None)
-        if connect is None:
             return None
-        attempt = DialAttemptRow(
-            call_id=call.id, role=connect.role, number=connect.number, started_at=self.clock.now()
-        )
-        session.add(attempt)
-        session.flush()
-        return attempt.id
+        status = hook.get("DialCallStatus") or "unknown"
+        accepted = attempt.accepted
+        if attempt.role not in ("technician", "manager"):
+            accepted = status == "completed" and _int(hook.get("DialCallDuration")) > 0
+        return _Closing(attempt.id, status, accepted, hook.get("DialCallSid") or None)
 
-    # --- Status and recordings ------------------------------------------------------------
+    def _columns(
+        self, call: CallRow, state: CallState, turn: Turn, facts: WorldFacts
+    ) -> dict[str, Any]:
+        """The call's columns the back office filters on, copied from the flow's state."""
+        columns: dict[str, Any] = {
+            "state": state.to_dict(),
+            "step": state.step,
+            "client_id": state.client_id,
+            "danger": state.danger,
+            "fault": state.fault,
+            "reached": state.reached,
+            "message_seconds": state.message_seconds,
+        }
+        decision = _last(turn.notes, "decision")
+        if decision is not None:
+            columns.update(action=decision.detail["action"], reason=decision.detail["reason"])
+        client = facts.client(state.client_id) if state.client_id else None
+        agency = client.agency if client else facts.agency_of_postcode(state.postcode)
+        columns["agency"] = agency or call.agency
+        return columns
 
     def status(self, hook: Webhook) -> None:
         """A call status callback: applied in order (SequenceNumber), once."""
@@ -368,59 +470,45 @@ class CallService:
             )
         )
 
-    def _trace_input(self, session: Session, call: CallRow, state: CallState, event: Event) -> None:
-        if event.kind == "input":
-            detail: dict[str, Any] = {"digits": event.digits}
-            if event.speech:
-                detail.update(speech=event.speech, confidence=event.confidence)
-            self._event(session, call, "input", detail, state.step)
-        elif event.kind != "start":
-            self._event(
-                session,
-                call,
-                event.kind,
-                {"accepted": event.accepted, "seconds": event.seconds},
-                state.step,
-            )
 
-    def _trace_turn(
-        self, session: Session, call: CallRow, state: CallState, turn: Turn, prompts: Prompts
-    ) -> None:
-        for note in turn.notes:
-            self._event(session, call, note.kind, note.detail, state.step)
-        for instruction in turn.instructions:
-            for say in _says(instruction):
-                self._event(
-                    session,
-                    call,
-                    "prompt",
-                    {"prompt": say.prompt, "text": prompts.text(say.prompt, say.values)},
-                    state.step,
-                )
-            if isinstance(instruction, Connect):
-                self._event(
-                    session,
-                    call,
-                    "dial",
-                    {"number": instruction.number, "role": instruction.role},
-                    state.step,
-                )
+@dataclass(frozen=True)
+class _Closing:
+    attempt_id: int
+    outcome: str
+    accepted: bool
+    leg_sid: str | None
 
-    def _copy_state(self, call: CallRow, state: CallState, turn: Turn, facts: WorldFacts) -> None:
-        call.state = state.to_dict()
-        call.step = state.step
-        call.client_id = state.client_id
-        call.danger = state.danger
-        call.fault = state.fault
-        call.reached = state.reached
-        call.message_seconds = state.message_seconds
-        decision = _last(turn.notes, "decision")
-        if decision is not None:
-            call.action = decision.detail["action"]
-            call.reason = decision.detail["reason"]
-        client = facts.client(state.client_id) if state.client_id else None
-        agency = client.agency if client else facts.agency_of_postcode(state.postcode)
-        call.agency = agency or call.agency
+
+@dataclass
+class _Plan:
+    """What one turn writes: the call's new state and columns, its events, a dial attempt."""
+
+    call_id: int
+    sid: str
+    expected_turn: int
+    closing: _Closing | None
+    state: CallState | None = None
+    turn: Turn | None = None
+    prompts: Prompts = field(default_factory=lambda: Prompts({}, {}))
+    columns: dict[str, Any] = field(default_factory=dict)
+    connect: Connect | None = None
+    events: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)
+
+    def event(self, event: tuple[str, dict[str, Any], str] | None) -> None:
+        if event is not None:
+            self.events.append(event)
+
+
+def _input_event(state: CallState, event: Event) -> tuple[str, dict[str, Any], str] | None:
+    """The trace of what came in: keys and words, a dial's or a recording's outcome."""
+    if event.kind == "input":
+        detail: dict[str, Any] = {"digits": event.digits}
+        if event.speech:
+            detail.update(speech=event.speech, confidence=event.confidence)
+        return ("input", detail, state.step)
+    if event.kind == "start":
+        return None
+    return (event.kind, {"accepted": event.accepted, "seconds": event.seconds}, state.step)
 
 
 def _says(instruction: object) -> tuple[Say, ...]:

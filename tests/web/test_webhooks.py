@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from ivr.adapters.orm import AlertRow, CallEventRow, CallRow, RecordingRow
+from ivr.adapters.orm import AlertRow, CallEventRow, CallRow, DialAttemptRow, RecordingRow
 from ivr.services.app_settings import RECORD_CALLS
 from tests.conftest import AUTH_TOKEN, BASE_URL, sign
 
@@ -294,3 +294,29 @@ def test_a_call_first_seen_at_a_step_url_is_started(make_app, demo):
     twiml = post(client, "/twilio/voice/step/identify?turn=3", CALL).get_data(as_text=True)
     assert "numéro de contrat" in twiml
     assert count(demo, CallRow) == 1
+
+
+def test_the_same_turn_sent_twice_at_once_is_decided_once(make_app, demo):
+    """Twilio's retry racing the first request: both get one answer, one decision is kept."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = make_app()
+    client = app.test_client()
+    twiml = post(client, "/twilio/voice", CALL).get_data(as_text=True)
+    for digits in ("10000002", "1", "1", "1", "1"):
+        twiml = post(client, action(twiml), {**CALL, "Digits": digits}).get_data(as_text=True)
+    last = action(twiml)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(
+            pool.map(
+                lambda _: post(app.test_client(), last, {**CALL, "Digits": ""}).get_data(
+                    as_text=True
+                ),
+                range(2),
+            )
+        )
+    assert answers[0] == answers[1] and "<Dial" in answers[0]
+    with demo.snapshot() as session:
+        decisions = session.scalars(select(CallEventRow).where(CallEventRow.kind == "decision"))
+        assert len(decisions.all()) == 1
+        assert session.scalar(select(func.count()).select_from(DialAttemptRow)) == 1
