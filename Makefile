@@ -30,6 +30,7 @@ format: $(DEV)
 
 bench: $(DEV)
 	$(BIN)/python bench/import_clients.py
+	$(BIN)/python bench/webhooks.py
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
