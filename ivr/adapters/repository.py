@@ -107,18 +107,19 @@ def table_in_force(session: Session) -> Table | None:
     return CLIENT_TABLES.get(name or "")
 
 
-def find_client(session: Session, client_id: str) -> Client | None:
-    """The client with that contract number in the client file in force."""
-    table = table_in_force(session)
+def find_client(session: Session, client_id: str, table: Table | None = None) -> Client | None:
+    """The client with that contract number in the client file in force (`table`, when the
+    caller already knows which)."""
+    table = table if table is not None else table_in_force(session)
     if table is None:
         return None
     row = session.execute(select(table).where(table.c.client_id == client_id)).first()
     return _client(row) if row else None
 
 
-def clients_with_phone(session: Session, e164: str) -> list[Client]:
+def clients_with_phone(session: Session, e164: str, table: Table | None = None) -> list[Client]:
     """Clients whose main or second phone is this number (to propose, never to skip asking)."""
-    table = table_in_force(session)
+    table = table if table is not None else table_in_force(session)
     if table is None:
         return []
     rows = session.execute(

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, insert, select, update
+from sqlalchemy import CursorResult, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,9 +32,8 @@ from ivr.domain.geography import agency_for_postcode
 from ivr.domain.model import Client, Directory
 from ivr.domain.phones import InvalidPhoneNumber, to_e164
 from ivr.domain.routing import Call, Decision, decide
-from ivr.services.app_settings import RECORD_CALLS
-from ivr.services.prompts import PromptCache, Prompts
-from ivr.services.reference import DirectoryCache
+from ivr.services.prompts import Prompts
+from ivr.services.reference import ReferenceCache
 from ivr.settings import Settings
 from voice_flows.caller import CallState, Event, Note, Turn, next_step, whisper_for
 from voice_flows.instructions import Connect, Say
@@ -54,8 +53,10 @@ class WorldFacts:
         settings: Settings,
         clock: Clock,
         recording_calls: bool,
+        clients_table: Table | None = None,
     ) -> None:
         self._session = session
+        self._table = clients_table
         self._directory = directory
         self._settings = settings
         self._clock = clock
@@ -76,11 +77,17 @@ class WorldFacts:
 
     def client(self, client_id: str) -> Client | None:
         if client_id not in self._clients:
-            self._clients[client_id] = find_client(self._session, client_id)
+            self._clients[client_id] = (
+                find_client(self._session, client_id, self._table)
+                if self._table is not None
+                else None
+            )
         return self._clients[client_id]
 
     def clients_with_phone(self, number: str) -> list[Client]:
-        return clients_with_phone(self._session, number)
+        if self._table is None:
+            return []
+        return clients_with_phone(self._session, number, self._table)
 
     def decide(self, client: Client | None, danger: bool, caller_region: str | None) -> Decision:
         call = Call(at=self._clock.now(), client=client, danger=danger, caller_region=caller_region)
@@ -120,8 +127,7 @@ class CallService:
         self.db = db
         self.settings = settings
         self.clock = clock
-        self.prompts = PromptCache(db)
-        self.directory = DirectoryCache()
+        self.reference = ReferenceCache()
         self.urls = Urls(settings.PUBLIC_BASE_URL)
 
     # --- Turns of the flow ----------------------------------------------------------------
@@ -196,7 +202,7 @@ class CallService:
         facts = self._facts(session)
         state, turn = next_step(state, event, facts)
         plan.state, plan.turn = state, turn
-        plan.prompts = self.prompts.current(session)
+        plan.prompts = self.reference.prompts(session)
         for note in turn.notes:
             plan.event((note.kind, dict(note.detail), state.step))
         for instruction in turn.instructions:
@@ -217,74 +223,82 @@ class CallService:
         return plan
 
     def _write(self, plan: _Plan) -> str:
+        """Write a turn in one short transaction: Core statements on the session's connection,
+        the call updated once, guarded by the turn. A lost race rolls everything back and
+        answers what the winner answered."""
+        assert plan.state is not None and plan.turn is not None
         now = self.clock.now()
-        with self.db.session() as session:
-            moved = session.execute(
-                update(CallRow)
-                .where(CallRow.id == plan.call_id, CallRow.turn == plan.expected_turn)
-                .values(turn=plan.expected_turn + 1, **plan.columns)
-            )
-            if (
-                cast(CursorResult[Any], moved).rowcount == 0
-            ):  # the same turn, answered meanwhile by a retry
+        try:
+            with self.db.session() as session:
+                connection = session.connection()
+                attempt = None
+                if plan.connect is not None:
+                    attempt = connection.execute(
+                        insert(DialAttemptRow)
+                        .values(
+                            call_id=plan.call_id,
+                            role=plan.connect.role,
+                            number=plan.connect.number,
+                            started_at=now,
+                        )
+                        .returning(DialAttemptRow.id)
+                    ).scalar_one()
+                twiml = self._renderer(plan.prompts, plan.state.recording).turn(
+                    plan.turn.instructions,
+                    call_sid=plan.sid,
+                    turn=plan.expected_turn + 1,
+                    attempt=attempt,
+                )
+                moved = connection.execute(
+                    update(CallRow)
+                    .where(CallRow.id == plan.call_id, CallRow.turn == plan.expected_turn)
+                    .values(turn=plan.expected_turn + 1, last_response=twiml, **plan.columns)
+                )
+                if cast(CursorResult[Any], moved).rowcount == 0:
+                    raise _AnsweredMeanwhile
+                if plan.closing is not None:
+                    closing = plan.closing
+                    connection.execute(
+                        update(DialAttemptRow)
+                        .where(DialAttemptRow.id == closing.attempt_id)
+                        .values(
+                            ended_at=now,
+                            outcome=closing.outcome,
+                            accepted=closing.accepted,
+                            leg_sid=func.coalesce(DialAttemptRow.leg_sid, closing.leg_sid),
+                        )
+                    )
+                connection.execute(
+                    insert(CallEventRow),
+                    [
+                        {
+                            "call_id": plan.call_id,
+                            "at": now,
+                            "turn": plan.expected_turn + 1,
+                            "kind": kind,
+                            "detail": detail,
+                            "step": step,
+                        }
+                        for kind, detail, step in plan.events
+                    ],
+                )
+        except _AnsweredMeanwhile:
+            with self.db.snapshot() as session:
                 return (
                     session.scalar(select(CallRow.last_response).where(CallRow.id == plan.call_id))
                     or ""
                 )
-            if plan.closing is not None:
-                closing = plan.closing
-                session.execute(
-                    update(DialAttemptRow)
-                    .where(DialAttemptRow.id == closing.attempt_id)
-                    .values(
-                        ended_at=now,
-                        outcome=closing.outcome,
-                        accepted=closing.accepted,
-                        leg_sid=func.coalesce(DialAttemptRow.leg_sid, closing.leg_sid),
-                    )
-                )
-            attempt = None
-            if plan.connect is not None:
-                attempt = session.scalar(
-                    insert(DialAttemptRow)
-                    .values(
-                        call_id=plan.call_id,
-                        role=plan.connect.role,
-                        number=plan.connect.number,
-                        started_at=now,
-                    )
-                    .returning(DialAttemptRow.id)
-                )
-            assert plan.state is not None and plan.turn is not None
-            twiml = self._renderer(plan.prompts, plan.state.recording).turn(
-                plan.turn.instructions,
-                call_sid=plan.sid,
-                turn=plan.expected_turn + 1,
-                attempt=attempt,
-            )
-            session.execute(
-                update(CallRow).where(CallRow.id == plan.call_id).values(last_response=twiml)
-            )
-            session.execute(
-                insert(CallEventRow),
-                [
-                    {
-                        "call_id": plan.call_id,
-                        "at": now,
-                        "turn": plan.expected_turn + 1,
-                        "kind": kind,
-                        "detail": detail,
-                        "step": step,
-                    }
-                    for kind, detail, step in plan.events
-                ],
-            )
         return twiml
 
     def _facts(self, session: Session, recording: bool | None = None) -> WorldFacts:
-        recording = self._recording_calls(session) if recording is None else recording
+        versions = self.reference.versions(session)
         return WorldFacts(
-            session, self.directory.current(session), self.settings, self.clock, recording
+            session,
+            self.reference.directory(session),
+            self.settings,
+            self.clock,
+            versions.record_calls if recording is None else recording,
+            self.reference.clients_table(session),
         )
 
     # --- The callee's leg: screening ------------------------------------------------------
@@ -297,7 +311,7 @@ class CallService:
                 return self._renderer(Prompts({}, {}), False).declined()
             call = session.get_one(CallRow, attempt.call_id)
             state = CallState.from_dict(call.state)
-            prompts = self.prompts.current(session)
+            prompts = self.reference.prompts(session)
             renderer = self._renderer(prompts, False)
             digits = hook.get("Digits")
             if stage == "answer" and digits == "1":
@@ -343,8 +357,9 @@ class CallService:
             "message_seconds": state.message_seconds,
         }
         decision = _last(turn.notes, "decision")
-        if decision is not None:
-            columns.update(action=decision.detail["action"], reason=decision.detail["reason"])
+        # Always the same columns: one statement, compiled once.
+        columns["action"] = decision.detail["action"] if decision else call.action
+        columns["reason"] = decision.detail["reason"] if decision else call.reason
         client = facts.client(state.client_id) if state.client_id else None
         agency = client.agency if client else facts.agency_of_postcode(state.postcode)
         columns["agency"] = agency or call.agency
@@ -443,10 +458,6 @@ class CallService:
             settings.GAS_EMERGENCY_NUMBER,
         )
 
-    def _recording_calls(self, session: Session) -> bool:
-        setting = session.get(AppSettingRow, RECORD_CALLS)
-        return setting is not None and setting.value == "on"
-
     def _call(self, session: Session, sid: str, lock: bool = False) -> CallRow | None:
         query = select(CallRow).where(CallRow.sid == sid)
         return session.scalar(query.with_for_update() if lock else query)
@@ -469,6 +480,10 @@ class CallService:
                 detail=dict(detail),
             )
         )
+
+
+class _AnsweredMeanwhile(Exception):
+    """Another request for the same turn was written first."""
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from threading import Lock
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ivr.adapters.db import Database
 from ivr.adapters.orm import PromptVersionRow
 
 DEFAULTS = Path(__file__).resolve().parents[2] / "config" / "prompts.toml"
@@ -81,20 +79,3 @@ def load(session: Session) -> Prompts:
         texts={r.name: r.text for r in rows},
         audio={r.name: r.audio_path for r in rows if r.audio_path},
     )
-
-
-class PromptCache:
-    """Prompts in force, read again only when a version was added (one cheap query a call)."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-        self._lock = Lock()
-        self._key: int | None = -1
-        self._prompts = Prompts({}, {})
-
-    def current(self, session: Session) -> Prompts:
-        key = session.scalar(select(func.max(PromptVersionRow.id)))
-        with self._lock:
-            if key != self._key:
-                self._prompts, self._key = load(session), key
-            return self._prompts

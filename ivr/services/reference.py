@@ -1,28 +1,83 @@
-"""The directory in force, kept in memory and read again only after an import."""
+"""What changes once a week, kept in memory: the directory, the client table in force, the
+prompts, the recording setting.
+
+Their versions are read again at most once a second per process: a change (an import, a
+prompt edited, recording turned on) applies to calls within a second, and a webhook does not
+spend four queries a turn asking whether anything changed.
+"""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from threading import Lock
 
-from sqlalchemy import select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
-from ivr.adapters.orm import ReferenceState
+from ivr.adapters.orm import CLIENT_TABLES, AppSettingRow, PromptVersionRow, ReferenceState
 from ivr.adapters.repository import load_directory
 from ivr.domain.model import Directory
+from ivr.services import prompts
+from ivr.services.app_settings import RECORD_CALLS
+
+FRESH_FOR = 1.0  # seconds
 
 
-class DirectoryCache:
-    """One cheap query a call says whether the directory changed since it was read."""
+@dataclass(frozen=True)
+class Versions:
+    directory: int | None
+    clients_table: str | None
+    prompts: int | None
+    record_calls: bool
 
+
+class ReferenceCache:
     def __init__(self) -> None:
         self._lock = Lock()
-        self._key: int | None = -1
-        self._directory = Directory()
+        self._versions: Versions | None = None
+        self._read_at = 0.0
+        self._directory: tuple[int | None, Directory] | None = None
+        self._prompts: tuple[int | None, prompts.Prompts] | None = None
 
-    def current(self, session: Session) -> Directory:
-        key = session.scalar(select(ReferenceState.directory_import).where(ReferenceState.id == 1))
+    def versions(self, session: Session) -> Versions:
         with self._lock:
-            if key != self._key:
-                self._directory, self._key = load_directory(session), key
-            return self._directory
+            if self._versions is None or time.monotonic() - self._read_at >= FRESH_FOR:
+                state = session.execute(
+                    select(ReferenceState.directory_import, ReferenceState.clients_table).where(
+                        ReferenceState.id == 1
+                    )
+                ).first()
+                record = session.scalar(
+                    select(AppSettingRow.value).where(AppSettingRow.key == RECORD_CALLS)
+                )
+                self._versions = Versions(
+                    directory=state.directory_import if state else None,
+                    clients_table=state.clients_table if state else None,
+                    prompts=session.scalar(select(func.max(PromptVersionRow.id))),
+                    record_calls=record == "on",
+                )
+                self._read_at = time.monotonic()
+            return self._versions
+
+    def directory(self, session: Session) -> Directory:
+        key = self.versions(session).directory
+        with self._lock:
+            if self._directory is None or self._directory[0] != key:
+                self._directory = (key, load_directory(session))
+            return self._directory[1]
+
+    def prompts(self, session: Session) -> prompts.Prompts:
+        key = self.versions(session).prompts
+        with self._lock:
+            if self._prompts is None or self._prompts[0] != key:
+                self._prompts = (key, prompts.load(session))
+            return self._prompts[1]
+
+    def clients_table(self, session: Session) -> Table | None:
+        return CLIENT_TABLES.get(self.versions(session).clients_table or "")
+
+    def forget(self) -> None:
+        """Read everything again at the next call (tests, and after a change made here)."""
+        with self._lock:
+            self._versions = None
