@@ -14,7 +14,7 @@ notes for the call's trace.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ivr.domain import wording
@@ -91,7 +91,8 @@ class CallState:
     message_seconds: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow: every field is a plain value, or a list of strings (copied).
+        return {**vars(self), "call_numbers": list(self.call_numbers)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CallState:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, func, insert, select, update
+from sqlalchemy import CursorResult, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -234,14 +234,13 @@ class CallService:
                 attempt = None
                 if plan.connect is not None:
                     attempt = connection.execute(
-                        insert(DialAttemptRow)
-                        .values(
-                            call_id=plan.call_id,
-                            role=plan.connect.role,
-                            number=plan.connect.number,
-                            started_at=now,
-                        )
-                        .returning(DialAttemptRow.id)
+                        _NEW_ATTEMPT,
+                        {
+                            "call_id": plan.call_id,
+                            "role": plan.connect.role,
+                            "number": plan.connect.number,
+                            "started_at": now,
+                        },
                     ).scalar_one()
                 twiml = self._renderer(plan.prompts, plan.state.recording).turn(
                     plan.turn.instructions,
@@ -250,26 +249,31 @@ class CallService:
                     attempt=attempt,
                 )
                 moved = connection.execute(
-                    update(CallRow)
-                    .where(CallRow.id == plan.call_id, CallRow.turn == plan.expected_turn)
-                    .values(turn=plan.expected_turn + 1, last_response=twiml, **plan.columns)
+                    _NEXT_TURN,
+                    {
+                        "call_id": plan.call_id,
+                        "expected": plan.expected_turn,
+                        "next": plan.expected_turn + 1,
+                        "twiml": twiml,
+                        **plan.columns,
+                    },
                 )
                 if cast(CursorResult[Any], moved).rowcount == 0:
                     raise _AnsweredMeanwhile
                 if plan.closing is not None:
                     closing = plan.closing
                     connection.execute(
-                        update(DialAttemptRow)
-                        .where(DialAttemptRow.id == closing.attempt_id)
-                        .values(
-                            ended_at=now,
-                            outcome=closing.outcome,
-                            accepted=closing.accepted,
-                            leg_sid=func.coalesce(DialAttemptRow.leg_sid, closing.leg_sid),
-                        )
+                        _CLOSE_ATTEMPT,
+                        {
+                            "attempt_id": closing.attempt_id,
+                            "ended_at": now,
+                            "outcome": closing.outcome,
+                            "accepted": closing.accepted,
+                            "leg_sid": closing.leg_sid,
+                        },
                     )
                 connection.execute(
-                    insert(CallEventRow),
+                    _NEW_EVENT,
                     [
                         {
                             "call_id": plan.call_id,
@@ -459,8 +463,8 @@ class CallService:
         )
 
     def _call(self, session: Session, sid: str, lock: bool = False) -> CallRow | None:
-        query = select(CallRow).where(CallRow.sid == sid)
-        return session.scalar(query.with_for_update() if lock else query)
+        query = _CALL_BY_SID.with_for_update() if lock else _CALL_BY_SID
+        return session.scalar(query, {"sid": sid})
 
     def _event(
         self,
@@ -480,6 +484,43 @@ class CallService:
                 detail=dict(detail),
             )
         )
+
+
+# The statements of every turn, built once: building and caching them costs more than running.
+_CALL_COLUMNS = (
+    "state",
+    "step",
+    "client_id",
+    "danger",
+    "fault",
+    "reached",
+    "message_seconds",
+    "action",
+    "reason",
+    "agency",
+)
+_NEXT_TURN = (
+    update(CallRow)
+    .where(CallRow.id == bindparam("call_id"), CallRow.turn == bindparam("expected"))
+    .values(
+        turn=bindparam("next"),
+        last_response=bindparam("twiml"),
+        **{name: bindparam(name) for name in _CALL_COLUMNS},
+    )
+)
+_NEW_ATTEMPT = insert(DialAttemptRow).returning(DialAttemptRow.id)
+_CLOSE_ATTEMPT = (
+    update(DialAttemptRow)
+    .where(DialAttemptRow.id == bindparam("attempt_id"))
+    .values(
+        ended_at=bindparam("ended_at"),
+        outcome=bindparam("outcome"),
+        accepted=bindparam("accepted"),
+        leg_sid=func.coalesce(DialAttemptRow.leg_sid, bindparam("leg_sid")),
+    )
+)
+_NEW_EVENT = insert(CallEventRow)
+_CALL_BY_SID = select(CallRow).where(CallRow.sid == bindparam("sid"))
 
 
 class _AnsweredMeanwhile(Exception):
