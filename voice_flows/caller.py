@@ -324,6 +324,12 @@ def _choice(event: Event, options: Mapping[str, Any]) -> Any | None:
     return options.get(_key(event)[:1])
 
 
+def _yes_no(event: Event) -> bool | None:
+    """1 (« oui ») or 2 (« non »); None for anything else."""
+    answer: bool | None = _choice(event, {keys.YES: True, keys.NO: False})
+    return answer
+
+
 def _stray() -> Again:
     return Again((Say("invalid_key"),))
 
@@ -424,7 +430,7 @@ class ProposeClient:
 
     @staticmethod
     def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        choice = _choice(event, {keys.YES: True, keys.NO: False})
+        choice = _yes_no(event)
         if choice is None:
             return _stray()
         if choice:
@@ -456,7 +462,7 @@ class ConfirmIdentity:
 
     @staticmethod
     def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        choice = _choice(event, {keys.YES: True, keys.NO: False})
+        choice = _yes_no(event)
         if choice is None:
             return _stray()
         if choice:
@@ -549,7 +555,7 @@ class ConfirmCallback:
 
     @staticmethod
     def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        choice = _choice(event, {keys.YES: True, keys.NO: False})
+        choice = _yes_no(event)
         if choice is None:
             return _stray()
         if choice:
@@ -597,7 +603,7 @@ class ConfirmEquipment:
 
     @staticmethod
     def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        choice = _choice(event, {keys.YES: True, keys.NO: False})
+        choice = _yes_no(event)
         if choice is None:
             return _stray()
         state.equipment_confirmed = choice

@@ -39,6 +39,27 @@ def action(twiml: str) -> str:
     return url.group(1).replace("&amp;", "&").removeprefix(BASE_URL)
 
 
+@pytest.fixture
+def app_without_database(settings, tmp_path):
+    """`app_without_database(**settings)`: the app, its database impossible to open."""
+    from ivr.web import create_app
+
+    def build(**overrides: object):
+        # A folder where the database file should be: SQLite cannot open it.
+        return create_app(
+            settings.model_copy(
+                update={
+                    "DATABASE_URL": f"sqlite:///{tmp_path}",
+                    "PUBLIC_BASE_URL": BASE_URL,
+                    "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+                    **overrides,
+                }
+            )
+        )
+
+    return build
+
+
 def count(db, model) -> int:
     with db.snapshot() as session:
         return session.scalar(select(func.count()).select_from(model)) or 0
@@ -223,20 +244,8 @@ def test_a_failure_inside_a_webhook_still_answers_the_caller_and_raises_an_alert
     assert [a.kind for a in alerts] == ["webhook_failed"]
 
 
-def test_an_unreachable_database_forwards_the_call(settings, tmp_path, twiml_schema):
-    from ivr.web import create_app
-
-    app = create_app(
-        settings.model_copy(
-            update={
-                # A folder where the database file should be: SQLite cannot open it.
-                "DATABASE_URL": f"sqlite:///{tmp_path}",
-                "PUBLIC_BASE_URL": BASE_URL,
-                "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-                "EMERGENCY_FORWARD_NUMBER": "+33199009999",
-            }
-        )
-    )
+def test_an_unreachable_database_forwards_the_call(app_without_database, twiml_schema):
+    app = app_without_database(EMERGENCY_FORWARD_NUMBER="+33199009999")
     response = post(app.test_client(), "/twilio/voice", CALL)
     assert response.status_code == 200
     twiml_schema(response.get_data(as_text=True))
@@ -268,18 +277,8 @@ def test_callers_are_told_when_calls_are_recorded_and_may_refuse(make_app, demo,
     assert "<Dial" in twiml and "record=" not in twiml
 
 
-def test_the_safe_path_ends_on_a_url_that_needs_no_database(settings, tmp_path, twiml_schema):
-    from ivr.web import create_app
-
-    app = create_app(
-        settings.model_copy(
-            update={
-                "DATABASE_URL": f"sqlite:///{tmp_path}",
-                "PUBLIC_BASE_URL": BASE_URL,
-                "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            }
-        )
-    )
+def test_the_safe_path_ends_on_a_url_that_needs_no_database(app_without_database, twiml_schema):
+    app = app_without_database()
     client = app.test_client()
     twiml = post(client, "/twilio/voice", CALL).get_data(as_text=True)
     assert "<Record" in twiml and "112" in twiml
