@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, func, insert, select, update
+from sqlalchemy import CursorResult, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,11 +25,11 @@ from ivr.adapters.orm import (
     DialAttemptRow,
     RecordingRow,
 )
-from ivr.adapters.repository import clients_with_phone, find_client
+from ivr.adapters.repository import clients_with_phone
 from ivr.adapters.twiml import Renderer, Urls
 from ivr.clock import Clock
 from ivr.domain.geography import agency_for_postcode
-from ivr.domain.model import Client, Directory
+from ivr.domain.model import Client
 from ivr.domain.phones import InvalidPhoneNumber, to_e164
 from ivr.domain.routing import Call, Decision, decide
 from ivr.services.prompts import Prompts
@@ -49,19 +49,21 @@ class WorldFacts:
     def __init__(
         self,
         session: Session,
-        directory: Directory,
+        reference: ReferenceCache,
         settings: Settings,
         clock: Clock,
-        recording_calls: bool,
-        clients_table: Table | None = None,
+        recording_calls: bool | None = None,
     ) -> None:
         self._session = session
-        self._table = clients_table
-        self._directory = directory
+        self._reference = reference
+        self._table = reference.clients_table(session)
+        self._directory = reference.directory(session)
         self._settings = settings
         self._clock = clock
         self._clients: dict[str, Client | None] = {}
-        self.recording_calls = recording_calls
+        self.recording_calls = (
+            reference.versions(session).record_calls if recording_calls is None else recording_calls
+        )
 
     @property
     def operator_number(self) -> str | None:
@@ -77,11 +79,7 @@ class WorldFacts:
 
     def client(self, client_id: str) -> Client | None:
         if client_id not in self._clients:
-            self._clients[client_id] = (
-                find_client(self._session, client_id, self._table)
-                if self._table is not None
-                else None
-            )
+            self._clients[client_id] = self._reference.client(self._session, client_id)
         return self._clients[client_id]
 
     def clients_with_phone(self, number: str) -> list[Client]:
@@ -295,15 +293,7 @@ class CallService:
         return twiml
 
     def _facts(self, session: Session, recording: bool | None = None) -> WorldFacts:
-        versions = self.reference.versions(session)
-        return WorldFacts(
-            session,
-            self.reference.directory(session),
-            self.settings,
-            self.clock,
-            versions.record_calls if recording is None else recording,
-            self.reference.clients_table(session),
-        )
+        return WorldFacts(session, self.reference, self.settings, self.clock, recording)
 
     # --- The callee's leg: screening ------------------------------------------------------
 

@@ -9,6 +9,7 @@ spend four queries a turn asking whether anything changed.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
 
@@ -16,12 +17,13 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from ivr.adapters.orm import CLIENT_TABLES, AppSettingRow, PromptVersionRow, ReferenceState
-from ivr.adapters.repository import load_directory
-from ivr.domain.model import Directory
+from ivr.adapters.repository import find_client, load_directory
+from ivr.domain.model import Client, Directory
 from ivr.services import prompts
 from ivr.services.app_settings import RECORD_CALLS
 
 FRESH_FOR = 1.0  # seconds
+_CLIENTS_KEPT = 10_000  # the clients of calls under way, and then some
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class ReferenceCache:
         self._read_at = 0.0
         self._directory: tuple[int | None, Directory] | None = None
         self._prompts: tuple[int | None, prompts.Prompts] | None = None
+        self._clients: OrderedDict[tuple[str, str], Client | None] = OrderedDict()
 
     def versions(self, session: Session) -> Versions:
         with self._lock:
@@ -76,6 +79,25 @@ class ReferenceCache:
 
     def clients_table(self, session: Session) -> Table | None:
         return CLIENT_TABLES.get(self.versions(session).clients_table or "")
+
+    def client(self, session: Session, client_id: str) -> Client | None:
+        """A client of the file in force. Kept by (table, id): an import loads the other
+        table, so a kept client can never be one of an older file."""
+        name = self.versions(session).clients_table
+        table = CLIENT_TABLES.get(name or "")
+        if table is None:
+            return None
+        key = (name or "", client_id)
+        with self._lock:
+            if key in self._clients:
+                self._clients.move_to_end(key)
+                return self._clients[key]
+        client = find_client(session, client_id, table)
+        with self._lock:
+            self._clients[key] = client
+            if len(self._clients) > _CLIENTS_KEPT:
+                self._clients.popitem(last=False)
+        return client
 
     def forget(self) -> None:
         """Read everything again at the next call (tests, and after a change made here)."""
