@@ -40,11 +40,13 @@ import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from twilio.request_validator import RequestValidator
+
+from ivr.clock import Clock
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -221,8 +223,8 @@ class _Webhooks:
 class _Clock:
     """Simulated seconds since the call started (speech, pauses, timeouts, conversations)."""
 
-    def __init__(self) -> None:
-        self.started = datetime.now(UTC)
+    def __init__(self, started: datetime) -> None:
+        self.started = started
         self.seconds = 0
 
     def advance(self, seconds: int) -> None:
@@ -683,7 +685,8 @@ class PhoneCall:
     (caller and callee legs) before it is followed, e.g. `twiml_schema.load_validator(...)`.
 
     The input methods (`start`, `press`, `say`, `silence`, `leave_message`) return
-    `said_since_last_input`: what the caller heard in answer.
+    `said_since_last_input`: what the caller heard in answer. `started_at` is when the call
+    starts on the program's clock (the demo's simulated time); by default, `Clock().now()`.
     """
 
     def __init__(
@@ -698,6 +701,7 @@ class PhoneCall:
         validate: Callable[[str], None] | None = None,
         *,
         whisper_hangup_status: str = "completed",
+        started_at: datetime | None = None,
     ) -> None:
         self.call_sid = new_sid("CA")
         self.account_sid = account_sid or new_sid("AC")
@@ -706,7 +710,7 @@ class PhoneCall:
         self._base_url = base_url.rstrip("/")
         self._callees = callees
         self._webhooks = _Webhooks(transport, auth_token, validate)
-        self._clock = _Clock()
+        self._clock = _Clock(started_at or Clock().now())
         self._transcript: list[str] = []
         self._params = {
             "CallSid": self.call_sid,
