@@ -135,20 +135,21 @@ class CallService:
         caller = _e164_or_none(hook.get("From"))
         try:
             with self.db.session() as session:
-                known = session.scalar(
-                    select(CallRow.last_response).where(CallRow.sid == hook.call_sid)
-                )
-                if known is not None:
-                    return known  # Twilio asked again: the same answer
-                session.add(
-                    CallRow(
-                        sid=hook.call_sid,
-                        from_number=caller or hook.get("From") or None,
-                        to_number=hook.get("To") or None,
-                        started_at=self.clock.now(),
-                        state=CallState(caller=caller).to_dict(),
+                known = session.execute(
+                    select(CallRow.id, CallRow.last_response).where(CallRow.sid == hook.call_sid)
+                ).first()
+                if known is not None and known.last_response:
+                    return str(known.last_response)  # Twilio asked again: the same answer
+                if known is None:  # else: created, but its first turn never written
+                    session.add(
+                        CallRow(
+                            sid=hook.call_sid,
+                            from_number=caller or hook.get("From") or None,
+                            to_number=hook.get("To") or None,
+                            started_at=self.clock.now(),
+                            state=CallState(caller=caller).to_dict(),
+                        )
                     )
-                )
         except IntegrityError:  # the same call, created meanwhile by a retry
             pass
         return self._answer(hook, "welcome", 0, None, start=True)

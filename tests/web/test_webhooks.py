@@ -319,3 +319,18 @@ def test_the_same_turn_sent_twice_at_once_is_decided_once(make_app, demo):
         decisions = session.scalars(select(CallEventRow).where(CallEventRow.kind == "decision"))
         assert len(decisions.all()) == 1
         assert session.scalar(select(func.count()).select_from(DialAttemptRow)) == 1
+
+
+def test_a_call_whose_first_turn_was_never_written_gets_it_on_twilios_retry(make_app, demo):
+    from datetime import UTC, datetime
+
+    with demo.session() as session:
+        session.add(
+            CallRow(
+                sid=CALL["CallSid"],
+                started_at=datetime(2026, 12, 22, tzinfo=UTC),
+                state={"caller": "+33611111111"},
+            )
+        )
+    twiml = post(make_app().test_client(), "/twilio/voice", CALL).get_data(as_text=True)
+    assert "<Gather" in twiml and "numéro de contrat" in twiml
