@@ -8,8 +8,15 @@ that database is touched.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -145,3 +152,38 @@ def sign(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:
     from twilio.request_validator import RequestValidator
 
     return RequestValidator(token).compute_signature(url, params)
+
+
+@contextmanager
+def running_ivr(database_url: str, **env: str) -> Iterator[str]:
+    """`ivr serve` (gunicorn, 2 workers) on a free loopback port; yields its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "ivr"),
+            "serve",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+        ],
+        env={**os.environ, "DATABASE_URL": database_url, "PUBLIC_BASE_URL": base, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=2).close()
+                break
+            except urllib.error.HTTPError:
+                raise
+            except OSError:  # not listening yet
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=15)

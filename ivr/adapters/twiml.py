@@ -51,7 +51,7 @@ class Renderer:
     caller_id: str | None = None
     record_bridges: bool = False
     media_base: str = ""
-    gas_number: str = "0 800 47 33 33"
+    gas_number: str = ""  # as read to callers: settings.GAS_EMERGENCY_NUMBER
 
     def turn(
         self,

@@ -79,8 +79,12 @@ def _overseas(national: str) -> str | None:
 
 
 def digit_pairs(e164: str) -> str:
-    """A French number as it is read aloud, in pairs: `+33612345678` -> `06 12 34 56 78`."""
+    """A French number as it is read aloud: in pairs, `+33612345678` -> `06 12 34 56 78`;
+    a special-rate number as the French read them, `+33800473333` -> `0 800 47 33 33`."""
     if e164.startswith("+33") and len(e164) == 12:
+        if e164[3] == "8":
+            rest = e164[6:]
+            return f"0 {e164[3:6]} {rest[:2]} {rest[2:4]} {rest[4:]}"
         national = "0" + e164[3:]
         return " ".join(national[i : i + 2] for i in range(0, 10, 2))
     return e164

@@ -26,9 +26,6 @@ def _spoken_number(value: str) -> str:
         e164 = to_e164(value)
     except InvalidPhoneNumber:
         raise ValueError(f"{value!r} is not a phone number") from None
-    if e164.startswith("+338") and len(e164) == 12:  # 0 800 47 33 33, as these are read
-        rest = e164[6:]
-        return f"0 {e164[3:6]} {rest[:2]} {rest[2:4]} {rest[4:]}"
     return digit_pairs(e164)
 
 

@@ -3,67 +3,24 @@ signs them: the same flow as the in-process transcripts, through the real server
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from ivr.simulator.phone import Callee, HttpTransport, PhoneCall
 from tests.calls.conftest import MANAGER_IDF, TECHNICIAN, identify, through_details
-from tests.conftest import AUTH_TOKEN
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.conftest import AUTH_TOKEN, running_ivr
 
 
 @pytest.fixture
 def served(demo, database_url) -> Iterator[str]:
-    """`ivr serve` on a free port, its clock on Thursday 24 December 2026 at 03:00."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "PUBLIC_BASE_URL": base,
-        "IVR_CLOCK": "2026-12-24T03:00:00",
-    }
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "ivr"),
-            "serve",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=2).close()
-                break
-            except urllib.error.HTTPError:
-                raise
-            except OSError:
-                time.sleep(0.1)
+    """`ivr serve`, its clock on Thursday 24 December 2026 at 03:00."""
+    with running_ivr(
+        database_url, TWILIO_AUTH_TOKEN=AUTH_TOKEN, IVR_CLOCK="2026-12-24T03:00:00"
+    ) as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
 
 
 def test_a_call_put_through_to_the_technician(served, twiml_schema):

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from ivr.cli import main
-from tests.conftest import DEMO
+from tests.conftest import DEMO, running_ivr
 
 
 @pytest.fixture
@@ -135,41 +129,15 @@ def test_bad_arguments_exit_nonzero_with_a_reason(ivr, args, env, message):
     assert message in result.output
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_answers_the_front_page(database_url, loaded):
     """`ivr serve` under gunicorn, over real HTTP: the front page shows the data in force."""
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "IVR_CLOCK": "2026-12-24T23:00:00"}
-    ivr_bin = Path(sys.executable).parent / "ivr"
-    server = subprocess.Popen(
-        [str(ivr_bin), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        body = ""
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
-                    body = response.read().decode()
-                break
-            except urllib.error.HTTPError:
-                raise
-            except OSError:  # not listening yet
-                time.sleep(0.1)
+    with running_ivr(database_url, IVR_CLOCK="2026-12-24T23:00:00") as base:
+        with urllib.request.urlopen(f"{base}/", timeout=5) as response:
+            body = response.read().decode()
         assert "Accueil des appels hors heures ouvrables" in body
         assert "51<small>clients" in body and "24/12/2026 23:" in body
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
             assert json.loads(response.read()) == {"status": "ok"}
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
 
 
 def test_settings_are_checked_and_kept(ivr, db):

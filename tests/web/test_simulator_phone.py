@@ -26,7 +26,7 @@ from ivr.simulator.phone import (
     TwimlError,
     WebhookRequest,
 )
-from ivr.simulator.twiml_schema import InvalidTwiml, default_shared_dir, load_validator
+from ivr.simulator.twiml_schema import InvalidTwiml, load_validator
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 BASE = "https://ivr.example.test"
@@ -557,12 +557,9 @@ Validate = Callable[[str], None]
 
 
 @pytest.fixture(scope="module")
-def validate() -> Validate:
-    shared = default_shared_dir()
-    validator = load_validator(shared)
-    if validator is None:
-        pytest.skip(f"Twilio's TwiML schema is not there: {shared / 'twilio'} is absent")
-    return validator
+def validate(twiml_schema: Validate) -> Validate:
+    """Twilio's schema (the suite's one `twiml_schema` fixture, skipped where it is absent)."""
+    return twiml_schema
 
 
 def test_the_schema_rejects_an_invalid_document(validate: Validate) -> None:
