@@ -37,14 +37,21 @@ def _postgres_url() -> str | None:
     return url if url.startswith(("postgresql", "postgres://")) else None
 
 
-def pytest_report_header() -> str:
+def pytest_report_header() -> list[str]:
+    """Say loudly what this run does not cover: PostgreSQL, Twilio's TwiML schema."""
+    from ivr.simulator.twiml_schema import default_shared_dir
+
     url = _postgres_url()
-    if url:
-        return f"database: PostgreSQL ({url.split('@')[-1]}) in a throwaway schema"
-    return (
-        "database: SQLite only. PostgreSQL tests SKIPPED: set DATABASE_URL=postgresql://... "
-        "to run them (.ci/run does)"
-    )
+    lines = [
+        f"database: PostgreSQL ({url.split('@')[-1]}) in a throwaway schema"
+        if url
+        else "database: SQLite only. PostgreSQL run SKIPPED: set DATABASE_URL=postgresql://... "
+        "to run the suite on it (.ci/run does)"
+    ]
+    schema = default_shared_dir() / "twilio"
+    if not schema.is_dir():
+        lines.append(f"!!! TwiML schema tests SKIPPED: {schema} is absent, TwiML not validated")
+    return lines
 
 
 @pytest.fixture(scope="session")
