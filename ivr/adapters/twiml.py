@@ -18,6 +18,14 @@ from voice_flows.instructions import Ask, Connect, Hangup, Instruction, RecordMe
 LANGUAGE = "fr-FR"
 # Recognised better when announced: the danger words, and the answers to our menus.
 SPEECH_HINTS = "gaz, odeur de gaz, fumée, incendie, feu, explosion, monoxyde, malaise, oui, non"
+# A dial attempt's number is given by the database when the turn is written, after the
+# TwiML is rendered (to keep the write short): its URLs carry this slot until then.
+ATTEMPT_SLOT = -1
+
+
+def fill_attempt(twiml: str, attempt: int) -> str:
+    """The TwiML of a turn rendered with `ATTEMPT_SLOT`, with the attempt's number."""
+    return twiml.replace(f"attempt={ATTEMPT_SLOT}", f"attempt={attempt}")
 
 
 @dataclass(frozen=True)

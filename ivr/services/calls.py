@@ -1,8 +1,10 @@
 """Handling the caller's call: each Twilio webhook is one turn of `voice_flows.caller`.
 
-Each turn is one transaction: read the call (locked), let the flow decide, keep the trace
-(one row per event, per dial attempt), store the new state and the TwiML answered. A request
-Twilio sends again (same turn) gets the same answer and changes nothing.
+A turn reads the call, lets the flow decide and renders the TwiML without holding any lock,
+then writes everything in one short transaction guarded by the turn: the call's new state,
+one row per event, a dial attempt. A request Twilio sends again (same turn) gets the same
+answer and changes nothing. The turn's statements run straight on the driver
+(`ivr.adapters.prepared`): they are most of a webhook's cost otherwise.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,8 +27,9 @@ from ivr.adapters.orm import (
     DialAttemptRow,
     RecordingRow,
 )
+from ivr.adapters.prepared import Prepared, Row, binds
 from ivr.adapters.repository import clients_with_phone
-from ivr.adapters.twiml import Renderer, Urls
+from ivr.adapters.twiml import ATTEMPT_SLOT, Renderer, Urls, fill_attempt
 from ivr.clock import Clock
 from ivr.domain.geography import agency_for_postcode
 from ivr.domain.model import Client
@@ -44,25 +47,28 @@ _ENDED = {"completed", "busy", "failed", "no-answer", "canceled"}
 
 
 class WorldFacts:
-    """`voice_flows.caller.Facts` answered from the database and the directory in force."""
+    """`voice_flows.caller.Facts` answered from the database and the directory in force.
+
+    Most turns need no query: what changes once a week is kept in `ReferenceCache`, and a
+    snapshot is opened only for what is not kept."""
 
     def __init__(
         self,
-        session: Session,
+        db: Database,
         reference: ReferenceCache,
         settings: Settings,
         clock: Clock,
         recording_calls: bool | None = None,
     ) -> None:
-        self._session = session
+        self._db = db
         self._reference = reference
-        self._table = reference.clients_table(session)
-        self._directory = reference.directory(session)
+        self._table = reference.clients_table(db)
+        self._directory = reference.directory(db)
         self._settings = settings
         self._clock = clock
         self._clients: dict[str, Client | None] = {}
         self.recording_calls = (
-            reference.versions(session).record_calls if recording_calls is None else recording_calls
+            reference.versions(db).record_calls if recording_calls is None else recording_calls
         )
 
     @property
@@ -79,13 +85,14 @@ class WorldFacts:
 
     def client(self, client_id: str) -> Client | None:
         if client_id not in self._clients:
-            self._clients[client_id] = self._reference.client(self._session, client_id)
+            self._clients[client_id] = self._reference.client(self._db, client_id)
         return self._clients[client_id]
 
     def clients_with_phone(self, number: str) -> list[Client]:
         if self._table is None:
             return []
-        return clients_with_phone(self._session, number, self._table)
+        with self._db.snapshot() as session:
+            return clients_with_phone(session, number, self._table)
 
     def decide(self, client: Client | None, danger: bool, caller_region: str | None) -> Decision:
         call = Call(at=self._clock.now(), client=client, danger=danger, caller_region=caller_region)
@@ -101,7 +108,8 @@ class WorldFacts:
 
     def gas_emergency_number(self, client: Client | None) -> str:
         if client is not None:
-            override = self._session.get(AppSettingRow, f"gas_emergency_number:{client.agency}")
+            with self._db.snapshot() as session:
+                override = session.get(AppSettingRow, f"gas_emergency_number:{client.agency}")
             if override is not None:
                 return override.value
         return self._settings.GAS_EMERGENCY_NUMBER
@@ -134,21 +142,20 @@ class CallService:
         """A call comes in: create it (once), and answer its first turn."""
         caller = _e164_or_none(hook.get("From"))
         try:
-            with self.db.session() as session:
-                known = session.execute(
-                    select(CallRow.id, CallRow.last_response).where(CallRow.sid == hook.call_sid)
-                ).first()
+            with self.db.driver(write=True) as cursor:
+                known = _CALL_BY_SID.first(cursor, {"sid": hook.call_sid})
                 if known is not None and known.last_response:
                     return str(known.last_response)  # Twilio asked again: the same answer
                 if known is None:  # else: created, but its first turn never written
-                    session.add(
-                        CallRow(
-                            sid=hook.call_sid,
-                            from_number=caller or hook.get("From") or None,
-                            to_number=hook.get("To") or None,
-                            started_at=self.clock.now(),
-                            state=CallState(caller=caller).to_dict(),
-                        )
+                    _NEW_CALL.execute(
+                        cursor,
+                        {
+                            "sid": hook.call_sid,
+                            "from_number": caller or hook.get("From") or None,
+                            "to_number": hook.get("To") or None,
+                            "started_at": self.clock.now(),
+                            "state": CallState(caller=caller).to_dict(),
+                        },
                     )
         except IntegrityError:  # the same call, created meanwhile by a retry
             pass
@@ -159,24 +166,25 @@ class CallService:
         return self._answer(hook, step, turn, attempt)
 
     def _answer(
-        self, hook: Webhook, step: str, turn: int, attempt: int | None, start: bool = False
+        self, hook: Webhook, step: str, turn: int, attempt_id: int | None, start: bool = False
     ) -> str:
-        """One turn: decided on a snapshot, without holding any lock; then written in one
+        """One turn: decided on what was read, without holding any lock; then written in one
         short transaction guarded by the turn, so that turns of different calls run side by
         side and a request Twilio sends twice is answered once."""
-        with self.db.snapshot() as session:
-            call = self._call(session, hook.call_sid)
-            if call is None:
-                plan = None
-            elif turn != call.turn or (start and call.turn > 0):
-                return call.last_response  # Twilio retried a request already answered
-            else:
-                closing = self._closing(session, call, hook, attempt)
-                event = Event("start") if start else self._event_from(hook, step, closing)
-                plan = self._plan(session, call, event, closing)
-        if plan is None:
+        with self.db.driver() as cursor:
+            call = _CALL_BY_SID.first(cursor, {"sid": hook.call_sid})
+            attempt = (
+                _ATTEMPT_BY_ID.first(cursor, {"attempt_id": attempt_id})
+                if call is not None and attempt_id is not None
+                else None
+            )
+        if call is None:
             return self.incoming(hook)  # a call we never saw begin: start it now
-        return self._write(plan)
+        if turn != call.turn or (start and call.turn > 0):
+            return str(call.last_response)  # Twilio retried a request already answered
+        closing = _closing(call, hook, attempt)
+        event = Event("start") if start else self._event_from(hook, step, closing)
+        return self._write(self._plan(call, event, closing))
 
     def _event_from(self, hook: Webhook, step: str, closing: _Closing | None) -> Event:
         if closing is not None:
@@ -191,64 +199,58 @@ class CallService:
             confidence=float(confidence) if confidence else None,
         )
 
-    def _plan(
-        self, session: Session, call: CallRow, event: Event, closing: _Closing | None
-    ) -> _Plan:
-        """Everything a turn will write, decided from a snapshot."""
+    def _plan(self, call: Row, event: Event, closing: _Closing | None) -> _Plan:
+        """Everything a turn will write, and the TwiML it answers."""
         state = CallState.from_dict(call.state)
         plan = _Plan(call.id, call.sid, call.turn, closing)
         plan.event(_input_event(state, event))
-        facts = self._facts(session)
+        facts = self._facts()
         state, turn = next_step(state, event, facts)
         plan.state, plan.turn = state, turn
-        plan.prompts = self.reference.prompts(session)
+        prompts = self.reference.prompts(self.db)
         for note in turn.notes:
             plan.event((note.kind, dict(note.detail), state.step))
         for instruction in turn.instructions:
             for say in _says(instruction):
-                plan.event(
-                    (
-                        "prompt",
-                        {"prompt": say.prompt, "text": plan.prompts.text(say.prompt, say.values)},
-                        state.step,
-                    )
-                )
+                text = prompts.text(say.prompt, say.values)
+                plan.event(("prompt", {"prompt": say.prompt, "text": text}, state.step))
             if isinstance(instruction, Connect):
                 plan.connect = instruction
                 plan.event(
                     ("dial", {"number": instruction.number, "role": instruction.role}, state.step)
                 )
         plan.columns = self._columns(call, state, turn, facts)
+        # Rendered before the write, to hold the write lock for the writes alone; the dial
+        # attempt's number is only known then, so its URLs carry a slot filled at the write.
+        plan.twiml = self._renderer(prompts, state.recording).turn(
+            turn.instructions,
+            call_sid=call.sid,
+            turn=call.turn + 1,
+            attempt=ATTEMPT_SLOT if plan.connect is not None else None,
+        )
         return plan
 
     def _write(self, plan: _Plan) -> str:
-        """Write a turn in one short transaction: Core statements on the session's connection,
-        the call updated once, guarded by the turn. A lost race rolls everything back and
-        answers what the winner answered."""
-        assert plan.state is not None and plan.turn is not None
+        """Write a turn in one short transaction, the call updated once, guarded by the turn.
+        A lost race rolls everything back and answers what the winner answered."""
         now = self.clock.now()
+        twiml = plan.twiml
         try:
-            with self.db.session() as session:
-                connection = session.connection()
-                attempt = None
+            with self.db.driver(write=True) as cursor:
                 if plan.connect is not None:
-                    attempt = connection.execute(
-                        _NEW_ATTEMPT,
+                    attempt = _NEW_ATTEMPT.first(
+                        cursor,
                         {
                             "call_id": plan.call_id,
                             "role": plan.connect.role,
                             "number": plan.connect.number,
                             "started_at": now,
                         },
-                    ).scalar_one()
-                twiml = self._renderer(plan.prompts, plan.state.recording).turn(
-                    plan.turn.instructions,
-                    call_sid=plan.sid,
-                    turn=plan.expected_turn + 1,
-                    attempt=attempt,
-                )
-                moved = connection.execute(
-                    _NEXT_TURN,
+                    )
+                    assert attempt is not None
+                    twiml = fill_attempt(twiml, attempt.id)
+                moved = _NEXT_TURN.execute(
+                    cursor,
                     {
                         "call_id": plan.call_id,
                         "expected": plan.expected_turn,
@@ -257,12 +259,12 @@ class CallService:
                         **plan.columns,
                     },
                 )
-                if cast(CursorResult[Any], moved).rowcount == 0:
+                if moved == 0:
                     raise _AnsweredMeanwhile
                 if plan.closing is not None:
                     closing = plan.closing
-                    connection.execute(
-                        _CLOSE_ATTEMPT,
+                    _CLOSE_ATTEMPT.execute(
+                        cursor,
                         {
                             "attempt_id": closing.attempt_id,
                             "ended_at": now,
@@ -271,9 +273,9 @@ class CallService:
                             "leg_sid": closing.leg_sid,
                         },
                     )
-                connection.execute(
-                    _NEW_EVENT,
-                    [
+                _NEW_EVENT.execute_many(
+                    cursor,
+                    (
                         {
                             "call_id": plan.call_id,
                             "at": now,
@@ -283,18 +285,16 @@ class CallService:
                             "step": step,
                         }
                         for kind, detail, step in plan.events
-                    ],
+                    ),
                 )
         except _AnsweredMeanwhile:
-            with self.db.snapshot() as session:
-                return (
-                    session.scalar(select(CallRow.last_response).where(CallRow.id == plan.call_id))
-                    or ""
-                )
+            with self.db.driver() as cursor:
+                winner = _LAST_RESPONSE.first(cursor, {"call_id": plan.call_id})
+            return str(winner.last_response) if winner else ""
         return twiml
 
-    def _facts(self, session: Session, recording: bool | None = None) -> WorldFacts:
-        return WorldFacts(session, self.reference, self.settings, self.clock, recording)
+    def _facts(self, recording: bool | None = None) -> WorldFacts:
+        return WorldFacts(self.db, self.reference, self.settings, self.clock, recording)
 
     # --- The callee's leg: screening ------------------------------------------------------
 
@@ -306,8 +306,7 @@ class CallService:
                 return self._renderer(Prompts({}, {}), False).declined()
             call = session.get_one(CallRow, attempt.call_id)
             state = CallState.from_dict(call.state)
-            prompts = self.reference.prompts(session)
-            renderer = self._renderer(prompts, False)
+            renderer = self._renderer(self.reference.prompts(self.db), False)
             digits = hook.get("Digits")
             if stage == "answer" and digits == "1":
                 attempt.accepted = True
@@ -321,25 +320,11 @@ class CallService:
                     session, call, "call_declined", {"number": attempt.number, "digits": digits}
                 )
                 return renderer.declined()
-            whisper = whisper_for(state, self._facts(session, recording=False))
+            whisper = whisper_for(state, self._facts(recording=False))
             return renderer.whisper(whisper.says, attempt_id, tries + (stage == "answer"))
 
-    def _closing(
-        self, session: Session, call: CallRow, hook: Webhook, attempt_id: int | None
-    ) -> _Closing | None:
-        """The outcome of a call we put through: taken by a person if they pressed the key
-        (screened), or, unscreened, if it was answered and lasted."""
-        attempt = session.get(DialAttemptRow, attempt_id) if attempt_id is not None else None
-        if attempt is None or attempt.call_id != call.id:
-            return None
-        status = hook.get("DialCallStatus") or "unknown"
-        accepted = attempt.accepted
-        if attempt.role not in ("technician", "manager"):
-            accepted = status == "completed" and _int(hook.get("DialCallDuration")) > 0
-        return _Closing(attempt.id, status, accepted, hook.get("DialCallSid") or None)
-
     def _columns(
-        self, call: CallRow, state: CallState, turn: Turn, facts: WorldFacts
+        self, call: Row, state: CallState, turn: Turn, facts: WorldFacts
     ) -> dict[str, Any]:
         """The call's columns the back office filters on, copied from the flow's state."""
         columns: dict[str, Any] = {
@@ -362,8 +347,8 @@ class CallService:
 
     def status(self, hook: Webhook) -> None:
         """A call status callback: applied in order (SequenceNumber), once."""
-        with self.db.session() as session:
-            call = self._call(session, hook.call_sid, lock=True)
+        with self.db.driver(write=True) as cursor:
+            call = _CALL_STATUS.first(cursor, {"sid": hook.call_sid})
             if call is None:
                 return
             sequence = _int(hook.get("SequenceNumber"), -1)
@@ -371,17 +356,30 @@ class CallService:
                 return
             if call.twilio_status in _ENDED and sequence == -1:
                 return
-            call.status_sequence = max(sequence, call.status_sequence)
-            status = hook.get("CallStatus")
-            call.twilio_status = status or call.twilio_status
-            if status in _ENDED and call.ended_at is None:
-                call.ended_at = self.clock.now()
-                ended_by_caller = call.step not in ("goodbye",)
-                self._event(
-                    session,
-                    call,
-                    "ended",
-                    {"status": status, "step": call.step, "by_caller": ended_by_caller},
+            status = hook.get("CallStatus") or call.twilio_status
+            ends = status in _ENDED and call.ended_at is None
+            now = self.clock.now()
+            _SET_STATUS.execute(
+                cursor,
+                {
+                    "call_id": call.id,
+                    "sequence": max(sequence, call.status_sequence),
+                    "status": status,
+                    "ended_at": now if ends else call.ended_at,
+                },
+            )
+            if ends:
+                detail = {"status": status, "step": call.step, "by_caller": call.step != "goodbye"}
+                _NEW_EVENT.execute(
+                    cursor,
+                    {
+                        "call_id": call.id,
+                        "at": now,
+                        "turn": call.turn,
+                        "kind": "ended",
+                        "detail": detail,
+                        "step": call.step,
+                    },
                 )
 
     def recording(self, hook: Webhook, kind: str) -> None:
@@ -453,9 +451,10 @@ class CallService:
             settings.GAS_EMERGENCY_NUMBER,
         )
 
-    def _call(self, session: Session, sid: str, lock: bool = False) -> CallRow | None:
-        query = _CALL_BY_SID.with_for_update() if lock else _CALL_BY_SID
-        return session.scalar(query, {"sid": sid})
+    def _call(self, session: Session, sid: str) -> CallRow | None:
+        """The call, locked until the end of `session` (on PostgreSQL; on SQLite the whole
+        database is, by `Database.session`)."""
+        return session.scalar(_CALL_FOR_UPDATE, {"sid": sid})
 
     def _event(
         self,
@@ -477,7 +476,7 @@ class CallService:
         )
 
 
-# The statements of every turn, built once: building and caching them costs more than running.
+# The statements of every turn, compiled once and run on the driver (ivr.adapters.prepared).
 _CALL_COLUMNS = (
     "state",
     "step",
@@ -490,28 +489,70 @@ _CALL_COLUMNS = (
     "reason",
     "agency",
 )
-_NEXT_TURN = (
+_CALL_BY_SID = Prepared(
+    select(
+        CallRow.id,
+        CallRow.sid,
+        CallRow.turn,
+        CallRow.state,
+        CallRow.last_response,
+        CallRow.action,
+        CallRow.reason,
+        CallRow.agency,
+    ).where(CallRow.sid == bindparam("sid"))
+)
+_LAST_RESPONSE = Prepared(select(CallRow.last_response).where(CallRow.id == bindparam("call_id")))
+_NEW_CALL = Prepared(
+    insert(CallRow).values(**binds("sid", "from_number", "to_number", "started_at", "state"))
+)
+_NEXT_TURN = Prepared(
     update(CallRow)
     .where(CallRow.id == bindparam("call_id"), CallRow.turn == bindparam("expected"))
-    .values(
-        turn=bindparam("next"),
-        last_response=bindparam("twiml"),
-        **{name: bindparam(name) for name in _CALL_COLUMNS},
-    )
+    .values(turn=bindparam("next"), last_response=bindparam("twiml"), **binds(*_CALL_COLUMNS))
 )
-_NEW_ATTEMPT = insert(DialAttemptRow).returning(DialAttemptRow.id)
-_CLOSE_ATTEMPT = (
+_ATTEMPT_BY_ID = Prepared(
+    select(
+        DialAttemptRow.id, DialAttemptRow.call_id, DialAttemptRow.role, DialAttemptRow.accepted
+    ).where(DialAttemptRow.id == bindparam("attempt_id"))
+)
+_NEW_ATTEMPT = Prepared(
+    insert(DialAttemptRow)
+    .values(**binds("call_id", "role", "number", "started_at"))
+    .returning(DialAttemptRow.id)
+)
+_CLOSE_ATTEMPT = Prepared(
     update(DialAttemptRow)
     .where(DialAttemptRow.id == bindparam("attempt_id"))
     .values(
-        ended_at=bindparam("ended_at"),
-        outcome=bindparam("outcome"),
-        accepted=bindparam("accepted"),
+        **binds("ended_at", "outcome", "accepted"),
         leg_sid=func.coalesce(DialAttemptRow.leg_sid, bindparam("leg_sid")),
     )
 )
-_NEW_EVENT = insert(CallEventRow)
-_CALL_BY_SID = select(CallRow).where(CallRow.sid == bindparam("sid"))
+_NEW_EVENT = Prepared(
+    insert(CallEventRow).values(**binds("call_id", "at", "turn", "kind", "detail", "step"))
+)
+_CALL_STATUS = Prepared(
+    select(
+        CallRow.id,
+        CallRow.turn,
+        CallRow.step,
+        CallRow.twilio_status,
+        CallRow.status_sequence,
+        CallRow.ended_at,
+    )
+    .where(CallRow.sid == bindparam("sid"))
+    .with_for_update()
+)
+_SET_STATUS = Prepared(
+    update(CallRow)
+    .where(CallRow.id == bindparam("call_id"))
+    .values(
+        status_sequence=bindparam("sequence"),
+        twilio_status=bindparam("status"),
+        **binds("ended_at"),
+    )
+)
+_CALL_FOR_UPDATE = select(CallRow).where(CallRow.sid == bindparam("sid")).with_for_update()
 
 
 class _AnsweredMeanwhile(Exception):
@@ -539,11 +580,24 @@ class _Plan:
     prompts: Prompts = field(default_factory=lambda: Prompts({}, {}))
     columns: dict[str, Any] = field(default_factory=dict)
     connect: Connect | None = None
+    twiml: str = ""
     events: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)
 
     def event(self, event: tuple[str, dict[str, Any], str] | None) -> None:
         if event is not None:
             self.events.append(event)
+
+
+def _closing(call: Row, hook: Webhook, attempt: Row | None) -> _Closing | None:
+    """The outcome of a call we put through: taken by a person if they pressed the key
+    (screened), or, unscreened, if it was answered and lasted."""
+    if attempt is None or attempt.call_id != call.id:
+        return None
+    status = hook.get("DialCallStatus") or "unknown"
+    accepted = bool(attempt.accepted)
+    if attempt.role not in ("technician", "manager"):
+        accepted = status == "completed" and _int(hook.get("DialCallDuration")) > 0
+    return _Closing(attempt.id, status, accepted, hook.get("DialCallSid") or None)
 
 
 def _input_event(state: CallState, event: Event) -> tuple[str, dict[str, Any], str] | None:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from threading import Lock
 
 from sqlalchemy import Table, func, select
-from sqlalchemy.orm import Session
 
+from ivr.adapters.db import Database
 from ivr.adapters.orm import CLIENT_TABLES, AppSettingRow, PromptVersionRow, ReferenceState
 from ivr.adapters.repository import find_client, load_directory
 from ivr.domain.model import Client, Directory
@@ -43,47 +43,54 @@ class ReferenceCache:
         self._prompts: tuple[int | None, prompts.Prompts] | None = None
         self._clients: OrderedDict[tuple[str, str], Client | None] = OrderedDict()
 
-    def versions(self, session: Session) -> Versions:
+    def versions(self, db: Database) -> Versions:
         with self._lock:
             if self._versions is None or time.monotonic() - self._read_at >= FRESH_FOR:
-                state = session.execute(
-                    select(ReferenceState.directory_import, ReferenceState.clients_table).where(
-                        ReferenceState.id == 1
-                    )
-                ).first()
-                record = session.scalar(
-                    select(AppSettingRow.value).where(AppSettingRow.key == RECORD_CALLS)
-                )
-                self._versions = Versions(
-                    directory=state.directory_import if state else None,
-                    clients_table=state.clients_table if state else None,
-                    prompts=session.scalar(select(func.max(PromptVersionRow.id))),
-                    record_calls=record == "on",
-                )
+                self._versions = self._read_versions(db)
                 self._read_at = time.monotonic()
             return self._versions
 
-    def directory(self, session: Session) -> Directory:
-        key = self.versions(session).directory
+    @staticmethod
+    def _read_versions(db: Database) -> Versions:
+        with db.snapshot() as session:
+            state = session.execute(
+                select(ReferenceState.directory_import, ReferenceState.clients_table).where(
+                    ReferenceState.id == 1
+                )
+            ).first()
+            record = session.scalar(
+                select(AppSettingRow.value).where(AppSettingRow.key == RECORD_CALLS)
+            )
+            return Versions(
+                directory=state.directory_import if state else None,
+                clients_table=state.clients_table if state else None,
+                prompts=session.scalar(select(func.max(PromptVersionRow.id))),
+                record_calls=record == "on",
+            )
+
+    def directory(self, db: Database) -> Directory:
+        key = self.versions(db).directory
         with self._lock:
             if self._directory is None or self._directory[0] != key:
-                self._directory = (key, load_directory(session))
+                with db.snapshot() as session:
+                    self._directory = (key, load_directory(session))
             return self._directory[1]
 
-    def prompts(self, session: Session) -> prompts.Prompts:
-        key = self.versions(session).prompts
+    def prompts(self, db: Database) -> prompts.Prompts:
+        key = self.versions(db).prompts
         with self._lock:
             if self._prompts is None or self._prompts[0] != key:
-                self._prompts = (key, prompts.load(session))
+                with db.snapshot() as session:
+                    self._prompts = (key, prompts.load(session))
             return self._prompts[1]
 
-    def clients_table(self, session: Session) -> Table | None:
-        return CLIENT_TABLES.get(self.versions(session).clients_table or "")
+    def clients_table(self, db: Database) -> Table | None:
+        return CLIENT_TABLES.get(self.versions(db).clients_table or "")
 
-    def client(self, session: Session, client_id: str) -> Client | None:
+    def client(self, db: Database, client_id: str) -> Client | None:
         """A client of the file in force. Kept by (table, id): an import loads the other
         table, so a kept client can never be one of an older file."""
-        name = self.versions(session).clients_table
+        name = self.versions(db).clients_table
         table = CLIENT_TABLES.get(name or "")
         if table is None:
             return None
@@ -92,7 +99,8 @@ class ReferenceCache:
             if key in self._clients:
                 self._clients.move_to_end(key)
                 return self._clients[key]
-        client = find_client(session, client_id, table)
+        with db.snapshot() as session:
+            client = find_client(session, client_id, table)
         with self._lock:
             self._clients[key] = client
             if len(self._clients) > _CLIENTS_KEPT:

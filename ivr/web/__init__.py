@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import secrets
 
-from flask import Flask
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from ivr.adapters.db import Database
 from ivr.services.calls import CallService
@@ -17,6 +18,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config["SECRET_KEY"] = settings.SECRET_KEY or secrets.token_hex(32)
+    app.session_interface = _PeopleSessions()
     app.extensions["ivr.settings"] = settings
     app.extensions["ivr.db"] = Database(settings.DATABASE_URL)
     app.extensions["ivr.clock"] = clock = settings.make_clock()
@@ -28,3 +30,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(home.blueprint)
     app.register_blueprint(twilio.blueprint)
     return app
+
+
+class _PeopleSessions(SecureCookieSessionInterface):
+    """Cookie sessions for people; none for Twilio, whose webhooks carry no cookie (opening
+    one builds a signing serializer on every turn of every call)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith("/twilio/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
