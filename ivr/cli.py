@@ -145,6 +145,29 @@ def serve(obj: Context, bind: str, workers: int | None) -> None:
     run(obj.settings, bind=bind, workers=workers)
 
 
+@main.command()
+@click.option("--burst", is_flag=True, help="Run every job due now, then exit.")
+@click.pass_obj
+@_fails_cleanly
+def worker(obj: Context, burst: bool) -> None:
+    """Run the dispatcher's jobs as they fall due (calls, text messages, summary sheets)."""
+    import signal
+    import threading
+
+    from ivr.services.dispatch import make_dispatcher
+    from ivr.services.worker import Worker
+
+    dispatcher = make_dispatcher(obj.db, obj.settings)
+    runner = Worker(dispatcher.queue, dispatcher.handlers(), dispatcher.plan_ended_calls)
+    if burst:
+        click.echo(f"{runner.run_due()} jobs run")
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    runner.run(stop)
+
+
 @main.group()
 def setting() -> None:
     """Settings administrators change at run time (also in the back office)."""

@@ -55,8 +55,22 @@ class Settings(BaseSettings):
     IVR_VOICE: str = "Polly.Lea-Neural"
     IVR_SPEECH: bool = True
     GAS_EMERGENCY_NUMBER: str = "0 800 47 33 33"
+    # The fax transports (FAX_TRANSPORT=http: Sinch Fax API v3; smtp: an email-to-fax gateway
+    # whose address pattern takes {number}, the E.164 number, or {digits}, the national one).
+    FAX_HTTP_BASE_URL: str = "https://fax.api.sinch.com"
+    FAX_HTTP_PROJECT_ID: str | None = None
+    FAX_HTTP_KEY_ID: str | None = None
+    FAX_HTTP_KEY_SECRET: str | None = None
+    FAX_SMTP_HOST: str = "127.0.0.1"
+    FAX_SMTP_PORT: int = 25
+    FAX_SMTP_FROM: str = "astreinte@localhost"
+    FAX_SMTP_ADDRESS: str = "{digits}@fax.invalid"
+    # The dispatcher: after every line of a request was tried without a person, try again
+    # this many minutes later, this many rounds in all.
+    DISPATCH_RETRY_MINUTES: float = 10.0
+    DISPATCH_ROUNDS: int = 2
 
-    @field_validator("PUBLIC_BASE_URL", "TWILIO_API_BASE_URL")
+    @field_validator("PUBLIC_BASE_URL", "TWILIO_API_BASE_URL", "FAX_HTTP_BASE_URL")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
@@ -91,6 +105,9 @@ class Settings(BaseSettings):
         "OPERATOR_NUMBER",
         "EMERGENCY_FORWARD_NUMBER",
         "SECRET_KEY",
+        "FAX_HTTP_PROJECT_ID",
+        "FAX_HTTP_KEY_ID",
+        "FAX_HTTP_KEY_SECRET",
         mode="before",
     )
     @classmethod
@@ -101,7 +118,13 @@ class Settings(BaseSettings):
         return Clock(self.IVR_CLOCK)
 
 
-_SECRETS = {"TWILIO_AUTH_TOKEN", "TWILIO_AUTH_TOKEN_SECONDARY", "SECRET_KEY", "DATABASE_URL"}
+_SECRETS = {
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_AUTH_TOKEN_SECONDARY",
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "FAX_HTTP_KEY_SECRET",
+}
 
 
 def _describe(error: Any) -> str:

@@ -714,9 +714,17 @@ def _where(state: CallState) -> str:
 
 def whisper_for(state: CallState, facts: Facts) -> Whisper:
     """What the technician or manager hears before taking the call: the most useful first."""
+    values = summary_values(state, facts)
+    if state.action == Action.ESCALATE.value:
+        return Whisper((Say("whisper_manager", values),), "manager")
+    return Whisper((Say("whisper_technician", values),), "technician")
+
+
+def summary_values(state: CallState, facts: Facts) -> dict[str, str]:
+    """What a technician or a manager is told of a request (whisper, call, text message)."""
     client = _client(state, facts)
     fault = Fault(state.fault).label if state.fault else "non précisé"
-    values = {
+    return {
         "city": client.city if client else _where(state),
         "fault": fault,
         "name": client.name if client else "inconnu",
@@ -724,10 +732,10 @@ def whisper_for(state: CallState, facts: Facts) -> Whisper:
         "delay": client.delay_label if client and client.delay_label else "non précisé",
         "danger": Danger(state.danger).label if state.danger else "",
         "postcode": state.postcode or "",
+        "equipment": (client.equipment_label or _EQUIPMENT[client.equipment.value])
+        if client
+        else "non précisé",
     }
-    if state.action == Action.ESCALATE.value:
-        return Whisper((Say("whisper_manager", values),), "manager")
-    return Whisper((Say("whisper_technician", values),), "technician")
 
 
 @step("dial")

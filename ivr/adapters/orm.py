@@ -240,6 +240,8 @@ class CallRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     reached: Mapped[str | None] = mapped_column(String(32))
     message_seconds: Mapped[int] = mapped_column(default=0)
+    # When the dispatcher planned what follows the call (its jobs); null until then.
+    followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CallEventRow(Base):
@@ -308,6 +310,33 @@ class AppSettingRow(Base):
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class JobRow(Base):
+    """Work done outside a call, the source of truth of the dispatcher (docs/architecture.md):
+    what, for which call, when due, how it went. `key` makes scheduling it twice a no-op;
+    `provider_ref` is written the moment a provider accepted the work (a call placed, a fax
+    sent), before anything else, so that a retried job never does it twice."""
+
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # pending -> running -> done | waiting (for a provider's callback) | failed | cancelled
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    provider_ref: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_jobs_status_due_at", "status", "due_at"),)
 
 
 class AlertRow(Base):

@@ -161,12 +161,23 @@ class Renderer:
 
     def whisper(self, says: Iterable[Say], attempt: int, tries: int) -> str:
         """The callee's leg: hear who needs them, press 1 to take the call."""
-        response = VoiceResponse()
         action = self.urls.whisper(attempt, stage="answer", tries=tries)
+        return self._one_key(says, action, timeout=6)
+
+    def summary_call(self, says: Iterable[Say], menu_url: str | None) -> str:
+        """A dispatcher's call: the summary. To a person, with the menu at `menu_url`; to a
+        voicemail box (no menu), once, after its beep, then hang up."""
+        if menu_url is None:
+            return self.say_and_hang_up(says)
+        return self._one_key(says, menu_url, timeout=8)
+
+    def _one_key(self, says: Iterable[Say], action: str, timeout: int) -> str:
+        """Say `says` while listening for one key; silence is posted to `action` too."""
+        response = VoiceResponse()
         gather = response.gather(
             input="dtmf",
             num_digits=1,
-            timeout=6,
+            timeout=timeout,
             action=action,
             method="POST",
             action_on_empty_result=True,
@@ -176,15 +187,25 @@ class Renderer:
         response.redirect(action, method="POST")
         return str(response)
 
+    def put_through(self, says: Iterable[Say], number: str, caller_id: str | None) -> str:
+        """Bridge the callee of a dispatcher's call to `number`, showing `caller_id`."""
+        response = VoiceResponse()
+        self.says(says, response)
+        response.dial(number, caller_id=caller_id, timeout=25, answer_on_bridge=True)
+        return str(response)
+
+    def say_and_hang_up(self, says: Iterable[Say]) -> str:
+        response = VoiceResponse()
+        self.says(says, response)
+        response.hangup()
+        return str(response)
+
     def connected(self) -> str:
         """An empty answer to the whisper: Twilio then bridges the two legs."""
         return str(VoiceResponse())
 
     def declined(self) -> str:
-        response = VoiceResponse()
-        self.says((Say("whisper_declined"),), response)
-        response.hangup()
-        return str(response)
+        return self.say_and_hang_up((Say("whisper_declined"),))
 
     def emergency(self, forward_to: str | None) -> str:
         """When the app cannot work normally: put the caller through to `forward_to`, or give
@@ -213,7 +234,4 @@ class Renderer:
         return str(response)
 
     def goodbye(self) -> str:
-        response = VoiceResponse()
-        self.says((Say("goodbye"),), response)
-        response.hangup()
-        return str(response)
+        return self.say_and_hang_up((Say("goodbye"),))

@@ -438,6 +438,10 @@ class CallService:
 
     # --- Helpers ----------------------------------------------------------------------------
 
+    def renderer(self) -> Renderer:
+        """A renderer with the prompts in force (the staff's side of the phone)."""
+        return self._renderer(self.reference.prompts(self.db), False)
+
     def _renderer(self, prompts: Prompts, recording: bool) -> Renderer:
         settings = self.settings
         return Renderer(

@@ -10,6 +10,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from ivr.adapters.db import Database
 from ivr.services.calls import CallService
+from ivr.services.dispatch import Dispatcher
 from ivr.settings import Settings, load_settings
 
 
@@ -22,7 +23,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["ivr.settings"] = settings
     app.extensions["ivr.db"] = Database(settings.DATABASE_URL)
     app.extensions["ivr.clock"] = clock = settings.make_clock()
-    app.extensions["ivr.calls"] = CallService(app.extensions["ivr.db"], settings, clock)
+    app.extensions["ivr.calls"] = calls = CallService(app.extensions["ivr.db"], settings, clock)
+    # The web app answers the dispatcher's calls; placing them is the worker's (ivr worker).
+    app.extensions["ivr.dispatcher"] = Dispatcher(calls.db, settings, clock, calls.reference)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     from ivr.web import home, twilio

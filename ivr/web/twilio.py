@@ -15,7 +15,10 @@ from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy.exc import OperationalError
 from twilio.request_validator import RequestValidator
 
+from ivr.adapters.twilio_rest import UNDER_WAY
 from ivr.services.calls import CallService, Webhook
+from ivr.services.dispatch import Dispatcher
+from ivr.services.outbound import OutboundCalls
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -128,4 +131,45 @@ def status() -> Response:
 def recording() -> Response:
     """A recording is available (recordingStatusCallback)."""
     _service().recording(_hook(), request.args.get("kind", "message"))
+    return Response(status=204)
+
+
+# --- The dispatcher's calls to technicians and managers --------------------------------------
+
+
+def _outbound() -> OutboundCalls:
+    service = _service()
+    dispatcher: Dispatcher = current_app.extensions["ivr.dispatcher"]
+    return OutboundCalls(dispatcher, service.renderer())
+
+
+@blueprint.post("/outbound/answer")
+def outbound_answer() -> Response:
+    """A technician or a manager answered the dispatcher's call (or their voicemail did)."""
+    job = request.args.get("job", type=int, default=0)
+    answered_by = request.form.get("AnsweredBy")
+    return _safely(
+        lambda: _outbound().answer(job, answered_by), fallback=_service().callee_safe_answer
+    )
+
+
+@blueprint.post("/outbound/menu")
+def outbound_menu() -> Response:
+    job = request.args.get("job", type=int, default=0)
+    tries = request.args.get("tries", type=int, default=1)
+    digits = request.form.get("Digits", "")
+    return _safely(
+        lambda: _outbound().menu(job, digits, tries), fallback=_service().callee_safe_answer
+    )
+
+
+@blueprint.post("/outbound/status")
+def outbound_status() -> Response:
+    """How the dispatcher's call went: reached, voicemail, not answered; what follows."""
+    dispatcher: Dispatcher = current_app.extensions["ivr.dispatcher"]
+    job = request.args.get("job", type=int, default=0)
+    status = request.form.get("CallStatus", "")
+    if status in UNDER_WAY:
+        return Response(status=204)
+    dispatcher.line_outcome(job, status, request.form.get("AnsweredBy"))
     return Response(status=204)

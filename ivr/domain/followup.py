@@ -1,0 +1,134 @@
+"""What the dispatcher does once a caller's call has ended (PROCEDURE.md §5.2): pure rules.
+
+The call's decision (`ivr.domain.routing`) and how the call went give the jobs to schedule:
+call the technician (now, or next morning), call the manager on duty, text them, send the
+summary sheet. Each job has a key, so that planning the same call twice plans nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ivr.domain.routing import Action
+
+
+@dataclass(frozen=True)
+class EndedCall:
+    call_id: int
+    ended_at: datetime
+    action: str | None
+    call_at: datetime | None
+    call_numbers: tuple[str, ...]
+    fax_numbers: tuple[str, ...]
+    reached: bool  # someone took the call while the caller was on the line
+    national_duty_number: str | None = None
+
+
+@dataclass(frozen=True)
+class Planned:
+    kind: str  # call_line | sms | sheet
+    key: str
+    due_at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def follow_up(call: EndedCall) -> list[Planned]:
+    """The jobs that follow an ended call."""
+    action = Action(call.action) if call.action else None
+    if action is Action.CALL_NOW and not call.reached and call.call_numbers:
+        # Nobody took the call: call the line again, text it; the sheet waits for the outcome.
+        return [
+            call_line(call.call_id, "technician", call.call_numbers, call.ended_at, "request"),
+            _sms(call, call.call_numbers[0], "technician"),
+        ]
+    if action is Action.CALL_NEXT_MORNING and call.call_at is not None and call.call_numbers:
+        return [
+            call_line(call.call_id, "technician", call.call_numbers, call.call_at, "next_morning"),
+            *sheets(call.call_id, call.fax_numbers, call.ended_at),
+        ]
+    if action is Action.ESCALATE and not call.reached:
+        chain = tuple(
+            dict.fromkeys((*call.call_numbers, *filter(None, [call.national_duty_number])))
+        )
+        jobs = [*sheets(call.call_id, call.fax_numbers, call.ended_at)]
+        if chain:
+            jobs.insert(0, call_line(call.call_id, "manager", chain, call.ended_at, "danger"))
+            jobs.insert(1, _sms(call, chain[0], "manager"))
+        return jobs
+    if action in (Action.CALL_NOW, Action.ESCALATE, Action.FAX_ONLY):
+        return sheets(call.call_id, call.fax_numbers, call.ended_at)
+    return []  # not covered (a message for the agency), legacy (the call centre has it)
+
+
+def call_line(
+    call_id: int,
+    role: str,
+    numbers: tuple[str, ...],
+    due_at: datetime,
+    purpose: str,
+    index: int = 0,
+    round_: int = 1,
+) -> Planned:
+    """Call `numbers[index]` (one line of the chain, in priority order)."""
+    return Planned(
+        "call_line",
+        f"call:{call_id}:{purpose}:{round_}:{index}",
+        due_at,
+        {
+            "role": role,
+            "numbers": list(numbers),
+            "index": index,
+            "round": round_,
+            "purpose": purpose,
+        },
+    )
+
+
+def next_in_chain(
+    call_id: int, payload: dict[str, Any], now: datetime, retry_at: datetime, rounds: int
+) -> Planned | None:
+    """After a line was not reached: the next line, else the first again at `retry_at`
+    (up to `rounds` rounds), else nothing: the chain is exhausted."""
+    numbers = tuple(payload["numbers"])
+    index, round_ = int(payload["index"]), int(payload["round"])
+    role, purpose = str(payload["role"]), str(payload["purpose"])
+    if index + 1 < len(numbers):
+        return call_line(call_id, role, numbers, now, purpose, index + 1, round_)
+    if round_ < rounds:
+        return call_line(call_id, role, numbers, retry_at, purpose, 0, round_ + 1)
+    return None
+
+
+def sheets(call_id: int, fax_numbers: tuple[str, ...], due_at: datetime) -> list[Planned]:
+    """One sheet per fax number, each delivered (and retried) on its own."""
+    return [
+        Planned("sheet", f"sheet:{call_id}:{number}", due_at, {"to": number})
+        for number in dict.fromkeys(fax_numbers)
+    ]
+
+
+def _sms(call: EndedCall, to: str, role: str) -> Planned:
+    return Planned("sms", f"sms:{call.call_id}:{to}", call.ended_at, {"to": to, "role": role})
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    """A request for which an agency's on-call line was tried while the caller waited."""
+
+    call_id: int
+    at: datetime
+    reached: bool  # someone took it then, or later when the dispatcher called
+
+
+def unreachable_streak(requests: Sequence[LineRequest]) -> list[LineRequest]:
+    """The latest requests of one on-call period nobody took, in a row (oldest first): a
+    request someone took ends the streak (§5.2, "a reach resets the count")."""
+    streak: list[LineRequest] = []
+    for request in sorted(requests, key=lambda r: (r.at, r.call_id), reverse=True):
+        if request.reached:
+            break
+        streak.append(request)
+    return streak[::-1]

@@ -1,0 +1,219 @@
+"""Durable background work: the `jobs` table is the queue (docs/architecture.md).
+
+A job is scheduled once (its `key` is unique), claimed by one worker at a time with a lease,
+and ends done, failed (with an alert) or cancelled; never silently gone. A worker that dies
+mid-job loses its lease, and the job runs again: the handlers write the provider's
+reference the moment the provider accepted the work, and look at it before doing anything,
+so a job run twice does its work once. Due times are on the program's clock (`IVR_CLOCK`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ivr.adapters.db import Database
+from ivr.adapters.orm import AlertRow, JobRow
+from ivr.clock import Clock
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)  # a job still running after this is taken to be lost
+MAX_ATTEMPTS = 8
+FIRST_BACKOFF = timedelta(seconds=30)
+LONGEST_BACKOFF = timedelta(minutes=30)
+
+
+class TransientError(Exception):
+    """The provider failed in a way worth trying again later (5xx, 429, timeout)."""
+
+
+class PermanentError(Exception):
+    """Trying again as is cannot work (a bad number, a refused request)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    key: str
+    kind: str
+    call_id: int | None
+    due_at: datetime
+    attempts: int
+    payload: Mapping[str, Any]
+    provider_ref: str | None
+
+
+@dataclass(frozen=True)
+class Done:
+    """The job did its work; `outcome` says how it went (for the trace and the back office)."""
+
+    outcome: str = "done"
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The provider took the work and will call back with the outcome (a call's status);
+    if it has not by `until`, the job runs again and asks the provider."""
+
+    until: datetime
+
+
+Outcome = Done | Waiting
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min ... up to 30 min between tries."""
+    wait: timedelta = FIRST_BACKOFF * (2 ** max(attempts - 1, 0))
+    return min(wait, LONGEST_BACKOFF)
+
+
+class JobQueue:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def schedule(
+        self,
+        session: Session,
+        kind: str,
+        key: str,
+        due_at: datetime,
+        call_id: int | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Schedule a job inside the caller's transaction; False if that key already was."""
+        if session.scalar(select(JobRow.id).where(JobRow.key == key)) is not None:
+            return False
+        now = self.clock.now()
+        try:
+            with session.begin_nested():
+                session.add(
+                    JobRow(
+                        key=key,
+                        kind=kind,
+                        call_id=call_id,
+                        due_at=due_at,
+                        payload=dict(payload or {}),
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        except IntegrityError:  # scheduled meanwhile by another worker
+            return False
+        return True
+
+    def claim(self) -> Job | None:
+        """The next due job, now leased to this worker; None when nothing is due. Due: pending
+        and due, or leased to a worker that stopped answering, or waiting too long for a
+        provider's callback."""
+        now = self.clock.now()
+        with self.db.session() as session:
+            rows = session.execute(
+                select(JobRow.id, JobRow.status, JobRow.attempts)
+                .where(
+                    or_(
+                        (JobRow.status == "pending") & (JobRow.due_at <= now),
+                        JobRow.status.in_(("running", "waiting")) & (JobRow.lease_until <= now),
+                    )
+                )
+                .order_by(JobRow.due_at, JobRow.id)
+                .limit(10)
+            ).all()
+            for row in rows:
+                # Claimed only if nobody changed it since it was read: one worker wins.
+                taken = session.execute(
+                    update(JobRow)
+                    .where(
+                        JobRow.id == row.id,
+                        JobRow.status == row.status,
+                        JobRow.attempts == row.attempts,
+                    )
+                    .values(
+                        status="running",
+                        attempts=row.attempts + 1,
+                        lease_until=now + LEASE,
+                        updated_at=now,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                if taken.rowcount == 1:  # type: ignore[attr-defined]
+                    return _job(session.get_one(JobRow, row.id))
+        return None
+
+    def record_ref(self, job: Job, reference: str | None) -> None:
+        """The provider accepted the work: written before anything else happens (None: the
+        provider lost it, the work is to be done again)."""
+        self._set(job.id, provider_ref=reference)
+
+    def finish(self, job: Job, outcome: Outcome) -> None:
+        now = self.clock.now()
+        if isinstance(outcome, Waiting):
+            self._set(job.id, status="waiting", lease_until=outcome.until)
+        else:
+            self._set(job.id, status="done", outcome=outcome.outcome, done_at=now, lease_until=None)
+
+    def retry(self, job: Job, error: str) -> None:
+        """Try again later, waiting longer each time; after MAX_ATTEMPTS, fail."""
+        if job.attempts >= MAX_ATTEMPTS:
+            self.fail(job, f"still failing after {job.attempts} attempts: {error}")
+            return
+        due = self.clock.now() + backoff(job.attempts)
+        log.warning("job %s (%s) will be tried again at %s: %s", job.id, job.kind, due, error)
+        self._set(job.id, status="pending", due_at=due, last_error=error, lease_until=None)
+
+    def fail(self, job: Job, error: str) -> None:
+        """Give up, visibly: the job stays, failed, and an operator is alerted."""
+        now = self.clock.now()
+        log.error("job %s (%s) failed: %s", job.id, job.kind, error)
+        with self.db.session() as session:
+            session.execute(
+                update(JobRow)
+                .where(JobRow.id == job.id)
+                .values(status="failed", last_error=error, updated_at=now, lease_until=None)
+            )
+            session.add(
+                AlertRow(at=now, kind="job_failed", message=f"{job.kind} job {job.id}: {error}")
+            )
+
+    def cancel(self, session: Session, call_id: int, kinds: tuple[str, ...], why: str) -> int:
+        """Cancel what is still to do for a call (dealt with meanwhile); the number cancelled."""
+        result = session.execute(
+            update(JobRow)
+            .where(
+                JobRow.call_id == call_id,
+                JobRow.kind.in_(kinds),
+                JobRow.status.in_(("pending", "waiting")),
+            )
+            .values(status="cancelled", outcome=why, updated_at=self.clock.now())
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def _set(self, job_id: int, **values: Any) -> None:
+        with self.db.session() as session:
+            session.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id)
+                .values(updated_at=self.clock.now(), **values)
+            )
+
+
+def _job(row: JobRow) -> Job:
+    return Job(
+        id=row.id,
+        key=row.key,
+        kind=row.kind,
+        call_id=row.call_id,
+        due_at=row.due_at,
+        attempts=row.attempts,
+        payload=dict(row.payload),
+        provider_ref=row.provider_ref,
+    )

@@ -1,0 +1,152 @@
+"""The dispatcher against a fake Twilio REST API (`responses`), every request checked
+against Twilio's OpenAPI description in ../shared/twilio/."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import responses
+
+from ivr.services.dispatch import Dispatcher, make_dispatcher
+from ivr.services.worker import Worker
+from ivr.simulator.twiml_schema import default_shared_dir
+from tests.conftest import AUTH_TOKEN, BASE_URL, sign
+
+ACCOUNT = "AC" + "0" * 32
+IVR_NUMBER = "+33199000000"
+TWILIO = "https://api.twilio.com"
+
+
+@pytest.fixture(scope="session")
+def twilio_openapi():
+    """Twilio's REST API description, when ../shared/twilio/ is there (else None: loudly
+    reported by the test header)."""
+    from openapi_core import OpenAPI
+
+    path = default_shared_dir() / "twilio_api_v2010.json"
+    if not path.exists():
+        return None
+    return OpenAPI.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+@dataclass
+class FakeTwilio:
+    """Twilio's Calls and Messages, as far as the dispatcher uses them."""
+
+    openapi: object | None
+    calls: list[dict[str, str]] = field(default_factory=list)
+    messages: list[dict[str, str]] = field(default_factory=list)
+    statuses: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    failures: list[int] = field(default_factory=list)  # next answers to give instead
+
+    def _check(self, request) -> None:
+        if self.openapi is not None:
+            from openapi_core.contrib.requests import RequestsOpenAPIRequest
+
+            self.openapi.validate_request(RequestsOpenAPIRequest(request))  # type: ignore[attr-defined]
+
+    def _failure(self):
+        if self.failures:
+            return (self.failures.pop(0), {}, json.dumps({"code": 20500, "message": "down"}))
+        return None
+
+    def create_call(self, request):
+        self._check(request)
+        if failed := self._failure():
+            return failed
+        form = dict(parse_qsl(request.body))
+        sid = f"CA{len(self.calls) + 1:032d}"
+        self.calls.append({**form, "Sid": sid})
+        self.statuses[sid] = ("queued", None)
+        return (201, {}, json.dumps({"sid": sid, "status": "queued", "to": form["To"]}))
+
+    def fetch_call(self, request):
+        self._check(request)
+        sid = urlsplit(request.url).path.rsplit("/", 1)[1].removesuffix(".json")
+        status, answered_by = self.statuses.get(sid, ("completed", None))
+        return (200, {}, json.dumps({"sid": sid, "status": status, "answered_by": answered_by}))
+
+    def list_calls(self, request):
+        self._check(request)
+        query = dict(parse_qsl(urlsplit(request.url).query))
+        found = [c for c in self.calls if c["To"] == query.get("To")]
+        page = [{"sid": c["Sid"], "status": "completed", "to": c["To"]} for c in found[-1:]]
+        return (200, {}, json.dumps({"calls": page, "next_page_uri": None, "page": 0}))
+
+    def create_message(self, request):
+        self._check(request)
+        if failed := self._failure():
+            return failed
+        form = dict(parse_qsl(request.body))
+        sid = f"SM{len(self.messages) + 1:032d}"
+        self.messages.append({**form, "Sid": sid})
+        return (201, {}, json.dumps({"sid": sid, "status": "queued"}))
+
+
+@pytest.fixture
+def fake_twilio(twilio_openapi) -> Iterator[FakeTwilio]:
+    fake = FakeTwilio(twilio_openapi)
+    base = f"{TWILIO}/2010-04-01/Accounts/{ACCOUNT}"
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.POST, f"{base}/Calls.json", fake.create_call)
+        mock.add_callback(responses.GET, re.compile(rf"{base}/Calls/CA\w+\.json"), fake.fetch_call)
+        mock.add_callback(responses.GET, re.compile(rf"{base}/Calls\.json.*"), fake.list_calls)
+        mock.add_callback(responses.POST, f"{base}/Messages.json", fake.create_message)
+        yield fake
+
+
+@dataclass
+class Night:
+    """The web app and the worker of one night, on the same database and clock."""
+
+    app: object
+    dispatcher: Dispatcher
+    worker: Worker
+    faxes: Path
+
+    def run_worker(self) -> int:
+        return self.worker.run_due()
+
+    def later(self, **delta: float) -> None:
+        from datetime import timedelta
+
+        self.dispatcher.clock.jump_to(self.dispatcher.clock.now() + timedelta(**delta))
+
+    def twilio_posts(self, path: str, **params: str) -> tuple[int, str]:
+        """Twilio posting to one of the app's URLs (signed)."""
+        url = BASE_URL + path
+        client = self.app.test_client()  # type: ignore[attr-defined]
+        answer = client.post(
+            path, data=params, headers={"X-Twilio-Signature": sign(url, params, AUTH_TOKEN)}
+        )
+        return answer.status_code, answer.get_data(as_text=True)
+
+
+@pytest.fixture
+def night(make_app, demo, tmp_path, fake_twilio):
+    """`night(at=...)`: the app and a worker at that instant, Twilio faked, faxes to a folder."""
+
+    def build(at: str = "2026-12-22T23:00", **settings: object) -> Night:
+        faxes = tmp_path / "faxes"
+        app = make_app(
+            at=at,
+            TWILIO_ACCOUNT_SID=ACCOUNT,
+            IVR_CALLER_ID=IVR_NUMBER,
+            FAX_FOLDER=faxes,
+            TWILIO_API_BASE_URL=TWILIO,
+            **settings,
+        )
+        # One clock for the app and the worker, as two processes started with one IVR_CLOCK.
+        dispatcher = make_dispatcher(
+            demo, app.extensions["ivr.settings"], app.extensions["ivr.clock"]
+        )
+        worker = Worker(dispatcher.queue, dispatcher.handlers(), dispatcher.plan_ended_calls)
+        return Night(app, dispatcher, worker, faxes)
+
+    return build

@@ -1,0 +1,260 @@
+"""The dispatcher end to end (PROCEDURE.md §5.2): a caller's call through the app, then the
+worker's jobs against a fake Twilio, Twilio's callbacks signed, sheets to a folder."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from ivr.adapters.orm import AlertRow, CallRow, JobRow
+from ivr.simulator.phone import Callee, FlaskTransport, PhoneCall
+from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN, identify, through_details
+from tests.conftest import AUTH_TOKEN, BASE_URL
+
+AGENCY_0751_FAX = "+33199001101"
+
+
+def caller_call(
+    night, client_id: str, callees: dict[str, Callee], twiml_schema=None, message: int = 0
+):
+    """The caller's call, to its end: a message of `message` seconds if offered one."""
+    call = PhoneCall(
+        FlaskTransport(night.app),
+        BASE_URL,
+        AUTH_TOKEN,
+        from_="+33611111111",
+        callees=callees,
+        validate=twiml_schema,
+        started_at=night.dispatcher.clock.now(),
+    )
+    identify(call, client_id)
+    through_details(call)
+    if call.waiting_for == "record" and message:
+        call.leave_message(message)
+    if not call.ended:
+        call.hang_up()
+    return call
+
+
+def unanswered_call(night, twiml_schema=None) -> PhoneCall:
+    """Client 10000002 (agency 0751, in its window): nobody takes it; a 20 s message."""
+    callees = {TECHNICIAN: Callee(answers=False), BACKUP: Callee(answers=False)}
+    return caller_call(night, "10000002", callees, twiml_schema, message=20)
+
+
+def jobs(db) -> list[JobRow]:
+    with db.snapshot() as session:
+        return list(session.scalars(select(JobRow).order_by(JobRow.id)))
+
+
+def job_of(db, kind: str, to: str | None = None) -> JobRow:
+    for job in reversed(jobs(db)):
+        numbers = job.payload.get("numbers")
+        number = numbers[job.payload["index"]] if numbers else job.payload.get("to")
+        if job.kind == kind and (to is None or number == to):
+            return job
+    raise AssertionError(f"no {kind} job to {to}")
+
+
+def sheet_texts(night) -> list[tuple[dict, str]]:
+    out = []
+    for meta in sorted(night.faxes.glob("*.json")):
+        pdf = meta.with_suffix(".pdf")
+        text = " ".join(page.extract_text() for page in PdfReader(pdf).pages)
+        out.append((json.loads(meta.read_text()), text))
+    return out
+
+
+def test_nobody_took_it_the_technician_is_called_and_texted_then_the_sheet_says_reached(
+    night, demo, fake_twilio, twiml_schema
+):
+    n = night()
+    unanswered_call(n, twiml_schema)
+    assert n.run_worker() == 2  # the line called, the text message sent
+
+    [placed] = fake_twilio.calls
+    assert (placed["To"], placed["From"]) == (TECHNICIAN, "+33199000000")
+    assert placed["MachineDetection"] == "DetectMessageEndpoint"
+    line = job_of(demo, "call_line", TECHNICIAN)
+    assert placed["Url"] == f"{BASE_URL}/twilio/outbound/answer?job={line.id}"
+    assert placed["StatusCallback"] == f"{BASE_URL}/twilio/outbound/status?job={line.id}"
+    assert line.status == "waiting" and line.provider_ref == placed["Sid"]
+    [sms] = fake_twilio.messages
+    assert sms["To"] == TECHNICIAN and "06 11 11 11 11" in sms["Body"]
+    assert "Paris" in sms["Body"] and "panne de chauffage" in sms["Body"]
+
+    # The technician answers: the summary, then the menu; they take it in hand.
+    status, twiml = n.twilio_posts(f"/twilio/outbound/answer?job={line.id}", AnsweredBy="human")
+    assert status == 200
+    twiml_schema and twiml_schema(twiml)
+    assert "06 11 11 11 11" in twiml and "confirmer que vous prenez" in twiml
+    status, twiml = n.twilio_posts(f"/twilio/outbound/menu?job={line.id}&tries=1", Digits="2")
+    assert "C'est noté" in twiml and "<Hangup" in twiml
+    n.twilio_posts(f"/twilio/outbound/status?job={line.id}", CallStatus="completed")
+
+    with demo.snapshot() as session:
+        call = session.scalars(select(CallRow)).one()
+    assert call.reached == TECHNICIAN
+    assert n.run_worker() == 1  # the sheet, now that the outcome is known
+    [(meta, text)] = sheet_texts(n)
+    assert meta["to"] == AGENCY_0751_FAX and meta["call_sid"] == call.sid
+    assert "Technicien joint : OUI" in text
+
+
+def test_voicemail_then_no_answer_then_a_second_round_then_the_sheet_says_not_reached(
+    night, demo, fake_twilio, twiml_schema
+):
+    n = night(DISPATCH_RETRY_MINUTES=10, DISPATCH_ROUNDS=2)
+    unanswered_call(n)
+    n.run_worker()
+    first = job_of(demo, "call_line", TECHNICIAN)
+    # The technician's voicemail answers: the summary is left after its beep, once.
+    _, twiml = n.twilio_posts(
+        f"/twilio/outbound/answer?job={first.id}", AnsweredBy="machine_end_beep"
+    )
+    twiml_schema and twiml_schema(twiml)
+    assert "<Gather" not in twiml and "06 11 11 11 11" in twiml and "<Hangup" in twiml
+    n.twilio_posts(
+        f"/twilio/outbound/status?job={first.id}",
+        CallStatus="completed",
+        AnsweredBy="machine_end_beep",
+    )
+    assert n.run_worker() == 1  # then the backup line, at once
+    assert [c["To"] for c in fake_twilio.calls] == [TECHNICIAN, BACKUP]
+    backup = job_of(demo, "call_line", BACKUP)
+    n.twilio_posts(f"/twilio/outbound/status?job={backup.id}", CallStatus="no-answer")
+    assert n.run_worker() == 0  # the second round waits ten minutes
+    n.later(minutes=10, seconds=5)
+    assert n.run_worker() == 1
+    assert [c["To"] for c in fake_twilio.calls] == [TECHNICIAN, BACKUP, TECHNICIAN]
+    for to in (TECHNICIAN, BACKUP):
+        job = job_of(demo, "call_line", to)
+        n.twilio_posts(f"/twilio/outbound/status?job={job.id}", CallStatus="busy")
+        n.run_worker()
+    assert len(fake_twilio.calls) == 4  # two rounds, then no more
+    [(_, text)] = sheet_texts(n)
+    assert "Technicien joint : NON" in text
+    with demo.snapshot() as session:
+        assert session.scalars(select(CallRow)).one().reached is None
+
+
+def test_a_replayed_status_callback_changes_nothing(night, demo, fake_twilio):
+    n = night()
+    unanswered_call(n)
+    n.run_worker()
+    line = job_of(demo, "call_line", TECHNICIAN)
+    for _ in range(3):
+        n.twilio_posts(f"/twilio/outbound/status?job={line.id}", CallStatus="no-answer")
+    assert len([j for j in jobs(demo) if j.kind == "call_line"]) == 2  # technician, backup
+
+
+def test_twilio_down_then_back_the_call_is_placed_once(night, demo, fake_twilio):
+    n = night()
+    unanswered_call(n)
+    fake_twilio.failures = [503, 503]  # the call, then the text message
+    n.run_worker()
+    assert fake_twilio.calls == [] and fake_twilio.messages == []
+    retried = [j for j in jobs(demo) if j.kind in ("call_line", "sms")]
+    assert {j.status for j in retried} == {"pending"} and all(j.last_error for j in retried)
+    n.later(seconds=31)
+    n.run_worker()
+    assert len(fake_twilio.calls) == 1 and len(fake_twilio.messages) == 1
+    n.later(minutes=20)  # the lease runs out before Twilio calls back: Twilio is asked
+    fake_twilio.statuses[fake_twilio.calls[0]["Sid"]] = ("no-answer", None)
+    n.run_worker()
+    assert [c["To"] for c in fake_twilio.calls] == [TECHNICIAN, BACKUP]
+
+
+def test_a_job_that_keeps_failing_is_failed_visibly_with_an_alert(night, demo, fake_twilio):
+    n = night()
+    unanswered_call(n)
+    fake_twilio.failures = [400] * 2  # refused: not worth trying again as is
+    n.run_worker()
+    failed = [j for j in jobs(demo) if j.status == "failed"]
+    assert {j.kind for j in failed} == {"call_line", "sms"}
+    with demo.snapshot() as session:
+        assert session.scalars(select(AlertRow.kind)).all() == ["job_failed", "job_failed"]
+
+
+def test_next_morning_a_7_7_client_on_friday_evening_is_called_saturday_at_8(
+    night, demo, fake_twilio
+):
+    n = night(at="2026-12-18T19:30")  # a Friday
+    caller_call(n, "10000001", {})
+    n.run_worker()
+    assert fake_twilio.calls == []  # not before the morning
+    [(_, text)] = sheet_texts(n)  # the sheet goes at once, and says when
+    assert "Technicien joint : NON" in text and "19 décembre" in text
+    line = job_of(demo, "call_line")
+    assert line.due_at.isoformat() == "2026-12-19T07:00:00+00:00"  # 08:00 in Paris
+    n.later(hours=12, minutes=29)  # Saturday 07:59
+    assert n.run_worker() == 0 and fake_twilio.calls == []
+    n.later(minutes=1, seconds=1)
+    assert n.run_worker() == 1
+    assert [c["To"] for c in fake_twilio.calls] == [line.payload["numbers"][0]]
+
+
+def test_danger_the_sheet_goes_to_the_agency_and_the_regional_direction(night, demo, fake_twilio):
+    n = night()
+    call = PhoneCall(
+        FlaskTransport(n.app),
+        BASE_URL,
+        AUTH_TOKEN,
+        from_="+33611111111",
+        callees={MANAGER_IDF: Callee(answers=False)},
+        started_at=n.dispatcher.clock.now(),
+    )
+    call.start()
+    call.press("9")
+    call.press("1")  # a smell of gas
+    call.press("10000002#")
+    if not call.ended:
+        call.hang_up()
+    n.run_worker()
+    sent_to = sorted(meta["to"] for meta, _ in sheet_texts(n))
+    assert len(sent_to) == 2 and AGENCY_0751_FAX in sent_to
+    assert all("DANGER" in text for _, text in sheet_texts(n))
+    assert fake_twilio.calls[0]["To"] == MANAGER_IDF  # not reached in the call: called again
+    assert fake_twilio.messages[0]["To"] == MANAGER_IDF
+
+
+def test_a_third_unreachable_request_in_one_night_raises_the_manager_a_second_does_not(
+    night, demo, fake_twilio
+):
+    n = night()
+    unanswered_call(n)
+    n.later(minutes=30)
+    unanswered_call(n)
+    n.run_worker()
+    assert MANAGER_IDF not in [c["To"] for c in fake_twilio.calls]
+    n.later(minutes=30)
+    unanswered_call(n)
+    n.run_worker()
+    assert MANAGER_IDF in [c["To"] for c in fake_twilio.calls]
+    unreachable = [m for m in fake_twilio.messages if m["To"] == MANAGER_IDF]
+    assert len(unreachable) == 1 and "3 fois" in unreachable[0]["Body"]
+
+
+def test_the_next_morning_call_is_not_made_when_someone_took_the_request_meanwhile(
+    night, demo, fake_twilio
+):
+    n = night(at="2026-12-18T19:30")
+    caller_call(n, "10000001", {})
+    n.run_worker()
+    with demo.session() as session:  # dealt with meanwhile (e.g. the technician called back)
+        session.scalars(select(CallRow)).one().reached = TECHNICIAN
+    n.later(hours=13)
+    n.run_worker()
+    assert fake_twilio.calls == []
+    assert job_of(demo, "call_line").outcome == "not_needed"
+
+
+def test_the_worker_starts_a_job_in_its_due_second(night, demo, fake_twilio):
+    n = night()
+    unanswered_call(n)
+    n.dispatcher.plan_ended_calls()
+    line = job_of(demo, "call_line", TECHNICIAN)
+    assert line.due_at - n.dispatcher.clock.now() < timedelta(seconds=1)

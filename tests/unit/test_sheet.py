@@ -1,0 +1,229 @@
+"""The summary sheet: one A4 page, in French, in Paris time, whatever the data."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pypdf import PdfReader
+
+from ivr.adapters.sheet import SheetAttempt, SheetData, render_sheet
+
+# Christmas Eve, 22:05 UTC: 23:05 in Paris (winter time).
+RECEIVED = datetime(2026, 12, 24, 22, 5, tzinfo=UTC)
+
+
+def _sheet(**changes: object) -> SheetData:
+    """A covered client whose technician did not answer; `changes` override any field."""
+    data = SheetData(
+        reference="CA0123456789abcdef / 42",
+        received_at=RECEIVED,
+        client_id="C004211",
+        client_name="Mme Hélène Lefèvre",
+        address="12 rue des Écoles",
+        postcode="69003",
+        city="Lyon",
+        phones=("+33639980101", "+33478123456"),
+        callback_number="+33639980101",
+        equipment="Chaudière gaz murale",
+        contract="Sérénité 7/7",
+        delay="4 heures",
+        fault="Pas de chauffage ni d'eau chaude",
+        caller_words="La chaudière s'est arrêtée, l'écran affiche F28.",
+        danger=None,
+        action="call_now",
+        reason="Dans la fenêtre d'astreinte de l'agence",
+        reached=False,
+        reached_by=None,
+        attempts=(
+            SheetAttempt(
+                "+33611223344", "technicien", RECEIVED + timedelta(minutes=1), "no-answer", False
+            ),
+            SheetAttempt(
+                "+33611223355",
+                "technicien (2e numéro)",
+                RECEIVED + timedelta(minutes=2),
+                "voicemail",
+                False,
+            ),
+        ),
+        next_morning_at=None,
+        message_left=True,
+        message_seconds=42,
+        voicemail_message_left=True,
+        agency="Lyon Est",
+    )
+    return dataclasses.replace(data, **changes)
+
+
+def _read(pdf: bytes) -> tuple[PdfReader, str]:
+    reader = PdfReader(io.BytesIO(pdf))
+    return reader, "\n".join(page.extract_text() for page in reader.pages)
+
+
+def _one_a4_page(reader: PdfReader) -> None:
+    assert len(reader.pages) == 1
+    box = reader.pages[0].mediabox
+    assert float(box.width) == pytest.approx(595, abs=1)
+    assert float(box.height) == pytest.approx(842, abs=1)
+
+
+def test_technician_not_reached_with_voicemail():
+    reader, text = _read(render_sheet(_sheet()))
+    _one_a4_page(reader)
+    assert "Technicien joint : NON" in text
+    assert "Mme Hélène Lefèvre" in text and "69003 Lyon" in text
+    assert "jeudi 24 décembre 2026 à 23:05" in text  # received, in Paris time
+    assert "23:06" in text and "23:07" in text  # the attempts
+    assert "06 39 98 01 01" in text and "06 11 22 33 44" in text  # numbers as read aloud
+    assert "pas de réponse" in text and "messagerie" in text
+    assert "Appel immédiat du technicien d'astreinte" in text
+    assert "Dans la fenêtre d'astreinte de l'agence" in text
+    assert "message enregistré (42 s)" in text and "message laissé" in text
+    assert "DANGER" not in text
+
+
+def test_technician_reached():
+    attempt = SheetAttempt(
+        "+33611223344", "technicien", RECEIVED + timedelta(minutes=1), "completed", True
+    )
+    sheet = _sheet(
+        reached=True,
+        reached_by="+33611223344",
+        attempts=(attempt,),
+        message_left=False,
+        voicemail_message_left=False,
+    )
+    _, text = _read(render_sheet(sheet))
+    assert "Technicien joint : OUI" in text
+    assert "par 06 11 22 33 44" in text
+    assert "JOINT" in text and "aucun message" in text
+
+
+def test_next_morning_call_is_announced_in_paris_time():
+    sheet = _sheet(
+        action="call_next_morning",
+        attempts=(),
+        message_left=False,
+        voicemail_message_left=False,
+        next_morning_at=datetime(2026, 12, 25, 7, 0, tzinfo=UTC),
+    )
+    _, text = _read(render_sheet(sheet))
+    assert "Technicien joint : NON" in text
+    assert "Rappel du technicien prévu le vendredi 25 décembre à 08:00" in text
+    assert "Appel du technicien le lendemain matin" in text
+    assert "Aucune tentative d'appel" in text
+
+
+def test_danger_has_a_banner_and_the_regional_copy_says_so():
+    sheet = _sheet(
+        danger="odeur de gaz",
+        action="escalate",
+        reason="Danger signalé par l'appelant",
+        title_suffix=" — copie direction régionale",
+    )
+    reader, text = _read(render_sheet(sheet))
+    _one_a4_page(reader)
+    assert "DANGER : odeur de gaz" in text
+    assert "Danger : cadre régional d'astreinte prévenu" in text
+    assert "copie direction régionale" in text
+
+
+def test_long_words_and_many_attempts_stay_on_one_page():
+    words = "Il y a de l'eau partout sous la chaudière et le voyant clignote. " * 200
+    attempts = tuple(
+        SheetAttempt(
+            f"+336112233{i:02d}", "technicien", RECEIVED + timedelta(minutes=20 * i), "busy", False
+        )
+        for i in range(40)
+    )
+    sheet = _sheet(
+        caller_words=words,
+        address="Résidence les Tilleuls, bâtiment B, escalier 3, " * 20,
+        reason="raison " * 300,
+        phones=tuple(f"+3361122330{i}" for i in range(10)),
+        attempts=attempts,
+        danger="fumée",
+        next_morning_at=RECEIVED + timedelta(hours=9),
+    )
+    reader, text = _read(render_sheet(sheet))
+    _one_a4_page(reader)
+    assert "Il y a de l'eau partout" in text and "…" in text  # cut, and shown to be
+    assert "ven. 25/12 à 00:05" in text  # an attempt after midnight names its day
+    assert "autre(s) tentative(s) non listée(s)" in text
+    assert "Technicien joint : NON" in text and "DANGER : fumée" in text
+
+
+def test_words_are_shown_whole_when_there_is_room():
+    words = "Le radiateur du salon est froid depuis ce matin, les autres chauffent. " * 8
+    _, text = _read(render_sheet(_sheet(caller_words=words)))
+    assert "…" not in text
+    assert " ".join(text.split()).count("les autres chauffent") == 8
+
+
+def test_absurd_data_still_fits_one_page():
+    wide = "Œ" * 500  # among the widest letters Helvetica has, with no space to wrap on
+    attempt = SheetAttempt(wide, wide, RECEIVED + timedelta(days=1), wide, False)
+    sheet = _sheet(
+        **{name: wide for name in ("reference", "client_id", "client_name", "address", "postcode")},
+        **{name: wide for name in ("city", "callback_number", "equipment", "contract", "delay")},
+        **{name: wide for name in ("fault", "danger", "reason", "reached_by", "agency")},
+        caller_words=wide * 10,
+        title_suffix=wide,
+        phones=(wide,) * 20,
+        attempts=(attempt,) * 50,
+        reached=True,
+        next_morning_at=RECEIVED + timedelta(hours=9),
+    )
+    reader, text = _read(render_sheet(sheet))
+    _one_a4_page(reader)
+    assert "Technicien joint : OUI" in text and "DANGER" in text
+    assert "Appel immédiat du technicien d'astreinte" in text  # our own words are never cut
+    assert "message enregistré (42 s)" in text
+
+
+def test_minimal_unknown_client_and_hostile_text():
+    sheet = _sheet(
+        client_id=None,
+        client_name=None,
+        address=None,
+        postcode=None,
+        city=None,
+        phones=(),
+        callback_number=None,
+        equipment=None,
+        contract=None,
+        delay=None,
+        fault=None,
+        caller_words="<b>pas</b> & \u2603 \U0001f525 œuvre\nligne",
+        action="not_covered",
+        reason="Client inconnu",
+        attempts=(),
+        message_seconds=75,
+        agency=None,
+    )
+    reader, text = _read(render_sheet(sheet))
+    _one_a4_page(reader)
+    assert "client non identifié" in text and "non renseigné" in text
+    assert "Non couvert : message pour l'agence" in text
+    assert "<b>pas</b> &" in text and "œuvre ligne" in text  # shown, not read as markup
+    assert "message enregistré (1 min 15 s)" in text
+
+
+def test_summer_time_and_the_same_data_give_the_same_file():
+    sheet = _sheet(received_at=datetime(2026, 7, 14, 20, 30, tzinfo=UTC), attempts=())
+    pdf = render_sheet(sheet)
+    assert pdf == render_sheet(sheet)  # a re-sent sheet is byte for byte the same
+    _, text = _read(pdf)
+    assert "mardi 14 juillet 2026 à 22:30" in text
+
+
+def test_unknown_action_and_outcome_are_shown_as_they_are():
+    attempt = SheetAttempt("Jean Dupont", "cadre régional", RECEIVED, "ringing", False)
+    _, text = _read(render_sheet(_sheet(action="legacy", attempts=(attempt,))))
+    assert "Transféré au centre d'appels" in text
+    assert "Jean Dupont" in text and "ringing" in text
+    _, text = _read(render_sheet(_sheet(action="something_new")))
+    assert "something_new" in text
