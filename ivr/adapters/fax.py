@@ -311,9 +311,9 @@ def _domain(sender: str) -> str:
 
 def make_transport(settings: Settings, callback_url: str | None = None) -> FaxTransport:
     """The transport FAX_TRANSPORT names; SettingsError names what is missing or wrong."""
-    if settings.FAX_TRANSPORT is TransportName.HTTP:
+    if settings.FAX_TRANSPORT == TransportName.HTTP:
         return _sinch(settings, callback_url)
-    if settings.FAX_TRANSPORT is TransportName.SMTP:
+    if settings.FAX_TRANSPORT == TransportName.SMTP:
         try:
             return SmtpFax(
                 settings.FAX_SMTP_HOST,

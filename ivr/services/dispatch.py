@@ -311,7 +311,9 @@ class Dispatcher:
         if job.provider_ref is not None:
             return self._fax_status(job, job.provider_ref)
         request = self._load(job)
-        name = f"{request.call.sid}-sheet-{job.id}"
+        # The same name when the job runs again (a transport may drop the duplicate); a new
+        # one when the provider failed to deliver the last.
+        name = f"{request.call.sid}-sheet-{job.id}-{job.payload.get('resends', 0)}"
         fax = Fax(job.payload["to"], name, self.sheet_pdf(request.call.id), request.call.sid)
         with _fax_errors():
             reference = self.fax.send(fax)
@@ -325,7 +327,7 @@ class Dispatcher:
         if status == "completed":
             return Done("delivered")
         if status == "failed":
-            self.queue.record_ref(job, None)  # send it again, later
+            self.queue.forget_ref(job)  # send it again, later
             raise TransientError("the fax provider could not deliver the sheet")
         return Waiting(self.clock.now() + WAIT_FOR_FAX)
 

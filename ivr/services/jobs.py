@@ -26,7 +26,7 @@ from ivr.clock import Clock
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)  # a job still running after this is taken to be lost
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 12  # about four hours of tries: a provider down for an hour loses nothing
 FIRST_BACKOFF = timedelta(seconds=30)
 LONGEST_BACKOFF = timedelta(minutes=30)
 
@@ -148,10 +148,15 @@ class JobQueue:
                     return _job(session.get_one(JobRow, row.id))
         return None
 
-    def record_ref(self, job: Job, reference: str | None) -> None:
-        """The provider accepted the work: written before anything else happens (None: the
-        provider lost it, the work is to be done again)."""
+    def record_ref(self, job: Job, reference: str) -> None:
+        """The provider accepted the work: written before anything else happens."""
         self._set(job.id, provider_ref=reference)
+
+    def forget_ref(self, job: Job) -> None:
+        """The provider failed the work it had accepted: it is to be done again, as a new
+        piece of work (`payload["resends"]` counts them, to name it anew)."""
+        resends = int(job.payload.get("resends", 0)) + 1
+        self._set(job.id, provider_ref=None, payload={**job.payload, "resends": resends})
 
     def finish(self, job: Job, outcome: Outcome) -> None:
         now = self.clock.now()

@@ -44,6 +44,7 @@ class FakeTwilio:
     messages: list[dict[str, str]] = field(default_factory=list)
     statuses: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     failures: list[int] = field(default_factory=list)  # next answers to give instead
+    mock: responses.RequestsMock | None = None  # to fake other providers beside (fax)
 
     def _check(self, request) -> None:
         if self.openapi is not None:
@@ -94,6 +95,7 @@ def fake_twilio(twilio_openapi) -> Iterator[FakeTwilio]:
     fake = FakeTwilio(twilio_openapi)
     base = f"{TWILIO}/2010-04-01/Accounts/{ACCOUNT}"
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        fake.mock = mock
         mock.add_callback(responses.POST, f"{base}/Calls.json", fake.create_call)
         mock.add_callback(responses.GET, re.compile(rf"{base}/Calls/CA\w+\.json"), fake.fetch_call)
         mock.add_callback(responses.GET, re.compile(rf"{base}/Calls\.json.*"), fake.list_calls)

@@ -1,0 +1,78 @@
+"""Twilio's REST API as the dispatcher uses it, served on loopback: Calls (create, fetch,
+list) and Messages (create). For the tests and the demo, never for production: point
+`TWILIO_API_BASE_URL` at `serve()`'s URL. Calls it is asked to place are only recorded; their
+outcome is what `statuses` says (a test, or the simulator's page, sets it)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.serving import make_server
+
+
+@dataclass
+class FakeTwilioRest:
+    calls: list[dict[str, str]] = field(default_factory=list)
+    messages: list[dict[str, str]] = field(default_factory=list)
+    statuses: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    # Cleared: a call request is recorded, then not answered until it is set (a provider that
+    # accepted the call but whose answer never arrived).
+    answering: threading.Event = field(default_factory=threading.Event)
+    call_received: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.answering.set()
+
+    def app(self) -> Flask:
+        app = Flask(__name__)
+        base = "/2010-04-01/Accounts/<account>"
+
+        @app.post(f"{base}/Calls.json")
+        def create_call(account: str) -> Any:
+            sid = f"CA{len(self.calls) + 1:032d}"
+            self.calls.append({**request.form.to_dict(), "Sid": sid})
+            self.statuses.setdefault(sid, ("queued", None))
+            self.call_received.set()
+            self.answering.wait()
+            return jsonify(sid=sid, status="queued", to=request.form["To"]), 201
+
+        @app.get(f"{base}/Calls/<sid>.json")
+        def fetch_call(account: str, sid: str) -> Any:
+            status, answered_by = self.statuses.get(sid, ("completed", None))
+            return jsonify(sid=sid, status=status, answered_by=answered_by)
+
+        @app.get(f"{base}/Calls.json")
+        def list_calls(account: str) -> Any:
+            found = [c for c in self.calls if c["To"] == request.args.get("To")]
+            page = [{"sid": c["Sid"], "to": c["To"]} for c in found[-1:]]
+            return jsonify(calls=page, next_page_uri=None, page=0)
+
+        @app.post(f"{base}/Messages.json")
+        def create_message(account: str) -> Any:
+            sid = f"SM{len(self.messages) + 1:032d}"
+            self.messages.append({**request.form.to_dict(), "Sid": sid})
+            return jsonify(sid=sid, status="queued"), 201
+
+        @app.errorhandler(404)
+        def unknown(_error: Exception) -> Response:
+            return Response('{"code": 20404, "message": "not found"}', 404)
+
+        return app
+
+    @contextmanager
+    def serve(self) -> Iterator[str]:
+        """Serve on a free loopback port, in a thread; yields the base URL."""
+        server = make_server("127.0.0.1", 0, self.app(), threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_port}"
+        finally:
+            self.answering.set()
+            server.shutdown()
+            thread.join(timeout=5)
