@@ -15,6 +15,8 @@ looks at it first when it runs again: a job run twice does its work once.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -331,6 +333,39 @@ class Dispatcher:
             raise TransientError("the fax provider could not deliver the sheet")
         return Waiting(self.clock.now() + WAIT_FOR_FAX)
 
+    def fax_outcome(self, reference: str, status: str) -> bool:
+        """The fax provider's delivery report (its callback): the sheet is delivered, or is
+        sent again. False when no sheet waits for that fax."""
+        with self.db.session() as session:
+            row = session.scalars(
+                select(JobRow).where(
+                    JobRow.kind == "sheet",
+                    JobRow.provider_ref == reference,
+                    JobRow.status.in_(("pending", "running", "waiting")),
+                )
+            ).first()
+            if row is None:
+                return False
+            now = self.clock.now()
+            if status == "completed":
+                row.status, row.outcome, row.done_at, row.lease_until = (
+                    "done",
+                    "delivered",
+                    now,
+                    None,
+                )
+            elif status == "failed":
+                row.payload = {**row.payload, "resends": int(row.payload.get("resends", 0)) + 1}
+                row.provider_ref, row.status, row.due_at, row.lease_until = (
+                    None,
+                    "pending",
+                    now,
+                    None,
+                )
+                row.last_error = "the fax provider could not deliver the sheet"
+            row.updated_at = now
+            return True
+
     def sheet_pdf(self, call_id: int) -> bytes:
         with self.db.snapshot() as session:
             call = session.get_one(CallRow, call_id)
@@ -488,9 +523,21 @@ def _instant(text: object) -> datetime | None:
     return datetime.fromisoformat(text) if isinstance(text, str) and text else None
 
 
+def fax_callback_token(settings: Settings) -> str | None:
+    """What the fax provider's callback URL carries to be believed (it signs nothing):
+    derived from SECRET_KEY, so that every process agrees; none without one."""
+    if not settings.SECRET_KEY:
+        return None
+    digest = hmac.new(settings.SECRET_KEY.encode(), b"fax-callback", hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
 def make_dispatcher(db: Database, settings: Settings, clock: Clock | None = None) -> Dispatcher:
     """The worker's dispatcher: Twilio's REST API when the account is configured, and the
-    fax transport of FAX_TRANSPORT."""
+    fax transport of FAX_TRANSPORT (reporting deliveries to /fax/status when SECRET_KEY is
+    set; else the worker asks the provider)."""
+    token = fax_callback_token(settings)
+    callback = f"{settings.PUBLIC_BASE_URL}/fax/status?token={token}" if token else None
     rest = (
         TwilioRest(
             settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, settings.TWILIO_API_BASE_URL
@@ -504,5 +551,5 @@ def make_dispatcher(db: Database, settings: Settings, clock: Clock | None = None
         clock or settings.make_clock(),
         ReferenceCache(),
         rest,
-        make_transport(settings),
+        make_transport(settings, callback),
     )

@@ -28,10 +28,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["ivr.dispatcher"] = Dispatcher(calls.db, settings, clock, calls.reference)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from ivr.web import home, twilio
+    from ivr.web import fax, home, twilio
 
     app.register_blueprint(home.blueprint)
     app.register_blueprint(twilio.blueprint)
+    app.register_blueprint(fax.blueprint)
     return app
 
 
