@@ -3,17 +3,23 @@ middle of a job loses nothing and does nothing twice; two workers do each job on
 
 from __future__ import annotations
 
+import html
+import json
 import os
+import re
 import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pypdf import PdfReader
+
+from ivr.simulator.phone import Callee, HttpTransport, PhoneCall
 from ivr.simulator.rest import FakeTwilioRest
-from tests.calls.conftest import BACKUP, TECHNICIAN
-from tests.conftest import AUTH_TOKEN, BASE_URL
+from tests.calls.conftest import BACKUP, TECHNICIAN, identify, through_details
+from tests.conftest import AUTH_TOKEN, BASE_URL, running_ivr, sign
 from tests.dispatch.conftest import ACCOUNT, IVR_NUMBER
 from tests.dispatch.test_dispatcher import job_of, jobs, unanswered_call
 
@@ -91,3 +97,60 @@ def test_two_workers_at_once_do_each_job_once(night, demo, database_url):
         "sms",
         "sms",
     ]
+
+
+def test_through_ivr_serve_and_ivr_worker_the_technician_reached_and_the_sheet_faxed(
+    demo, database_url, tmp_path, twiml_schema
+):
+    """The whole night on loopback: a call into `ivr serve`, nobody takes it; `ivr worker`
+    calls the technician through a fake Twilio; Twilio's callbacks go to `ivr serve`, signed;
+    the worker faxes the sheet to a folder."""
+    at = datetime(2026, 12, 22, 22, 0, tzinfo=UTC)  # 23:00 in Paris, agency 0751 on call
+    faxes = tmp_path / "faxes"
+    fake = FakeTwilioRest()
+    with (
+        fake.serve() as twilio,
+        running_ivr(database_url, TWILIO_AUTH_TOKEN=AUTH_TOKEN, IVR_CLOCK=at.isoformat()) as served,
+    ):
+        call = PhoneCall(
+            HttpTransport(),
+            served,
+            AUTH_TOKEN,
+            from_="+33611111111",
+            callees={TECHNICIAN: Callee(answers=False), BACKUP: Callee(answers=False)},
+            validate=twiml_schema,
+        )
+        identify(call, "10000002")
+        through_details(call)
+        call.leave_message(20)
+        assert call.ended
+
+        env = {**worker_env(database_url, twilio, at, faxes), "PUBLIC_BASE_URL": served}
+        subprocess.run([IVR, "worker", "--burst"], env=env, check=True, timeout=60)
+        assert [c["To"] for c in fake.calls] == [TECHNICIAN]
+        assert [m["To"] for m in fake.messages] == [TECHNICIAN]
+
+        placed = fake.calls[0]
+        twiml = twilio_posts(placed["Url"], placed["Sid"], AnsweredBy="human")
+        twiml_schema and twiml_schema(twiml)
+        assert "06 11 11 11 11" in twiml and "tapez 2" in twiml
+        menu = re.search(r'action="([^"]+)"', twiml)
+        assert menu is not None
+        assert "C'est noté" in twilio_posts(html.unescape(menu.group(1)), placed["Sid"], Digits="2")
+        twilio_posts(placed["StatusCallback"], placed["Sid"], CallStatus="completed")
+
+        later = {**env, "IVR_CLOCK": (at + timedelta(minutes=5)).isoformat()}
+        subprocess.run([IVR, "worker", "--burst"], env=later, check=True, timeout=60)
+    [meta] = [json.loads(p.read_text()) for p in faxes.glob("*.json")]
+    assert meta["to"] == "+33199001101" and meta["call_sid"] == call.call_sid
+    pdf = PdfReader(faxes / f"{meta['name']}.pdf")
+    assert "Technicien joint : OUI" in pdf.pages[0].extract_text()
+
+
+def twilio_posts(url: str, sid: str, **params: str) -> str:
+    """Twilio posting one of the dispatcher's call's webhooks, signed."""
+    form = {"CallSid": sid, "AccountSid": ACCOUNT, "Direction": "outbound-api", **params}
+    headers = {"X-Twilio-Signature": sign(url, form, AUTH_TOKEN)}
+    status, body = HttpTransport().post(url, form, headers)
+    assert status in (200, 204), (status, body)
+    return body
