@@ -71,6 +71,15 @@ class TwilioRest:
         )
         return str(calls[0].sid) if calls else None
 
+    def find_message(self, to: str, from_: str, sent_after: datetime) -> str | None:
+        """A text message to `to` sent since `sent_after`: one we sent but did not record."""
+        messages = _provider(
+            lambda: self.client.messages.list(
+                to=to, from_=from_, date_sent_after=sent_after, limit=1
+            )
+        )
+        return str(messages[0].sid) if messages else None
+
     def send_sms(self, to: str, from_: str, body: str) -> str:
         message = _provider(lambda: self.client.messages.create(to=to, from_=from_, body=body))
         return str(message.sid)

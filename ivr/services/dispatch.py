@@ -298,6 +298,11 @@ class Dispatcher:
             return Done("sent")  # sent before the worker stopped
         request = self._load(job)
         rest, caller_id = self._rest()
+        if job.attempts > 1:  # run before and stopped: it may have been sent, unrecorded
+            sent = rest.find_message(job.payload["to"], caller_id, job.due_at)
+            if sent is not None:
+                self.queue.record_ref(job, sent)
+                return Done("sent")
         prompts = self.reference.prompts(self.db)
         role = job.payload["role"]
         values = job.payload.get("values") or self.summary(request)

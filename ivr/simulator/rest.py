@@ -52,6 +52,12 @@ class FakeTwilioRest:
             page = [{"sid": c["Sid"], "to": c["To"]} for c in found[-1:]]
             return jsonify(calls=page, next_page_uri=None, page=0)
 
+        @app.get(f"{base}/Messages.json")
+        def list_messages(account: str) -> Any:
+            found = [m for m in self.messages if m["To"] == request.args.get("To")]
+            page = [{"sid": m["Sid"], "to": m["To"]} for m in found[-1:]]
+            return jsonify(messages=page, next_page_uri=None, page=0)
+
         @app.post(f"{base}/Messages.json")
         def create_message(account: str) -> Any:
             sid = f"SM{len(self.messages) + 1:032d}"

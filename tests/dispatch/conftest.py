@@ -80,6 +80,13 @@ class FakeTwilio:
         page = [{"sid": c["Sid"], "status": "completed", "to": c["To"]} for c in found[-1:]]
         return (200, {}, json.dumps({"calls": page, "next_page_uri": None, "page": 0}))
 
+    def list_messages(self, request):
+        self._check(request)
+        query = dict(parse_qsl(urlsplit(request.url).query))
+        found = [m for m in self.messages if m["To"] == query.get("To")]
+        page = [{"sid": m["Sid"], "to": m["To"]} for m in found[-1:]]
+        return (200, {}, json.dumps({"messages": page, "next_page_uri": None, "page": 0}))
+
     def create_message(self, request):
         self._check(request)
         if failed := self._failure():
@@ -100,6 +107,9 @@ def fake_twilio(twilio_openapi) -> Iterator[FakeTwilio]:
         mock.add_callback(responses.GET, re.compile(rf"{base}/Calls/CA\w+\.json"), fake.fetch_call)
         mock.add_callback(responses.GET, re.compile(rf"{base}/Calls\.json.*"), fake.list_calls)
         mock.add_callback(responses.POST, f"{base}/Messages.json", fake.create_message)
+        mock.add_callback(
+            responses.GET, re.compile(rf"{base}/Messages\.json.*"), fake.list_messages
+        )
         yield fake
 
 

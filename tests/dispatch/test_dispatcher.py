@@ -258,3 +258,18 @@ def test_the_worker_starts_a_job_in_its_due_second(night, demo, fake_twilio):
     n.dispatcher.plan_ended_calls()
     line = job_of(demo, "call_line", TECHNICIAN)
     assert line.due_at - n.dispatcher.clock.now() < timedelta(seconds=1)
+
+
+def test_a_text_message_sent_but_not_recorded_is_found_not_sent_again(night, demo, fake_twilio):
+    n = night()
+    unanswered_call(n)
+    n.dispatcher.plan_ended_calls()
+    sms = job_of(demo, "sms")
+    fake_twilio.messages.append({"To": TECHNICIAN, "Sid": "SM" + "9" * 32, "Body": "..."})
+    with demo.session() as session:  # as a worker that died after Twilio took the message
+        row = session.get(JobRow, sms.id)
+        row.attempts, row.status = 1, "running"
+        row.lease_until = n.dispatcher.clock.now() - timedelta(seconds=1)
+    n.run_worker()
+    assert len(fake_twilio.messages) == 1
+    assert job_of(demo, "sms").provider_ref == "SM" + "9" * 32
