@@ -151,14 +151,29 @@ def serve(obj: Context, bind: str, workers: int | None) -> None:
 @_fails_cleanly
 def worker(obj: Context, burst: bool) -> None:
     """Run the dispatcher's jobs as they fall due (calls, text messages, summary sheets)."""
+    import logging
     import signal
     import threading
 
     from ivr.services.dispatch import make_dispatcher
     from ivr.services.worker import Worker
 
-    dispatcher = make_dispatcher(obj.db, obj.settings)
-    runner = Worker(dispatcher.queue, dispatcher.handlers(), dispatcher.plan_ended_calls)
+    settings = obj.settings
+    missing = [
+        name
+        for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "IVR_CALLER_ID")
+        if not getattr(settings, name)
+    ]
+    if missing:  # else every call and text message would fail, one by one, at night
+        raise SettingsError(f"invalid settings: ivr worker needs {', '.join(missing)}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    dispatcher = make_dispatcher(obj.db, settings)
+    runner = Worker(
+        dispatcher.queue,
+        dispatcher.handlers(),
+        dispatcher.plan_ended_calls,
+        dispatcher.job_failed,
+    )
     if burst:
         click.echo(f"{runner.run_due()} jobs run")
         return

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import requests
@@ -22,9 +22,12 @@ from ivr.services.jobs import PermanentError, TransientError
 
 T = TypeVar("T")
 TIMEOUT_SECONDS = 10.0
-RING_SECONDS = 25  # then the call counts as not answered
+# Then the call counts as not answered. Long enough for a mobile to forward to its voicemail
+# box (French carriers do after 20 to 30 s), so that the summary can be left there.
+RING_SECONDS = 40
 # The status of a call still under way: its outcome is to come.
 UNDER_WAY = frozenset({"queued", "initiated", "ringing", "in-progress"})
+CLOCK_SKEW = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -62,27 +65,33 @@ class TwilioRest:
         call = _provider(lambda: self.client.calls(sid).fetch())
         return CallOutcome(str(call.status), call.answered_by)
 
-    def find_call(self, to: str, from_: str, placed_after: datetime) -> str | None:
-        """A call to `to` placed since `placed_after`: one we placed but did not record."""
+    def find_calls(self, to: str, from_: str, since: datetime) -> list[str]:
+        """Calls from us to `to` created since `since` (give or take a minute of clock
+        difference), newest first: where to look for a call placed but not recorded."""
         calls = _provider(
             lambda: self.client.calls.list(
-                to=to, from_=from_, start_time_after=placed_after, limit=1
+                to=to, from_=from_, start_time_after=since - timedelta(days=1), limit=20
             )
         )
-        return str(calls[0].sid) if calls else None
+        return [str(c.sid) for c in calls if _since(c.date_created, since)]
 
-    def find_message(self, to: str, from_: str, sent_after: datetime) -> str | None:
-        """A text message to `to` sent since `sent_after`: one we sent but did not record."""
+    def find_messages(self, to: str, from_: str, since: datetime) -> list[str]:
+        """Text messages from us to `to` since `since`'s day, newest first."""
         messages = _provider(
             lambda: self.client.messages.list(
-                to=to, from_=from_, date_sent_after=sent_after, limit=1
+                to=to, from_=from_, date_sent_after=since - timedelta(days=1), limit=20
             )
         )
-        return str(messages[0].sid) if messages else None
+        return [str(m.sid) for m in messages if _since(m.date_created, since)]
 
     def send_sms(self, to: str, from_: str, body: str) -> str:
         message = _provider(lambda: self.client.messages.create(to=to, from_=from_, body=body))
         return str(message.sid)
+
+
+def _since(created: datetime | None, since: datetime) -> bool:
+    # Twilio filters by day only; a resource without a date (a fake) is given the benefit.
+    return created is None or created >= since - CLOCK_SKEW
 
 
 def _provider(request: Callable[[], T]) -> T:
@@ -95,8 +104,17 @@ def _provider_errors() -> Iterator[None]:
     try:
         yield
     except TwilioRestException as error:
+        # Twilio's own message may quote a phone number: only its codes are kept.
         if error.status >= 500 or error.status == 429:
             raise TransientError(f"Twilio answered {error.status}") from error
-        raise PermanentError(f"Twilio refused the request ({error.status}: {error.msg})") from error
-    except (requests.ConnectionError, requests.Timeout) as error:
-        raise TransientError(f"Twilio unreachable: {type(error).__name__}") from error
+        if error.status in (401, 403):  # our credentials: worth trying again once fixed
+            raise TransientError(f"Twilio refused our credentials ({error.status})") from error
+        raise PermanentError(
+            f"Twilio refused the request ({error.status}, code {error.code})"
+        ) from error
+    except requests.ConnectTimeout as error:  # never connected: nothing was sent
+        raise TransientError("Twilio unreachable: ConnectTimeout") from error
+    except (requests.ConnectionError, requests.Timeout) as error:  # perhaps sent, perhaps done
+        raise TransientError(
+            f"Twilio unreachable: {type(error).__name__}", maybe_done=True
+        ) from error

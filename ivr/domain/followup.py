@@ -25,6 +25,7 @@ class EndedCall:
     fax_numbers: tuple[str, ...]
     reached: bool  # someone took the call while the caller was on the line
     national_duty_number: str | None = None
+    reached_by: str | None = None  # who
 
 
 @dataclass(frozen=True)
@@ -42,23 +43,26 @@ def follow_up(call: EndedCall) -> list[Planned]:
         # Nobody took the call: call the line again, text it; the sheet waits for the outcome.
         return [
             call_line(call.call_id, "technician", call.call_numbers, call.ended_at, "request"),
-            _sms(call, call.call_numbers[0], "technician"),
+            _sms(call, call.call_numbers[0], "technician", call.ended_at),
         ]
     if action is Action.CALL_NEXT_MORNING and call.call_at is not None and call.call_numbers:
         return [
             call_line(call.call_id, "technician", call.call_numbers, call.call_at, "next_morning"),
+            _sms(call, call.call_numbers[0], "technician", call.call_at),
             *sheets(call.call_id, call.fax_numbers, call.ended_at),
         ]
-    if action is Action.ESCALATE and not call.reached:
+    if action is Action.ESCALATE:
+        # Danger: the sheets at once, whatever comes next; the manager is texted the summary
+        # even when they took the call, and called again when they did not.
         chain = tuple(
             dict.fromkeys((*call.call_numbers, *filter(None, [call.national_duty_number])))
         )
-        jobs = [*sheets(call.call_id, call.fax_numbers, call.ended_at)]
-        if chain:
+        texted = call.reached_by or (chain[0] if chain else None)
+        jobs = [_sms(call, texted, "manager", call.ended_at)] if texted else []
+        if chain and not call.reached:
             jobs.insert(0, call_line(call.call_id, "manager", chain, call.ended_at, "danger"))
-            jobs.insert(1, _sms(call, chain[0], "manager"))
-        return jobs
-    if action in (Action.CALL_NOW, Action.ESCALATE, Action.FAX_ONLY):
+        return [*jobs, *sheets(call.call_id, call.fax_numbers, call.ended_at)]
+    if action in (Action.CALL_NOW, Action.FAX_ONLY):
         return sheets(call.call_id, call.fax_numbers, call.ended_at)
     return []  # not covered (a message for the agency), legacy (the call centre has it)
 
@@ -110,8 +114,8 @@ def sheets(call_id: int, fax_numbers: tuple[str, ...], due_at: datetime) -> list
     ]
 
 
-def _sms(call: EndedCall, to: str, role: str) -> Planned:
-    return Planned("sms", f"sms:{call.call_id}:{to}", call.ended_at, {"to": to, "role": role})
+def _sms(call: EndedCall, to: str, role: str, due_at: datetime) -> Planned:
+    return Planned("sms", f"sms:{call.call_id}:{to}", due_at, {"to": to, "role": role})
 
 
 @dataclass(frozen=True)
@@ -121,14 +125,17 @@ class LineRequest:
     call_id: int
     at: datetime
     reached: bool  # someone took it then, or later when the dispatcher called
+    tried: bool = True  # every line was tried (a request still being tried does not count)
 
 
 def unreachable_streak(requests: Sequence[LineRequest]) -> list[LineRequest]:
-    """The latest requests of one on-call period nobody took, in a row (oldest first): a
-    request someone took ends the streak (§5.2, "a reach resets the count")."""
+    """The latest requests of one on-call period whose lines were all tried and that nobody
+    took, in a row (oldest first). A request someone took ends the streak (§5.2, "a reach
+    resets the count"); one whose lines are still being tried neither counts nor resets."""
     streak: list[LineRequest] = []
     for request in sorted(requests, key=lambda r: (r.at, r.call_id), reverse=True):
         if request.reached:
             break
-        streak.append(request)
+        if request.tried:
+            streak.append(request)
     return streak[::-1]

@@ -40,7 +40,7 @@ from ivr.adapters.sheet import SheetAttempt, SheetData, render_sheet
 from ivr.adapters.twilio_rest import UNDER_WAY, TwilioRest
 from ivr.clock import Clock
 from ivr.domain import followup
-from ivr.domain.model import ONCALL_TYPE_OF_CONTRACT
+from ivr.domain.model import ONCALL_TYPE_OF_CONTRACT, Agency
 from ivr.domain.oncall import local_date, window_at
 from ivr.domain.routing import Action
 from ivr.domain.triage import Danger, Fault
@@ -60,7 +60,8 @@ from voice_flows.caller import CallState, summary_values
 
 log = logging.getLogger(__name__)
 
-WAIT_FOR_CALL = timedelta(minutes=15)  # then Twilio is asked how the call went
+WAIT_FOR_CALL = timedelta(minutes=3)  # then Twilio is asked how the call went
+LONGEST_CALL = timedelta(hours=4, minutes=10)  # Twilio ends every call within four hours
 WAIT_FOR_FAX = timedelta(minutes=10)
 UNREACHABLE_LIMIT = 2  # "more than 2 consecutive times": the manager is told at the 3rd
 
@@ -98,102 +99,179 @@ class Dispatcher:
     # --- Planning -------------------------------------------------------------------------
 
     def plan_ended_calls(self) -> int:
-        """Plan the jobs of the calls that ended since last time; how many calls."""
+        """Plan the jobs of the calls that ended since last time, each call on its own (one
+        that cannot be planned raises an alert and never holds up the others); how many."""
         now = self.clock.now()
-        with self.db.session() as session:
-            calls = session.scalars(
-                select(CallRow)
+        self._end_forgotten_calls(now)
+        with self.db.snapshot() as session:
+            ids = session.scalars(
+                select(CallRow.id)
                 .where(CallRow.ended_at.is_not(None), CallRow.followed_up_at.is_(None))
                 .order_by(CallRow.id)
                 .limit(50)
             ).all()
-            for call in calls:
-                request = self._request(session, call)
-                ended = followup.EndedCall(
-                    call_id=call.id,
-                    ended_at=now,
-                    action=call.action,
-                    call_at=_instant(request.decision.get("call_at")),
-                    call_numbers=tuple(request.decision.get("call_numbers", ())),
-                    fax_numbers=tuple(request.decision.get("fax_numbers", ())),
-                    reached=call.reached is not None,
-                    national_duty_number=self.settings.NATIONAL_DUTY_NUMBER,
-                )
-                for job in followup.follow_up(ended):
-                    self.queue.schedule(
-                        session, job.kind, job.key, job.due_at, call.id, job.payload
+        for call_id in ids:
+            try:
+                with self.db.session() as session:
+                    self._plan(session, session.get_one(CallRow, call_id), now)
+            except Exception as error:
+                log.exception("call %s could not be planned", call_id)
+                with self.db.session() as session:
+                    call = session.get_one(CallRow, call_id)
+                    call.followed_up_at = now
+                    self._alert(
+                        session,
+                        "planning_failed",
+                        f"call {call.sid}: nothing planned ({type(error).__name__}); "
+                        "see to its technician, manager and sheet by hand",
                     )
-                if call.action == Action.CALL_NOW.value and call.reached is None:
-                    self._unreachable_technician(session, call, now)
-                call.followed_up_at = now
-        return len(calls)
+        return len(ids)
 
-    def _unreachable_technician(self, session: Session, call: CallRow, now: datetime) -> None:
-        """§5.2: the line of an agency not taken more than twice in a row in one on-call
-        period: the regional manager on duty is called, and texted the waiting requests."""
+    def _plan(self, session: Session, call: CallRow, now: datetime) -> None:
+        if call.followed_up_at is not None:
+            return  # planned meanwhile by another worker
+        request = self._request(session, call)
+        taken = self._taken_in_call(session, call)
+        if taken and call.reached is None:
+            call.reached = taken  # the whisper's key came before the dial's outcome
+        ended = followup.EndedCall(
+            call_id=call.id,
+            ended_at=now,
+            action=call.action,
+            call_at=_instant(request.decision.get("call_at")),
+            call_numbers=tuple(request.decision.get("call_numbers", ())),
+            fax_numbers=tuple(request.decision.get("fax_numbers", ())),
+            reached=call.reached is not None,
+            national_duty_number=self.settings.NATIONAL_DUTY_NUMBER,
+            reached_by=call.reached,
+        )
+        jobs = followup.follow_up(ended)
+        for job in jobs:
+            self.queue.schedule(session, job.kind, job.key, job.due_at, call.id, job.payload)
+        if call.action == Action.ESCALATE.value and not any(j.kind == "sms" for j in jobs):
+            self._alert(session, "nobody_to_escalate_to", f"call {call.sid}: danger, nobody")
+        if call.action == Action.CALL_NOW.value and call.reached is None:
+            tried = {
+                a for (a,) in session.execute(_DIALED.where(DialAttemptRow.call_id == call.id))
+            }
+            if set(ended.call_numbers) <= tried:  # every line tried while the caller waited
+                self._line_unreachable(session, call, now)
+        call.followed_up_at = now
+
+    def _end_forgotten_calls(self, now: datetime) -> None:
+        """A call whose end Twilio never reported (a lost status callback) is taken as ended
+        once it is older than any call can last, so that it is followed up all the same."""
+        with self.db.snapshot() as session:
+            ids = session.scalars(
+                select(CallRow.id).where(
+                    CallRow.ended_at.is_(None), CallRow.started_at < now - LONGEST_CALL
+                )
+            ).all()
+        for call_id in ids:
+            with self.db.session() as session:
+                call = session.get_one(CallRow, call_id)
+                if call.ended_at is None:
+                    call.ended_at = now
+                    self._event(session, call.id, "ended", {"status": "never reported"})
+
+    @staticmethod
+    def _taken_in_call(session: Session, call: CallRow) -> str | None:
+        return session.scalar(
+            select(DialAttemptRow.number)
+            .where(DialAttemptRow.call_id == call.id, DialAttemptRow.accepted.is_(True))
+            .limit(1)
+        )
+
+    # --- §5.2: the unreachable technician --------------------------------------------------
+
+    def _line_unreachable(self, session: Session, call: CallRow, now: datetime) -> None:
+        """One "time" (§5.2): every line of the request was tried and nobody took it. At the
+        third in a row in one on-call period, and at every one after, the regional manager
+        on duty is called and texted the waiting requests."""
+        self._event(session, call.id, "line_unreachable", {})
+        session.flush()
+        period = self._period(call)
+        if period is None:
+            return
+        agency, start, end = period
+        requests = session.execute(
+            select(CallRow.id, CallRow.started_at, CallRow.reached, CallRow.state)
+            .where(
+                CallRow.agency == agency.cia,
+                CallRow.action == Action.CALL_NOW.value,
+                CallRow.started_at >= start,
+                CallRow.started_at < end,
+            )
+            .order_by(CallRow.started_at, CallRow.id)
+        ).all()
+        counted = set(
+            session.scalars(
+                select(CallEventRow.call_id).where(
+                    CallEventRow.call_id.in_([r.id for r in requests]),
+                    CallEventRow.kind == "line_unreachable",
+                )
+            )
+        )
+        streak = followup.unreachable_streak(
+            [
+                followup.LineRequest(r.id, r.started_at, r.reached is not None, r.id in counted)
+                for r in requests
+            ]
+        )
+        if len(streak) <= UNREACHABLE_LIMIT:
+            return
+        self._event(session, call.id, "technician_unreachable", {"times": len(streak)})
+        self._escalate_unreachable(session, call, agency, streak, now)
+
+    def _period(self, call: CallRow) -> tuple[Agency, datetime, datetime] | None:
+        """The on-call period (window instance) a request fell in, by the directory in force."""
         directory = self.reference.directory(self.db)
         agency = directory.agencies.get(call.agency or "")
         client = self.reference.client(self.db, call.client_id) if call.client_id else None
         if agency is None or client is None:
-            return
-        contract = client.effective_contract(local_date(call.started_at))
-        windows = directory.windows_for(agency.cia, ONCALL_TYPE_OF_CONTRACT[contract])
-        period = window_at(windows, call.started_at, agency.department)
-        if period is None:
-            return
-        requests = session.execute(
-            select(CallRow.id, CallRow.started_at, CallRow.reached)
-            .where(
-                CallRow.agency == agency.cia,
-                CallRow.action == Action.CALL_NOW.value,
-                CallRow.ended_at.is_not(None),
-                CallRow.started_at >= period.start,
-                CallRow.started_at < period.end,
-            )
-            .order_by(CallRow.started_at, CallRow.id)
-        ).all()
-        streak = followup.unreachable_streak(
-            [followup.LineRequest(r.id, r.started_at, r.reached is not None) for r in requests]
+            return None
+        oncall_type = ONCALL_TYPE_OF_CONTRACT.get(
+            client.effective_contract(local_date(call.started_at))
         )
-        if len(streak) <= UNREACHABLE_LIMIT:
-            return
+        if oncall_type is None:  # the contract changed since: no period to count in
+            return None
+        windows = directory.windows_for(agency.cia, oncall_type)
+        period = window_at(windows, call.started_at, agency.department)
+        return (agency, period.start, period.end) if period else None
+
+    def _escalate_unreachable(
+        self,
+        session: Session,
+        call: CallRow,
+        agency: Agency,
+        streak: list[followup.LineRequest],
+        now: datetime,
+    ) -> None:
+        directory = self.reference.directory(self.db)
         managers = [s.mobile for s in directory.managers_on_duty(agency.region, now)]
         chain = tuple(
             dict.fromkeys([*managers, *filter(None, [self.settings.NATIONAL_DUTY_NUMBER])])
         )
-        purpose = f"unreachable-{agency.cia}-{streak[0].call_id}"
-        self._event(session, call.id, "technician_unreachable", {"times": len(streak)})
         if not chain:
             self._alert(session, "no_manager", f"agency {agency.cia}: nobody to escalate to")
             return
+        purpose = f"unreachable-{call.id}"
+        count = str(len(streak))
+        payload = followup.call_line(call.id, "manager", chain, now, purpose).payload
+        payload["unreachable"] = {"agency": agency.name, "count": count}
         self.queue.schedule(
-            session,
-            "call_line",
-            f"call:{purpose}",  # once for the streak, whichever call made it reach the limit
-            now,
-            call.id,
-            {
-                "role": "manager",
-                "numbers": list(chain),
-                "index": 0,
-                "round": 1,
-                "purpose": purpose,
-                "unreachable": {"agency": agency.name, "count": len(streak)},
-            },
+            session, "call_line", f"call:{call.id}:{purpose}", now, call.id, payload
         )
-        waiting = ", ".join(f"réf. {r.call_id}" for r in streak)
-        self.queue.schedule(
-            session,
-            "sms",
-            f"sms:{purpose}",
-            now,
-            call.id,
-            {
-                "to": chain[0],
-                "role": "unreachable",
-                "values": {"agency": agency.name, "count": str(len(streak)), "requests": waiting},
-            },
-        )
+        waiting = "; ".join(self._waiting_line(session, r.call_id) for r in streak)
+        values = {"agency": agency.name, "count": count, "requests": waiting}
+        sms = {"to": chain[0], "role": "unreachable", "values": values}
+        self.queue.schedule(session, "sms", f"sms:{call.id}:{purpose}", now, call.id, sms)
+
+    def _waiting_line(self, session: Session, call_id: int) -> str:
+        """One waiting request, as the manager's text message lists it."""
+        request = self._request(session, session.get_one(CallRow, call_id))
+        values = self.summary(request, spoken=False)
+        return f"réf. {call_id} {values['city']}, {values['fault']}, {values['phone']}"
 
     # --- Calling a line -------------------------------------------------------------------
 
@@ -203,23 +281,25 @@ class Dispatcher:
             return Done("not_needed")  # someone took it meanwhile
         rest, caller_id = self._rest()
         number = job.payload["numbers"][job.payload["index"]]
-        reference = job.provider_ref
-        if reference is None and job.attempts > 1:
-            # Run before and stopped: the call may have been placed without being recorded.
-            reference = rest.find_call(number, caller_id, job.due_at)
-            if reference is not None:
-                self.queue.record_ref(job, reference)
+        reference = job.provider_ref or self._placed_unrecorded(job, rest, number, caller_id)
         if reference is not None:
             outcome = rest.call_outcome(reference)
             if outcome.status in UNDER_WAY:
                 return Waiting(self.clock.now() + WAIT_FOR_CALL)
             return Done(self.line_outcome(job.id, outcome.status, outcome.answered_by))
-        sid = rest.place_call(
-            number,
-            caller_id,
-            self._url("/twilio/outbound/answer", job.id),
-            self._url("/twilio/outbound/status", job.id),
-        )
+        # Noted before the request: if the answer never comes back, the call may exist.
+        self.queue.note(job, placing_since=self.clock.now().isoformat())
+        try:
+            sid = rest.place_call(
+                number,
+                caller_id,
+                self._url("/twilio/outbound/answer", job.id),
+                self._url("/twilio/outbound/status", job.id),
+            )
+        except TransientError as error:
+            if not error.maybe_done:  # Twilio answered: no call was placed
+                self.queue.note(job, placing_since=None)
+            raise
         self.queue.record_ref(job, sid)
         with self.db.session() as session:
             self._event(
@@ -227,20 +307,41 @@ class Dispatcher:
             )
         return Waiting(self.clock.now() + WAIT_FOR_CALL)
 
-    def line_outcome(self, job_id: int, status: str, answered_by: str | None) -> str:
-        """How a call to a line went (Twilio's status callback, or asked): reached, a
-        voicemail box, or not answered; what follows. Applied once."""
+    def _placed_unrecorded(
+        self, job: Job, rest: TwilioRest, number: str, caller_id: str
+    ) -> str | None:
+        """A call this job placed before it stopped, without recording it: asked of Twilio
+        (calls to that number since then, not held by another job)."""
+        since = _instant(job.payload.get("placing_since"))
+        if since is None:
+            return None
+        for sid in rest.find_calls(number, caller_id, since):
+            with self.db.snapshot() as session:
+                held = session.scalar(select(JobRow.id).where(JobRow.provider_ref == sid))
+            if held is None:
+                self.queue.record_ref(job, sid)
+                return sid
+        return None
+
+    def line_outcome(
+        self, job_id: int, status: str, answered_by: str | None, call_sid: str | None = None
+    ) -> str:
+        """How a call to a line went (Twilio's status callback, or asked): reached (the
+        person pressed 2 or 3), a voicemail box, not taken, not answered; what follows.
+        Applied once."""
         with self.db.session() as session:
             row = session.get(JobRow, job_id, with_for_update=True)
             if row is None or row.status not in ("running", "waiting"):
                 return row.outcome or "" if row else ""
-            job_payload = dict(row.payload)
-            number = job_payload["numbers"][job_payload["index"]]
+            if call_sid and row.provider_ref and call_sid != row.provider_ref:
+                return ""  # about another call than this job's
+            payload = dict(row.payload)
+            number = payload["numbers"][payload["index"]]
             machine = bool(answered_by and answered_by.startswith(("machine", "fax")))
-            if status == "completed" and not machine:
+            if status == "completed" and payload.get("taken"):
                 outcome = "reached"
             elif status == "completed":
-                outcome = "voicemail"
+                outcome = "voicemail" if machine else "not_taken"
             else:
                 outcome = status or "failed"
             row.status, row.outcome, row.done_at = "done", outcome, self.clock.now()
@@ -248,42 +349,90 @@ class Dispatcher:
             assert row.call_id is not None
             self._event(session, row.call_id, f"line_{outcome}", {"number": number}, job_id)
             if outcome == "reached":
-                self._reached(session, row, number)
+                self._reached(session, row.call_id, payload, number)
             else:
-                self._not_reached(session, row, job_payload)
+                self._not_reached(session, row.call_id, payload)
             return outcome
 
-    def _reached(self, session: Session, row: JobRow, number: str) -> None:
-        assert row.call_id is not None
-        call = session.get_one(CallRow, row.call_id)
-        if row.payload["role"] == "technician" and call.reached is None:
+    def job_failed(self, job: Job, error: str) -> None:
+        """A job given up (the worker's `on_failed`): a line that could not be called is not
+        reached, and its chain goes on (the next line, the sheet) all the same."""
+        if job.kind != "call_line" or job.call_id is None:
+            return
+        with self.db.session() as session:
+            number = job.payload["numbers"][job.payload["index"]]
+            self._event(session, job.call_id, "line_failed", {"number": number}, job.id)
+            self._not_reached(session, job.call_id, dict(job.payload))
+
+    def taken(self, job_id: int, how: str) -> None:
+        """The person called pressed 2 (taken in hand) or 3 (put through): reached."""
+        with self.db.session() as session:
+            row = session.get(JobRow, job_id, with_for_update=True)
+            if row is not None and row.call_id is not None:
+                row.payload = {**row.payload, "taken": how}
+                self._event(session, row.call_id, how, {"role": row.payload["role"]}, job_id)
+
+    def dealt_with(self, call_id: int, by: str) -> int:
+        """Someone took the request in hand (a technician called back, a manager took over):
+        what was still to be done to reach them is cancelled; the number of jobs cancelled."""
+        with self.db.session() as session:
+            call = session.get_one(CallRow, call_id)
+            call.reached = call.reached or by
+            return self.queue.cancel(session, call_id, ("call_line", "sms"), "dealt with")
+
+    def _reached(
+        self, session: Session, call_id: int, payload: dict[str, Any], number: str
+    ) -> None:
+        call = session.get_one(CallRow, call_id)
+        if payload["role"] == "technician" and call.reached is None:
             call.reached = number  # a reach resets the unreachable count
-        if row.payload["purpose"] == "request":
+        if payload["purpose"] == "request":
             self._sheets(session, call)
 
-    def _not_reached(self, session: Session, row: JobRow, payload: dict[str, Any]) -> None:
-        assert row.call_id is not None
+    def _not_reached(self, session: Session, call_id: int, payload: dict[str, Any]) -> None:
         now = self.clock.now()
         retry_at = now + timedelta(minutes=self.settings.DISPATCH_RETRY_MINUTES)
-        following = followup.next_in_chain(
-            row.call_id, payload, now, retry_at, self.settings.DISPATCH_ROUNDS
-        )
+        rounds = self.settings.DISPATCH_ROUNDS
+        following = followup.next_in_chain(call_id, payload, now, retry_at, rounds)
+        call = session.get_one(CallRow, call_id)
+        end_of_round = following is None or following.payload["index"] == 0
+        first_round_over = payload["round"] == 1 and end_of_round
+        if (
+            payload["purpose"] == "request"
+            and first_round_over
+            and not self._counted(session, call_id)
+        ):
+            self._line_unreachable(session, call, now)  # every line tried: one "time"
         if following is not None:
             extra = {k: v for k, v in payload.items() if k not in following.payload}
+            extra.pop("placing_since", None)
+            extra.pop("taken", None)
             self.queue.schedule(
                 session,
                 following.kind,
                 following.key,
                 following.due_at,
-                row.call_id,
+                call_id,
                 {**following.payload, **extra},
             )
             return
-        call = session.get_one(CallRow, row.call_id)
         if payload["purpose"] == "request":
             self._sheets(session, call)  # the outcome is known: nobody was reached
-        if payload["role"] == "manager":
+        elif payload["role"] == "manager":
             self._alert(session, "manager_unreached", f"call {call.sid}: nobody of the chain")
+        else:  # the morning's call: the agency has the sheet, but nobody has the request
+            self._alert(session, "technician_unreached", f"call {call.sid}: next-morning call")
+
+    @staticmethod
+    def _counted(session: Session, call_id: int) -> bool:
+        return (
+            session.scalar(
+                select(CallEventRow.id).where(
+                    CallEventRow.call_id == call_id, CallEventRow.kind == "line_unreachable"
+                )
+            )
+            is not None
+        )
 
     def _sheets(self, session: Session, call: CallRow) -> None:
         request = self._request(session, call)
@@ -298,16 +447,27 @@ class Dispatcher:
             return Done("sent")  # sent before the worker stopped
         request = self._load(job)
         rest, caller_id = self._rest()
-        if job.attempts > 1:  # run before and stopped: it may have been sent, unrecorded
-            sent = rest.find_message(job.payload["to"], caller_id, job.due_at)
-            if sent is not None:
-                self.queue.record_ref(job, sent)
-                return Done("sent")
+        to = job.payload["to"]
+        since = _instant(job.payload.get("sending_since"))
+        if since is not None:  # sent before, perhaps, by a run that stopped: ask Twilio
+            for sid in rest.find_messages(to, caller_id, since):
+                with self.db.snapshot() as session:
+                    held = session.scalar(select(JobRow.id).where(JobRow.provider_ref == sid))
+                if held is None:
+                    self.queue.record_ref(job, sid)
+                    return Done("sent")
         prompts = self.reference.prompts(self.db)
         role = job.payload["role"]
-        values = job.payload.get("values") or self.summary(request)
+        values = job.payload.get("values") or self.summary(request, spoken=False)
         body = prompts.text(f"sms_{role}", values)
-        self.queue.record_ref(job, rest.send_sms(job.payload["to"], caller_id, body))
+        self.queue.note(job, sending_since=self.clock.now().isoformat())
+        try:
+            sent = rest.send_sms(to, caller_id, body)
+        except TransientError as error:
+            if not error.maybe_done:  # Twilio answered: nothing was sent
+                self.queue.note(job, sending_since=None)
+            raise
+        self.queue.record_ref(job, sent)
         return Done("sent")
 
     # --- Summary sheets -------------------------------------------------------------------
@@ -440,9 +600,12 @@ class Dispatcher:
 
     # --- What a technician or a manager is told -------------------------------------------
 
-    def summary(self, request: Request) -> dict[str, str]:
+    def summary(self, request: Request, spoken: bool = True) -> dict[str, str]:
+        """What a technician or a manager is told of a request; the reference read digit by
+        digit when `spoken`."""
         values = summary_values(request.state, self._facts())
-        values["reference"] = " ".join(str(request.call.id))
+        reference = str(request.call.id)
+        values["reference"] = " ".join(reference) if spoken else reference
         return values
 
     def request_of_job(self, job_id: int) -> tuple[JobRow, Request] | None:
@@ -522,6 +685,9 @@ def _fax_errors() -> Iterator[None]:
         raise TransientError(str(error)) from error
     except PermanentFaxError as error:
         raise PermanentError(str(error)) from error
+
+
+_DIALED = select(DialAttemptRow.number)
 
 
 def _instant(text: object) -> datetime | None:

@@ -26,13 +26,18 @@ from ivr.clock import Clock
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)  # a job still running after this is taken to be lost
-MAX_ATTEMPTS = 12  # about four hours of tries: a provider down for an hour loses nothing
+MAX_ATTEMPTS = 12  # some three hours of tries: a provider down for an hour loses nothing
 FIRST_BACKOFF = timedelta(seconds=30)
 LONGEST_BACKOFF = timedelta(minutes=30)
 
 
 class TransientError(Exception):
-    """The provider failed in a way worth trying again later (5xx, 429, timeout)."""
+    """The provider failed in a way worth trying again later (5xx, 429, timeout).
+    `maybe_done`: no answer came back, so the provider may have done the work all the same."""
+
+    def __init__(self, message: str, maybe_done: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_done = maybe_done
 
 
 class PermanentError(Exception):
@@ -113,9 +118,9 @@ class JobQueue:
     def claim(self) -> Job | None:
         """The next due job, now leased to this worker; None when nothing is due. Due: pending
         and due, or leased to a worker that stopped answering, or waiting too long for a
-        provider's callback."""
+        provider's callback. Looked for in a snapshot: an idle worker writes nothing."""
         now = self.clock.now()
-        with self.db.session() as session:
+        with self.db.snapshot() as session:
             rows = session.execute(
                 select(JobRow.id, JobRow.status, JobRow.attempts)
                 .where(
@@ -127,7 +132,8 @@ class JobQueue:
                 .order_by(JobRow.due_at, JobRow.id)
                 .limit(10)
             ).all()
-            for row in rows:
+        for row in rows:
+            with self.db.session() as session:
                 # Claimed only if nobody changed it since it was read: one worker wins.
                 taken = session.execute(
                     update(JobRow)
@@ -148,45 +154,54 @@ class JobQueue:
                     return _job(session.get_one(JobRow, row.id))
         return None
 
-    def record_ref(self, job: Job, reference: str) -> None:
-        """The provider accepted the work: written before anything else happens."""
-        self._set(job.id, provider_ref=reference)
+    # Every write below is fenced: it applies only while the job is still this run's
+    # (running, at this attempt). A provider's callback that settled the job meanwhile, or
+    # another worker that took it over after the lease ran out, wins; the write is dropped.
 
-    def forget_ref(self, job: Job) -> None:
+    def record_ref(self, job: Job, reference: str) -> bool:
+        """The provider accepted the work: written before anything else happens."""
+        return self._set(job, provider_ref=reference)
+
+    def note(self, job: Job, **payload: Any) -> bool:
+        """Add to the job's payload (e.g. when a provider request is about to be made)."""
+        return self._set(job, payload={**job.payload, **payload})
+
+    def forget_ref(self, job: Job) -> bool:
         """The provider failed the work it had accepted: it is to be done again, as a new
         piece of work (`payload["resends"]` counts them, to name it anew)."""
         resends = int(job.payload.get("resends", 0)) + 1
-        self._set(job.id, provider_ref=None, payload={**job.payload, "resends": resends})
+        return self._set(job, provider_ref=None, payload={**job.payload, "resends": resends})
 
     def finish(self, job: Job, outcome: Outcome) -> None:
         now = self.clock.now()
         if isinstance(outcome, Waiting):
-            self._set(job.id, status="waiting", lease_until=outcome.until)
+            if job.attempts >= MAX_ATTEMPTS:
+                self.fail(job, f"no outcome from the provider after {job.attempts} checks")
+                return
+            self._set(job, status="waiting", lease_until=outcome.until)
         else:
-            self._set(job.id, status="done", outcome=outcome.outcome, done_at=now, lease_until=None)
+            self._set(job, status="done", outcome=outcome.outcome, done_at=now, lease_until=None)
 
-    def retry(self, job: Job, error: str) -> None:
-        """Try again later, waiting longer each time; after MAX_ATTEMPTS, fail."""
+    def retry(self, job: Job, error: str) -> bool:
+        """Try again later, waiting longer each time; after MAX_ATTEMPTS, fail (True)."""
         if job.attempts >= MAX_ATTEMPTS:
-            self.fail(job, f"still failing after {job.attempts} attempts: {error}")
-            return
+            return self.fail(job, f"still failing after {job.attempts} attempts: {error}")
         due = self.clock.now() + backoff(job.attempts)
         log.warning("job %s (%s) will be tried again at %s: %s", job.id, job.kind, due, error)
-        self._set(job.id, status="pending", due_at=due, last_error=error, lease_until=None)
+        self._set(job, status="pending", due_at=due, last_error=error, lease_until=None)
+        return False
 
-    def fail(self, job: Job, error: str) -> None:
+    def fail(self, job: Job, error: str) -> bool:
         """Give up, visibly: the job stays, failed, and an operator is alerted."""
         now = self.clock.now()
-        log.error("job %s (%s) failed: %s", job.id, job.kind, error)
         with self.db.session() as session:
-            session.execute(
-                update(JobRow)
-                .where(JobRow.id == job.id)
-                .values(status="failed", last_error=error, updated_at=now, lease_until=None)
-            )
+            if not self._fenced(session, job, status="failed", last_error=error, lease_until=None):
+                return False
+            log.error("job %s (%s) failed: %s", job.id, job.kind, error)
             session.add(
                 AlertRow(at=now, kind="job_failed", message=f"{job.kind} job {job.id}: {error}")
             )
+        return True
 
     def cancel(self, session: Session, call_id: int, kinds: tuple[str, ...], why: str) -> int:
         """Cancel what is still to do for a call (dealt with meanwhile); the number cancelled."""
@@ -202,13 +217,21 @@ class JobQueue:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def _set(self, job_id: int, **values: Any) -> None:
+    def _set(self, job: Job, **values: Any) -> bool:
         with self.db.session() as session:
-            session.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id)
-                .values(updated_at=self.clock.now(), **values)
-            )
+            applied = self._fenced(session, job, **values)
+        if not applied:
+            log.info("job %s (%s) was settled elsewhere meanwhile", job.id, job.kind)
+        return applied
+
+    def _fenced(self, session: Session, job: Job, **values: Any) -> bool:
+        result = session.execute(
+            update(JobRow)
+            .where(JobRow.id == job.id, JobRow.status == "running", JobRow.attempts == job.attempts)
+            .values(updated_at=self.clock.now(), **values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def _job(row: JobRow) -> Job:

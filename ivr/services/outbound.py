@@ -38,9 +38,10 @@ class OutboundCalls:
             return self.renderer.say_and_hang_up((Say("technical_problem"),))
         row, request = found
         if digits == ACKNOWLEDGE:
-            self.dispatcher.note(job_id, "acknowledged", {"role": row.payload["role"]})
+            self.dispatcher.taken(job_id, "acknowledged")
             return self.renderer.say_and_hang_up((Say("outbound_acknowledged"),))
         if digits == PUT_THROUGH:
+            self.dispatcher.taken(job_id, "put_through")
             return self._put_through(job_id, request)
         if tries >= MAX_TRIES:
             return self.renderer.goodbye()
@@ -53,7 +54,6 @@ class OutboundCalls:
         client = request.state.callback or request.state.caller
         if not client:
             return self.renderer.say_and_hang_up((Say("outbound_no_callback"),))
-        self.dispatcher.note(job_id, "put_through", {"number": client})
         # The client sees the out-of-hours number they called, not the technician's mobile.
         shown = request.call.to_number or self.dispatcher.settings.IVR_CALLER_ID
         return self.renderer.put_through((Say("outbound_connecting"),), client, shown)

@@ -11,6 +11,7 @@ from ivr.services.jobs import Job, JobQueue, Outcome, PermanentError, TransientE
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Job], Outcome]
+Failed = Callable[[Job, str], object]
 POLL_SECONDS = 1.0  # a job starts within about this long of falling due
 
 
@@ -20,10 +21,12 @@ class Worker:
         queue: JobQueue,
         handlers: Mapping[str, Handler],
         housekeeping: Callable[[], object] | None = None,
+        on_failed: Failed | None = None,
     ) -> None:
         self.queue = queue
         self.handlers = handlers
         self.housekeeping = housekeeping  # e.g. planning the jobs of calls that just ended
+        self.on_failed = on_failed  # what must still happen when a job is given up
 
     def run_one(self) -> bool:
         """Run one due job; False when none is due."""
@@ -32,37 +35,51 @@ class Worker:
             return False
         handler = self.handlers.get(job.kind)
         if handler is None:
-            self.queue.fail(job, f"no handler for jobs of kind {job.kind!r}")
+            self._gave_up(job, f"no handler for jobs of kind {job.kind!r}", at_once=True)
             return True
         try:
             outcome = handler(job)
         except TransientError as error:
-            self.queue.retry(job, str(error))
+            self._gave_up(job, str(error), at_once=False)
         except PermanentError as error:
-            self.queue.fail(job, str(error))
+            self._gave_up(job, str(error), at_once=True)
         except Exception as error:  # a bug or an unforeseen failure: retried, then failed
             log.exception("job %s (%s) raised", job.id, job.kind)
-            self.queue.retry(job, f"{type(error).__name__}: {error}")
+            self._gave_up(job, f"{type(error).__name__}: {error}", at_once=False)
         else:
             self.queue.finish(job, outcome)
         return True
 
-    def run_due(self) -> int:
+    def _gave_up(self, job: Job, error: str, at_once: bool) -> None:
+        failed = self.queue.fail(job, error) if at_once else self.queue.retry(job, error)
+        if failed and self.on_failed is not None:
+            self.on_failed(job, error)
+
+    def run_due(self, stop: threading.Event | None = None) -> int:
         """`--burst`: everything due now (including what that work schedules for now)."""
         done = 0
-        while True:
-            if self.housekeeping is not None:
-                self.housekeeping()
+        while stop is None or not stop.is_set():
+            self._housekeep()
             if not self.run_one():
-                return done
+                break
             done += 1
+        return done
+
+    def _housekeep(self) -> None:
+        """Never in the way of the jobs: a failure here is logged, and jobs still run."""
+        if self.housekeeping is None:
+            return
+        try:
+            self.housekeeping()
+        except Exception:
+            log.exception("worker housekeeping failed")
 
     def run(self, stop: threading.Event, poll: float = POLL_SECONDS) -> None:
         """Until `stop` is set: run what is due, then look again every `poll` seconds."""
         log.info("worker started")
         while not stop.is_set():
             try:
-                ran = self.run_due()
+                ran = self.run_due(stop)
             except Exception:  # the database away for a moment: keep the worker alive
                 log.exception("worker loop failed; trying again")
                 ran = 0

@@ -27,6 +27,7 @@ class FakeTwilioRest:
 
     def __post_init__(self) -> None:
         self.answering.set()
+        self._lock = threading.Lock()  # the server answers requests in threads
 
     def app(self) -> Flask:
         app = Flask(__name__)
@@ -34,8 +35,9 @@ class FakeTwilioRest:
 
         @app.post(f"{base}/Calls.json")
         def create_call(account: str) -> Any:
-            sid = f"CA{len(self.calls) + 1:032d}"
-            self.calls.append({**request.form.to_dict(), "Sid": sid})
+            with self._lock:
+                sid = f"CA{len(self.calls) + 1:032d}"
+                self.calls.append({**request.form.to_dict(), "Sid": sid})
             self.statuses.setdefault(sid, ("queued", None))
             self.call_received.set()
             self.answering.wait()
@@ -60,8 +62,9 @@ class FakeTwilioRest:
 
         @app.post(f"{base}/Messages.json")
         def create_message(account: str) -> Any:
-            sid = f"SM{len(self.messages) + 1:032d}"
-            self.messages.append({**request.form.to_dict(), "Sid": sid})
+            with self._lock:
+                sid = f"SM{len(self.messages) + 1:032d}"
+                self.messages.append({**request.form.to_dict(), "Sid": sid})
             return jsonify(sid=sid, status="queued"), 201
 
         @app.errorhandler(404)

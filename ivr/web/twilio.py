@@ -171,5 +171,7 @@ def outbound_status() -> Response:
     status = request.form.get("CallStatus", "")
     if status in UNDER_WAY:
         return Response(status=204)
-    dispatcher.line_outcome(job, status, request.form.get("AnsweredBy"))
+    dispatcher.line_outcome(
+        job, status, request.form.get("AnsweredBy"), request.form.get("CallSid")
+    )
     return Response(status=204)

@@ -45,6 +45,7 @@ class FakeTwilio:
     statuses: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     failures: list[int] = field(default_factory=list)  # next answers to give instead
     mock: responses.RequestsMock | None = None  # to fake other providers beside (fax)
+    on_call: object = None  # called with each call placed, before Twilio answers
 
     def _check(self, request) -> None:
         if self.openapi is not None:
@@ -65,6 +66,8 @@ class FakeTwilio:
         sid = f"CA{len(self.calls) + 1:032d}"
         self.calls.append({**form, "Sid": sid})
         self.statuses[sid] = ("queued", None)
+        if callable(self.on_call):
+            self.on_call(self.calls[-1])
         return (201, {}, json.dumps({"sid": sid, "status": "queued", "to": form["To"]}))
 
     def fetch_call(self, request):
@@ -158,7 +161,12 @@ def night(make_app, demo, tmp_path, fake_twilio):
         dispatcher = make_dispatcher(
             demo, app.extensions["ivr.settings"], app.extensions["ivr.clock"]
         )
-        worker = Worker(dispatcher.queue, dispatcher.handlers(), dispatcher.plan_ended_calls)
+        worker = Worker(
+            dispatcher.queue,
+            dispatcher.handlers(),
+            dispatcher.plan_ended_calls,
+            dispatcher.job_failed,
+        )
         return Night(app, dispatcher, worker, faxes)
 
     return build

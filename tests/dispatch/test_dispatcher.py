@@ -4,6 +4,8 @@ worker's jobs against a fake Twilio, Twilio's callbacks signed, sheets to a fold
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import timedelta
 
 from pypdf import PdfReader
@@ -185,7 +187,7 @@ def test_next_morning_a_7_7_client_on_friday_evening_is_called_saturday_at_8(
     n = night(at="2026-12-18T19:30")  # a Friday
     caller_call(n, "10000001", {})
     n.run_worker()
-    assert fake_twilio.calls == []  # not before the morning
+    assert fake_twilio.calls == [] and fake_twilio.messages == []  # not before the morning
     [(_, text)] = sheet_texts(n)  # the sheet goes at once, and says when
     assert "Technicien joint : NON" in text and "19 décembre" in text
     line = job_of(demo, "call_line")
@@ -193,8 +195,9 @@ def test_next_morning_a_7_7_client_on_friday_evening_is_called_saturday_at_8(
     n.later(hours=12, minutes=29)  # Saturday 07:59
     assert n.run_worker() == 0 and fake_twilio.calls == []
     n.later(minutes=1, seconds=1)
-    assert n.run_worker() == 1
+    assert n.run_worker() == 2  # called, and texted the summary
     assert [c["To"] for c in fake_twilio.calls] == [line.payload["numbers"][0]]
+    assert [m["To"] for m in fake_twilio.messages] == [line.payload["numbers"][0]]
 
 
 def test_danger_the_sheet_goes_to_the_agency_and_the_regional_direction(night, demo, fake_twilio):
@@ -238,7 +241,7 @@ def test_a_third_unreachable_request_in_one_night_raises_the_manager_a_second_do
     assert len(unreachable) == 1 and "3 fois" in unreachable[0]["Body"]
 
 
-def test_the_next_morning_call_is_not_made_when_someone_took_the_request_meanwhile(
+def test_the_next_morning_call_is_not_made_when_the_request_was_reached_meanwhile(
     night, demo, fake_twilio
 ):
     n = night(at="2026-12-18T19:30")
@@ -252,12 +255,21 @@ def test_the_next_morning_call_is_not_made_when_someone_took_the_request_meanwhi
     assert job_of(demo, "call_line").outcome == "not_needed"
 
 
-def test_the_worker_starts_a_job_in_its_due_second(night, demo, fake_twilio):
+def test_the_running_worker_starts_a_job_within_seconds_of_falling_due(night, demo, fake_twilio):
     n = night()
-    unanswered_call(n)
-    n.dispatcher.plan_ended_calls()
-    line = job_of(demo, "call_line", TECHNICIAN)
-    assert line.due_at - n.dispatcher.clock.now() < timedelta(seconds=1)
+    stop = threading.Event()
+    runner = threading.Thread(target=n.worker.run, args=(stop,), kwargs={"poll": 0.2})
+    runner.start()
+    try:
+        caller_call(n, "10000001", {})  # fax only: the sheet is due as the call ends
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not list(n.faxes.glob("*.json")):
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        runner.join(timeout=10)
+    assert not runner.is_alive()  # stops when asked
+    assert len(list(n.faxes.glob("*.json"))) == 1
 
 
 def test_a_text_message_sent_but_not_recorded_is_found_not_sent_again(night, demo, fake_twilio):
@@ -269,7 +281,124 @@ def test_a_text_message_sent_but_not_recorded_is_found_not_sent_again(night, dem
     with demo.session() as session:  # as a worker that died after Twilio took the message
         row = session.get(JobRow, sms.id)
         row.attempts, row.status = 1, "running"
+        row.payload = {**row.payload, "sending_since": n.dispatcher.clock.now().isoformat()}
         row.lease_until = n.dispatcher.clock.now() - timedelta(seconds=1)
     n.run_worker()
     assert len(fake_twilio.messages) == 1
     assert job_of(demo, "sms").provider_ref == "SM" + "9" * 32
+
+
+def test_after_a_clear_refusal_another_requests_call_to_the_same_line_is_not_taken_for_ours(
+    night, demo, fake_twilio
+):
+    n = night()
+    unanswered_call(n)  # request A
+    n.later(minutes=5)
+    unanswered_call(n)  # request B, same technician
+    fake_twilio.failures = [503]  # A's call: Twilio answers 503, so no call exists
+    n.run_worker()
+    assert len(fake_twilio.calls) == 1  # B's only
+    n.later(seconds=31)
+    n.run_worker()  # A again: Twilio shows B's call to that number, which is not A's
+    tech_calls = [c for c in fake_twilio.calls if c["To"] == TECHNICIAN]
+    assert len(tech_calls) == 2
+    assert len({c["Url"] for c in tech_calls}) == 2  # one for each request
+
+
+def test_twilio_calling_back_before_the_worker_wrote_waiting_the_outcome_stands(
+    night, demo, fake_twilio
+):
+    n = night()
+    unanswered_call(n)
+    fake_twilio.on_call = lambda placed: n.twilio_posts(
+        placed["StatusCallback"].removeprefix(BASE_URL), CallStatus="busy"
+    )
+    n.run_worker()
+    lines = [j for j in jobs(demo) if j.kind == "call_line"]
+    # Not overwritten by "waiting": each outcome stands, and the chain went on at once.
+    assert [(j.status, j.outcome) for j in lines[:2]] == [("done", "busy"), ("done", "busy")]
+    n.later(minutes=20)
+    n.run_worker()  # the second round, busy too
+    lines = [j for j in jobs(demo) if j.kind == "call_line"]
+    assert [j.outcome for j in lines] == ["busy"] * 4
+    assert len({c["Url"] for c in fake_twilio.calls}) == len(fake_twilio.calls) == 4
+
+
+def test_a_line_twilio_refuses_is_skipped_and_the_chain_goes_on_to_the_sheet(
+    night, demo, fake_twilio
+):
+    n = night(DISPATCH_ROUNDS=1)
+    unanswered_call(n)
+    fake_twilio.failures = [400]  # the technician's number refused (a typo in the directory)
+    n.run_worker()
+    assert job_of(demo, "call_line", TECHNICIAN).status == "failed"
+    assert [c["To"] for c in fake_twilio.calls] == [BACKUP]
+    backup = job_of(demo, "call_line", BACKUP)
+    n.twilio_posts(f"/twilio/outbound/status?job={backup.id}", CallStatus="no-answer")
+    n.run_worker()
+    [(_, text)] = sheet_texts(n)
+    assert "Technicien joint : NON" in text
+    with demo.snapshot() as session:
+        assert "job_failed" in session.scalars(select(AlertRow.kind)).all()
+
+
+def test_a_person_who_presses_nothing_has_not_taken_the_request(night, demo, fake_twilio):
+    n = night()
+    unanswered_call(n)
+    n.run_worker()
+    line = job_of(demo, "call_line", TECHNICIAN)
+    n.twilio_posts(f"/twilio/outbound/answer?job={line.id}", AnsweredBy="unknown")
+    _, twiml = n.twilio_posts(f"/twilio/outbound/menu?job={line.id}&tries=3", Digits="")
+    assert "<Hangup" in twiml  # three silences: goodbye
+    n.twilio_posts(f"/twilio/outbound/status?job={line.id}", CallStatus="completed")
+    assert job_of(demo, "call_line", TECHNICIAN).outcome == "not_taken"
+    n.run_worker()
+    assert [c["To"] for c in fake_twilio.calls] == [TECHNICIAN, BACKUP]
+
+
+def test_the_technician_hears_it_again_then_is_put_through_to_the_client(
+    night, demo, fake_twilio, twiml_schema
+):
+    n = night()
+    unanswered_call(n)
+    n.run_worker()
+    line = job_of(demo, "call_line", TECHNICIAN)
+    n.twilio_posts(f"/twilio/outbound/answer?job={line.id}", AnsweredBy="human")
+    _, again = n.twilio_posts(f"/twilio/outbound/menu?job={line.id}&tries=1", Digits="1")
+    assert "06 11 11 11 11" in again and "tries=2" in again
+    _, bridge = n.twilio_posts(f"/twilio/outbound/menu?job={line.id}&tries=2", Digits="3")
+    twiml_schema and twiml_schema(bridge)
+    assert "<Number>+33611111111</Number>" in bridge or ">+33611111111</Dial>" in bridge
+    assert 'callerId="+33199000000"' in bridge  # the out-of-hours number the client called
+    n.twilio_posts(f"/twilio/outbound/status?job={line.id}", CallStatus="completed")
+    with demo.snapshot() as session:
+        assert session.scalars(select(CallRow)).one().reached == TECHNICIAN
+
+
+def test_a_call_that_cannot_be_planned_raises_an_alert_and_holds_up_no_other(
+    night, demo, fake_twilio
+):
+    n = night()
+    unanswered_call(n)
+    n.later(minutes=5)
+    unanswered_call(n)
+    with demo.session() as session:
+        first = session.scalars(select(CallRow).order_by(CallRow.id)).first()
+        first.action = "no_such_action"
+    n.run_worker()
+    with demo.snapshot() as session:
+        assert session.scalars(select(AlertRow.kind)).all() == ["planning_failed"]
+        assert all(c.followed_up_at for c in session.scalars(select(CallRow)))
+    assert [c["To"] for c in fake_twilio.calls] == [TECHNICIAN]  # the second request's
+
+
+def test_a_request_dealt_with_meanwhile_cancels_what_was_still_to_do(night, demo, fake_twilio):
+    n = night(at="2026-12-18T19:30")
+    caller_call(n, "10000001", {})
+    n.run_worker()
+    with demo.snapshot() as session:
+        call_id = session.scalars(select(CallRow.id)).one()
+    assert n.dispatcher.dealt_with(call_id, TECHNICIAN) == 2  # the morning's call and text
+    n.later(hours=13)
+    assert n.run_worker() == 0
+    assert fake_twilio.calls == [] and job_of(demo, "call_line").status == "cancelled"

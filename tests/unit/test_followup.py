@@ -54,9 +54,13 @@ def test_call_now_reached_in_the_call_only_the_sheet():
     assert kinds(ended("call_now", reached=True)) == [("sheet", "sheet:7:+33199001101")]
 
 
-def test_next_morning_the_call_at_the_rules_time_and_the_sheet_now():
+def test_next_morning_the_call_and_text_at_the_rules_time_and_the_sheet_now():
     jobs = follow_up(ended("call_next_morning", call_at=MORNING))
-    assert [(j.kind, j.due_at) for j in jobs] == [("call_line", MORNING), ("sheet", ENDED)]
+    assert [(j.kind, j.due_at) for j in jobs] == [
+        ("call_line", MORNING),
+        ("sms", MORNING),
+        ("sheet", ENDED),
+    ]
     assert jobs[0].payload["purpose"] == "next_morning"
 
 
@@ -73,9 +77,14 @@ def test_danger_not_reached_the_manager_chain_ends_on_the_national_number():
     assert jobs[0].payload["role"] == "manager"
 
 
-def test_danger_reached_sheets_to_both_faxes_only():
+def test_danger_reached_texted_all_the_same_and_sheets_to_both_faxes():
     call = ended("escalate", reached=True, fax_numbers=("+33199001101", "+33199000901"))
-    assert [k for k, _ in kinds(call)] == ["sheet", "sheet"]
+    assert [k for k, _ in kinds(call)] == ["sms", "sheet", "sheet"]
+
+
+def test_danger_with_nobody_to_call_still_sends_the_sheets():
+    call = ended("escalate", call_numbers=(), fax_numbers=("+33199001101",))
+    assert [k for k, _ in kinds(call)] == ["sheet"]
 
 
 @pytest.mark.parametrize("action", ["fax_only"])
@@ -103,7 +112,8 @@ def test_the_chain_next_line_then_a_later_round_then_exhausted():
     fourth = next_in_chain(7, third.payload, ENDED, later, rounds=2)
     assert fourth is not None
     assert next_in_chain(7, fourth.payload, ENDED, later, rounds=2) is None
-    assert len({first["index"], second.key, third.key, fourth.key}) == 4
+    keys = [follow_up(ended("call_now"))[0].key, second.key, third.key, fourth.key]
+    assert len(set(keys)) == 4
 
 
 def request(call_id: int, minutes: int, reached: bool) -> LineRequest:

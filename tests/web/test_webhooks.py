@@ -93,16 +93,17 @@ def test_a_request_without_a_valid_signature_gets_403_and_changes_nothing(make_a
 
 
 def test_every_twilio_url_is_checked(make_app):
-    client = make_app().test_client()
-    for path in (
-        "/twilio/voice",
-        "/twilio/voice/fallback",
-        "/twilio/status",
-        "/twilio/voice/step/identify?turn=1",
-        "/twilio/voice/whisper?attempt=1",
-        "/twilio/recording?kind=message",
-    ):
-        assert client.post(path, data=CALL).status_code == 403, path
+    """Every route under /twilio/, found in the app itself, refuses an unsigned request."""
+    app = make_app()
+    client = app.test_client()
+    paths = [
+        rule.rule.replace("<step>", "identify")
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/twilio/")
+    ]
+    assert len(paths) >= 10 and "/twilio/outbound/status" in paths
+    for path in paths:
+        assert client.post(f"{path}?turn=1&job=1", data=CALL).status_code == 403, path
 
 
 def test_the_secondary_token_is_accepted_while_the_primary_is_rotated(make_app):
