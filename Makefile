@@ -9,12 +9,24 @@ DEV    := $(VENV)/.installed-dev
 
 .PHONY: run test lint format bench clean
 
+# The demo: SQLite under var/, the demo data, faxes written to var/faxes, the phone simulator
+# standing in for Twilio (its REST API served by the app itself), the dispatcher's worker in
+# the web process; the program's clock starts on a Tuesday night in December.
+DEMO_ENV := IVR_SIMULATOR=true PUBLIC_BASE_URL=http://127.0.0.1:8000 \
+	TWILIO_ACCOUNT_SID=AC55555555555555555555555555555555 TWILIO_AUTH_TOKEN=demo-token \
+	TWILIO_API_BASE_URL=http://127.0.0.1:8000/simulator/twilio IVR_CALLER_ID=+33199000000 \
+	FAX_TRANSPORT=folder IVR_CLOCK=$${IVR_CLOCK:-2026-12-22T23:00:00}
+
 run: $(APP)
 	$(BIN)/ivr db upgrade
 	$(BIN)/ivr import directory config/demo
 	$(BIN)/ivr import clients config/demo/clients.csv
-	@echo "Serving on http://127.0.0.1:8000/  (Ctrl-C stops)"
-	$(BIN)/ivr serve --bind 127.0.0.1:8000
+	@echo ""
+	@echo "  Phone simulator: http://127.0.0.1:8000/simulator"
+	@echo "  Home page:       http://127.0.0.1:8000/"
+	@echo "  Summary sheets:  var/faxes/      (Ctrl-C stops everything)"
+	@echo ""
+	$(DEMO_ENV) $(BIN)/ivr serve --bind 127.0.0.1:8000 --workers 1
 
 test: $(DEV)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # this many minutes later, this many rounds in all.
     DISPATCH_RETRY_MINUTES: float = 10.0
     DISPATCH_ROUNDS: int = 2
+    # The demo: the phone simulator page, a fake Twilio REST API in the app, and the
+    # dispatcher's worker in the web process (one clock for both). Never in production.
+    IVR_SIMULATOR: bool = False
 
     @field_validator("PUBLIC_BASE_URL", "TWILIO_API_BASE_URL", "FAX_HTTP_BASE_URL")
     @classmethod

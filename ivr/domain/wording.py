@@ -17,3 +17,10 @@ def when(instant: datetime) -> str:
 def day(value: date) -> str:
     """`samedi 26 décembre 2026`."""
     return str(format_date(value, "EEEE d MMMM y", locale="fr_FR"))
+
+
+def clock(instant: datetime) -> str:
+    """`mardi 22 décembre 2026, 23:00:05` (a clock on a screen)."""
+    return str(
+        format_datetime(instant.astimezone(PARIS), "EEEE d MMMM y, HH:mm:ss", locale="fr_FR")
+    )

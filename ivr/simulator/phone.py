@@ -934,3 +934,142 @@ class PhoneCall:
         else:
             params["RecordingUrl"] = self._recording_url(sid)
         self._webhooks.callback(record.status_callback, params)
+
+
+# --------------------------------------------------------------------------------------------
+# A call the app placed through the REST API, from the callee's side
+
+
+class OutboundCall:
+    """A call the app asked Twilio to place (`Calls.create`), played from the callee's side.
+
+    `placed` is the request's form (`To`, `From`, `Url`, `StatusCallback`, ...). The callee
+    answers as a person or lets the voicemail box answer (`answer`), presses keys or stays
+    silent at each `<Gather>`, hangs up; or never answers, or is busy (`not_answered`). The
+    status callback, with `AnsweredBy` as answering-machine detection would give it, ends it.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        auth_token: str,
+        placed: Mapping[str, str],
+        sid: str,
+        account_sid: str,
+        validate: Callable[[str], None] | None = None,
+        *,
+        started_at: datetime | None = None,
+    ) -> None:
+        self.sid = sid
+        self.to = placed["To"]
+        self._placed = dict(placed)
+        self._webhooks = _Webhooks(transport, auth_token, validate)
+        self._clock = _Clock(started_at or Clock().now())
+        self._transcript: list[str] = [f"CALL {placed.get('From', '?')} -> {self.to}"]
+        self._params = {
+            "CallSid": sid,
+            "AccountSid": account_sid,
+            "From": placed.get("From", ""),
+            "To": self.to,
+            "Direction": "outbound-api",
+            "CallStatus": "in-progress",
+            "ApiVersion": API_VERSION,
+        }
+        dialer = _Dialer(
+            webhooks=self._webhooks,
+            clock=self._clock,
+            transcript=self._transcript,
+            callee_for=lambda _number: Callee(),  # the client, put through, answers
+            parent=self._params,
+            whisper_hangup_status="completed",
+        )
+        self._leg = _Leg(
+            webhooks=self._webhooks,
+            clock=self._clock,
+            transcript=self._transcript,
+            prefix="",
+            params=self._params,
+            dialer=dialer,
+        )
+        self._waiting: _Gather | None = None
+        self._answered_by: str | None = None
+        self.ended = False
+
+    @property
+    def transcript(self) -> list[str]:
+        return list(self._transcript)
+
+    @property
+    def said_since_last_input(self) -> str:
+        return " ".join(self._leg.spoken)
+
+    @property
+    def waiting_for_keys(self) -> bool:
+        return self._waiting is not None
+
+    def answer(self, voicemail: bool = False) -> str:
+        """Picked up by a person, or by the voicemail box (after its greeting and beep)."""
+        self._answered_by = "machine_end_beep" if voicemail else "human"
+        self._transcript.append("VOICEMAIL answers" if voicemail else "CALLEE answers")
+        self._leg.request(self._placed["Url"], {"AnsweredBy": self._answered_by})
+        return self._follow()
+
+    def press(self, digits: str) -> str:
+        gather = self._gather()
+        self._leg.spoken.clear()
+        self._transcript.append(f"CALLEE presses {digits}")
+        keyed = gather.digits(digits)
+        self._leg.answer_gather(gather, {"Digits": keyed} if keyed else None)
+        return self._follow()
+
+    def silence(self) -> str:
+        gather = self._gather()
+        self._leg.spoken.clear()
+        self._transcript.append("CALLEE stays silent")
+        self._clock.advance(gather.timeout)
+        self._leg.answer_gather(gather, None)
+        return self._follow()
+
+    def hang_up(self) -> None:
+        if not self.ended:
+            self._transcript.append("CALLEE hangs up")
+            self._finish("completed")
+
+    def not_answered(self, status: Literal["no-answer", "busy", "failed"] = "no-answer") -> None:
+        """Rang out, busy or failed: only the status callback."""
+        self._transcript.append(f"{self.to}: {status}")
+        self._finish(status)
+
+    def _gather(self) -> _Gather:
+        if self._waiting is None:
+            raise CallStateError("the call waits for no keys")
+        return self._waiting
+
+    def _follow(self) -> str:
+        self._leg.documents_without_input = 0
+        stop = self._leg.run()
+        if isinstance(stop, _Gather):
+            self._waiting = stop
+        else:
+            self._waiting = None
+            if isinstance(stop, _Record):
+                raise TwimlError("<Record> on a dispatcher's call is not simulated")
+            self._finish("completed")
+        return self.said_since_last_input
+
+    def _finish(self, status: str) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self._waiting = None
+        callback = self._placed.get("StatusCallback")
+        self._transcript.append(f"CALL ENDED ({status})")
+        if callback:
+            params = {
+                **self._params,
+                "CallStatus": status,
+                "CallDuration": str(self._clock.seconds),
+            }
+            if self._answered_by:
+                params["AnsweredBy"] = self._answered_by
+            self._webhooks.callback(callback, params)

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Blueprint, Flask, jsonify, request
 from werkzeug.serving import make_server
 
 
@@ -31,6 +31,12 @@ class FakeTwilioRest:
 
     def app(self) -> Flask:
         app = Flask(__name__)
+        app.register_blueprint(self.blueprint("fake_twilio", ""))
+        return app
+
+    def blueprint(self, name: str, prefix: str) -> Blueprint:
+        """The API's routes, to serve under `prefix` (the demo's web app serves them itself)."""
+        app = Blueprint(name, __name__, url_prefix=prefix or None)
         base = "/2010-04-01/Accounts/<account>"
 
         @app.post(f"{base}/Calls.json")
@@ -66,10 +72,6 @@ class FakeTwilioRest:
                 sid = f"SM{len(self.messages) + 1:032d}"
                 self.messages.append({**request.form.to_dict(), "Sid": sid})
             return jsonify(sid=sid, status="queued"), 201
-
-        @app.errorhandler(404)
-        def unknown(_error: Exception) -> Response:
-            return Response('{"code": 20404, "message": "not found"}', 404)
 
         return app
 

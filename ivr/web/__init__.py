@@ -33,6 +33,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(home.blueprint)
     app.register_blueprint(twilio.blueprint)
     app.register_blueprint(fax.blueprint)
+    if settings.IVR_SIMULATOR:
+        from ivr.simulator.demo import Simulator
+        from ivr.web import simulator
+
+        simulator.register(app, Simulator(app, settings, calls.db, clock))
     return app
 
 

@@ -41,4 +41,27 @@ def serve(settings: Settings, bind: str = "127.0.0.1:8000", workers: int | None 
         "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
         "forwarded_allow_ips": "127.0.0.1",
     }
+    if settings.IVR_SIMULATOR:
+        options["post_worker_init"] = _demo_worker
     _Gunicorn(settings, options).run()
+
+
+def _demo_worker(worker: Any) -> None:
+    """The demo (IVR_SIMULATOR): the dispatcher's worker runs in the web process, so that
+    the simulator page moves one clock for both (`make run` serves one gunicorn worker)."""
+    import threading
+
+    from ivr.services.dispatch import make_dispatcher
+    from ivr.services.worker import Worker
+
+    app = worker.wsgi
+    dispatcher = make_dispatcher(
+        app.extensions["ivr.db"], app.extensions["ivr.settings"], app.extensions["ivr.clock"]
+    )
+    runner = Worker(
+        dispatcher.queue, dispatcher.handlers(), dispatcher.plan_ended_calls, dispatcher.job_failed
+    )
+    thread = threading.Thread(
+        target=runner.run, args=(threading.Event(),), name="dispatcher", daemon=True
+    )
+    thread.start()

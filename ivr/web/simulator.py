@@ -1,0 +1,134 @@
+"""The phone simulator page and its API (`/simulator`), and the fake Twilio REST API the
+demo's dispatcher calls (`/simulator/twilio/...`). Registered only when IVR_SIMULATOR is on:
+a demo and training tool, never part of production."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request, send_file
+from sqlalchemy import select
+
+from ivr.adapters.orm import AgencyRow
+from ivr.adapters.repository import table_in_force
+from ivr.clock import parse_instant
+from ivr.simulator.demo import BEHAVIOURS, Simulator
+
+blueprint = Blueprint("simulator", __name__, url_prefix="/simulator")
+
+
+def register(app: Flask, simulator: Simulator) -> None:
+    app.extensions["ivr.simulator"] = simulator
+    app.register_blueprint(blueprint)
+    app.register_blueprint(simulator.rest.blueprint("simulated_twilio", "/simulator/twilio"))
+
+
+def _simulator() -> Simulator:
+    simulator: Simulator = current_app.extensions["ivr.simulator"]
+    return simulator
+
+
+@blueprint.get("")
+def page() -> str:
+    simulator = _simulator()
+    with simulator.db.snapshot() as session:
+        table = table_in_force(session)
+        clients = (
+            session.execute(
+                select(table.c.client_id, table.c.name, table.c.city, table.c.phone)
+                .order_by(table.c.client_id)
+                .limit(200)
+            ).all()
+            if table is not None
+            else []
+        )
+        agencies = session.scalars(select(AgencyRow.cia)).all()
+    directory = simulator.app.extensions["ivr.calls"].reference.directory(simulator.db)
+    staff = sorted(
+        {
+            (line.mobile, f"astreinte {line.cia}")
+            for lines in directory.lines.values()
+            for line in lines
+        }
+        | {
+            (s.mobile, f"cadre {s.region} : {s.name}")
+            for shifts in directory.shifts.values()
+            for s in shifts
+        }
+    )
+    return render_template(
+        "simulator.html", clients=clients, staff=staff, agencies=agencies, behaviours=BEHAVIOURS
+    )
+
+
+@blueprint.get("/api/state")
+def state() -> Any:
+    return jsonify(_simulator().state())
+
+
+@blueprint.post("/api/calls")
+def place() -> Any:
+    body = request.get_json(force=True)
+    caller = str(body.get("from", "")).strip()
+    if not caller:
+        return jsonify(error="Indiquez le numéro de l'appelant."), 400
+    try:
+        at = parse_instant(body["at"]) if body.get("at") else None
+    except ValueError:
+        return jsonify(error="Date et heure illisibles."), 400
+    return jsonify(id=_simulator().place(caller, at))
+
+
+@blueprint.post("/api/calls/<int:number>/<action>")
+def act(number: int, action: str) -> Any:
+    body = request.get_json(silent=True) or {}
+    simulator = _simulator()
+    if number not in simulator.calls:
+        abort(404)
+    try:
+        simulator.act(number, action, str(body.get("value", "")))
+    except (ValueError, RuntimeError) as error:
+        return jsonify(error=str(error)), 400
+    return jsonify(ok=True)
+
+
+@blueprint.post("/api/outbound/<sid>/<action>")
+def pick_up(sid: str, action: str) -> Any:
+    body = request.get_json(silent=True) or {}
+    try:
+        _simulator().pick_up(sid, action, str(body.get("value", "")))
+    except (ValueError, RuntimeError, StopIteration) as error:
+        return jsonify(error=str(error) or "appel inconnu"), 400
+    return jsonify(ok=True)
+
+
+@blueprint.post("/api/behaviour")
+def behaviour() -> Any:
+    body = request.get_json(force=True)
+    number, how = str(body.get("number", "")), str(body.get("behaviour", ""))
+    if how not in BEHAVIOURS:
+        return jsonify(error="comportement inconnu"), 400
+    _simulator().behaviours[number] = how
+    return jsonify(ok=True)
+
+
+@blueprint.post("/api/clock")
+def clock() -> Any:
+    body = request.get_json(force=True)
+    simulator = _simulator()
+    if body.get("next_job"):
+        if not simulator.to_next_job():
+            return jsonify(error="Aucune tâche à venir."), 400
+    else:
+        simulator.advance(float(body.get("minutes", 0)))
+    return jsonify(ok=True)
+
+
+@blueprint.get("/sheets/<name>.pdf")
+def sheet(name: str) -> Any:
+    folder = Path(_simulator().settings.FAX_FOLDER).resolve()
+    path = (folder / f"{name}.pdf").resolve()
+    if path.parent != folder or not path.is_file():
+        abort(404)
+    return send_file(path, mimetype="application/pdf")
