@@ -51,6 +51,8 @@ def pytest_report_header() -> list[str]:
     schema = default_shared_dir() / "twilio"
     if not schema.is_dir():
         lines.append(f"!!! TwiML schema tests SKIPPED: {schema} is absent, TwiML not validated")
+    if not Path("/usr/bin/chromium").exists():
+        lines.append("!!! browser tests SKIPPED: no /usr/bin/chromium (apt-get install chromium)")
     return lines
 
 

@@ -167,6 +167,7 @@ class Simulator:
                         "from": call.from_,
                         "transcript": call.transcript,
                         "waiting_for": call.waiting_for,
+                        "keys": call.keys_expected,
                         "ended": call.ended,
                     }
                     for number, call in sorted(self.calls.items(), reverse=True)

@@ -771,6 +771,15 @@ class PhoneCall:
         return None
 
     @property
+    def keys_expected(self) -> tuple[int | None, str] | None:
+        """At a `<Gather>` listening to keys: how many it takes, and the key that ends them
+        (a phone's keypad sends them all at once when either is reached)."""
+        waiting = self._waiting
+        if isinstance(waiting, _Gather) and "dtmf" in waiting.inputs:
+            return waiting.num_digits, waiting.finish_on_key
+        return None
+
+    @property
     def requests(self) -> list[WebhookRequest]:
         """Every request made to the webhooks so far, callbacks included (a copy)."""
         return list(self._webhooks.log)

@@ -5,6 +5,8 @@
 const $ = (selector) => document.querySelector(selector);
 let currentCall = null;
 let spokenLines = 0;
+let keysExpected = null; // [how many, finish key] at the question being asked
+let keyed = ""; // keys pressed but not sent yet, as a phone's keypad holds them
 
 async function api(path, body) {
   const options = body === undefined ? {} : {
@@ -40,6 +42,8 @@ function renderCaller(state) {
   const call = state.calls.find((c) => c.id === currentCall);
   $("#current-call").hidden = !call;
   if (!call) return;
+  keysExpected = call.keys;
+  $("#keyed").textContent = keyed;
   const box = $("#caller-transcript");
   box.textContent = call.transcript.join("\n");
   box.scrollTop = box.scrollHeight;
@@ -108,7 +112,17 @@ $("#place").addEventListener("submit", async (event) => {
 });
 $("#keypad").addEventListener("click", (event) => {
   const key = event.target.dataset.key;
-  if (key) callerDoes("press", key);
+  if (!key) return;
+  // Keys go to the IVR once the question has all it takes: its number of digits, or its
+  // finish key (# for a contract number); a one-key menu answers at the first key.
+  keyed += key;
+  $("#keyed").textContent = keyed;
+  const [howMany, finish] = keysExpected || [1, ""];
+  if ((howMany && keyed.length >= howMany) || (finish && key === finish) || !keysExpected) {
+    const sent = keyed;
+    keyed = "";
+    callerDoes("press", sent);
+  }
 });
 $("#say").addEventListener("submit", (event) => {
   event.preventDefault();

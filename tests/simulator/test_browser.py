@@ -1,0 +1,63 @@
+"""The simulator page in a real browser (Debian's Chromium, headless, driven by Playwright):
+a newcomer places a call, keys a client number, and sees the technician's phone ring."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.calls.conftest import BACKUP, TECHNICIAN
+from tests.simulator.test_demo import demo_served
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium)"
+)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+def test_a_call_placed_on_the_page_rings_the_technicians_phone(browser, settings, demo):
+    with demo_served(settings, "2026-12-22T23:00") as (app, worker):
+        stop = threading.Event()
+        runner = threading.Thread(target=worker.run, args=(stop,), kwargs={"poll": 0.2})
+        runner.start()
+        try:
+            page = browser.new_page()
+            base = app.extensions["ivr.settings"].PUBLIC_BASE_URL
+            page.goto(f"{base}/simulator")
+            page.uncheck("#voice")  # no speech synthesis in a headless browser
+            for number in (TECHNICIAN, BACKUP):  # nobody takes it while the caller waits
+                page.select_option(f'select[data-number="{number}"]', "ring")
+            page.fill('input[name="from"]', "+33611111111")
+            page.click("#place button[type=submit]")
+            transcript = page.locator("#caller-transcript")
+            transcript.get_by_text("Tapez votre numéro de contrat").wait_for()
+            for key in "10000002#":
+                page.click(f'#keypad button[data-key="{key}"]')
+            transcript.get_by_text("Syndic Résidence Les Pins").wait_for()
+            for key in "1111#":
+                page.click(f'#keypad button[data-key="{key}"]')
+                page.wait_for_timeout(150)
+            transcript.get_by_text("laissez votre message").wait_for()
+            page.click("#message")
+            ringing = page.wait_for_selector(".phone.ringing", timeout=10_000)
+            assert TECHNICIAN in ringing.inner_text()
+            page.click('.phone.ringing button[data-action="answer"]')
+            page.locator("#outbound").get_by_text("Demande d'intervention à Paris").wait_for()
+        finally:
+            stop.set()
+            runner.join(timeout=10)
