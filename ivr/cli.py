@@ -183,6 +183,60 @@ def worker(obj: Context, burst: bool) -> None:
     runner.run(stop)
 
 
+@main.command()
+@click.option("--from", "caller", default="+33611111111", show_default=True, help="Who calls.")
+@click.option("--at", "at_text", default=None, help="When (ISO 8601; no offset: Paris).")
+@click.option(
+    "--callee",
+    "callees",
+    multiple=True,
+    metavar="NUMBER=take|ring|voicemail|busy",
+    help="How a technician's or manager's phone behaves (default: take).",
+)
+@click.option(
+    "--follow/--no-follow",
+    default=True,
+    show_default=True,
+    help="Move the clock to the jobs scheduled later (next-morning calls) and run them.",
+)
+@click.argument("steps", nargs=-1)
+@click.pass_obj
+@_fails_cleanly
+def simulate(
+    obj: Context,
+    caller: str,
+    at_text: str | None,
+    callees: tuple[str, ...],
+    follow: bool,
+    steps: tuple[str, ...],
+) -> None:
+    """Place a call through the phone simulator, as `make run`'s page does, and print it.
+
+    STEPS, in order: keys (`10000002#`, `1`), `say:WORDS`, `message:SECONDS`, `silence`,
+    `hangup`. Then the dispatcher's work is run and printed: its calls (answered as
+    `--callee` says), text messages, summary sheets. Uses DATABASE_URL: the demo's, say.
+    """
+    from ivr.clock import parse_instant
+    from ivr.simulator.script import run_script
+
+    try:
+        at = parse_instant(at_text) if at_text else None
+    except ValueError:
+        raise click.BadParameter(
+            f"{at_text!r} is not an ISO 8601 instant", param_hint="--at"
+        ) from None
+    behaviours = {}
+    for item in callees:
+        number, _, how = item.partition("=")
+        if how not in ("take", "ring", "voicemail", "busy"):
+            raise click.BadParameter(
+                f"{item!r}: NUMBER=take|ring|voicemail|busy", param_hint="--callee"
+            )
+        behaviours[number.strip()] = how
+    for line in run_script(obj.settings, caller, at, steps, behaviours, follow):
+        click.echo(line)
+
+
 @main.group()
 def setting() -> None:
     """Settings administrators change at run time (also in the back office)."""

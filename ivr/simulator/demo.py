@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +20,7 @@ from ivr.adapters.db import Database
 from ivr.adapters.orm import JobRow
 from ivr.clock import Clock, in_paris
 from ivr.domain import wording
+from ivr.services.worker import Worker
 from ivr.settings import Settings
 from ivr.simulator.phone import Callee, FlaskTransport, OutboundCall, PhoneCall
 from ivr.simulator.rest import FakeTwilioRest
@@ -136,6 +139,21 @@ class Simulator:
             if call.ended:
                 self.rest.statuses[sid] = self.rest.statuses.get(sid, ("completed", None))
 
+    def respond(self, sid: str) -> str:
+        """A dispatcher's call, answered as its number's behaviour says: taken (answered, 2
+        pressed), the voicemail box, rang out, busy. The behaviour used."""
+        with self._lock:
+            to = next(c["To"] for c in self.rest.calls if c["Sid"] == sid)
+            behaviour = self.behaviours.get(to, "take")
+            if behaviour == "take":
+                self.pick_up(sid, "answer")
+                self.pick_up(sid, "press", "2")
+            elif behaviour == "voicemail":
+                self.pick_up(sid, "voicemail")
+            else:
+                self.pick_up(sid, "no-answer" if behaviour == "ring" else "busy")
+            return behaviour
+
     # --- The clock, the jobs, the sheets ------------------------------------------------------
 
     def advance(self, minutes: float) -> None:
@@ -219,3 +237,61 @@ def _job_target(row: JobRow) -> str:
     if numbers:
         return str(numbers[row.payload.get("index", 0)])
     return str(row.payload.get("to", ""))
+
+
+@dataclass
+class DemoStack:
+    """The demo served on loopback, with the dispatcher's worker on its clock."""
+
+    app: Flask
+    worker: Worker
+    base_url: str
+
+    @property
+    def simulator(self) -> Simulator:
+        simulator: Simulator = self.app.extensions["ivr.simulator"]
+        return simulator
+
+
+@contextmanager
+def serve_demo(settings: Settings, at: datetime | None) -> Iterator[DemoStack]:
+    """The app with the simulator on a free loopback port (its fake Twilio REST API at
+    `/simulator/twilio`, which the dispatcher calls over HTTP), as `make run` runs it, for
+    `ivr simulate` and the tests. The worker is not started: call `run_due` or `run`."""
+    from werkzeug.serving import make_server
+
+    from ivr.services.dispatch import make_dispatcher
+    from ivr.web import create_app
+
+    server = make_server("127.0.0.1", 0, _not_ready, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    overrides = {
+        "IVR_SIMULATOR": True,
+        "PUBLIC_BASE_URL": base,
+        "TWILIO_ACCOUNT_SID": ACCOUNT,
+        "TWILIO_AUTH_TOKEN": settings.TWILIO_AUTH_TOKEN or "simulator-token",
+        "TWILIO_API_BASE_URL": f"{base}/simulator/twilio",
+        "IVR_CALLER_ID": settings.IVR_CALLER_ID or "+33199000000",
+    }
+    if at is not None:
+        overrides["IVR_CLOCK"] = at
+    app = create_app(settings.model_copy(update=overrides))
+    server.app = app
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    dispatcher = make_dispatcher(
+        app.extensions["ivr.db"], app.extensions["ivr.settings"], app.extensions["ivr.clock"]
+    )
+    worker = Worker(
+        dispatcher.queue, dispatcher.handlers(), dispatcher.plan_ended_calls, dispatcher.job_failed
+    )
+    try:
+        yield DemoStack(app, worker, base)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def _not_ready(_environ: object, start_response: Any) -> list[bytes]:
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"starting"]

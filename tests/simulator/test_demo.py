@@ -3,57 +3,26 @@ the app served on loopback, its fake Twilio REST API answering the dispatcher.""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from werkzeug.serving import make_server
 
-from ivr.services.dispatch import make_dispatcher
+from ivr.clock import parse_instant
 from ivr.services.worker import Worker
-from ivr.web import create_app
+from ivr.simulator.demo import serve_demo
 from tests.calls.conftest import BACKUP, TECHNICIAN
 from tests.conftest import AUTH_TOKEN
-
-ACCOUNT = "AC" + "5" * 32
 
 
 @contextmanager
 def demo_served(settings, at: str) -> Iterator[tuple[object, Worker]]:
-    """The demo app on a free loopback port (its fake Twilio REST API at /simulator/twilio),
-    and a worker on its clock, as `make run` runs them."""
-    server = make_server("127.0.0.1", 0, None, threaded=True)  # type: ignore[arg-type]
-    base = f"http://127.0.0.1:{server.server_port}"
-    from ivr.clock import parse_instant
-
-    app = create_app(
-        settings.model_copy(
-            update={
-                "IVR_SIMULATOR": True,
-                "IVR_CLOCK": parse_instant(at),
-                "PUBLIC_BASE_URL": base,
-                "TWILIO_ACCOUNT_SID": ACCOUNT,
-                "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-                "TWILIO_API_BASE_URL": f"{base}/simulator/twilio",
-                "IVR_CALLER_ID": "+33199000000",
-            }
-        )
-    )
-    server.app = app
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    dispatcher = make_dispatcher(
-        app.extensions["ivr.db"], app.extensions["ivr.settings"], app.extensions["ivr.clock"]
-    )
-    worker = Worker(
-        dispatcher.queue, dispatcher.handlers(), dispatcher.plan_ended_calls, dispatcher.job_failed
-    )
-    try:
-        yield app, worker
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    """The demo app on a free loopback port and a worker on its clock, as `make run` runs
+    them (`serve_demo`)."""
+    with serve_demo(
+        settings.model_copy(update={"TWILIO_AUTH_TOKEN": AUTH_TOKEN}), parse_instant(at)
+    ) as stack:
+        yield stack.app, stack.worker
 
 
 @pytest.fixture
@@ -135,3 +104,39 @@ def test_bad_input_gets_a_clear_answer(demo_app):
     stray = client.post(f"/simulator/api/calls/{call}/press", json={"value": "x"})
     assert stray.status_code == 400
     assert client.post("/simulator/api/outbound/CAnope/answer").status_code == 400
+
+
+def test_ivr_simulate_prints_the_call_and_what_the_dispatcher_did(database_url, demo, tmp_path):
+    from click.testing import CliRunner
+
+    from ivr.cli import main
+
+    env = {"DATABASE_URL": database_url, "FAX_FOLDER": str(tmp_path / "faxes")}
+    result = CliRunner().invoke(
+        main,
+        [
+            "simulate",
+            "--at",
+            "2026-12-22T23:00",
+            "--callee",
+            f"{TECHNICIAN}=ring",
+            "--callee",
+            f"{BACKUP}=voicemail",
+            "10000002#",
+            "1",
+            "1",
+            "1",
+            "1",
+            "say:Plus de chauffage dans tout l'immeuble",
+            "message:20",
+        ],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert 'CALLER says "Plus de chauffage' in out and "CALLER leaves a 20 s message" in out
+    assert f"calls {TECHNICIAN} (ring)" in out and f"calls {BACKUP} (voicemail)" in out
+    assert "VOICEMAIL answers" in out and f"text message to {TECHNICIAN}" in out
+    assert "summary sheet:" in out  # two rounds without a person: the sheet, "not reached"
+    bad = CliRunner().invoke(main, ["simulate", "--callee", "x=dance"], env=env)
+    assert bad.exit_code == 2 and "take|ring|voicemail|busy" in bad.output
