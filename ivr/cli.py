@@ -238,6 +238,41 @@ def simulate(
 
 
 @main.group()
+def twilio() -> None:
+    """Going live with Twilio (docs/twilio.md)."""
+
+
+@twilio.command("configure")
+@click.option("--number", required=True, help="The out-of-hours number, e.g. +33970000000.")
+@click.pass_obj
+@_fails_cleanly
+def twilio_configure(obj: Context, number: str) -> None:
+    """Point the number's voice URL, fallback URL and status callback at PUBLIC_BASE_URL."""
+    from ivr.adapters.twilio_rest import TwilioRest, configure_number
+    from ivr.domain.phones import InvalidPhoneNumber, to_e164
+    from ivr.services.jobs import PermanentError, TransientError
+
+    settings = obj.settings
+    if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
+        raise SettingsError("invalid settings: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are needed")
+    try:
+        e164 = to_e164(number)
+    except InvalidPhoneNumber as error:
+        raise click.BadParameter(str(error), param_hint="--number") from None
+    rest = TwilioRest(
+        settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, settings.TWILIO_API_BASE_URL
+    )
+    try:
+        done = configure_number(rest, e164, settings.PUBLIC_BASE_URL)
+    except (PermanentError, TransientError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{e164} ({done.sid}):")
+    click.echo(f"  a call comes in        POST {done.voice_url}")
+    click.echo(f"  primary handler fails  POST {done.fallback_url}")
+    click.echo(f"  call status changes    POST {done.status_callback}")
+
+
+@main.group()
 def setting() -> None:
     """Settings administrators change at run time (also in the back office)."""
 

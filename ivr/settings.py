@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     # The demo: the phone simulator page, a fake Twilio REST API in the app, and the
     # dispatcher's worker in the web process (one clock for both). Never in production.
     IVR_SIMULATOR: bool = False
+    # Reverse proxies in front of the app whose X-Forwarded-* headers are believed (0: none).
+    IVR_TRUSTED_PROXIES: int = 0
 
     @field_validator("PUBLIC_BASE_URL", "TWILIO_API_BASE_URL", "FAX_HTTP_BASE_URL")
     @classmethod

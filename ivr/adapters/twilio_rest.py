@@ -89,6 +89,38 @@ class TwilioRest:
         return str(message.sid)
 
 
+@dataclass(frozen=True)
+class NumberSetUp:
+    sid: str
+    voice_url: str
+    fallback_url: str
+    status_callback: str
+
+
+def configure_number(rest: TwilioRest, number: str, base_url: str) -> NumberSetUp:
+    """Point the out-of-hours number's webhooks at this app (CONTRACT.md, "Twilio webhooks"):
+    "A call comes in", "Primary handler fails", "Call status changes"."""
+    found = _provider(lambda: rest.client.incoming_phone_numbers.list(phone_number=number, limit=2))
+    if len(found) != 1:
+        raise PermanentError(f"{number} is not a number of this Twilio account")
+    updated = _provider(
+        lambda: rest.client.incoming_phone_numbers(found[0].sid).update(
+            voice_url=f"{base_url}/twilio/voice",
+            voice_method="POST",
+            voice_fallback_url=f"{base_url}/twilio/voice/fallback",
+            voice_fallback_method="POST",
+            status_callback=f"{base_url}/twilio/status",
+            status_callback_method="POST",
+        )
+    )
+    return NumberSetUp(
+        str(updated.sid),
+        str(updated.voice_url),
+        str(updated.voice_fallback_url),
+        str(updated.status_callback),
+    )
+
+
 def _since(created: datetime | None, since: datetime) -> bool:
     # Twilio filters by day only; a resource without a date (a fake) is given the benefit.
     return created is None or created >= since - CLOCK_SKEW

@@ -7,6 +7,7 @@ import secrets
 
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr.adapters.db import Database
 from ivr.services.calls import CallService
@@ -20,6 +21,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config["SECRET_KEY"] = settings.SECRET_KEY or secrets.token_hex(32)
     app.session_interface = _PeopleSessions()
+    if settings.IVR_TRUSTED_PROXIES:
+        # Behind a TLS proxy: the pages' links and cookies follow the public scheme and host.
+        # Twilio's signatures never depend on it: they are checked against PUBLIC_BASE_URL.
+        hops = settings.IVR_TRUSTED_PROXIES
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.extensions["ivr.settings"] = settings
     app.extensions["ivr.db"] = Database(settings.DATABASE_URL)
     app.extensions["ivr.clock"] = clock = settings.make_clock()

@@ -1,0 +1,62 @@
+"""`ivr twilio configure --number`: the number's webhooks set through Twilio's REST API
+(faked with `responses`, every request checked against Twilio's OpenAPI description)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qsl, urlsplit
+
+import responses
+from click.testing import CliRunner
+
+from ivr.cli import main
+from tests.dispatch.conftest import ACCOUNT, TWILIO
+
+NUMBERS = f"{TWILIO}/2010-04-01/Accounts/{ACCOUNT}/IncomingPhoneNumbers"
+SID = "PN" + "1" * 32
+
+
+def test_the_numbers_webhooks_point_at_the_public_url(database_url, fake_twilio):
+    updates: list[dict[str, str]] = []
+
+    def listing(request):
+        fake_twilio._check(request)
+        wanted = dict(parse_qsl(urlsplit(request.url).query)).get("PhoneNumber")
+        found = [{"sid": SID, "phone_number": "+33970000000"}] if wanted == "+33970000000" else []
+        return (200, {}, json.dumps({"incoming_phone_numbers": found, "next_page_uri": None}))
+
+    def update(request):
+        fake_twilio._check(request)
+        form = dict(parse_qsl(request.body))
+        updates.append(form)
+        answer = {
+            "sid": SID,
+            "voice_url": form["VoiceUrl"],
+            "voice_fallback_url": form["VoiceFallbackUrl"],
+            "status_callback": form["StatusCallback"],
+        }
+        return (200, {}, json.dumps(answer))
+
+    fake_twilio.mock.add_callback(responses.GET, f"{NUMBERS}.json", listing)
+    fake_twilio.mock.add_callback(responses.POST, f"{NUMBERS}/{SID}.json", update)
+    env = {
+        "DATABASE_URL": database_url,
+        "TWILIO_ACCOUNT_SID": ACCOUNT,
+        "TWILIO_AUTH_TOKEN": "token",
+        "PUBLIC_BASE_URL": "https://astreinte.example.fr",
+    }
+    result = CliRunner().invoke(
+        main, ["twilio", "configure", "--number", "09 70 00 00 00"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    [form] = updates
+    assert form["VoiceUrl"] == "https://astreinte.example.fr/twilio/voice"
+    assert form["VoiceFallbackUrl"] == "https://astreinte.example.fr/twilio/voice/fallback"
+    assert form["StatusCallback"] == "https://astreinte.example.fr/twilio/status"
+    assert form["VoiceMethod"] == form["StatusCallbackMethod"] == "POST"
+    assert "POST https://astreinte.example.fr/twilio/voice" in result.output
+
+    other = CliRunner().invoke(main, ["twilio", "configure", "--number", "+33970000001"], env=env)
+    assert other.exit_code == 1 and "not a number of this Twilio account" in other.output
+    bad = CliRunner().invoke(main, ["twilio", "configure", "--number", "12"], env=env)
+    assert bad.exit_code == 2
