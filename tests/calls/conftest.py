@@ -2,39 +2,54 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
 
 import pytest
 
-from ivr.simulator.phone import Callee, FlaskTransport, PhoneCall
-from tests.conftest import AUTH_TOKEN, BASE_URL
+from ivr.clock import parse_instant
+from ivr.simulator.phone import Callee, FlaskTransport, HttpTransport, PhoneCall, Transport
+from tests.conftest import AUTH_TOKEN, BASE_URL, running_ivr
 
 TECHNICIAN = "+33639980101"  # 0751, priority 1
 BACKUP = "+33639980102"  # 0751, priority 2
 MANAGER_IDF = "+33639980201"  # Claire Lefèvre, on duty 18-25 December 2026
 
 
-@pytest.fixture
-def phone(make_app, twiml_schema) -> Callable[..., PhoneCall]:
-    """`phone(at=..., from_=..., callees={...}, **settings)`: a call, ready to `start()`."""
+@pytest.fixture(params=["in-process", "ivr serve"])
+def phone(request, make_app, twiml_schema, database_url) -> Iterator[Callable[..., PhoneCall]]:
+    """`phone(at=..., from_=..., callees={...}, **settings)`: a call, ready to `start()`.
 
-    def place(
-        at: str = "2026-12-22T23:00",
-        from_: str = "+33611111111",
-        callees: Mapping[str, Callee] | None = None,
-        **settings: object,
-    ) -> PhoneCall:
-        app = make_app(at=at, **settings)
-        return PhoneCall(
-            FlaskTransport(app),
-            BASE_URL,
-            AUTH_TOKEN,
-            from_=from_,
-            callees=dict(callees or {}),
-            validate=twiml_schema,
-        )
+    Every transcript runs twice: into the app in-process, and into a real `ivr serve`
+    (gunicorn, two workers) over HTTP on loopback, signed as Twilio signs."""
+    with ExitStack() as servers:
 
-    return place
+        def place(
+            at: str = "2026-12-22T23:00",
+            from_: str = "+33611111111",
+            callees: Mapping[str, Callee] | None = None,
+            **settings: object,
+        ) -> PhoneCall:
+            if request.param == "in-process":
+                transport: Transport = FlaskTransport(make_app(at=at, **settings))
+                base = BASE_URL
+            else:
+                env = {name: str(value) for name, value in settings.items()}
+                base = servers.enter_context(
+                    running_ivr(database_url, TWILIO_AUTH_TOKEN=AUTH_TOKEN, IVR_CLOCK=at, **env)
+                )
+                transport = HttpTransport()
+            return PhoneCall(
+                transport,
+                base,
+                AUTH_TOKEN,
+                from_=from_,
+                callees=dict(callees or {}),
+                validate=twiml_schema,
+                started_at=parse_instant(at),
+            )
+
+        yield place
 
 
 def identify(call: PhoneCall, client_id: str) -> str:
