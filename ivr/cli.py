@@ -238,6 +238,31 @@ def simulate(
 
 
 @main.group()
+def user() -> None:
+    """Back-office accounts."""
+
+
+@user.command("add")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(["admin", "manager", "agency"]))
+@click.option("--region", default=None, help="A manager's region code.")
+@click.option("--agency", default=None, help="An agency account's CIA.")
+@click.pass_obj
+@_fails_cleanly
+def user_add(obj: Context, email: str, role: str, region: str | None, agency: str | None) -> None:
+    """Create an account; the password is read from standard input (never an argument)."""
+    from ivr.services.accounts import AccountError, add_user
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        created = add_user(obj.db, obj.settings.make_clock(), email, password, role, region, agency)
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None
+    scope = created.region or created.agency or "everything"
+    click.echo(f"{created.email}: {created.role} ({scope})")
+
+
+@main.group()
 def twilio() -> None:
     """Going live with Twilio (docs/twilio.md)."""
 

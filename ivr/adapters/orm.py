@@ -242,6 +242,9 @@ class CallRow(Base):
     message_seconds: Mapped[int] = mapped_column(default=0)
     # When the dispatcher planned what follows the call (its jobs); null until then.
     followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The agency's morning: who marked the request processed, and when.
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    processed_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class CallEventRow(Base):
@@ -337,6 +340,32 @@ class JobRow(Base):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_jobs_status_due_at", "status", "due_at"),)
+
+
+class UserRow(Base):
+    """A back-office account: `admin` (everything), `manager` (a region), `agency` (one)."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(200), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(20))
+    region: Mapped[str | None] = mapped_column(String(20))
+    agency: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuditRow(Base):
+    """Every change made in the back office: who, when, what."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    user_email: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(60))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class AlertRow(Base):

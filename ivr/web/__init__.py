@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import datetime
 
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr.adapters.db import Database
+from ivr.clock import in_paris
 from ivr.services.calls import CallService
 from ivr.services.dispatch import Dispatcher
 from ivr.settings import Settings, load_settings
@@ -34,11 +36,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["ivr.dispatcher"] = Dispatcher(calls.db, settings, clock, calls.reference)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from ivr.web import fax, home, twilio
+    from ivr.web import auth, backoffice, fax, home, twilio
 
+    auth.init(app)
+    app.add_template_filter(_paris, "paris")
     app.register_blueprint(home.blueprint)
-    app.register_blueprint(twilio.blueprint)
-    app.register_blueprint(fax.blueprint)
+    app.register_blueprint(backoffice.blueprint)
+    # Signed their own way (Twilio's signature, the fax callback's token): no CSRF token.
+    app.register_blueprint(auth.csrf.exempt(twilio.blueprint))
+    app.register_blueprint(auth.csrf.exempt(fax.blueprint))
     if settings.IVR_SIMULATOR:
         from ivr.simulator.demo import Simulator
         from ivr.web import simulator
@@ -55,3 +61,8 @@ class _PeopleSessions(SecureCookieSessionInterface):
         if request.path.startswith("/twilio/"):
             return self.make_null_session(app)
         return super().open_session(app, request)
+
+
+def _paris(instant: datetime | None, pattern: str = "%d/%m/%Y %H:%M") -> str:
+    """A stored (UTC) instant as people in France read it."""
+    return in_paris(instant).strftime(pattern) if instant else ""

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from ivr.adapters.db import Database
 from ivr.adapters.orm import AgencyRow, ImportRecord
 from ivr.adapters.repository import client_count
+from ivr.web.auth import requires
 
 blueprint = Blueprint("home", __name__)
 
@@ -20,6 +21,7 @@ def _db() -> Database:
 
 
 @blueprint.get("/")
+@requires()
 def index() -> str:
     """What this is, and what data it answers from."""
     with _db().snapshot() as session:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 
 import pytest
+import requests
 from click.testing import CliRunner
 
 from ivr.cli import main
@@ -129,15 +131,42 @@ def test_bad_arguments_exit_nonzero_with_a_reason(ivr, args, env, message):
     assert message in result.output
 
 
-def test_serve_answers_the_front_page(database_url, loaded):
-    """`ivr serve` under gunicorn, over real HTTP: the front page shows the data in force."""
+def test_serve_answers_the_front_page_to_an_account_only(database_url, loaded, ivr):
+    """`ivr serve` under gunicorn, over real HTTP: a visitor sees the login page; an account
+    made with `ivr user add` (password on stdin) sees the data in force."""
+    made = ivr(
+        "user", "add", "Admin@Example.fr", "--role", "admin", input="correct horse battery\n"
+    )
+    assert made.exit_code == 0, made.output
     with running_ivr(database_url, IVR_CLOCK="2026-12-24T23:00:00") as base:
-        with urllib.request.urlopen(f"{base}/", timeout=5) as response:
-            body = response.read().decode()
-        assert "Accueil des appels hors heures ouvrables" in body
-        assert "51<small>clients" in body and "24/12/2026 23:" in body
+        browser = requests.Session()
+        login = browser.get(f"{base}/", timeout=5)
+        assert login.url.startswith(f"{base}/login") and "Mot de passe" in login.text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', login.text).group(1)
+        form = {"email": "admin@example.fr", "password": "correct horse battery"}
+        refused = browser.post(f"{base}/login", data=form, timeout=5)
+        assert refused.status_code == 400  # no CSRF token
+        home = browser.post(f"{base}/login", data={**form, "csrf_token": token}, timeout=5)
+        assert "Accueil des appels hors heures ouvrables" in home.text
+        assert "51<small>clients" in home.text and "24/12/2026 23:" in home.text
         with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
             assert json.loads(response.read()) == {"status": "ok"}
+
+
+def test_user_add_refuses_what_cannot_be_right(ivr, loaded):
+    assert ivr("user", "add", "a@b.fr", "--role", "agency", input="long enough pw\n").exit_code == 1
+    short = ivr("user", "add", "a@b.fr", "--role", "admin", input="short\n")
+    assert short.exit_code == 1 and "at least 10 characters" in short.output
+    unknown = ivr("user", "add", "a@b.fr", "--role", "manager", "--region", "XX", input="x" * 12)
+    assert "no region 'XX'" in unknown.output
+    assert (
+        ivr(
+            "user", "add", "m@b.fr", "--role", "manager", "--region", "IDF", input="x" * 12
+        ).exit_code
+        == 0
+    )
+    again = ivr("user", "add", "M@b.fr", "--role", "admin", input="x" * 12)
+    assert again.exit_code == 1 and "already has an account" in again.output
 
 
 def test_settings_are_checked_and_kept(ivr, db):

@@ -1,0 +1,254 @@
+"""The back office: calls and their trace, recordings, summary sheets, the agency's morning,
+prompts, operations. Every page needs a login and the right role (`auth.requires`)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import requests
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from ivr.adapters.db import Database
+from ivr.adapters.orm import AgencyRow, AlertRow, AuditRow, ImportRecord, JobRow
+from ivr.clock import Clock
+from ivr.services import review
+from ivr.services.prompts import defaults as prompt_defaults
+from ivr.services.accounts import audit
+from ivr.services.dispatch import Dispatcher
+from ivr.settings import Settings
+from ivr.web.auth import current_account, requires
+from voice_flows.instructions import Say
+
+blueprint = Blueprint("backoffice", __name__)
+
+ACTIONS = {
+    "call_now": "Technicien appelé",
+    "call_next_morning": "Technicien le lendemain matin",
+    "fax_only": "Fiche seule",
+    "escalate": "Danger : cadre régional",
+    "not_covered": "Non couvert",
+    "legacy": "Centre d'appels",
+}
+
+
+def _db() -> Database:
+    db: Database = current_app.extensions["ivr.db"]
+    return db
+
+
+def _clock() -> Clock:
+    clock: Clock = current_app.extensions["ivr.clock"]
+    return clock
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["ivr.settings"]
+    return settings
+
+
+@blueprint.app_context_processor
+def _layout() -> dict[str, Any]:
+    from flask_login import current_user
+
+    who = current_account() if current_user.is_authenticated else None
+    return {"who": who, "actions": ACTIONS}
+
+
+# --- Calls ------------------------------------------------------------------------------------
+
+
+@blueprint.get("/calls")
+@requires()
+def calls() -> str:
+    args = request.args
+    wanted = review.CallFilter(
+        night=_date(args.get("night")),
+        agency=args.get("agency") or None,
+        action=args.get("action") or None,
+        danger=_yes_no(args.get("danger")),
+        reached=_yes_no(args.get("reached")),
+        page=args.get("page", type=int, default=1),
+    )
+    rows, total = review.calls(_db(), current_account(), wanted)
+    with _db().snapshot() as session:
+        agencies = session.scalars(select(AgencyRow.cia).order_by(AgencyRow.cia)).all()
+    pages = max((total + review.PAGE - 1) // review.PAGE, 1)
+    return render_template(
+        "calls.html", rows=rows, total=total, wanted=wanted, pages=pages, agencies=agencies
+    )
+
+
+@blueprint.get("/calls/<int:call_id>")
+@requires()
+def call(call_id: int) -> str:
+    found = review.trace(_db(), current_account(), call_id)
+    if found is None:
+        abort(404)
+    return render_template("call.html", trace=found)
+
+
+@blueprint.get("/recordings/<int:recording_id>/audio")
+@requires()
+def recording_audio(recording_id: int) -> Response:
+    """A recording, streamed through the app with the account's rights checked: the
+    provider's URL (and its credentials) never reach the browser."""
+    row = review.recording(_db(), current_account(), recording_id)
+    if row is None:
+        abort(404)
+    settings = _settings()
+    if settings.IVR_SIMULATOR:
+        from ivr.simulator.audio import message_tone
+
+        return Response(message_tone(row.duration), mimetype="audio/wav")
+    fetched = requests.get(
+        f"{row.url}.mp3",
+        auth=(settings.TWILIO_ACCOUNT_SID or "", settings.TWILIO_AUTH_TOKEN or ""),
+        stream=True,
+        timeout=15,
+    )
+    if fetched.status_code != 200:
+        abort(502)
+    return Response(fetched.iter_content(64 * 1024), mimetype="audio/mpeg")
+
+
+@blueprint.get("/calls/<int:call_id>/sheet.pdf")
+@requires()
+def sheet(call_id: int) -> Response:
+    if review.trace(_db(), current_account(), call_id) is None:
+        abort(404)
+    dispatcher: Dispatcher = current_app.extensions["ivr.dispatcher"]
+    return Response(dispatcher.sheet_pdf(call_id), mimetype="application/pdf")
+
+
+@blueprint.post("/jobs/<int:job_id>/retry")
+@requires("admin", "manager", "agency")
+def retry(job_id: int) -> Response:
+    with _db().snapshot() as session:
+        job = session.get(JobRow, job_id)
+    if job is None or job.call_id is None:
+        abort(404)
+    if review.trace(_db(), current_account(), job.call_id) is None:
+        abort(404)
+    if review.retry_job(_db(), _clock(), job_id):
+        audit(_db(), _clock(), current_account(), "job_retried", job=job_id, kind=job.kind)
+        flash("La tâche sera refaite dans quelques secondes.")
+    return redirect(request.referrer or url_for("backoffice.call", call_id=job.call_id))
+
+
+# --- The agency's morning ---------------------------------------------------------------------
+
+
+@blueprint.get("/morning")
+@requires()
+def morning() -> str:
+    return render_template("morning.html", rows=review.to_process(_db(), current_account()))
+
+
+@blueprint.post("/calls/<int:call_id>/processed")
+@requires()
+def processed(call_id: int) -> Response:
+    if review.mark_processed(_db(), _clock(), current_account(), call_id):
+        audit(_db(), _clock(), current_account(), "call_processed", call=call_id)
+    return redirect(url_for("backoffice.morning"))
+
+
+# --- Prompts ----------------------------------------------------------------------------------
+
+
+@blueprint.get("/prompts")
+@requires("admin")
+def prompts() -> str:
+    return render_template("prompts.html", prompts=review.prompt_list(_db()))
+
+
+@blueprint.route("/prompts/<name>", methods=["GET", "POST"])
+@requires("admin")
+def prompt(name: str) -> Any:
+    found = next((p for p in review.prompt_list(_db()) if p.name == name), None)
+    if found is None:
+        abort(404)
+    text = found.text
+    if request.method == "POST":
+        text = request.form.get("text", "")
+        try:
+            version = review.save_prompt(_db(), _clock(), current_account(), name, text)
+        except review.PromptError as error:
+            flash(f"Non enregistré : {error}.")
+        else:
+            audit(_db(), _clock(), current_account(), "prompt_saved", prompt=name, version=version)
+            flash(f"Version {version} enregistrée : elle s'applique au prochain appel.")
+            return redirect(url_for("backoffice.prompt", name=name))
+    return render_template(
+        "prompt.html",
+        prompt=found,
+        text=text,
+        versions=review.prompt_versions(_db(), name),
+        preview=_preview(name),
+    )
+
+
+@blueprint.post("/prompts/<name>/rollback/<int:version>")
+@requires("admin")
+def rollback(name: str, version: int) -> Response:
+    old = next((v for v in review.prompt_versions(_db(), name) if v.version == version), None)
+    if old is None:
+        abort(404)
+    saved = review.save_prompt(_db(), _clock(), current_account(), name, old.text)
+    audit(_db(), _clock(), current_account(), "prompt_rolled_back", prompt=name, to=version)
+    flash(f"Retour au texte de la version {version} (nouvelle version {saved}).")
+    return redirect(url_for("backoffice.prompt", name=name))
+
+
+def _preview(name: str) -> str:
+    """The TwiML a caller would get for this prompt alone, with example values."""
+    service = current_app.extensions["ivr.calls"]
+    service.reference.forget()
+    renderer = service.renderer()
+    example = {p: f"[{p}]" for p in prompt_defaults()[name].placeholders}
+    return str(renderer.say_and_hang_up((Say(name, example),)))
+
+
+# --- Operations -------------------------------------------------------------------------------
+
+
+@blueprint.get("/operations")
+@requires("admin")
+def operations() -> str:
+    with _db().snapshot() as session:
+        jobs = session.scalars(
+            select(JobRow)
+            .where(JobRow.status.in_(("pending", "waiting", "failed", "running")))
+            .order_by(JobRow.due_at)
+            .limit(100)
+        ).all()
+        alerts = session.scalars(select(AlertRow).order_by(AlertRow.id.desc()).limit(50)).all()
+        imports = session.scalars(
+            select(ImportRecord).order_by(ImportRecord.id.desc()).limit(20)
+        ).all()
+        log = session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(50)).all()
+    return render_template(
+        "operations.html", jobs=jobs, alerts=alerts, imports=imports, audit_log=log
+    )
+
+
+def _date(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _yes_no(text: str | None) -> bool | None:
+    return {"yes": True, "no": False}.get(text or "")
