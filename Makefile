@@ -17,13 +17,17 @@ DEMO_ENV := IVR_SIMULATOR=true PUBLIC_BASE_URL=http://127.0.0.1:8000 \
 	TWILIO_API_BASE_URL=http://127.0.0.1:8000/simulator/twilio IVR_CALLER_ID=+33199000000 \
 	FAX_TRANSPORT=folder IVR_CLOCK=$${IVR_CLOCK:-2026-12-22T23:00:00}
 
+DEMO_ADMIN    := admin@demo.example
+DEMO_PASSWORD := demo-astreinte
+
 run: $(APP)
 	$(BIN)/ivr db upgrade
 	$(BIN)/ivr import directory config/demo
 	$(BIN)/ivr import clients config/demo/clients.csv
+	@echo "$(DEMO_PASSWORD)" | $(BIN)/ivr user add $(DEMO_ADMIN) --role admin --exists-ok
 	@echo ""
 	@echo "  Phone simulator: http://127.0.0.1:8000/simulator"
-	@echo "  Home page:       http://127.0.0.1:8000/"
+	@echo "  Back office:     http://127.0.0.1:8000/   login $(DEMO_ADMIN) / $(DEMO_PASSWORD)"
 	@echo "  Summary sheets:  var/faxes/      (Ctrl-C stops everything)"
 	@echo ""
 	$(DEMO_ENV) $(BIN)/ivr serve --bind 127.0.0.1:8000 --workers 1

@@ -247,15 +247,23 @@ def user() -> None:
 @click.option("--role", required=True, type=click.Choice(["admin", "manager", "agency"]))
 @click.option("--region", default=None, help="A manager's region code.")
 @click.option("--agency", default=None, help="An agency account's CIA.")
+@click.option("--exists-ok", is_flag=True, help="An account already there is no error (scripts).")
 @click.pass_obj
 @_fails_cleanly
-def user_add(obj: Context, email: str, role: str, region: str | None, agency: str | None) -> None:
+def user_add(
+    obj: Context, email: str, role: str, region: str | None, agency: str | None, exists_ok: bool
+) -> None:
     """Create an account; the password is read from standard input (never an argument)."""
-    from ivr.services.accounts import AccountError, add_user
+    from ivr.services.accounts import AccountError, AccountExists, add_user
 
     password = sys.stdin.readline().rstrip("\r\n")
     try:
         created = add_user(obj.db, obj.settings.make_clock(), email, password, role, region, agency)
+    except AccountExists as error:
+        if not exists_ok:
+            raise click.ClickException(str(error)) from None
+        click.echo(str(error))
+        return
     except AccountError as error:
         raise click.ClickException(str(error)) from None
     scope = created.region or created.agency or "everything"

@@ -26,6 +26,10 @@ class AccountError(ValueError):
     """A bad account request, said in a sentence an administrator can act on."""
 
 
+class AccountExists(AccountError):
+    """That email address already has an account."""
+
+
 @dataclass(frozen=True)
 class Account:
     id: int
@@ -73,7 +77,7 @@ def add_user(
         if agency and session.get(AgencyRow, agency) is None:
             raise AccountError(f"no agency {agency!r} in the directory")
         if session.scalar(select(UserRow.id).where(UserRow.email == email)):
-            raise AccountError(f"{email} already has an account")
+            raise AccountExists(f"{email} already has an account")
         row = UserRow(
             email=email,
             password_hash=generate_password_hash(password),

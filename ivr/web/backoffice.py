@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from flask import (
@@ -24,9 +25,9 @@ from ivr.adapters.db import Database
 from ivr.adapters.orm import AgencyRow, AlertRow, AuditRow, ImportRecord, JobRow
 from ivr.clock import Clock
 from ivr.services import review
-from ivr.services.prompts import defaults as prompt_defaults
 from ivr.services.accounts import audit
 from ivr.services.dispatch import Dispatcher
+from ivr.services.prompts import defaults as prompt_defaults
 from ivr.settings import Settings
 from ivr.web.auth import current_account, requires
 from voice_flows.instructions import Say
@@ -112,12 +113,18 @@ def recording_audio(recording_id: int) -> Response:
         from ivr.simulator.audio import message_tone
 
         return Response(message_tone(row.duration), mimetype="audio/wav")
-    fetched = requests.get(
-        f"{row.url}.mp3",
-        auth=(settings.TWILIO_ACCOUNT_SID or "", settings.TWILIO_AUTH_TOKEN or ""),
-        stream=True,
-        timeout=15,
-    )
+    if not _twilio_media(row.url, settings.TWILIO_API_BASE_URL):
+        abort(404)  # only Twilio's own media, never a URL of another host
+    try:
+        fetched = requests.get(
+            f"{row.url}.mp3",
+            auth=(settings.TWILIO_ACCOUNT_SID or "", settings.TWILIO_AUTH_TOKEN or ""),
+            stream=True,
+            timeout=15,
+        )
+    except requests.RequestException:
+        current_app.logger.warning("recording %s: Twilio unreachable", recording_id)
+        abort(502)
     if fetched.status_code != 200:
         abort(502)
     return Response(fetched.iter_content(64 * 1024), mimetype="audio/mpeg")
@@ -240,6 +247,15 @@ def operations() -> str:
         log = session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(50)).all()
     return render_template(
         "operations.html", jobs=jobs, alerts=alerts, imports=imports, audit_log=log
+    )
+
+
+def _twilio_media(url: str, api_base: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return url.startswith("https://") and (
+        host == "api.twilio.com"
+        or host.endswith(".twilio.com")
+        or host == urlsplit(api_base).hostname
     )
 
 

@@ -40,6 +40,7 @@ def test_a_call_placed_on_the_page_rings_the_technicians_phone(browser, settings
             base = app.extensions["ivr.settings"].PUBLIC_BASE_URL
             page.goto(f"{base}/simulator")
             page.uncheck("#voice")  # no speech synthesis in a headless browser
+            page.click("#staff details summary")
             for number in (TECHNICIAN, BACKUP):  # nobody takes it while the caller waits
                 page.select_option(f'select[data-number="{number}"]', "ring")
             page.fill('input[name="from"]', "+33611111111")

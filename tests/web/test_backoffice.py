@@ -1,0 +1,193 @@
+"""The back office's doors: every page needs a login and the right role, every form its
+CSRF token; an account sees only its agency's or region's calls."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import responses
+from sqlalchemy import select
+
+from ivr.adapters.orm import AuditRow, CallRow, PromptVersionRow
+from ivr.services.accounts import add_user
+from ivr.simulator.phone import Callee, FlaskTransport, PhoneCall
+from tests.calls.conftest import BACKUP, TECHNICIAN, identify, through_details
+from tests.conftest import AUTH_TOKEN, BASE_URL
+
+PASSWORD = "a long enough password"
+ACCOUNTS = {
+    "admin": ("admin@example.fr", {}),
+    "manager": ("idf@example.fr", {"region": "IDF"}),
+    "manager_est": ("est@example.fr", {"region": "EST"}),
+    "agency": ("paris@example.fr", {"agency": "0751"}),
+    "agency_other": ("metz@example.fr", {"agency": "5701"}),
+}
+
+
+@pytest.fixture
+def office(make_app, demo, clock):
+    """The app with one account per role, and one call of agency 0751 (Paris, IDF)."""
+    for role, (email, scope) in ACCOUNTS.items():
+        add_user(demo, clock, email, PASSWORD, role.split("_")[0], **scope)
+    app = make_app(WTF_CSRF_ENABLED=True)
+    call = PhoneCall(
+        FlaskTransport(app),
+        BASE_URL,
+        AUTH_TOKEN,
+        from_="+33611111111",
+        callees={TECHNICIAN: Callee(answers=False), BACKUP: Callee(answers=False)},
+    )
+    identify(call, "10000002")
+    through_details(call)
+    call.leave_message(12)
+    with demo.snapshot() as session:
+        call_id = session.scalars(select(CallRow.id)).one()
+    return app, call_id
+
+
+def logged_in(app, role: str):
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    email = ACCOUNTS[role][0]
+    answer = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
+    assert answer.status_code == 302, role
+    return client, token
+
+
+def pages(call_id: int) -> dict[str, tuple[str, str]]:
+    """Every back-office route: (method, path)."""
+    return {
+        "home": ("GET", "/"),
+        "calls": ("GET", "/calls"),
+        "call": ("GET", f"/calls/{call_id}"),
+        "sheet": ("GET", f"/calls/{call_id}/sheet.pdf"),
+        "recording": ("GET", "/recordings/1/audio"),
+        "morning": ("GET", "/morning"),
+        "processed": ("POST", f"/calls/{call_id}/processed"),
+        "retry": ("POST", "/jobs/1/retry"),
+        "prompts": ("GET", "/prompts"),
+        "prompt": ("GET", "/prompts/welcome"),
+        "prompt_save": ("POST", "/prompts/welcome"),
+        "rollback": ("POST", "/prompts/welcome/rollback/1"),
+        "operations": ("GET", "/operations"),
+    }
+
+
+ADMIN_ONLY = {"prompts", "prompt", "prompt_save", "rollback", "operations"}
+# Who sees the Paris call (agency 0751, region IDF).
+SEES_THE_CALL = {"admin", "manager", "agency"}
+
+
+def test_every_route_is_in_the_matrix(office):
+    app, call_id = office
+    ours = {
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if not rule.rule.startswith(("/twilio", "/fax", "/static", "/simulator"))
+        and rule.rule not in ("/login", "/logout", "/healthz")
+    }
+    listed = {re.sub(r"\d+", "X", path) for _, path in pages(call_id).values()}
+    normalised = {re.sub(r"<[^>]+>", "X", rule) for rule in ours}
+    assert normalised <= {p.replace("welcome", "X") for p in listed}, normalised - listed
+
+
+def test_a_logged_out_visitor_sees_nothing_but_the_login_page(office):
+    app, call_id = office
+    client = app.test_client()
+    for name, (method, path) in pages(call_id).items():
+        answer = client.open(path, method=method)
+        if method == "GET":
+            assert answer.status_code == 302 and "/login" in answer.location, name
+        else:  # a form without a session has no CSRF token either: refused before anything
+            assert answer.status_code in (302, 400), name
+    assert "Connexion" in client.get("/login").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", list(ACCOUNTS))
+@responses.activate
+def test_the_role_matrix(office, role):
+    responses.add(
+        responses.GET,
+        re.compile(r"https://api\.twilio\.com/.*/Recordings/RE\w+\.mp3"),
+        body=b"ID3audio",
+    )
+    app, call_id = office
+    client, token = logged_in(app, role)
+    kind = role.split("_")[0]
+    for name, (method, path) in pages(call_id).items():
+        data = {"csrf_token": token, "text": "Bonjour, service d'astreinte."}
+        answer = client.open(path, method=method, data=data if method == "POST" else None)
+        if name in ADMIN_ONLY and kind != "admin":
+            assert answer.status_code == 403, (role, name)
+        elif name in ("call", "sheet", "processed") and role not in SEES_THE_CALL:
+            assert answer.status_code in (404, 302), (role, name)  # not theirs: not there
+        elif name == "recording":
+            expected = 200 if role in SEES_THE_CALL else 404
+            assert answer.status_code == expected, (role, name)
+            assert role not in SEES_THE_CALL or answer.data == b"ID3audio"
+        elif name == "retry":
+            assert answer.status_code in (302, 404), (role, name)
+        else:
+            assert answer.status_code in (200, 302), (role, name, answer.status_code)
+
+
+def test_an_account_lists_only_its_calls(office):
+    app, call_id = office
+    for role, sees in (("agency", True), ("agency_other", False), ("manager_est", False)):
+        client, _ = logged_in(app, role)
+        listing = client.get("/calls").get_data(as_text=True)
+        assert (f"/calls/{call_id}" in listing) is sees, role
+
+
+def test_a_form_without_its_csrf_token_is_refused(office, demo):
+    app, _call_id = office
+    client, _ = logged_in(app, "admin")
+    refused = client.post("/prompts/welcome", data={"text": "Piraté"})
+    assert refused.status_code == 400
+    with demo.snapshot() as session:
+        assert session.scalars(select(PromptVersionRow)).all() == []
+
+
+def test_the_agencys_morning_marks_a_request_processed_by_whom(office, demo):
+    app, call_id = office
+    client, token = logged_in(app, "agency")
+    morning = client.get("/morning").get_data(as_text=True)
+    assert f"/calls/{call_id}/processed" in morning
+    client.post(f"/calls/{call_id}/processed", data={"csrf_token": token})
+    assert f"/calls/{call_id}/processed" not in client.get("/morning").get_data(as_text=True)
+    with demo.snapshot() as session:
+        call = session.get(CallRow, call_id)
+        assert call.processed_by == "paris@example.fr" and call.processed_at is not None
+        assert session.scalars(select(AuditRow.action)).all() == ["call_processed"]
+
+
+def test_a_prompt_with_an_unknown_placeholder_is_refused_and_said_why(office, demo):
+    app, _ = office
+    client, token = logged_in(app, "admin")
+    page = client.post(
+        "/prompts/confirm_identity", data={"csrf_token": token, "text": "Bonjour {prenom}"}
+    ).get_data(as_text=True)
+    assert "valeur inconnue" in page and "{prenom}" in page
+    saved = client.post(
+        "/prompts/confirm_identity",
+        data={"csrf_token": token, "text": "Contrat de {name} à {city} ? Tapez 1."},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Version 1 enregistrée" in saved
+    assert "Contrat de [name] à [city] ? Tapez 1." in saved  # the preview's TwiML
+
+
+def test_the_login_is_rate_limited(office):
+    app, _ = office
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    codes = [
+        client.post(
+            "/login", data={"email": "admin@example.fr", "password": "wrong", "csrf_token": token}
+        ).status_code
+        for _ in range(12)
+    ]
+    assert codes[0] == 200 and codes[-1] == 429
