@@ -3,7 +3,10 @@ prompts, operations. Every page needs a login and the right role (`auth.requires
 
 from __future__ import annotations
 
+import tempfile
+import zipfile
 from datetime import date
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -225,6 +228,91 @@ def _preview(name: str) -> str:
     renderer = service.renderer()
     example = {p: f"[{p}]" for p in prompt_defaults()[name].placeholders}
     return str(renderer.say_and_hang_up((Say(name, example),)))
+
+
+# --- Reference data -------------------------------------------------------------------------
+
+MAX_UPLOAD = 200 * 1024 * 1024  # a million clients is some 150 MB of CSV
+
+
+@blueprint.route("/reference", methods=["GET", "POST"])
+@requires("admin")
+def reference() -> str:
+    """Upload the client file or the directory (a zip of its five files); the import report.
+    Search the client file in force."""
+    report = None
+    if request.method == "POST":
+        report = _import_upload()
+    query = request.args.get("q", "").strip()
+    return render_template(
+        "reference.html", report=report, query=query, clients=_search(query) if query else []
+    )
+
+
+def _import_upload() -> Any:
+    from ivr.services.importing import import_clients, import_directory
+
+    upload = request.files.get("file")
+    kind = request.form.get("kind")
+    if upload is None or not upload.filename or kind not in ("clients", "directory"):
+        flash("Choisissez un fichier.")
+        return None
+    name = Path(upload.filename).name  # the name the import history keeps, never a path
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        upload.save(path)
+        if path.stat().st_size > MAX_UPLOAD:
+            flash("Fichier trop gros.")
+            return None
+        if kind == "clients":
+            report = import_clients(_db(), path, _clock())
+        else:
+            unpacked = _unzip(path, Path(folder) / "directory")
+            if unpacked is None:
+                flash("L'annuaire s'envoie en zip de ses cinq fichiers.")
+                return None
+            report = import_directory(_db(), unpacked, _clock())
+    audit(_db(), _clock(), current_account(), f"import_{kind}", file=name, accepted=report.accepted)
+    current_app.extensions["ivr.calls"].reference.forget()
+    return report
+
+
+def _unzip(path: Path, into: Path) -> Path | None:
+    """The zip's files, flattened into `into` (their folders dropped: only names matter)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            into.mkdir()
+            for member in archive.infolist():
+                name = Path(member.filename).name
+                if member.is_dir() or not name or name.startswith("."):
+                    continue
+                (into / name).write_bytes(archive.read(member))
+    except zipfile.BadZipFile:
+        return None
+    return into
+
+
+def _search(query: str) -> list[Any]:
+    from ivr.adapters.repository import table_in_force
+
+    with _db().snapshot() as session:
+        table = table_in_force(session)
+        if table is None:
+            return []
+        pattern = f"%{query}%"
+        return list(
+            session.execute(
+                select(table)
+                .where(
+                    (table.c.client_id == query)
+                    | table.c.name.ilike(pattern)
+                    | table.c.city.ilike(pattern)
+                    | (table.c.phone == query)
+                )
+                .order_by(table.c.client_id)
+                .limit(50)
+            )
+        )
 
 
 # --- Operations -------------------------------------------------------------------------------

@@ -72,10 +72,11 @@ def pages(call_id: int) -> dict[str, tuple[str, str]]:
         "prompt_save": ("POST", "/prompts/welcome"),
         "rollback": ("POST", "/prompts/welcome/rollback/1"),
         "operations": ("GET", "/operations"),
+        "reference": ("GET", "/reference"),
     }
 
 
-ADMIN_ONLY = {"prompts", "prompt", "prompt_save", "rollback", "operations"}
+ADMIN_ONLY = {"prompts", "prompt", "prompt_save", "rollback", "operations", "reference"}
 # Who sees the Paris call (agency 0751, region IDF).
 SEES_THE_CALL = {"admin", "manager", "agency"}
 

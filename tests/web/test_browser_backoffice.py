@@ -1,0 +1,105 @@
+"""The back office in a real browser (Debian's Chromium, headless, Playwright): an
+administrator logs in, finds last night's call and listens to its message, changes the
+greeting and hears it on the next call, uploads a bad client file and reads why it failed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ivr.clock import parse_instant
+from ivr.services.accounts import add_user
+from ivr.simulator.demo import serve_demo
+from tests.calls.conftest import BACKUP, TECHNICIAN
+from tests.conftest import AUTH_TOKEN
+
+CHROMIUM = Path("/usr/bin/chromium")
+EMAIL, PASSWORD = "admin@example.fr", "a long enough password"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium)"
+)
+
+
+@pytest.fixture
+def site(settings, demo, clock):
+    """The demo served on loopback, an administrator, and last night's call with a message."""
+    add_user(demo, clock, EMAIL, PASSWORD, "admin")
+    with serve_demo(
+        settings.model_copy(update={"TWILIO_AUTH_TOKEN": AUTH_TOKEN}),
+        parse_instant("2026-12-22T23:00"),
+    ) as stack:
+        simulator = stack.simulator
+        simulator.behaviours.update({TECHNICIAN: "ring", BACKUP: "ring"})
+        number = simulator.place("+33611111111", None)
+        for keys in ("10000002#", "1", "1", "1", "1", "#"):
+            simulator.act(number, "press", keys)
+        simulator.act(number, "message", "12")
+        yield stack
+
+
+@pytest.fixture
+def page(site):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
+            headless=True,
+        )
+        page = browser.new_page()
+        page.goto(f"{site.base_url}/calls")
+        assert "/login" in page.url  # nothing without logging in
+        page.fill('input[name="email"]', EMAIL)
+        page.fill('input[name="password"]', PASSWORD)
+        page.click("text=Se connecter")
+        yield page
+        browser.close()
+
+
+def test_find_last_nights_call_and_listen_to_its_message(site, page):
+    page.fill('input[name="night"]', "2026-12-22")
+    page.click("text=Filtrer")
+    page.locator("table a").first.click()
+    page.get_by_text("Contrat 10000002").wait_for()
+    page.get_by_text("Message de 12 s").wait_for()
+    duration = page.evaluate(
+        """async () => {
+            const audio = document.querySelector('audio');
+            await audio.play();
+            await new Promise((done) => setTimeout(done, 300));
+            return [audio.duration, audio.currentTime];
+        }"""
+    )
+    assert duration[0] == pytest.approx(12, abs=0.5) and duration[1] > 0
+
+
+def test_a_new_greeting_is_heard_on_the_next_call(site, page):
+    page.goto(f"{site.base_url}/prompts/welcome")
+    page.fill('textarea[name="text"]', "Bonjour, ici le service d'astreinte de démonstration.")
+    page.click("text=Enregistrer")
+    page.get_by_text("Version 1 enregistrée").wait_for()
+    simulator = site.simulator
+    number = simulator.place("+33622222222", None)
+    assert "Bonjour, ici le service d'astreinte de démonstration." in " ".join(
+        simulator.calls[number].transcript
+    )
+
+
+def test_a_bad_client_file_is_refused_with_its_report(site, page, tmp_path):
+    bad = tmp_path / "clients-semaine-52.csv"
+    bad.write_text(
+        "client_id;name;address;postcode;city;phone;phone2;equipment;equipment_label;"
+        "contract;delay_label;valid_until;agency;delay_hours\n"
+        "123;M. Sans Code;1 rue X;7500;Paris;pas un numéro;;gas_boiler;;individual_7_7;;;0751;\n",
+        encoding="utf-8",
+    )
+    page.goto(f"{site.base_url}/reference")
+    page.set_input_files('input[name="file"]', str(bad))
+    page.click("text=Importer")
+    report = page.locator("#report")
+    report.get_by_text("Import refusé").wait_for()
+    text = report.inner_text()
+    assert "error" in text and "line 2" in text and "clients-semaine-52.csv" in text
