@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -37,7 +37,10 @@ class CallFilter:
     page: int = 1
 
 
-def visible(query: Select[Any], who: Account) -> Select[Any]:
+S = TypeVar("S", bound=Select[Any])
+
+
+def visible(query: S, who: Account) -> S:  # a Select of any row shape
     """Only the calls the account may see: all, their region's, their agency's."""
     if who.role == "admin":
         return query

@@ -10,7 +10,8 @@ from sqlalchemy import func, select, text
 from ivr.adapters.db import Database
 from ivr.adapters.orm import AgencyRow, ImportRecord
 from ivr.adapters.repository import client_count
-from ivr.web.auth import requires
+from ivr.services.charts import charts
+from ivr.web.auth import current_account, requires
 
 blueprint = Blueprint("home", __name__)
 
@@ -31,8 +32,14 @@ def index() -> str:
             select(ImportRecord).order_by(ImportRecord.id.desc()).limit(5)
         ).all()
     clock = current_app.extensions["ivr.clock"]
+    pictures = charts(_db(), clock, current_account())
     return render_template(
-        "index.html", clients=clients, agencies=agencies, imports=imports, now=clock.local_now()
+        "index.html",
+        clients=clients,
+        agencies=agencies,
+        imports=imports,
+        now=clock.local_now(),
+        charts=pictures,
     )
 
 

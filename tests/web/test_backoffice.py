@@ -192,3 +192,15 @@ def test_the_login_is_rate_limited(office):
         for _ in range(12)
     ]
     assert codes[0] == 200 and codes[-1] == 429
+
+
+def test_the_front_page_draws_its_charts_as_svg_from_the_app(office):
+    app, _ = office
+    client, _ = logged_in(app, "admin")
+    page = client.get("/").get_data(as_text=True)
+    for name in ("nights", "decisions", "reach"):
+        assert f'id="chart-{name}"><svg' in page
+    assert "Appels par nuit" in page and "technicien appelé" in page
+    assert 'src="http' not in page and 'href="http' not in page  # nothing from elsewhere
+    other, _ = logged_in(app, "agency_other")  # Metz sees none of Paris's calls
+    assert "technicien appelé" not in other.get("/").get_data(as_text=True)
