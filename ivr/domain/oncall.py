@@ -15,7 +15,7 @@ from functools import lru_cache
 import holidays
 
 from ivr.clock import PARIS
-from ivr.domain.model import HOLIDAY, WEEKDAYS, OnCallWindow
+from ivr.domain.model import HOLIDAY, WEEKDAYS, ManagerShift, OnCallWindow
 
 # `holidays` names Alsace-Moselle's calendars by subdivision, not by department.
 _HOLIDAY_SUBDIVISION = {"57": "57", "67": "6AE", "68": "6AE"} | {
@@ -150,3 +150,28 @@ def morning_after(
         wall.date(), WORKING_DAY_OPENING
     )
     return wall.date() if _utc(instant) < _utc(morning) else None
+
+
+def planning_holes(
+    shifts: Iterable[ManagerShift], start: datetime, end: datetime
+) -> list[tuple[str, datetime, datetime]]:
+    """Where a region's planning of managers on duty fails between `start` and `end`:
+    ("gap", from, to) when nobody is on duty, ("overlap", from, to) when two are."""
+    ordered = sorted(
+        (s for s in shifts if _utc(s.end) > _utc(start) and _utc(s.start) < _utc(end)),
+        key=lambda s: _utc(s.start),
+    )
+    holes: list[tuple[str, datetime, datetime]] = []
+    first, last = _utc(start), _utc(end)
+    covered_to: datetime | None = None  # the end of the shifts seen so far
+    for shift in ordered:
+        s_start, s_end = _utc(shift.start), _utc(shift.end)
+        since = covered_to or first
+        if s_start > since:
+            holes.append(("gap", since, s_start))
+        elif covered_to is not None and s_start < covered_to:
+            holes.append(("overlap", max(s_start, first), min(covered_to, s_end)))
+        covered_to = max(covered_to or s_end, s_end)
+    if covered_to is None or covered_to < last:
+        holes.append(("gap", covered_to or first, last))
+    return holes

@@ -31,9 +31,7 @@ DECISIONS = {
 def charts(db: Database, clock: Clock, who: Account) -> dict[str, str]:
     """The three charts (SVG markup) over the last NIGHTS nights, as `who` may see them."""
     since = clock.now() - timedelta(days=NIGHTS)
-    columns: Any = select(
-        CallRow.started_at, CallRow.action, CallRow.agency, CallRow.reached
-    )
+    columns: Any = select(CallRow.started_at, CallRow.action, CallRow.agency, CallRow.reached)
     query = visible(columns, who).where(CallRow.started_at >= since)
     with db.snapshot() as session:
         rows: list[Any] = list(session.execute(query).all())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tempfile
 import zipfile
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +27,8 @@ from werkzeug.wrappers import Response
 from ivr.adapters.db import Database
 from ivr.adapters.orm import AgencyRow, AlertRow, AuditRow, ImportRecord, JobRow
 from ivr.clock import Clock
+from ivr.domain.model import HOLIDAY, WEEKDAYS, Directory
+from ivr.domain.oncall import planning_holes
 from ivr.services import review
 from ivr.services.accounts import audit
 from ivr.services.dispatch import Dispatcher
@@ -245,8 +247,77 @@ def reference() -> str:
         report = _import_upload()
     query = request.args.get("q", "").strip()
     return render_template(
-        "reference.html", report=report, query=query, clients=_search(query) if query else []
+        "reference.html",
+        report=report,
+        query=query,
+        clients=_search(query) if query else [],
+        week=_week(),
+        planning=_planning(),
+        days=DAY_LABELS,
     )
+
+
+DAY_LABELS = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
+
+
+def _directory() -> Directory:
+    directory: Directory = current_app.extensions["ivr.calls"].reference.directory(_db())
+    return directory
+
+
+def _week() -> list[dict[str, Any]]:
+    """Each agency's on-call windows as bars on a week (minutes from Monday 00:00); a window
+    ending the next day spills onto it; Sunday's spills onto Monday."""
+    out = []
+    directory = _directory()
+    for cia, agency in sorted(directory.agencies.items()):
+        bars = []
+        for window in directory.windows.get(cia, ()):
+            start = window.start.hour * 60 + window.start.minute
+            end = window.end.hour * 60 + window.end.minute
+            length = (end - start) % (24 * 60) or 24 * 60
+            for day in window.days:
+                if day not in WEEKDAYS:
+                    continue
+                begin = WEEKDAYS.index(day) * 1440 + start
+                for piece_start, piece_end in _wrap(begin, begin + length):
+                    bars.append(
+                        {
+                            "left": piece_start / (7 * 1440) * 100,
+                            "width": (piece_end - piece_start) / (7 * 1440) * 100,
+                            "type": window.oncall_type.value,
+                            "label": f"{window.start:%H:%M}–{window.end:%H:%M}",
+                        }
+                    )
+        holidays = [w for w in directory.windows.get(cia, ()) if HOLIDAY in w.days]
+        lines = directory.lines.get(cia, ())
+        out.append({"agency": agency, "bars": bars, "holidays": holidays, "lines": lines})
+    return out
+
+
+def _wrap(start: int, end: int) -> list[tuple[int, int]]:
+    week = 7 * 1440
+    if end <= week:
+        return [(start, end)]
+    return [(start, week), (0, end - week)]
+
+
+def _planning() -> list[dict[str, Any]]:
+    """Each region's managers for the next four weeks, with gaps and overlaps flagged."""
+    now = _clock().now()
+    until = now + timedelta(weeks=4)
+    directory = _directory()
+    out = []
+    for code, region in sorted(directory.regions.items()):
+        shifts = [s for s in directory.shifts.get(code, ()) if s.end > now and s.start < until]
+        out.append(
+            {
+                "region": region,
+                "shifts": shifts,
+                "holes": planning_holes(directory.shifts.get(code, ()), now, until),
+            }
+        )
+    return out
 
 
 def _import_upload() -> Any:

@@ -204,3 +204,13 @@ def test_the_front_page_draws_its_charts_as_svg_from_the_app(office):
     assert 'src="http' not in page and 'href="http' not in page  # nothing from elsewhere
     other, _ = logged_in(app, "agency_other")  # Metz sees none of Paris's calls
     assert "technicien appelé" not in other.get("/").get_data(as_text=True)
+
+
+def test_the_reference_page_draws_the_windows_and_flags_the_planning(office):
+    app, _ = office
+    client, _ = logged_in(app, "admin")
+    page = client.get("/reference").get_data(as_text=True)
+    assert "0751 Paris Nord" in page and 'class="bar' in page
+    assert "Cadres d'astreinte" in page and "Claire Lefèvre" in page
+    found = client.get("/reference?q=Bérard").get_data(as_text=True)
+    assert "10000001" in found
