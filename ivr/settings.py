@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     IVR_SIMULATOR: bool = False
     # Reverse proxies in front of the app whose X-Forwarded-* headers are believed (0: none).
     IVR_TRUSTED_PROXIES: int = 0
+    # Where recorded prompts (audio files uploaded in the back office) are kept.
+    MEDIA_FOLDER: Path = PROJECT_ROOT / "var" / "media"
 
     @field_validator("PUBLIC_BASE_URL", "TWILIO_API_BASE_URL", "FAX_HTTP_BASE_URL")
     @classmethod

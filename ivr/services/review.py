@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, or_, select, update
@@ -201,6 +202,49 @@ def prompt_versions(db: Database, name: str) -> list[PromptVersionRow]:
 
 class PromptError(ValueError):
     """Words that cannot be saved, said so the administrator can fix them."""
+
+
+AUDIO_TYPES = {"wav": (b"RIFF", b"WAVE"), "mp3": (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")}
+MAX_AUDIO = 5 * 1024 * 1024
+
+
+def audio_kind(content: bytes) -> str | None:
+    """ "wav" or "mp3" when the file is one (read from its first bytes, not its name)."""
+    if content[:4] == b"RIFF" and content[8:12] == b"WAVE":
+        return "wav"
+    if content[:3] == b"ID3" or content[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
+        return "mp3"
+    return None
+
+
+def save_prompt_audio(
+    db: Database, clock: Clock, who: Account, name: str, content: bytes, folder: Path
+) -> int:
+    """A recorded version of a prompt (played instead of the words), kept under `folder`;
+    the words stay, for the trace and the back office. Its version number."""
+    if not content:
+        raise PromptError("le fichier est vide")
+    if len(content) > MAX_AUDIO:
+        raise PromptError("fichier trop gros (5 Mo au plus)")
+    kind = audio_kind(content)
+    if kind is None:
+        raise PromptError("ce n'est ni un fichier WAV ni un MP3")
+    current = next((p for p in prompt_list(db) if p.name == name), None)
+    if current is None:
+        raise PromptError(f"aucun message « {name} »")
+    version = save_prompt(db, clock, who, name, current.text)
+    file_name = f"{name}-v{version}.{kind}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / file_name).write_bytes(content)
+    with db.session() as session:
+        row = session.scalar(
+            select(PromptVersionRow).where(
+                PromptVersionRow.name == name, PromptVersionRow.version == version
+            )
+        )
+        assert row is not None
+        row.audio_path = file_name
+    return version
 
 
 def save_prompt(db: Database, clock: Clock, who: Account, name: str, text: str) -> int:

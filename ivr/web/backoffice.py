@@ -19,6 +19,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from sqlalchemy import select
@@ -200,6 +201,7 @@ def prompt(name: str) -> Any:
             flash(f"Non enregistré : {error}.")
         else:
             audit(_db(), _clock(), current_account(), "prompt_saved", prompt=name, version=version)
+            _prompts_changed()
             flash(f"Version {version} enregistrée : elle s'applique au prochain appel.")
             return redirect(url_for("backoffice.prompt", name=name))
     return render_template(
@@ -211,6 +213,36 @@ def prompt(name: str) -> Any:
     )
 
 
+@blueprint.post("/prompts/<name>/audio")
+@requires("admin")
+def prompt_audio(name: str) -> Response:
+    upload = request.files.get("audio")
+    content = upload.read(review.MAX_AUDIO + 1) if upload else b""
+    folder = Path(_settings().MEDIA_FOLDER) / "prompts"
+    try:
+        version = review.save_prompt_audio(
+            _db(), _clock(), current_account(), name, content, folder
+        )
+    except review.PromptError as error:
+        flash(f"Non enregistré : {error}.")
+    else:
+        audit(_db(), _clock(), current_account(), "prompt_audio", prompt=name, version=version)
+        _prompts_changed()
+        flash(f"Version {version} enregistrée : l'enregistrement sera joué au prochain appel.")
+    return redirect(url_for("backoffice.prompt", name=name))
+
+
+@blueprint.get("/media/prompts/<file_name>")
+def media(file_name: str) -> Response:
+    """A recorded prompt, as Twilio fetches it to play it (no login: Twilio has none, and a
+    prompt is what every caller hears anyway)."""
+    folder = (Path(_settings().MEDIA_FOLDER) / "prompts").resolve()
+    path = (folder / file_name).resolve()
+    if path.parent != folder or not path.is_file():
+        abort(404)
+    return send_file(path, mimetype="audio/wav" if path.suffix == ".wav" else "audio/mpeg")
+
+
 @blueprint.post("/prompts/<name>/rollback/<int:version>")
 @requires("admin")
 def rollback(name: str, version: int) -> Response:
@@ -219,14 +251,19 @@ def rollback(name: str, version: int) -> Response:
         abort(404)
     saved = review.save_prompt(_db(), _clock(), current_account(), name, old.text)
     audit(_db(), _clock(), current_account(), "prompt_rolled_back", prompt=name, to=version)
+    _prompts_changed()
     flash(f"Retour au texte de la version {version} (nouvelle version {saved}).")
     return redirect(url_for("backoffice.prompt", name=name))
+
+
+def _prompts_changed() -> None:
+    """The next call of this process hears the change at once (others within a second)."""
+    current_app.extensions["ivr.calls"].reference.forget()
 
 
 def _preview(name: str) -> str:
     """The TwiML a caller would get for this prompt alone, with example values."""
     service = current_app.extensions["ivr.calls"]
-    service.reference.forget()
     renderer = service.renderer()
     example = {p: f"[{p}]" for p in prompt_defaults()[name].placeholders}
     return str(renderer.say_and_hang_up((Say(name, example),)))
@@ -400,12 +437,28 @@ def operations() -> str:
             .limit(100)
         ).all()
         alerts = session.scalars(select(AlertRow).order_by(AlertRow.id.desc()).limit(50)).all()
+        escalations = [
+            job
+            for job in session.scalars(
+                select(JobRow)
+                .where(
+                    JobRow.kind == "call_line", JobRow.status.in_(("pending", "waiting", "running"))
+                )
+                .order_by(JobRow.due_at)
+            )
+            if job.payload.get("role") == "manager"
+        ]
         imports = session.scalars(
             select(ImportRecord).order_by(ImportRecord.id.desc()).limit(20)
         ).all()
         log = session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(50)).all()
     return render_template(
-        "operations.html", jobs=jobs, alerts=alerts, imports=imports, audit_log=log
+        "operations.html",
+        jobs=jobs,
+        alerts=alerts,
+        imports=imports,
+        audit_log=log,
+        escalations=escalations,
     )
 
 
