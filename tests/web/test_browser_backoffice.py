@@ -40,23 +40,43 @@ def site(settings, demo, clock):
 
 
 @pytest.fixture
-def page(site):
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
+        chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
             args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
             headless=True,
         )
-        page = browser.new_page()
-        page.goto(f"{site.base_url}/calls")
-        assert "/login" in page.url  # nothing without logging in
-        page.fill('input[name="email"]', EMAIL)
-        page.fill('input[name="password"]', PASSWORD)
-        page.click("text=Se connecter")
-        yield page
-        browser.close()
+        yield chromium
+        chromium.close()
+
+
+def log_in(browser, site, email: str):
+    page = browser.new_page()
+    page.goto(f"{site.base_url}/calls")
+    assert "/login" in page.url  # nothing without logging in
+    page.fill('input[name="email"]', email)
+    page.fill('input[name="password"]', PASSWORD)
+    page.click("text=Se connecter")
+    return page
+
+
+@pytest.fixture
+def page(site, browser):
+    return log_in(browser, site, EMAIL)
+
+
+def test_an_agency_user_sees_only_their_agency(site, browser, demo, clock):
+    add_user(demo, clock, "paris@example.fr", PASSWORD, "agency", agency="0751")
+    add_user(demo, clock, "metz@example.fr", PASSWORD, "agency", agency="5701")
+    paris = log_in(browser, site, "paris@example.fr")
+    assert paris.locator("table a").count() == 1  # last night's call, agency 0751
+    assert "Messages" not in paris.locator("nav").inner_text()  # no administration
+    metz = log_in(browser, site, "metz@example.fr")
+    metz.get_by_text("Aucun appel.").wait_for()
+    assert metz.goto(f"{site.base_url}/prompts").status == 403
 
 
 def test_find_last_nights_call_and_listen_to_its_message(site, page):
