@@ -271,6 +271,34 @@ def user_add(
 
 
 @main.group()
+def pin() -> None:
+    """The PINs of on-call lines and regional managers (the staff's side of the number)."""
+
+
+@pin.command("set")
+@click.argument("number")
+@click.pass_obj
+@_fails_cleanly
+def pin_set(obj: Context, number: str) -> None:
+    """Set NUMBER's PIN (4 to 8 digits), read from standard input; stored hashed."""
+    from ivr.domain.phones import InvalidPhoneNumber, to_e164
+    from ivr.services.reference import ReferenceCache
+    from ivr.services.staff import StaffError, set_pin
+
+    try:
+        e164 = to_e164(number)
+    except InvalidPhoneNumber as error:
+        raise click.BadParameter(str(error), param_hint="NUMBER") from None
+    code = sys.stdin.readline().strip()
+    directory = ReferenceCache().directory(obj.db)
+    try:
+        set_pin(obj.db, obj.settings.make_clock(), directory, e164, code, "ivr pin set")
+    except StaffError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"PIN set for {e164}")
+
+
+@main.group()
 def twilio() -> None:
     """Going live with Twilio (docs/twilio.md)."""
 

@@ -64,6 +64,31 @@ class Facts(Protocol):
 
     def gas_emergency_number(self, client: Client | None) -> str: ...
 
+    # The staff's side (§6).
+    def staff_line(self, number: str | None) -> str | None:
+        """The agency whose on-call line this number is, if it is one."""
+        ...
+
+    def agency_lines(self, agency: str) -> list[str]: ...
+
+    def pin_of(self, numbers: list[str], pin: str) -> str | None:
+        """Which of `numbers` this PIN belongs to, if any."""
+        ...
+
+    def waiting(self, agency: str) -> list[WaitingRequest]: ...
+
+
+@dataclass(frozen=True)
+class WaitingRequest:
+    """A request waiting for an agency's technician, as the staff menu reads it."""
+
+    call_id: int
+    time: str  # « 23 h 05 »
+    client: str
+    fault: str
+    message_seconds: int
+    callback: str | None
+
 
 @dataclass
 class CallState:
@@ -89,10 +114,21 @@ class CallState:
     resume: str | None = None
     reached: str | None = None
     message_seconds: int = 0
+    # The staff's side (§6, voice_flows/staff.py).
+    staff_number: str | None = None
+    staff_agency: str | None = None
+    pin_tries: int = 0
+    staff_requests: list[int] = field(default_factory=list)
+    request_index: int = 0
+    slot_day: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # Shallow: every field is a plain value, or a list of strings (copied).
-        return {**vars(self), "call_numbers": list(self.call_numbers)}
+        return {
+            **vars(self),
+            "call_numbers": list(self.call_numbers),
+            "staff_requests": list(self.staff_requests),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CallState:
@@ -192,7 +228,9 @@ def step(
 
 def next_step(state: CallState, event: Event, facts: Facts) -> tuple[CallState, Turn]:
     """The one function that moves a call on: from a state and an event, the next turn."""
-    state = replace(state, call_numbers=list(state.call_numbers))
+    state = replace(
+        state, call_numbers=list(state.call_numbers), staff_requests=list(state.staff_requests)
+    )
     if event.kind == "start":
         return _enter(state, "welcome", facts, (), ())
     current = STEPS[state.step]
@@ -349,6 +387,10 @@ def _values(client: Client) -> dict[str, str]:
 class Welcome:
     @staticmethod
     def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
+        agency = facts.staff_line(state.caller)
+        if agency is not None:  # an on-call line calling: the staff's side, after a PIN
+            state.staff_number, state.staff_agency = state.caller, agency
+            return Go("staff_pin")
         state.recording = facts.recording_calls
         if state.recording:
             return Go("recording_choice", (Say("welcome"),))
@@ -401,6 +443,8 @@ class Identify:
 
     @staticmethod
     def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
+        if event.digits.startswith(keys.STAFF):  # a technician on a borrowed phone (§6)
+            return Go("staff_agency", notes=(Note("staff_key", {}),))
         number = event.digits or spoken_digits(event.speech)
         client = facts.client(number) if 6 <= len(number) <= 12 else None
         if client is not None:
@@ -985,3 +1029,7 @@ class Goodbye:
         return (Say("goodbye"), Hangup())
 
     answer = staticmethod(lambda state, event, facts: Go("goodbye"))
+
+
+# The staff's side registers its steps in the same engine (it needs the names above).
+from voice_flows import staff as _staff  # noqa: E402, F401

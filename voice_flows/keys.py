@@ -12,6 +12,7 @@ REPEAT = "2"  # in the whisper: hear it again
 TAKE_CALL = "1"  # in the whisper
 REFUSE_RECORDING = "3"  # in the greeting, when calls are recorded
 FINISH = "#"  # ends a number
+STAFF = "*"  # at the first question: the staff's side (§6), from any phone
 
 FAULTS = {
     "1": Fault.NO_HEATING,

@@ -357,6 +357,29 @@ class UserRow(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class StaffPinRow(Base):
+    """The PIN of an on-call line or of a regional manager's mobile (§6), hashed."""
+
+    __tablename__ = "staff_pins"
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    pin_hash: Mapped[str] = mapped_column(String(300))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    set_by: Mapped[str] = mapped_column(String(200))
+
+
+class CoverageRow(Base):
+    """A technician's declared technical problem (§6 NOTA): their line's missed calls do not
+    raise the regional manager until `until`."""
+
+    __tablename__ = "coverage_declarations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), index=True)
+    agency: Mapped[str] = mapped_column(String(20))
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+
+
 class AuditRow(Base):
     """Every change made in the back office: who, when, what."""
 

@@ -30,15 +30,25 @@ from ivr.adapters.orm import (
 from ivr.adapters.prepared import Prepared, Row, binds
 from ivr.adapters.repository import clients_with_phone
 from ivr.adapters.twiml import ATTEMPT_SLOT, Renderer, Urls, fill_attempt
-from ivr.clock import Clock
+from ivr.clock import Clock, in_paris
 from ivr.domain.geography import agency_for_postcode
 from ivr.domain.model import Client
 from ivr.domain.phones import InvalidPhoneNumber, to_e164
 from ivr.domain.routing import Call, Decision, decide
+from ivr.domain.triage import Fault
+from ivr.services import staff
 from ivr.services.prompts import Prompts
 from ivr.services.reference import ReferenceCache
 from ivr.settings import Settings
-from voice_flows.caller import CallState, Event, Note, Turn, next_step, whisper_for
+from voice_flows.caller import (
+    CallState,
+    Event,
+    Note,
+    Turn,
+    WaitingRequest,
+    next_step,
+    whisper_for,
+)
 from voice_flows.instructions import Connect, Say
 
 log = logging.getLogger(__name__)
@@ -105,6 +115,34 @@ class WorldFacts:
     def agency_of_postcode(self, postcode: str | None) -> str | None:
         agency = agency_for_postcode(self._directory, postcode) if postcode else None
         return agency.cia if agency else None
+
+    # --- The staff's side (§6) ---
+
+    def staff_line(self, number: str | None) -> str | None:
+        found = staff.staff_of(self._directory, number)
+        return found.agency if found and found.role == "technician" else None
+
+    def agency_lines(self, agency: str) -> list[str]:
+        return [line.mobile for line in self._directory.lines.get(agency, ())]
+
+    def pin_of(self, numbers: list[str], pin: str) -> str | None:
+        return staff.pin_ok(self._db, numbers, pin)
+
+    def waiting(self, agency: str) -> list[WaitingRequest]:
+        out = []
+        for request in staff.waiting_requests(self._db, self._clock, agency):
+            client = self.client(request.client_id) if request.client_id else None
+            out.append(
+                WaitingRequest(
+                    request.call_id,
+                    in_paris(request.started_at).strftime("%H h %M"),
+                    f"{client.name}, à {client.city}" if client else "un appelant sans contrat",
+                    Fault(request.fault).label if request.fault else "panne non précisée",
+                    request.message_seconds,
+                    request.callback,
+                )
+            )
+        return out
 
     def gas_emergency_number(self, client: Client | None) -> str:
         if client is not None:
@@ -291,7 +329,41 @@ class CallService:
             with self.db.driver() as cursor:
                 winner = _LAST_RESPONSE.first(cursor, {"call_id": plan.call_id})
             return str(winner.last_response) if winner else ""
+        self._apply_staff_notes(plan)
         return twiml
+
+    def _apply_staff_notes(self, plan: _Plan) -> None:
+        """What a technician reported in this turn, applied once (the turn was written)."""
+        for kind, detail, _step in plan.events:
+            if kind == "staff_report":
+                staff.record_outcome(
+                    self.db,
+                    self.clock,
+                    detail["call"],
+                    detail["outcome"],
+                    detail["by"],
+                    detail.get("slot"),
+                )
+                self.dealt_with(detail["call"], detail["by"])
+            elif kind == "coverage":
+                staff.declare_coverage(
+                    self.db,
+                    self.clock,
+                    detail["number"],
+                    detail["agency"],
+                    detail["hours"],
+                    plan.call_id,
+                )
+
+    def dealt_with(self, call_id: int, by: str) -> None:
+        """A request taken in hand: what the dispatcher still had to do to reach someone
+        for it is cancelled (a next-morning call, a call again)."""
+        from ivr.services.jobs import JobQueue
+
+        with self.db.session() as session:
+            JobQueue(self.db, self.clock).cancel(
+                session, call_id, ("call_line", "sms"), f"dealt with by {by}"
+            )
 
     def _facts(self, recording: bool | None = None) -> WorldFacts:
         return WorldFacts(self.db, self.reference, self.settings, self.clock, recording)

@@ -55,6 +55,7 @@ from ivr.services.jobs import (
     Waiting,
 )
 from ivr.services.reference import ReferenceCache
+from ivr.services.staff import coverage_declared
 from ivr.settings import Settings
 from voice_flows.caller import CallState, summary_values
 
@@ -219,6 +220,9 @@ class Dispatcher:
             ]
         )
         if len(streak) <= UNREACHABLE_LIMIT:
+            return
+        if coverage_declared(self.db, agency.cia, now):  # §6 NOTA: the technician warned us
+            self._event(session, call.id, "escalation_suspended", {"times": len(streak)})
             return
         self._event(session, call.id, "technician_unreachable", {"times": len(streak)})
         self._escalate_unreachable(session, call, agency, streak, now)

@@ -50,6 +50,9 @@ def init(app: Flask) -> None:
 
     csrf.init_app(app)
     limiter.init_app(app)
+    # One app per process in production; the tests build many in one process, each of which
+    # must count its own login attempts.
+    limiter.reset()
     app.register_blueprint(blueprint)
 
 

@@ -10,7 +10,7 @@ import pytest
 import responses
 from sqlalchemy import select
 
-from ivr.adapters.orm import AuditRow, CallRow, PromptVersionRow
+from ivr.adapters.orm import AuditRow, CallRow, PromptVersionRow, RecordingRow
 from ivr.services.accounts import add_user
 from ivr.simulator.phone import Callee, FlaskTransport, PhoneCall
 from tests.calls.conftest import BACKUP, TECHNICIAN, identify, through_details
@@ -44,6 +44,8 @@ def office(make_app, demo, clock):
     call.leave_message(12)
     with demo.snapshot() as session:
         call_id = session.scalars(select(CallRow.id)).one()
+        recording_id = session.scalars(select(RecordingRow.id)).one()
+    app.config["TEST_RECORDING_ID"] = recording_id
     return app, call_id
 
 
@@ -57,14 +59,14 @@ def logged_in(app, role: str):
     return client, token
 
 
-def pages(call_id: int) -> dict[str, tuple[str, str]]:
+def pages(call_id: int, recording_id: int = 1) -> dict[str, tuple[str, str]]:
     """Every back-office route: (method, path)."""
     return {
         "home": ("GET", "/"),
         "calls": ("GET", "/calls"),
         "call": ("GET", f"/calls/{call_id}"),
         "sheet": ("GET", f"/calls/{call_id}/sheet.pdf"),
-        "recording": ("GET", "/recordings/1/audio"),
+        "recording": ("GET", f"/recordings/{recording_id}/audio"),
         "morning": ("GET", "/morning"),
         "processed": ("POST", f"/calls/{call_id}/processed"),
         "retry": ("POST", "/jobs/1/retry"),
@@ -129,7 +131,7 @@ def test_the_role_matrix(office, role):
     app, call_id = office
     client, token = logged_in(app, role)
     kind = role.split("_")[0]
-    for name, (method, path) in pages(call_id).items():
+    for name, (method, path) in pages(call_id, app.config["TEST_RECORDING_ID"]).items():
         data = {"csrf_token": token, "text": "Bonjour, service d'astreinte."}
         answer = client.open(path, method=method, data=data if method == "POST" else None)
         if name in ADMIN_ONLY and kind != "admin":

@@ -1,0 +1,166 @@
+"""The technicians' and managers' side of the phone (§6): who they are, their PINs, the
+requests waiting for them, what they report back, their declared coverage problems."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ivr.adapters.db import Database
+from ivr.adapters.orm import CallEventRow, CallRow, CoverageRow, StaffPinRow
+from ivr.clock import Clock
+from ivr.domain.model import Directory
+
+MAX_COVERAGE_HOURS = 24
+WAITING_SINCE = timedelta(hours=24)
+OUTCOMES = {
+    "solved": "résolu à distance",
+    "not_ours": "hors de notre ressort (réseau gaz ou électricité)",
+    "slot": "rendez-vous convenu",
+    "on_my_way": "technicien en route",
+}
+
+
+class StaffError(ValueError):
+    """A PIN or a number that cannot be set, said so an administrator can act on it."""
+
+
+@dataclass(frozen=True)
+class Staff:
+    number: str
+    role: str  # technician | manager
+    agency: str | None
+    region: str | None
+
+
+def staff_of(directory: Directory, number: str | None) -> Staff | None:
+    """The on-call line or the regional manager this number is, if any."""
+    if not number:
+        return None
+    for cia, lines in directory.lines.items():
+        if any(line.mobile == number for line in lines):
+            agency = directory.agencies.get(cia)
+            return Staff(number, "technician", cia, agency.region if agency else None)
+    for region, shifts in directory.shifts.items():
+        if any(s.mobile == number for s in shifts):
+            return Staff(number, "manager", None, region)
+    return None
+
+
+def set_pin(
+    db: Database, clock: Clock, directory: Directory, number: str, pin: str, by: str
+) -> None:
+    if staff_of(directory, number) is None:
+        raise StaffError(f"{number} is neither an on-call line nor a regional manager")
+    if not (pin.isdigit() and 4 <= len(pin) <= 8):
+        raise StaffError("a PIN is 4 to 8 digits")
+    with db.session() as session:
+        row = session.get(StaffPinRow, number)
+        if row is None:
+            row = StaffPinRow(number=number, pin_hash="", set_at=clock.now(), set_by=by)
+            session.add(row)
+        row.pin_hash, row.set_at, row.set_by = generate_password_hash(pin), clock.now(), by
+
+
+def pin_ok(db: Database, numbers: list[str], pin: str) -> str | None:
+    """Which of `numbers` this PIN is the PIN of, if any."""
+    if not pin.isdigit():
+        return None
+    with db.snapshot() as session:
+        rows = session.scalars(select(StaffPinRow).where(StaffPinRow.number.in_(numbers))).all()
+    return next((r.number for r in rows if check_password_hash(r.pin_hash, pin)), None)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    call_id: int
+    started_at: datetime
+    client_id: str | None
+    fault: str | None
+    message_seconds: int
+    callback: str | None
+
+
+def waiting_requests(db: Database, clock: Clock, agency: str) -> list[Waiting]:
+    """The agency's requests of the last day nobody took in hand yet, newest first."""
+    with db.snapshot() as session:
+        rows = session.scalars(
+            select(CallRow)
+            .where(
+                CallRow.agency == agency,
+                CallRow.ended_at.is_not(None),
+                CallRow.reached.is_(None),
+                CallRow.processed_at.is_(None),
+                CallRow.action.in_(("call_now", "call_next_morning", "fax_only", "not_covered")),
+                CallRow.started_at >= clock.now() - WAITING_SINCE,
+            )
+            .order_by(CallRow.started_at.desc())
+            .limit(9)
+        ).all()
+    return [
+        Waiting(
+            r.id,
+            r.started_at,
+            r.client_id,
+            r.fault,
+            r.message_seconds,
+            r.state.get("callback") or r.state.get("caller"),
+        )
+        for r in rows
+    ]
+
+
+def declare_coverage(
+    db: Database, clock: Clock, number: str, agency: str, hours: int, call_id: int | None
+) -> datetime:
+    hours = max(1, min(hours, MAX_COVERAGE_HOURS))
+    until = clock.now() + timedelta(hours=hours)
+    with db.session() as session:
+        session.add(
+            CoverageRow(
+                number=number,
+                agency=agency,
+                declared_at=clock.now(),
+                until=until,
+                call_id=call_id,
+            )
+        )
+    return until
+
+
+def coverage_declared(db: Database, agency: str, at: datetime) -> bool:
+    """Whether a technician of the agency declared a coverage problem in force at `at`."""
+    with db.snapshot() as session:
+        found = session.scalar(
+            select(CoverageRow.id).where(
+                CoverageRow.agency == agency, CoverageRow.declared_at <= at, CoverageRow.until > at
+            )
+        )
+    return found is not None
+
+
+def record_outcome(
+    db: Database, clock: Clock, call_id: int, outcome: str, by: str, slot: str | None = None
+) -> None:
+    """What the technician reports about a request: on its trace; it counts as taken."""
+    with db.session() as session:
+        call = session.get(CallRow, call_id)
+        if call is None:
+            return
+        call.reached = call.reached or by
+        detail = {"outcome": outcome, "label": OUTCOMES.get(outcome, outcome), "by": by}
+        if slot:
+            detail["slot"] = slot
+        session.add(
+            CallEventRow(
+                call_id=call_id,
+                at=clock.now(),
+                turn=call.turn,
+                step="staff",
+                kind="staff_outcome",
+                detail=detail,
+            )
+        )

@@ -1,0 +1,78 @@
+"""The technician's side of the number (§6), as whole calls: from the on-call mobile or from
+a landline with the agency code, PINs, the waiting requests, outcomes, coverage problems."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ivr.adapters.orm import CallEventRow, CallRow
+from ivr.services.reference import ReferenceCache
+from ivr.services.staff import set_pin
+from ivr.simulator.phone import Callee, PhoneCall
+from tests.calls.conftest import BACKUP, TECHNICIAN, identify, through_details
+
+NOBODY = {TECHNICIAN: Callee(answers=False), BACKUP: Callee(answers=False)}
+
+
+def pins(db, clock) -> None:
+    directory = ReferenceCache().directory(db)
+    set_pin(db, clock, directory, TECHNICIAN, "2468", "test")
+    set_pin(db, clock, directory, BACKUP, "1357", "test")
+
+
+def unanswered_request(call: PhoneCall) -> None:
+    identify(call, "10000002")
+    through_details(call)
+    call.leave_message(20)
+
+
+def events(db, kind: str) -> list[dict]:
+    with db.snapshot() as session:
+        return list(session.scalars(select(CallEventRow.detail).where(CallEventRow.kind == kind)))
+
+
+def test_from_the_on_call_mobile_take_a_request_then_book_a_time_slot(phone, demo, clock):
+    pins(demo, clock)
+    unanswered_request(phone(at="2026-12-22T23:00", callees=NOBODY))
+    call = phone(at="2026-12-22T23:20", from_=TECHNICIAN)
+    assert "Tapez votre code personnel" in call.start()
+    assert "demandes en attente, tapez 1" in call.press("2468#")
+    heard = call.press("1")
+    assert "Demande 1 sur 1, reçue à 23 h 00" in heard
+    assert "panne de chauffage, pour Syndic Résidence Les Pins, à Paris" in heard
+    assert "Un message de 20 secondes a été laissé" in heard
+    assert "C'est noté" in call.press("1")  # taken in hand
+    assert "Rendez-vous convenu, tapez 3" in call.press("3")
+    call.press("3")
+    call.press("24")
+    assert "C'est noté" in call.press("14")
+    call.press("3")
+    assert call.ended
+    outcomes = events(demo, "staff_outcome")
+    assert [o["outcome"] for o in outcomes] == ["acknowledged", "slot"]
+    assert outcomes[1]["slot"] == "le 24 à 14 h" and outcomes[1]["by"] == TECHNICIAN
+    with demo.snapshot() as session:
+        request = session.scalars(select(CallRow).order_by(CallRow.id)).first()
+    assert request.reached == TECHNICIAN  # taken in hand: no longer waiting
+
+
+def test_three_wrong_pins_end_the_call_and_are_logged(phone, demo, clock):
+    pins(demo, clock)
+    call = phone(from_=TECHNICIAN)
+    call.start()
+    assert "Code incorrect" in call.press("1111#")
+    call.press("2222#")
+    assert "Code incorrect trois fois" in call.press("3333#")
+    assert call.ended
+    assert [e["try"] for e in events(demo, "pin_refused")] == [1, 2, 3]
+    assert events(demo, "staff_in") == []
+
+
+def test_any_phone_reaches_the_staff_side_with_star_then_an_agency_code(phone, demo, clock):
+    pins(demo, clock)
+    call = phone(from_="+33611111111")  # not a line: the caller's flow first
+    assert "numéro de contrat" in call.start()
+    assert "code de votre agence" in call.press("*")
+    assert "Cette agence n'est pas connue" in call.press("9999#")
+    assert "code personnel" in call.press("0751#")
+    assert "Code incorrect" in call.press("0000#")

@@ -1,0 +1,105 @@
+"""The technician's side (§6) with the dispatcher: a coverage problem declared from a landline
+suspends the unreachable-technician alert; a request the technician handled is not called
+again the next morning."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from ivr.adapters.orm import CoverageRow, JobRow
+from ivr.simulator.phone import FlaskTransport, PhoneCall
+from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN, identify, through_details
+from tests.calls.test_staff_calls import NOBODY, events, pins, unanswered_request
+from tests.conftest import AUTH_TOKEN, BASE_URL
+
+
+def test_from_a_landline_declare_poor_coverage_then_missed_calls_do_not_raise_the_manager(
+    night, demo, clock, fake_twilio
+):
+    pins(demo, clock)
+    n = night()
+    landline = PhoneCall(
+        FlaskTransport(n.app),
+        BASE_URL,
+        AUTH_TOKEN,
+        from_="+33199887766",
+        started_at=n.dispatcher.clock.now(),
+    )
+    landline.start()
+    assert "code de votre agence" in landline.press("*")
+    assert "code personnel" in landline.press("0751#")
+    landline.press("1357#")  # the backup line's PIN
+    assert "combien d'heures" in landline.press("2")
+    assert "pendant 6 heures" in landline.press("6#")
+    landline.press("3")
+    with demo.snapshot() as session:
+        [declared] = session.scalars(select(CoverageRow)).all()
+    assert (declared.number, declared.agency) == (BACKUP, "0751")
+
+    for _ in range(3):
+        n.later(minutes=20)
+        call = PhoneCall(
+            FlaskTransport(n.app),
+            BASE_URL,
+            AUTH_TOKEN,
+            from_="+33611111111",
+            callees=NOBODY,
+            started_at=n.dispatcher.clock.now(),
+        )
+        unanswered_request(call)
+        n.run_worker()
+    assert MANAGER_IDF not in [c["To"] for c in fake_twilio.calls]  # suspended
+    assert len(events(demo, "escalation_suspended")) == 1
+    n.later(hours=7)  # the declaration is over: the next unreachable time raises the manager
+    call = PhoneCall(
+        FlaskTransport(n.app),
+        BASE_URL,
+        AUTH_TOKEN,
+        from_="+33611111111",
+        callees=NOBODY,
+        started_at=n.dispatcher.clock.now(),
+    )
+    unanswered_request(call)
+    n.run_worker()
+    assert MANAGER_IDF in [c["To"] for c in fake_twilio.calls]
+
+
+def test_a_next_morning_call_is_cancelled_when_the_technician_already_handled_it(
+    night, demo, clock, fake_twilio
+):
+    pins(demo, clock)
+    n = night(at="2026-12-18T19:30")  # Friday: the 7/7 client is called back Saturday 08:00
+    client = PhoneCall(
+        FlaskTransport(n.app),
+        BASE_URL,
+        AUTH_TOKEN,
+        from_="+33611111111",
+        started_at=n.dispatcher.clock.now(),
+    )
+    identify(client, "10000001")
+    through_details(client)
+    client.hang_up()
+    n.run_worker()
+    n.later(minutes=30)
+    tech = PhoneCall(
+        FlaskTransport(n.app),
+        BASE_URL,
+        AUTH_TOKEN,
+        from_=TECHNICIAN,
+        started_at=n.dispatcher.clock.now(),
+    )
+    tech.start()
+    tech.press("2468#")
+    assert "Mme Hélène Bérard" in tech.press("1")
+    tech.press("3")
+    tech.press("2")  # not our concern: a gas network cut
+    tech.press("3")
+    n.later(hours=13)
+    n.run_worker()
+    assert fake_twilio.calls == []  # no call on Saturday morning
+    with demo.snapshot() as session:
+        line = session.scalars(select(JobRow).where(JobRow.kind == "call_line")).one()
+    assert line.status == "cancelled"
+    assert timedelta(0) < n.dispatcher.clock.now() - line.due_at
