@@ -77,6 +77,14 @@ class Facts(Protocol):
 
     def waiting(self, agency: str) -> list[WaitingRequest]: ...
 
+    def manager_region(self, number: str | None) -> str | None:
+        """The region whose on-duty planning lists this mobile, if any."""
+        ...
+
+    def alerts(self, region: str) -> list[WaitingRequest]:
+        """The escalations under way in a region (danger, an unreachable line)."""
+        ...
+
 
 @dataclass(frozen=True)
 class WaitingRequest:
@@ -88,6 +96,7 @@ class WaitingRequest:
     fault: str
     message_seconds: int
     callback: str | None
+    line: str | None = None  # for a manager: the agency's on-call line, to be put through
 
 
 @dataclass
@@ -117,10 +126,12 @@ class CallState:
     # The staff's side (§6, voice_flows/staff.py).
     staff_number: str | None = None
     staff_agency: str | None = None
+    staff_region: str | None = None  # a regional manager's
     pin_tries: int = 0
     staff_requests: list[int] = field(default_factory=list)
     request_index: int = 0
     slot_day: str | None = None
+    connect_to: str | None = None  # a manager's choice: the client or the agency's line
 
     def to_dict(self) -> dict[str, Any]:
         # Shallow: every field is a plain value, or a list of strings (copied).
@@ -390,6 +401,10 @@ class Welcome:
         agency = facts.staff_line(state.caller)
         if agency is not None:  # an on-call line calling: the staff's side, after a PIN
             state.staff_number, state.staff_agency = state.caller, agency
+            return Go("staff_pin")
+        region = facts.manager_region(state.caller)
+        if region is not None:  # a regional manager: their side, after a PIN
+            state.staff_number, state.staff_region = state.caller, region
             return Go("staff_pin")
         state.recording = facts.recording_calls
         if state.recording:

@@ -21,6 +21,7 @@ from voice_flows.caller import (
     Go,
     Note,
     Outcome,
+    WaitingRequest,
     _key,
     _stray,
     step,
@@ -73,7 +74,9 @@ class StaffPin:
         number = facts.pin_of(numbers, event.digits.rstrip("#"))
         if number is not None:
             state.staff_number, state.pin_tries = number, 0
-            return Go("staff_menu", notes=(Note("staff_in", {"number": number, "agency": agency}),))
+            menu = "manager_menu" if state.staff_region else "staff_menu"
+            detail = {"number": number, "agency": agency, "region": state.staff_region}
+            return Go(menu, notes=(Note("staff_in", detail),))
         state.pin_tries += 1
         note = Note("pin_refused", {"try": state.pin_tries, "agency": agency})
         if state.pin_tries >= MAX_PIN_TRIES:
@@ -275,3 +278,104 @@ class StaffCoverage:
         detail = {"number": state.staff_number, "agency": state.staff_agency, "hours": int(hours)}
         said = Say("staff_coverage_noted", {"hours": str(int(hours))})
         return Go("staff_menu", (said,), (Note("coverage", detail),))
+
+
+# --- The regional manager's side -------------------------------------------------------------
+
+
+@step("manager_menu", danger_path=True, give_up=lambda state, facts: Go("staff_end"))
+class ManagerMenu:
+    @staticmethod
+    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
+        return (_ask("manager_menu", Say("manager_menu"), max_digits=1),)
+
+    @staticmethod
+    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
+        key = _key(event)[:1]
+        if key == "1":
+            alerts = facts.alerts(state.staff_region or "")
+            if not alerts:
+                return Go("manager_menu", (Say("manager_no_alerts"),))
+            state.staff_requests = [a.call_id for a in alerts]
+            state.request_index = 0
+            return Go("manager_alert")
+        if key == "3":
+            return Go("staff_end")
+        return _stray()
+
+
+def _alert(state: CallState, facts: Facts) -> WaitingRequest | None:
+    alerts = {a.call_id: a for a in facts.alerts(state.staff_region or "")}
+    return alerts.get(state.staff_requests[state.request_index])
+
+
+@step("manager_alert", danger_path=True, give_up=lambda state, facts: Go("manager_menu"))
+class ManagerAlert:
+    """One escalation: hear it, acknowledge it, call the client or the agency's line."""
+
+    @staticmethod
+    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
+        alert = _alert(state, facts)
+        if alert is None:
+            return _next_alert(state)
+        values = {
+            "position": str(state.request_index + 1),
+            "count": str(len(state.staff_requests)),
+            "time": alert.time,
+            "fault": alert.fault,
+            "client": alert.client,
+        }
+        return (_ask("manager_alert", Say("manager_alert", values), max_digits=1),)
+
+    @staticmethod
+    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
+        key = _key(event)[:1]
+        call_id = state.staff_requests[state.request_index]
+        alert = _alert(state, facts)
+        if key == "1":
+            detail = {"call": call_id, "outcome": "acknowledged", "by": state.staff_number}
+            return Go("manager_menu", (Say("staff_noted"),), (Note("staff_report", detail),))
+        if key in ("2", "3") and alert is not None:
+            number = alert.callback if key == "2" else alert.line
+            if not number:
+                return Go("manager_alert", (Say("outbound_no_callback"),))
+            state.connect_to = number
+            return Go("manager_connect", notes=(Note("manager_connect", {"number": number}),))
+        if key == "4":
+            return _next_alert(state)
+        return _stray()
+
+
+def _next_alert(state: CallState) -> Go:
+    state.request_index += 1
+    if state.request_index >= len(state.staff_requests):
+        return Go("manager_menu", (Say("staff_no_more_requests"),))
+    return Go("manager_alert")
+
+
+@step("manager_connect", danger_path=True)
+class ManagerConnect:
+    @staticmethod
+    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
+        if not state.connect_to:
+            return Go("manager_menu")
+        number, state.connect_to = state.connect_to, None
+        return (
+            Say("staff_calling_client"),
+            Connect("manager_connected", number, "client", timeout=25),
+        )
+
+    @staticmethod
+    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
+        return Go("manager_menu")
+
+
+@step("manager_connected", danger_path=True)
+class ManagerConnected:
+    @staticmethod
+    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
+        return Go("manager_menu")
+
+    @staticmethod
+    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
+        return Go("manager_menu")

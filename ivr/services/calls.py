@@ -35,7 +35,7 @@ from ivr.domain.geography import agency_for_postcode
 from ivr.domain.model import Client
 from ivr.domain.phones import InvalidPhoneNumber, to_e164
 from ivr.domain.routing import Call, Decision, decide
-from ivr.domain.triage import Fault
+from ivr.domain.triage import Danger, Fault
 from ivr.services import staff
 from ivr.services.prompts import Prompts
 from ivr.services.reference import ReferenceCache
@@ -140,6 +140,28 @@ class WorldFacts:
                     Fault(request.fault).label if request.fault else "panne non précisée",
                     request.message_seconds,
                     request.callback,
+                )
+            )
+        return out
+
+    def manager_region(self, number: str | None) -> str | None:
+        return staff.manager_region(self._directory, number)
+
+    def alerts(self, region: str) -> list[WaitingRequest]:
+        out = []
+        for call in staff.alerts(self._db, self._clock, self._directory, region):
+            client = self.client(call.client_id) if call.client_id else None
+            lines = self.agency_lines(call.agency) if call.agency else []
+            what = Danger(call.danger).label if call.danger else "technicien injoignable"
+            out.append(
+                WaitingRequest(
+                    call.id,
+                    in_paris(call.started_at).strftime("%H h %M"),
+                    f"{client.name}, à {client.city}" if client else "un appelant sans contrat",
+                    what,
+                    call.message_seconds,
+                    call.state.get("callback") or call.state.get("caller"),
+                    lines[0] if lines else None,
                 )
             )
         return out

@@ -164,3 +164,33 @@ def record_outcome(
                 detail=detail,
             )
         )
+
+
+def manager_region(directory: Directory, number: str | None) -> str | None:
+    found = staff_of(directory, number)
+    return found.region if found and found.role == "manager" else None
+
+
+def alerts(db: Database, clock: Clock, directory: Directory, region: str) -> list[CallRow]:
+    """The escalations of the last day in a region no manager acknowledged yet: danger
+    calls, and requests that made the unreachable-technician rule escalate."""
+    agencies = [cia for cia, a in directory.agencies.items() if a.region == region]
+    since = clock.now() - WAITING_SINCE
+    with db.snapshot() as session:
+        unreachable = select(CallEventRow.call_id).where(
+            CallEventRow.kind == "technician_unreachable"
+        )
+        acknowledged = select(CallEventRow.call_id).where(CallEventRow.kind == "staff_outcome")
+        rows = session.scalars(
+            select(CallRow)
+            .where(
+                CallRow.started_at >= since,
+                CallRow.ended_at.is_not(None),
+                (CallRow.action == "escalate") | CallRow.id.in_(unreachable),
+                CallRow.agency.in_(agencies) | (CallRow.agency.is_(None)),
+                CallRow.id.not_in(acknowledged),
+            )
+            .order_by(CallRow.started_at.desc())
+            .limit(9)
+        ).all()
+    return [r for r in rows if r.agency in agencies or r.state.get("region") == region]

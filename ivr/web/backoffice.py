@@ -26,7 +26,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ivr.adapters.db import Database
-from ivr.adapters.orm import AgencyRow, AlertRow, AuditRow, ImportRecord, JobRow
+from ivr.adapters.orm import AgencyRow, AlertRow, AuditRow, CoverageRow, ImportRecord, JobRow
 from ivr.clock import Clock
 from ivr.domain.model import HOLIDAY, WEEKDAYS, Directory
 from ivr.domain.oncall import planning_holes
@@ -452,6 +452,9 @@ def operations() -> str:
             select(ImportRecord).order_by(ImportRecord.id.desc()).limit(20)
         ).all()
         log = session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(50)).all()
+        coverage = session.scalars(
+            select(CoverageRow).order_by(CoverageRow.id.desc()).limit(20)
+        ).all()
     return render_template(
         "operations.html",
         jobs=jobs,
@@ -459,6 +462,8 @@ def operations() -> str:
         imports=imports,
         audit_log=log,
         escalations=escalations,
+        coverage=coverage,
+        now=_clock().now(),
     )
 
 

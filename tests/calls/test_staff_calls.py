@@ -9,7 +9,7 @@ from ivr.adapters.orm import CallEventRow, CallRow
 from ivr.services.reference import ReferenceCache
 from ivr.services.staff import set_pin
 from ivr.simulator.phone import Callee, PhoneCall
-from tests.calls.conftest import BACKUP, TECHNICIAN, identify, through_details
+from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN, identify, through_details
 
 NOBODY = {TECHNICIAN: Callee(answers=False), BACKUP: Callee(answers=False)}
 
@@ -76,3 +76,24 @@ def test_any_phone_reaches_the_staff_side_with_star_then_an_agency_code(phone, d
     assert "Cette agence n'est pas connue" in call.press("9999#")
     assert "code personnel" in call.press("0751#")
     assert "Code incorrect" in call.press("0000#")
+
+
+def test_a_manager_acknowledges_a_danger_escalation(phone, demo, clock):
+    directory = ReferenceCache().directory(demo)
+    set_pin(demo, clock, directory, MANAGER_IDF, "8642", "test")
+    danger = phone(at="2026-12-24T03:00", callees={MANAGER_IDF: Callee(answers=False)})
+    danger.start()
+    danger.press("9")
+    danger.press("1")  # a smell of gas
+    danger.press("10000002#")
+    if not danger.ended:
+        danger.hang_up()
+    manager = phone(at="2026-12-24T03:10", from_=MANAGER_IDF)
+    assert "code personnel" in manager.start()
+    assert "alertes en cours" in manager.press("8642#")
+    heard = manager.press("1")
+    assert "Alerte 1 sur 1" in heard and "odeur de gaz" in heard and "Syndic" in heard
+    assert "C'est noté" in manager.press("1")
+    assert "Aucune alerte" in manager.press("1")  # acknowledged: no longer under way
+    [outcome] = events(demo, "staff_outcome")
+    assert (outcome["outcome"], outcome["by"]) == ("acknowledged", MANAGER_IDF)

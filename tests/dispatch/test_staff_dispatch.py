@@ -4,6 +4,7 @@ again the next morning."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -52,6 +53,16 @@ def test_from_a_landline_declare_poor_coverage_then_missed_calls_do_not_raise_th
         n.run_worker()
     assert MANAGER_IDF not in [c["To"] for c in fake_twilio.calls]  # suspended
     assert len(events(demo, "escalation_suspended")) == 1
+    from ivr.services.accounts import add_user
+    from tests.web.test_backoffice import PASSWORD
+
+    add_user(demo, clock, "ops@example.fr", PASSWORD, "admin")
+    office = n.app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', office.get("/login").text).group(1)
+    form = {"email": "ops@example.fr", "password": PASSWORD, "csrf_token": token}
+    office.post("/login", data=form)
+    page = office.get("/operations").get_data(as_text=True)
+    assert BACKUP in page and "pas d’alerte au cadre" in page  # the back office shows it
     n.later(hours=7)  # the declaration is over: the next unreachable time raises the manager
     call = PhoneCall(
         FlaskTransport(n.app),
