@@ -55,7 +55,7 @@ from ivr.services.jobs import (
     Waiting,
 )
 from ivr.services.reference import ReferenceCache
-from ivr.services.staff import coverage_declared
+from ivr.services.staff import coverage_declared, record_outcome
 from ivr.settings import Settings
 from voice_flows.caller import CallState, summary_values
 
@@ -369,12 +369,21 @@ class Dispatcher:
             self._not_reached(session, job.call_id, dict(job.payload))
 
     def taken(self, job_id: int, how: str) -> None:
-        """The person called pressed 2 (taken in hand) or 3 (put through): reached."""
+        """The person called took the request in hand (2), was put through (3), or reported
+        what came of it (4, then an outcome): reached. As on the staff's side of the
+        number, it goes on the request's trace and cancels the rest of the chain's texts."""
         with self.db.session() as session:
             row = session.get(JobRow, job_id, with_for_update=True)
-            if row is not None and row.call_id is not None:
-                row.payload = {**row.payload, "taken": how}
-                self._event(session, row.call_id, how, {"role": row.payload["role"]}, job_id)
+            if row is None or row.call_id is None:
+                return
+            row.payload = {**row.payload, "taken": how}
+            number = row.payload["numbers"][row.payload["index"]]
+            call_id = row.call_id
+            self._event(session, call_id, how, {"role": row.payload["role"]}, job_id)
+        outcome = "acknowledged" if how in ("acknowledged", "put_through") else how
+        record_outcome(self.db, self.clock, call_id, outcome, number)
+        with self.db.session() as session:
+            self.queue.cancel(session, call_id, ("sms",), "taken in hand")
 
     def dealt_with(self, call_id: int, by: str) -> int:
         """Someone took the request in hand (a technician called back, a manager took over):

@@ -11,7 +11,9 @@ from ivr.adapters.twiml import Renderer
 from ivr.services.dispatch import Dispatcher, Request
 from voice_flows.instructions import Say
 
-REPEAT, ACKNOWLEDGE, PUT_THROUGH = "1", "2", "3"
+REPEAT, ACKNOWLEDGE, PUT_THROUGH, REPORT = "1", "2", "3", "4"
+# The same outcomes as on the staff's side of the number (voice_flows/staff.py).
+OUTCOMES = {"1": "solved", "2": "not_ours", "3": "slot", "4": "on_my_way"}
 MAX_TRIES = 3  # silences or stray keys before saying goodbye
 
 
@@ -43,12 +45,29 @@ class OutboundCalls:
         if digits == PUT_THROUGH:
             self.dispatcher.taken(job_id, "put_through")
             return self._put_through(job_id, request)
+        if digits == REPORT:
+            return self.renderer.summary_call(
+                (Say("staff_outcome_menu"),), self._url("/twilio/outbound/outcome", job_id, 1)
+            )
         if tries >= MAX_TRIES:
             return self.renderer.goodbye()
         says = self._summary(row.payload, request) if digits == REPEAT or not digits else ()
         return self.renderer.summary_call(
             (*says, Say("outbound_menu")), self._menu(job_id, tries + 1)
         )
+
+    def outcome(self, job_id: int, digits: str, tries: int) -> str:
+        """Key 4 of the menu: what came of the request, as on the staff's side (§6)."""
+        outcome = OUTCOMES.get(digits[:1])
+        if outcome is None:
+            if tries >= MAX_TRIES:
+                return self.renderer.goodbye()
+            return self.renderer.summary_call(
+                (Say("invalid_key"), Say("staff_outcome_menu")),
+                self._url("/twilio/outbound/outcome", job_id, tries + 1),
+            )
+        self.dispatcher.taken(job_id, outcome)
+        return self.renderer.say_and_hang_up((Say("outbound_acknowledged"),))
 
     def _put_through(self, job_id: int, request: Request) -> str:
         client = request.state.callback or request.state.caller
@@ -67,4 +86,7 @@ class OutboundCalls:
         return (Say(f"summary_{role}", self.dispatcher.summary(request)),)
 
     def _menu(self, job_id: int, tries: int) -> str:
-        return self.renderer.urls.url("/twilio/outbound/menu", job=job_id, tries=tries)
+        return self._url("/twilio/outbound/menu", job_id, tries)
+
+    def _url(self, path: str, job_id: int, tries: int) -> str:
+        return self.renderer.urls.url(path, job=job_id, tries=tries)

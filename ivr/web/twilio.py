@@ -163,6 +163,17 @@ def outbound_menu() -> Response:
     )
 
 
+@blueprint.post("/outbound/outcome")
+def outbound_outcome() -> Response:
+    """Key 4 of the dispatcher's call: what came of the request (as on the staff's side)."""
+    job = request.args.get("job", type=int, default=0)
+    tries = request.args.get("tries", type=int, default=1)
+    digits = request.form.get("Digits", "")
+    return _safely(
+        lambda: _outbound().outcome(job, digits, tries), fallback=_service().callee_safe_answer
+    )
+
+
 @blueprint.post("/outbound/status")
 def outbound_status() -> Response:
     """How the dispatcher's call went: reached, voicemail, not answered; what follows."""

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from ivr.adapters.orm import AlertRow, CallRow, JobRow
+from ivr.adapters.orm import AlertRow, CallEventRow, CallRow, JobRow
 from ivr.simulator.phone import Callee, FlaskTransport, PhoneCall
 from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN, identify, through_details
 from tests.conftest import AUTH_TOKEN, BASE_URL
@@ -402,3 +402,29 @@ def test_a_request_dealt_with_meanwhile_cancels_what_was_still_to_do(night, demo
     n.later(hours=13)
     assert n.run_worker() == 0
     assert fake_twilio.calls == [] and job_of(demo, "call_line").status == "cancelled"
+
+
+def test_on_the_dispatchers_call_the_technician_reports_the_outcome_as_on_the_staff_side(
+    night, demo, fake_twilio, twiml_schema
+):
+    n = night()
+    unanswered_call(n)
+    n.run_worker()
+    line = job_of(demo, "call_line", TECHNICIAN)
+    n.twilio_posts(f"/twilio/outbound/answer?job={line.id}", AnsweredBy="human")
+    _, outcomes = n.twilio_posts(f"/twilio/outbound/menu?job={line.id}&tries=1", Digits="4")
+    twiml_schema and twiml_schema(outcomes)
+    assert "Hors de notre ressort" in outcomes
+    _, stray = n.twilio_posts(f"/twilio/outbound/outcome?job={line.id}&tries=1", Digits="7")
+    assert "Hors de notre ressort" in stray  # asked again
+    _, done = n.twilio_posts(f"/twilio/outbound/outcome?job={line.id}&tries=2", Digits="2")
+    assert "C'est noté" in done and "<Hangup" in done
+    n.twilio_posts(f"/twilio/outbound/status?job={line.id}", CallStatus="completed")
+    with demo.snapshot() as session:
+        [reported] = session.scalars(
+            select(CallEventRow.detail).where(CallEventRow.kind == "staff_outcome")
+        ).all()
+        call = session.scalars(select(CallRow)).one()
+    assert (reported["outcome"], reported["by"]) == ("not_ours", TECHNICIAN)
+    assert call.reached == TECHNICIAN
+    assert job_of(demo, "call_line", TECHNICIAN).outcome == "reached"
