@@ -119,6 +119,7 @@ class SheetData:
     voicemail_message_left: bool
     agency: str | None
     title_suffix: str = ""
+    follow_up: str | None = None  # what the technician reported (§6), when they did
 
 
 def render_sheet(data: SheetData) -> bytes:
@@ -165,6 +166,10 @@ def _content(data: SheetData, budget: Budget) -> list[Flowable]:
     if data.danger:
         story += [_banner(f"DANGER : {_clip(data.danger, budget.text)}"), Spacer(1, 3 * mm)]
     story += [*_reached_box(data), Spacer(1, 3 * mm)]
+    if data.follow_up:
+        story += _section(
+            "Suite donnée", [("Le technicien indique", _clip(data.follow_up, budget.text))]
+        )
     story += _section("Décision", _decision_rows(data, budget))
     story += _section("Client", _client_rows(data, budget))
     story += _section("Demande", _request_rows(data, budget))

@@ -20,7 +20,7 @@ import hmac
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -555,7 +555,18 @@ class Dispatcher:
                 select(JobRow).where(JobRow.call_id == call_id, JobRow.kind == "call_line")
             ).all()
             voicemail = any(j.outcome == "voicemail" for j in lines)
-            return render_sheet(self._sheet_data(request, attempts, lines, voicemail))
+            reported = session.scalar(
+                select(CallEventRow.detail)
+                .where(CallEventRow.call_id == call_id, CallEventRow.kind == "staff_outcome")
+                .order_by(CallEventRow.id.desc())
+                .limit(1)
+            )
+            data = self._sheet_data(request, attempts, lines, voicemail)
+            if reported and reported.get("outcome") != "acknowledged":
+                said = reported.get("label", reported.get("outcome", ""))
+                slot = f", {reported['slot']}" if reported.get("slot") else ""
+                data = replace(data, follow_up=f"{said}{slot}", title_suffix=" — suite donnée")
+            return render_sheet(data)
 
     def _sheet_data(
         self,

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ivr.adapters.db import Database
 from ivr.adapters.orm import CallEventRow, CallRow, CoverageRow, StaffPinRow
 from ivr.clock import Clock
 from ivr.domain.model import Directory
+from ivr.services.jobs import JobQueue
 
 MAX_COVERAGE_HOURS = 24
 WAITING_SINCE = timedelta(hours=24)
@@ -154,15 +156,36 @@ def record_outcome(
         detail = {"outcome": outcome, "label": OUTCOMES.get(outcome, outcome), "by": by}
         if slot:
             detail["slot"] = slot
-        session.add(
-            CallEventRow(
-                call_id=call_id,
-                at=clock.now(),
-                turn=call.turn,
-                step="staff",
-                kind="staff_outcome",
-                detail=detail,
-            )
+        event = CallEventRow(
+            call_id=call_id,
+            at=clock.now(),
+            turn=call.turn,
+            step="staff",
+            kind="staff_outcome",
+            detail=detail,
+        )
+        session.add(event)
+        session.flush()
+        if outcome != "acknowledged":  # a real outcome: the agency gets a follow-up sheet
+            _follow_up_sheets(JobQueue(db, clock), session, call_id, event.id)
+
+
+def _follow_up_sheets(queue: JobQueue, session: Session, call_id: int, event_id: int) -> None:
+    decision = session.scalar(
+        select(CallEventRow.detail)
+        .where(CallEventRow.call_id == call_id, CallEventRow.kind == "decision")
+        .order_by(CallEventRow.id.desc())
+        .limit(1)
+    )
+    faxes = (decision or {}).get("fax_numbers", [])[:1]  # the agency's
+    for fax in faxes:
+        queue.schedule(
+            session,
+            "sheet",
+            f"followup:{call_id}:{event_id}:{fax}",
+            queue.clock.now(),
+            call_id,
+            {"to": fax, "follow_up": True},
         )
 
 

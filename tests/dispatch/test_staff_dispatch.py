@@ -114,3 +114,48 @@ def test_a_next_morning_call_is_cancelled_when_the_technician_already_handled_it
         line = session.scalars(select(JobRow).where(JobRow.kind == "call_line")).one()
     assert line.status == "cancelled"
     assert timedelta(0) < n.dispatcher.clock.now() - line.due_at
+
+
+def test_an_outcome_reported_sends_the_agency_a_follow_up_sheet(night, demo, clock, fake_twilio):
+    from pypdf import PdfReader
+
+    pins(demo, clock)
+    n = night()
+    unanswered_request(
+        PhoneCall(
+            FlaskTransport(n.app),
+            BASE_URL,
+            AUTH_TOKEN,
+            from_="+33611111111",
+            callees=NOBODY,
+            started_at=n.dispatcher.clock.now(),
+        )
+    )
+    n.later(minutes=10)
+    tech = PhoneCall(
+        FlaskTransport(n.app),
+        BASE_URL,
+        AUTH_TOKEN,
+        from_=TECHNICIAN,
+        started_at=n.dispatcher.clock.now(),
+    )
+    tech.start()
+    tech.press("2468#")
+    tech.press("1")
+    tech.press("3")
+    tech.press("3")  # a time slot
+    tech.press("23")
+    tech.press("09")
+    tech.press("3")
+    n.run_worker()
+    followups = [
+        p for p in n.faxes.glob("*.pdf") if "suite donnée" in PdfReader(p).pages[0].extract_text()
+    ]
+    assert followups  # every sheet rendered from now on says what came of it
+    assert all(
+        "rendez-vous convenu, le 23 à 9 h" in PdfReader(p).pages[0].extract_text()
+        for p in followups
+    )
+    with demo.snapshot() as session:
+        keys = session.scalars(select(JobRow.key).where(JobRow.kind == "sheet")).all()
+    assert [k for k in keys if k.startswith("followup:")]  # the follow-up sheet, its own job
