@@ -97,6 +97,7 @@ class WaitingRequest:
     message_seconds: int
     callback: str | None
     line: str | None = None  # for a manager: the agency's on-call line, to be put through
+    message_url: str | None = None  # the caller's message, to be played
 
 
 @dataclass

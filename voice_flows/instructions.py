@@ -69,4 +69,11 @@ class Hangup:
     pass
 
 
-Instruction = Say | Ask | Connect | RecordMessage | Hangup
+@dataclass(frozen=True)
+class PlayRecording:
+    """Play a message a caller left (the staff's side: the technician hears it)."""
+
+    url: str
+
+
+Instruction = Say | Ask | Connect | RecordMessage | Hangup | PlayRecording

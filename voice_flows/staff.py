@@ -26,7 +26,7 @@ from voice_flows.caller import (
     _stray,
     step,
 )
-from voice_flows.instructions import Ask, Connect, Hangup, Instruction, Say
+from voice_flows.instructions import Ask, Connect, Hangup, Instruction, PlayRecording, Say
 
 MAX_PIN_TRIES = 3
 OUTCOMES = {"1": "solved", "2": "not_ours", "3": "slot", "4": "on_my_way"}
@@ -152,7 +152,10 @@ class StaffRequest:
             "client": request.client,
             "message": message,
         }
-        return (_ask("staff_request", Say("staff_request", values), max_digits=1),)
+        ask = _ask("staff_request", Say("staff_request", values), max_digits=1)
+        if request.message_url:  # the caller's message first, then what to do with it
+            return (Say("staff_message_follows"), PlayRecording(request.message_url), ask)
+        return (ask,)
 
     @staticmethod
     def answer(state: CallState, event: Event, facts: Facts) -> Outcome:

@@ -13,7 +13,15 @@ from urllib.parse import urlencode
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.services.prompts import Prompts
-from voice_flows.instructions import Ask, Connect, Hangup, Instruction, RecordMessage, Say
+from voice_flows.instructions import (
+    Ask,
+    Connect,
+    Hangup,
+    Instruction,
+    PlayRecording,
+    RecordMessage,
+    Say,
+)
 
 LANGUAGE = "fr-FR"
 # Recognised better when announced: the danger words, and the answers to our menus.
@@ -113,6 +121,8 @@ class Renderer:
             response.redirect(self.urls.step(instruction.step, turn), method="POST")
         elif isinstance(instruction, Hangup):
             response.hangup()
+        elif isinstance(instruction, PlayRecording):
+            response.play(f"{instruction.url}.mp3")
 
     def _ask(self, response: VoiceResponse, ask: Ask, turn: int) -> None:
         action = self.urls.step(ask.step, turn)

@@ -140,6 +140,7 @@ class WorldFacts:
                     Fault(request.fault).label if request.fault else "panne non précisée",
                     request.message_seconds,
                     request.callback,
+                    message_url=request.message_url,
                 )
             )
         return out

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ivr.adapters.db import Database
-from ivr.adapters.orm import CallEventRow, CallRow, CoverageRow, StaffPinRow
+from ivr.adapters.orm import CallEventRow, CallRow, CoverageRow, RecordingRow, StaffPinRow
 from ivr.clock import Clock
 from ivr.domain.model import Directory
 from ivr.services.jobs import JobQueue
@@ -84,6 +84,7 @@ class Waiting:
     fault: str | None
     message_seconds: int
     callback: str | None
+    message_url: str | None = None
 
 
 def waiting_requests(db: Database, clock: Clock, agency: str) -> list[Waiting]:
@@ -102,6 +103,15 @@ def waiting_requests(db: Database, clock: Clock, agency: str) -> list[Waiting]:
             .order_by(CallRow.started_at.desc())
             .limit(9)
         ).all()
+        messages = {
+            m.call_id: m.url
+            for m in session.scalars(
+                select(RecordingRow).where(
+                    RecordingRow.call_id.in_([r.id for r in rows]),
+                    RecordingRow.kind == "message",
+                )
+            )
+        }
     return [
         Waiting(
             r.id,
@@ -110,6 +120,7 @@ def waiting_requests(db: Database, clock: Clock, agency: str) -> list[Waiting]:
             r.fault,
             r.message_seconds,
             r.state.get("callback") or r.state.get("caller"),
+            messages.get(r.id),
         )
         for r in rows
     ]

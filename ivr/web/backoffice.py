@@ -291,7 +291,19 @@ def reference() -> str:
         week=_week(),
         planning=_planning(),
         days=DAY_LABELS,
+        staff_numbers=_staff_numbers(),
     )
+
+
+def _staff_numbers() -> list[tuple[str, str]]:
+    directory = _directory()
+    lines = {
+        (line.mobile, f"astreinte {cia}") for cia, ls in directory.lines.items() for line in ls
+    }
+    managers = {
+        (s.mobile, f"cadre {s.region} : {s.name}") for ss in directory.shifts.values() for s in ss
+    }
+    return sorted(lines | managers)
 
 
 DAY_LABELS = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
@@ -421,6 +433,30 @@ def _search(query: str) -> list[Any]:
                 .limit(50)
             )
         )
+
+
+@blueprint.post("/reference/pin")
+@requires("admin")
+def staff_pin() -> Response:
+    """An on-call line's or a manager's PIN, set by an administrator (stored hashed)."""
+    from ivr.services.staff import StaffError, set_pin
+
+    number = request.form.get("number", "")
+    try:
+        set_pin(
+            _db(),
+            _clock(),
+            _directory(),
+            number,
+            request.form.get("pin", ""),
+            current_account().email,
+        )
+    except StaffError as error:
+        flash(f"Code non enregistré : {error}.")
+    else:
+        audit(_db(), _clock(), current_account(), "pin_set", number=number)
+        flash(f"Code enregistré pour {number}.")
+    return redirect(url_for("backoffice.reference"))
 
 
 # --- Operations -------------------------------------------------------------------------------

@@ -41,6 +41,9 @@ def test_from_the_on_call_mobile_take_a_request_then_book_a_time_slot(phone, dem
     assert "Demande 1 sur 1, reçue à 23 h 00" in heard
     assert "panne de chauffage, pour Syndic Résidence Les Pins, à Paris" in heard
     assert "Un message de 20 secondes a été laissé" in heard
+    assert "Voici le message laissé" in heard
+    played = [line for line in call.transcript if line.startswith("IVR plays ")]
+    assert len(played) == 1 and "/Recordings/RE" in played[0] and played[0].endswith(".mp3")
     assert "C'est noté" in call.press("1")  # taken in hand
     assert "Rendez-vous convenu, tapez 3" in call.press("3")
     call.press("3")

@@ -77,6 +77,7 @@ def pages(call_id: int, recording_id: int = 1) -> dict[str, tuple[str, str]]:
         "prompt_audio": ("POST", "/prompts/welcome/audio"),
         "operations": ("GET", "/operations"),
         "reference": ("GET", "/reference"),
+        "pin": ("POST", "/reference/pin"),
     }
 
 
@@ -88,6 +89,7 @@ ADMIN_ONLY = {
     "prompt_audio",
     "operations",
     "reference",
+    "pin",
 }
 # Who sees the Paris call (agency 0751, region IDF).
 SEES_THE_CALL = {"admin", "manager", "agency"}
@@ -253,3 +255,22 @@ def test_a_recorded_greeting_is_played_to_the_next_caller(office, settings, tmp_
     media = app.test_client().get("/media/prompts/welcome-v1.wav")  # as Twilio: no login
     assert media.status_code == 200 and media.data[:4] == b"RIFF"
     assert app.test_client().get("/media/prompts/..%2F..%2Fsecret").status_code == 404
+
+
+def test_an_administrator_sets_a_technicians_pin_stored_hashed(office, demo):
+    from ivr.adapters.orm import StaffPinRow
+    from ivr.services.staff import pin_ok
+
+    app, _ = office
+    client, token = logged_in(app, "admin")
+    bad = client.post(
+        "/reference/pin",
+        data={"csrf_token": token, "number": TECHNICIAN, "pin": "12"},
+        follow_redirects=True,
+    )
+    assert "4 to 8 digits" in bad.get_data(as_text=True)
+    client.post("/reference/pin", data={"csrf_token": token, "number": TECHNICIAN, "pin": "2468"})
+    with demo.snapshot() as session:
+        row = session.get(StaffPinRow, TECHNICIAN)
+    assert row is not None and "2468" not in row.pin_hash and row.set_by == "admin@example.fr"
+    assert pin_ok(demo, [TECHNICIAN], "2468") == TECHNICIAN
