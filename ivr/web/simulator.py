@@ -10,7 +10,6 @@ from typing import Any
 from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request, send_file
 from sqlalchemy import select
 
-from ivr.adapters.orm import AgencyRow
 from ivr.adapters.repository import table_in_force
 from ivr.clock import parse_instant
 from ivr.simulator.demo import BEHAVIOURS, Simulator
@@ -48,7 +47,6 @@ def page() -> str:
             if table is not None
             else []
         )
-        agencies = session.scalars(select(AgencyRow.cia)).all()
     directory = simulator.app.extensions["ivr.calls"].reference.directory(simulator.db)
     staff = sorted(
         {
@@ -62,9 +60,7 @@ def page() -> str:
             for s in shifts
         }
     )
-    return render_template(
-        "simulator.html", clients=clients, staff=staff, agencies=agencies, behaviours=BEHAVIOURS
-    )
+    return render_template("simulator.html", clients=clients, staff=staff)
 
 
 @blueprint.get("/api/state")
