@@ -1,5 +1,5 @@
 """Logging in to the back office: Flask-Login sessions, CSRF on every form (Flask-WTF),
-login attempts rate-limited (Flask-Limiter), cookies HttpOnly, SameSite and, over HTTPS,
+login attempts rate-limited (`limits`), cookies HttpOnly, SameSite and, over HTTPS,
 Secure. Twilio's and the fax provider's callbacks are signed their own way: no CSRF there."""
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from werkzeug.wrappers import Response
 
 from ivr.services import accounts
@@ -21,7 +22,9 @@ from ivr.services.accounts import Account
 F = TypeVar("F", bound=Callable[..., Any])
 blueprint = Blueprint("auth", __name__)
 csrf = CSRFProtect()
-limiter = Limiter(get_remote_address, default_limits=[], storage_uri="memory://")
+# Login attempts per address, counted in the login view only (the `limits` library; a
+# Flask-wide hook would cost every Twilio webhook its time for nothing).
+LOGIN_ATTEMPTS = RateLimitItemPerMinute(10)
 
 
 class User(UserMixin):  # type: ignore[misc]
@@ -49,10 +52,9 @@ def init(app: Flask) -> None:
         return User(found) if found else None
 
     csrf.init_app(app)
-    limiter.init_app(app)
     # One app per process in production; the tests build many in one process, each of which
     # must count its own login attempts.
-    limiter.reset()
+    app.extensions["ivr.login_attempts"] = MovingWindowRateLimiter(MemoryStorage())
     app.register_blueprint(blueprint)
 
 
@@ -79,9 +81,11 @@ def requires(*roles: str) -> Callable[[F], F]:
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"], error_message="Trop de tentatives.")
 def login() -> Any:
     if request.method == "POST":
+        attempts: MovingWindowRateLimiter = current_app.extensions["ivr.login_attempts"]
+        if not attempts.hit(LOGIN_ATTEMPTS, request.remote_addr or "?"):
+            return render_template("login.html", too_many=True), 429
         app = current_app
         found = accounts.authenticate(
             app.extensions["ivr.db"],
