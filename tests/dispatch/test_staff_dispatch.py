@@ -16,18 +16,24 @@ from tests.calls.test_staff_calls import NOBODY, events, pins, unanswered_reques
 from tests.conftest import AUTH_TOKEN, BASE_URL
 
 
+def phone_of(n, from_: str, callees=None) -> PhoneCall:
+    """A call into the night's app, from `from_`, at the night's time."""
+    return PhoneCall(
+        FlaskTransport(n.app),
+        BASE_URL,
+        AUTH_TOKEN,
+        from_=from_,
+        callees=callees,
+        started_at=n.dispatcher.clock.now(),
+    )
+
+
 def test_from_a_landline_declare_poor_coverage_then_missed_calls_do_not_raise_the_manager(
     night, demo, clock, fake_twilio
 ):
     pins(demo, clock)
     n = night()
-    landline = PhoneCall(
-        FlaskTransport(n.app),
-        BASE_URL,
-        AUTH_TOKEN,
-        from_="+33199887766",
-        started_at=n.dispatcher.clock.now(),
-    )
+    landline = phone_of(n, "+33199887766")
     landline.start()
     assert "code de votre agence" in landline.press("*")
     assert "code personnel" in landline.press("0751#")
@@ -41,14 +47,7 @@ def test_from_a_landline_declare_poor_coverage_then_missed_calls_do_not_raise_th
 
     for _ in range(3):
         n.later(minutes=20)
-        call = PhoneCall(
-            FlaskTransport(n.app),
-            BASE_URL,
-            AUTH_TOKEN,
-            from_="+33611111111",
-            callees=NOBODY,
-            started_at=n.dispatcher.clock.now(),
-        )
+        call = phone_of(n, "+33611111111", NOBODY)
         unanswered_request(call)
         n.run_worker()
     assert MANAGER_IDF not in [c["To"] for c in fake_twilio.calls]  # suspended
@@ -64,14 +63,7 @@ def test_from_a_landline_declare_poor_coverage_then_missed_calls_do_not_raise_th
     page = office.get("/operations").get_data(as_text=True)
     assert BACKUP in page and "pas d’alerte au cadre" in page  # the back office shows it
     n.later(hours=7)  # the declaration is over: the next unreachable time raises the manager
-    call = PhoneCall(
-        FlaskTransport(n.app),
-        BASE_URL,
-        AUTH_TOKEN,
-        from_="+33611111111",
-        callees=NOBODY,
-        started_at=n.dispatcher.clock.now(),
-    )
+    call = phone_of(n, "+33611111111", NOBODY)
     unanswered_request(call)
     n.run_worker()
     assert MANAGER_IDF in [c["To"] for c in fake_twilio.calls]
@@ -82,25 +74,13 @@ def test_a_next_morning_call_is_cancelled_when_the_technician_already_handled_it
 ):
     pins(demo, clock)
     n = night(at="2026-12-18T19:30")  # Friday: the 7/7 client is called back Saturday 08:00
-    client = PhoneCall(
-        FlaskTransport(n.app),
-        BASE_URL,
-        AUTH_TOKEN,
-        from_="+33611111111",
-        started_at=n.dispatcher.clock.now(),
-    )
+    client = phone_of(n, "+33611111111")
     identify(client, "10000001")
     through_details(client)
     client.hang_up()
     n.run_worker()
     n.later(minutes=30)
-    tech = PhoneCall(
-        FlaskTransport(n.app),
-        BASE_URL,
-        AUTH_TOKEN,
-        from_=TECHNICIAN,
-        started_at=n.dispatcher.clock.now(),
-    )
+    tech = phone_of(n, TECHNICIAN)
     tech.start()
     tech.press("2468#")
     assert "Mme Hélène Bérard" in tech.press("1")
@@ -121,24 +101,9 @@ def test_an_outcome_reported_sends_the_agency_a_follow_up_sheet(night, demo, clo
 
     pins(demo, clock)
     n = night()
-    unanswered_request(
-        PhoneCall(
-            FlaskTransport(n.app),
-            BASE_URL,
-            AUTH_TOKEN,
-            from_="+33611111111",
-            callees=NOBODY,
-            started_at=n.dispatcher.clock.now(),
-        )
-    )
+    unanswered_request(phone_of(n, "+33611111111", NOBODY))
     n.later(minutes=10)
-    tech = PhoneCall(
-        FlaskTransport(n.app),
-        BASE_URL,
-        AUTH_TOKEN,
-        from_=TECHNICIAN,
-        started_at=n.dispatcher.clock.now(),
-    )
+    tech = phone_of(n, TECHNICIAN)
     tech.start()
     tech.press("2468#")
     tech.press("1")
