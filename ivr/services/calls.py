@@ -367,7 +367,6 @@ class CallService:
                     detail["by"],
                     detail.get("slot"),
                 )
-                self.dealt_with(detail["call"], detail["by"])
             elif kind == "coverage":
                 staff.declare_coverage(
                     self.db,
@@ -377,16 +376,6 @@ class CallService:
                     detail["hours"],
                     plan.call_id,
                 )
-
-    def dealt_with(self, call_id: int, by: str) -> None:
-        """A request taken in hand: what the dispatcher still had to do to reach someone
-        for it is cancelled (a next-morning call, a call again)."""
-        from ivr.services.jobs import JobQueue
-
-        with self.db.session() as session:
-            JobQueue(self.db, self.clock).cancel(
-                session, call_id, ("call_line", "sms"), f"dealt with by {by}"
-            )
 
     def _facts(self, recording: bool | None = None) -> WorldFacts:
         return WorldFacts(self.db, self.reference, self.settings, self.clock, recording)

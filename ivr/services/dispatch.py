@@ -371,7 +371,7 @@ class Dispatcher:
     def taken(self, job_id: int, how: str) -> None:
         """The person called took the request in hand (2), was put through (3), or reported
         what came of it (4, then an outcome): reached. As on the staff's side of the
-        number, it goes on the request's trace and cancels the rest of the chain's texts."""
+        number, it goes on the request's trace and cancels what else was to reach someone."""
         with self.db.session() as session:
             row = session.get(JobRow, job_id, with_for_update=True)
             if row is None or row.call_id is None:
@@ -381,9 +381,7 @@ class Dispatcher:
             call_id = row.call_id
             self._event(session, call_id, how, {"role": row.payload["role"]}, job_id)
         outcome = "acknowledged" if how in ("acknowledged", "put_through") else how
-        record_outcome(self.db, self.clock, call_id, outcome, number)
-        with self.db.session() as session:
-            self.queue.cancel(session, call_id, ("sms",), "taken in hand")
+        record_outcome(self.db, self.clock, call_id, outcome, number, keep_job=job_id)
 
     def dealt_with(self, call_id: int, by: str) -> int:
         """Someone took the request in hand (a technician called back, a manager took over):

@@ -203,7 +203,14 @@ class JobQueue:
             )
         return True
 
-    def cancel(self, session: Session, call_id: int, kinds: tuple[str, ...], why: str) -> int:
+    def cancel(
+        self,
+        session: Session,
+        call_id: int,
+        kinds: tuple[str, ...],
+        why: str,
+        except_job: int | None = None,
+    ) -> int:
         """Cancel what is still to do for a call (dealt with meanwhile); the number cancelled."""
         result = session.execute(
             update(JobRow)
@@ -211,6 +218,7 @@ class JobQueue:
                 JobRow.call_id == call_id,
                 JobRow.kind.in_(kinds),
                 JobRow.status.in_(("pending", "waiting")),
+                JobRow.id != (except_job or 0),
             )
             .values(status="cancelled", outcome=why, updated_at=self.clock.now())
             .execution_options(synchronize_session=False)

@@ -10,10 +10,9 @@ from __future__ import annotations
 from ivr.adapters.twiml import Renderer
 from ivr.services.dispatch import Dispatcher, Request
 from voice_flows.instructions import Say
+from voice_flows.staff import OUTCOMES  # the same keys as on the staff's side of the number
 
 REPEAT, ACKNOWLEDGE, PUT_THROUGH, REPORT = "1", "2", "3", "4"
-# The same outcomes as on the staff's side of the number (voice_flows/staff.py).
-OUTCOMES = {"1": "solved", "2": "not_ours", "3": "slot", "4": "on_my_way"}
 MAX_TRIES = 3  # silences or stray keys before saying goodbye
 
 

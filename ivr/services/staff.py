@@ -156,14 +156,25 @@ def coverage_declared(db: Database, agency: str, at: datetime) -> bool:
 
 
 def record_outcome(
-    db: Database, clock: Clock, call_id: int, outcome: str, by: str, slot: str | None = None
+    db: Database,
+    clock: Clock,
+    call_id: int,
+    outcome: str,
+    by: str,
+    slot: str | None = None,
+    keep_job: int | None = None,
 ) -> None:
-    """What the technician reports about a request: on its trace; it counts as taken."""
+    """What the technician reports about a request: on its trace; it counts as taken, so
+    what the dispatcher still had to do to reach someone for it is cancelled (a next-morning
+    call, a call or text again), but `keep_job`: the call the report was made on."""
     with db.session() as session:
         call = session.get(CallRow, call_id)
         if call is None:
             return
         call.reached = call.reached or by
+        JobQueue(db, clock).cancel(
+            session, call_id, ("call_line", "sms"), f"dealt with by {by}", except_job=keep_job
+        )
         detail = {"outcome": outcome, "label": OUTCOMES.get(outcome, outcome), "by": by}
         if slot:
             detail["slot"] = slot

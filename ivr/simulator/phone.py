@@ -677,6 +677,34 @@ class _Dialer:
 # The call
 
 
+def _party_leg(
+    webhooks: _Webhooks,
+    clock: _Clock,
+    transcript: list[str],
+    params: dict[str, str],
+    callee_for: Callable[[str], Callee],
+    whisper_hangup_status: str,
+) -> _Leg:
+    """The leg of the party the simulator plays (the caller, or the callee of a call the app
+    placed), able to `<Dial>` others."""
+    dialer = _Dialer(
+        webhooks=webhooks,
+        clock=clock,
+        transcript=transcript,
+        callee_for=callee_for,
+        parent=params,
+        whisper_hangup_status=whisper_hangup_status,
+    )
+    return _Leg(
+        webhooks=webhooks,
+        clock=clock,
+        transcript=transcript,
+        prefix="",
+        params=params,
+        dialer=dialer,
+    )
+
+
 class PhoneCall:
     """One inbound call, placed into `{base_url}/twilio/voice` as Twilio does.
 
@@ -723,21 +751,13 @@ class PhoneCall:
             "Direction": "inbound",
             "ApiVersion": API_VERSION,
         }
-        dialer = _Dialer(
-            webhooks=self._webhooks,
-            clock=self._clock,
-            transcript=self._transcript,
-            callee_for=self._callee_for,
-            parent=self._params,
-            whisper_hangup_status=whisper_hangup_status,
-        )
-        self._leg = _Leg(
-            webhooks=self._webhooks,
-            clock=self._clock,
-            transcript=self._transcript,
-            prefix="",
-            params=self._params,
-            dialer=dialer,
+        self._leg = _party_leg(
+            self._webhooks,
+            self._clock,
+            self._transcript,
+            self._params,
+            self._callee_for,
+            whisper_hangup_status,
         )
         self._waiting: _Gather | _Record | None = None
         self._started = False
@@ -984,21 +1004,14 @@ class OutboundCall:
             "CallStatus": "in-progress",
             "ApiVersion": API_VERSION,
         }
-        dialer = _Dialer(
-            webhooks=self._webhooks,
-            clock=self._clock,
-            transcript=self._transcript,
-            callee_for=lambda _number: Callee(),  # the client, put through, answers
-            parent=self._params,
-            whisper_hangup_status="completed",
-        )
-        self._leg = _Leg(
-            webhooks=self._webhooks,
-            clock=self._clock,
-            transcript=self._transcript,
-            prefix="",
-            params=self._params,
-            dialer=dialer,
+        # The client, put through by the callee (key 3), answers.
+        self._leg = _party_leg(
+            self._webhooks,
+            self._clock,
+            self._transcript,
+            self._params,
+            lambda _number: Callee(),
+            "completed",
         )
         self._waiting: _Gather | None = None
         self._answered_by: str | None = None
