@@ -28,7 +28,8 @@ def unanswered_request(call: PhoneCall) -> None:
 
 def events(db, kind: str) -> list[dict]:
     with db.snapshot() as session:
-        return list(session.scalars(select(CallEventRow.detail).where(CallEventRow.kind == kind)))
+        query = select(CallEventRow.detail).where(CallEventRow.kind == kind)
+        return list(session.scalars(query.order_by(CallEventRow.id)))
 
 
 def test_from_the_on_call_mobile_take_a_request_then_book_a_time_slot(phone, demo, clock):
