@@ -386,6 +386,22 @@ class Result:
     load_cpu: float
     machine_cpu: float  # seconds of CPU of the whole machine over the window
 
+    def merge(self, other: Result) -> Result:
+        """This result and a later slice of load on the same server, as one."""
+        return Result(
+            self.name,
+            self.seconds + other.seconds,
+            self.samples + other.samples,
+            self.calls + other.calls,
+            self.reconnects + other.reconnects,
+            self.bad_answers + other.bad_answers,
+            self.flow_errors + other.flow_errors,
+            self.problems + other.problems,
+            [a + b for a, b in zip(self.worker_cpu, other.worker_cpu, strict=True)],
+            self.load_cpu + other.load_cpu,
+            self.machine_cpu + other.machine_cpu,
+        )
+
     @property
     def other_cpu(self) -> float:
         """CPU that neither the server nor this script used: other processes."""
@@ -464,7 +480,9 @@ def load(
         bad_answers=sum(t.bad_answers for t in tallies),
         flow_errors=sum(t.flow_errors for t in tallies),
         problems=[p for t in tallies for p in t.problems],
-        worker_cpu=[cpu1[pid] - cpu0.get(pid, 0.0) for pid in cpu1 if pid != server.process.pid],
+        worker_cpu=[
+            cpu1[pid] - cpu0.get(pid, 0.0) for pid in sorted(cpu1) if pid != server.process.pid
+        ],
         load_cpu=load1 - load0,
         machine_cpu=machine1 - machine0,
     )
@@ -489,23 +507,33 @@ def _prepare_database(folder: Path) -> str:
     return url
 
 
-def _measure(
-    name: str,
-    start: Callable[[int], Server],
-    ready_path: str,
-    args: argparse.Namespace,
-    servers: list[Server],
-) -> Result:
-    port = _free_port()
-    server = start(port)
+def _start(
+    name: str, start: Callable[[int], Server], ready_path: str, workers: int, servers: list[Server]
+) -> Server:
+    server = start(_free_port())
     servers.append(server)
-    server.wait_ready(ready_path, args.workers)
-    print(f"{name}: loading 127.0.0.1:{port} ...", flush=True)
-    result = load(
-        server, name == "bare", args.connections, args.warmup, args.seconds, args.max_calls
-    )
-    server.stop()
-    return result
+    server.wait_ready(ready_path, workers)
+    return server
+
+
+def _measure_interleaved(
+    bare: Server, ivr: Server, args: argparse.Namespace
+) -> tuple[Result, Result]:
+    """Both servers loaded in turn, `--rounds` slices each, so that a change of the machine's
+    speed during the run (a shared VM's CPU can vary by a third within seconds) weighs on
+    both alike: ABBA order, each slice after its own short warm-up (new connections)."""
+    results: dict[str, Result] = {}
+    slice_seconds = args.seconds / args.rounds
+    for round_ in range(args.rounds):
+        order = (bare, ivr) if round_ % 2 == 0 else (ivr, bare)
+        for server in order:
+            done = results.get(server.name)
+            warmup = args.warmup if done is None else min(args.warmup, 0.5)
+            calls_left = args.max_calls - (done.calls if done else 0)
+            print(f"{server.name}: loading 127.0.0.1:{server.port} ...", flush=True)
+            part = load(server, server is bare, args.connections, warmup, slice_seconds, calls_left)
+            results[server.name] = part if done is None else done.merge(part)
+    return results["bare"], results["ivr"]
 
 
 def _database_facts(database_url: str) -> tuple[int, int, int]:
@@ -589,6 +617,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured load, per app")
     parser.add_argument("--warmup", type=float, default=3.0, help="load before measuring")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=5, help="slices of load, per app")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, both apps")
     parser.add_argument("--max-calls", type=int, default=100_000, help="calls per app, at most")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
@@ -597,8 +626,16 @@ def main() -> int:
     if args.serve_bare:
         serve_bare(args.serve_bare, args.workers)
         return 0
-    if not (0 < args.seconds <= 600 and 0 <= args.warmup <= 60 and 1 <= args.connections <= 256):
-        parser.error("--seconds in (0, 600], --warmup in [0, 60], --connections in [1, 256]")
+    if not (
+        0 < args.seconds <= 600
+        and 0 <= args.warmup <= 60
+        and 1 <= args.connections <= 256
+        and 1 <= args.rounds <= 50
+    ):
+        parser.error(
+            "--seconds in (0, 600], --warmup in [0, 60], --connections in [1, 256], "
+            "--rounds in [1, 50]"
+        )
 
     # SIGTERM ends the run as Ctrl-C does: through the `finally` that stops the servers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -608,7 +645,8 @@ def main() -> int:
         database_url = _prepare_database(folder)
         print(
             f"{args.connections} connections, {args.workers} workers each, "
-            f"{args.warmup:g} s warm-up + {args.seconds:g} s measured; folder {folder}",
+            f"{args.warmup:g} s warm-up + {args.seconds:g} s measured in {args.rounds} slices "
+            f"each, in turn; folder {folder}",
             flush=True,
         )
 
@@ -624,8 +662,11 @@ def main() -> int:
             env = _server_env(f"http://127.0.0.1:{port}", database_url)
             return Server("ivr", argv, env, port, folder / "ivr.log")
 
-        bare = _measure("bare", start_bare, "/", args, servers)
-        ivr = _measure("ivr", start_ivr, "/healthz", args, servers)
+        bare_server = _start("bare", start_bare, "/", args.workers, servers)
+        ivr_server = _start("ivr", start_ivr, "/healthz", args.workers, servers)
+        bare, ivr = _measure_interleaved(bare_server, ivr_server, args)
+        for server in servers:
+            server.stop()
         facts = _database_facts(database_url)
         log_errors = servers[-1].errors()
         passed = _report(bare, ivr, facts, log_errors)

@@ -145,6 +145,9 @@ class CallState:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CallState:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for name in ("call_numbers", "staff_requests"):  # the flow's own lists, never `data`'s
+            if name in known:
+                known[name] = list(known[name])
         return cls(**known)
 
 

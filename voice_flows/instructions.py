@@ -20,6 +20,9 @@ class Say:
     # False: played in full even before a question (safety instructions): a key cannot cut it.
     interruptible: bool = True
 
+    def __hash__(self) -> int:  # turns are hashable (rendered once each): values by content
+        return hash((self.prompt, frozenset(self.values.items()), self.interruptible))
+
 
 @dataclass(frozen=True)
 class Ask:

@@ -68,9 +68,19 @@ class _Compiled:
             getattr(statement, "_returning", ())
         )
         self.columns = {column.key: i for i, column in enumerate(columns)}
-        self.results = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
-        ]
+        self._dialect = dialect
+        self._types = [column.type.dialect_impl(dialect) for column in columns]
+        self._results: list[Any] | None = None
+
+    def results(self, description: Sequence[Sequence[Any]]) -> list[Any]:
+        """The result converters, made at the first rows: some need the driver's type codes
+        (PostgreSQL's numerics)."""
+        if self._results is None:
+            self._results = [
+                type_.result_processor(self._dialect, column[1])
+                for type_, column in zip(self._types, description, strict=True)
+            ]
+        return self._results
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         merged = {**self.defaults, **values} if self.defaults else dict(values)
@@ -81,10 +91,10 @@ class _Compiled:
             return merged
         return tuple(merged[name] for name in self.positions)
 
-    def row(self, values: Sequence[Any]) -> Row:
+    def row(self, values: Sequence[Any], description: Sequence[Sequence[Any]]) -> Row:
         converted = [
             value if process is None else process(value)
-            for value, process in zip(values, self.results, strict=True)
+            for value, process in zip(values, self.results(description), strict=True)
         ]
         return Row(converted, self.columns)
 
@@ -116,12 +126,18 @@ class Prepared:
         compiled = self._for(cursor.dialect)
         cursor.dbapi.executemany(compiled.sql, [compiled.parameters(row) for row in rows])
 
+    def all(self, cursor: Cursor, values: Mapping[str, Any] | None = None) -> list[Row]:
+        """Every row it selects."""
+        compiled = self._for(cursor.dialect)
+        cursor.dbapi.execute(compiled.sql, compiled.parameters(values or {}))
+        return [compiled.row(found, cursor.dbapi.description) for found in cursor.dbapi.fetchall()]
+
     def first(self, cursor: Cursor, values: Mapping[str, Any] | None = None) -> Row | None:
         """The first row it selects (or returns), or None."""
         compiled = self._for(cursor.dialect)
         cursor.dbapi.execute(compiled.sql, compiled.parameters(values or {}))
         found = cursor.dbapi.fetchone()
-        return None if found is None else compiled.row(found)
+        return None if found is None else compiled.row(found, cursor.dbapi.description)
 
 
 class Cursor:

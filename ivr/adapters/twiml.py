@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from functools import lru_cache
+from urllib.parse import quote_plus, urlencode
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
@@ -29,6 +30,10 @@ SPEECH_HINTS = "gaz, odeur de gaz, fumée, incendie, feu, explosion, monoxyde, m
 # A dial attempt's number is given by the database when the turn is written, after the
 # TwiML is rendered (to keep the write short): its URLs carry this slot until then.
 ATTEMPT_SLOT = -1
+# A turn's TwiML depends on its call only through the call's sid and the turn's number, in
+# URLs: rendered once per distinct turn with these slots, then filled (`Renderer.turn`).
+_CALL_SLOT = "__call__"
+_TURN_SLOT = "__turn__"
 
 
 def fill_attempt(twiml: str, attempt: int) -> str:
@@ -46,7 +51,7 @@ class Urls:
         pairs = {k: str(v) for k, v in query.items() if v is not None}
         return f"{self.base}{path}" + (f"?{urlencode(pairs)}" if pairs else "")
 
-    def step(self, step: str, turn: int, **query: object) -> str:
+    def step(self, step: str, turn: int | str, **query: object) -> str:
         return self.url(f"/twilio/voice/step/{step}", turn=turn, **query)
 
     def whisper(self, attempt: int, **query: object) -> str:
@@ -77,6 +82,16 @@ class Renderer:
         turn: int,
         attempt: int | None = None,
     ) -> str:
+        """The TwiML of one turn of the call `call_sid`. The menus are the same for every
+        call: each distinct turn is built with Twilio's library once, its slots filled here."""
+        template = _turn_template(self, tuple(instructions), attempt)
+        return template.replace(f"turn={_TURN_SLOT}", f"turn={turn}").replace(
+            f"call={_CALL_SLOT}", f"call={quote_plus(call_sid)}"
+        )
+
+    def _render_turn(
+        self, instructions: tuple[Instruction, ...], call_sid: str, turn: str, attempt: int | None
+    ) -> str:
         response = VoiceResponse()
         for instruction in instructions:
             self._add(response, instruction, call_sid, turn, attempt)
@@ -97,7 +112,7 @@ class Renderer:
         response: VoiceResponse,
         instruction: Instruction,
         call_sid: str,
-        turn: int,
+        turn: int | str,
         attempt: int | None,
     ) -> None:
         if isinstance(instruction, Say):
@@ -124,7 +139,7 @@ class Renderer:
         elif isinstance(instruction, PlayRecording):
             response.play(f"{instruction.url}.mp3")
 
-    def _ask(self, response: VoiceResponse, ask: Ask, turn: int) -> None:
+    def _ask(self, response: VoiceResponse, ask: Ask, turn: int | str) -> None:
         action = self.urls.step(ask.step, turn)
         options: dict[str, object] = {
             "action": action,
@@ -150,7 +165,7 @@ class Renderer:
         response: VoiceResponse,
         connect: Connect,
         call_sid: str,
-        turn: int,
+        turn: int | str,
         attempt: int | None,
     ) -> None:
         dial = response.dial(
@@ -245,3 +260,11 @@ class Renderer:
 
     def goodbye(self) -> str:
         return self.say_and_hang_up((Say("goodbye"),))
+
+
+@lru_cache(maxsize=1024)
+def _turn_template(
+    renderer: Renderer, instructions: tuple[Instruction, ...], attempt: int | None
+) -> str:
+    """A turn's TwiML with the call's slots (the prompts in force are part of `renderer`)."""
+    return renderer._render_turn(instructions, _CALL_SLOT, _TURN_SLOT, attempt)

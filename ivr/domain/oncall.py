@@ -91,6 +91,13 @@ def windows_starting_on(
     windows: Iterable[OnCallWindow], day: date, department: str
 ) -> list[WindowInstance]:
     """The instances that start on `day`: on a public holiday only rows listing `holiday`."""
+    return list(_instances_starting_on(tuple(windows), day, department))
+
+
+@lru_cache(maxsize=4096)  # pure, and asked for the same agencies' days at every decision
+def _instances_starting_on(
+    windows: tuple[OnCallWindow, ...], day: date, department: str
+) -> tuple[WindowInstance, ...]:
     kind = HOLIDAY if is_public_holiday(day, department) else WEEKDAYS[day.weekday()]
     instances = []
     for window in windows:
@@ -100,7 +107,7 @@ def windows_starting_on(
         instances.append(
             WindowInstance(window, local(day, window.start), local(end_day, window.end))
         )
-    return sorted(instances, key=lambda i: _utc(i.start))
+    return tuple(sorted(instances, key=lambda i: _utc(i.start)))
 
 
 def window_at(

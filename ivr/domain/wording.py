@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 
 from babel.dates import format_date, format_datetime
 
 from ivr.clock import PARIS
 
 
+@lru_cache(maxsize=4096)  # Babel is slow, and the same on-call periods are read again and again
 def when(instant: datetime) -> str:
     """`samedi 26 décembre à 08:00`."""
     return str(format_datetime(instant.astimezone(PARIS), "EEEE d MMMM 'à' HH:mm", locale="fr_FR"))

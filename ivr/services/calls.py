@@ -4,14 +4,18 @@ A turn reads the call, lets the flow decide and renders the TwiML without holdin
 then writes everything in one short transaction guarded by the turn: the call's new state,
 one row per event, a dial attempt. A request Twilio sends again (same turn) gets the same
 answer and changes nothing. The turn's statements run straight on the driver
-(`ivr.adapters.prepared`): they are most of a webhook's cost otherwise.
+(`ivr.adapters.prepared`): they are most of a webhook's cost otherwise. The call as a turn
+wrote it is kept in memory (`_WrittenCalls`), so that the next turn, most often answered by
+the same process, need not read it again.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from threading import Lock
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
@@ -101,8 +105,8 @@ class WorldFacts:
     def clients_with_phone(self, number: str) -> list[Client]:
         if self._table is None:
             return []
-        with self._db.snapshot() as session:
-            return clients_with_phone(session, number, self._table)
+        with self._db.driver() as cursor:
+            return clients_with_phone(cursor, number, self._table)
 
     def decide(self, client: Client | None, danger: bool, caller_region: str | None) -> Decision:
         call = Call(at=self._clock.now(), client=client, danger=danger, caller_region=caller_region)
@@ -196,6 +200,7 @@ class CallService:
         self.clock = clock
         self.reference = ReferenceCache()
         self.urls = Urls(settings.PUBLIC_BASE_URL)
+        self.written = _WrittenCalls()
 
     # --- Turns of the flow ----------------------------------------------------------------
 
@@ -232,13 +237,16 @@ class CallService:
         """One turn: decided on what was read, without holding any lock; then written in one
         short transaction guarded by the turn, so that turns of different calls run side by
         side and a request Twilio sends twice is answered once."""
-        with self.db.driver() as cursor:
-            call = _CALL_BY_SID.first(cursor, {"sid": hook.call_sid})
-            attempt = (
-                _ATTEMPT_BY_ID.first(cursor, {"attempt_id": attempt_id})
-                if call is not None and attempt_id is not None
-                else None
-            )
+        call: Row | _Written | None = self.written.get(hook.call_sid, turn)
+        attempt = None
+        if call is None or attempt_id is not None:  # an attempt changes beside the call
+            with self.db.driver() as cursor:
+                call = _CALL_BY_SID.first(cursor, {"sid": hook.call_sid})
+                attempt = (
+                    _ATTEMPT_BY_ID.first(cursor, {"attempt_id": attempt_id})
+                    if call is not None and attempt_id is not None
+                    else None
+                )
         if call is None:
             return self.incoming(hook)  # a call we never saw begin: start it now
         if turn != call.turn or (start and call.turn > 0):
@@ -260,7 +268,7 @@ class CallService:
             confidence=float(confidence) if confidence else None,
         )
 
-    def _plan(self, call: Row, event: Event, closing: _Closing | None) -> _Plan:
+    def _plan(self, call: Row | _Written, event: Event, closing: _Closing | None) -> _Plan:
         """Everything a turn will write, and the TwiML it answers."""
         state = CallState.from_dict(call.state)
         plan = _Plan(call.id, call.sid, call.turn, closing)
@@ -349,9 +357,16 @@ class CallService:
                     ),
                 )
         except _AnsweredMeanwhile:
+            self.written.forget(plan.sid)
             with self.db.driver() as cursor:
                 winner = _LAST_RESPONSE.first(cursor, {"call_id": plan.call_id})
             return str(winner.last_response) if winner else ""
+        except BaseException:
+            self.written.forget(plan.sid)
+            raise
+        self.written.keep(
+            _Written(plan.call_id, plan.sid, plan.expected_turn + 1, twiml, plan.columns)
+        )
         self._apply_staff_notes(plan)
         return twiml
 
@@ -408,7 +423,7 @@ class CallService:
             return renderer.whisper(whisper.says, attempt_id, tries + (stage == "answer"))
 
     def _columns(
-        self, call: Row, state: CallState, turn: Turn, facts: WorldFacts
+        self, call: Row | _Written, state: CallState, turn: Turn, facts: WorldFacts
     ) -> dict[str, Any]:
         """The call's columns the back office filters on, copied from the flow's state."""
         columns: dict[str, Any] = {
@@ -442,6 +457,8 @@ class CallService:
                 return
             status = hook.get("CallStatus") or call.twilio_status
             ends = status in _ENDED and call.ended_at is None
+            if status in _ENDED:
+                self.written.forget(hook.call_sid)
             now = self.clock.now()
             _SET_STATUS.execute(
                 cursor,
@@ -643,6 +660,65 @@ _SET_STATUS = Prepared(
 _CALL_FOR_UPDATE = select(CallRow).where(CallRow.sid == bindparam("sid")).with_for_update()
 
 
+@dataclass(frozen=True)
+class _Written:
+    """A call as the turn this process wrote left it: what the next turn reads of it."""
+
+    id: int
+    sid: str
+    turn: int
+    last_response: str
+    columns: Mapping[str, Any]  # as `CallService._columns` gave them, `state` included
+
+    @property
+    def state(self) -> Mapping[str, Any]:
+        return self.columns["state"]  # type: ignore[no-any-return]
+
+    @property
+    def action(self) -> str | None:
+        return self.columns["action"]  # type: ignore[no-any-return]
+
+    @property
+    def reason(self) -> str | None:
+        return self.columns["reason"]  # type: ignore[no-any-return]
+
+    @property
+    def agency(self) -> str | None:
+        return self.columns["agency"]  # type: ignore[no-any-return]
+
+
+class _WrittenCalls:
+    """The calls under way as this process last wrote them, by sid (the oldest forgotten
+    first). A turn finds its call here when the previous turn was answered by this process,
+    as it mostly is (Twilio keeps its connections open), and reads nothing. Safe without any
+    invalidation from the other processes: the call is kept with the turn it is at, used
+    only by the request for that turn, and the turn's write is guarded by that turn. If
+    another process moved the call on meanwhile, the write changes nothing and the request
+    is answered as the winner answered it."""
+
+    _KEPT = 10_000
+
+    def __init__(self) -> None:
+        self._lock = Lock()
+        self._calls: OrderedDict[str, _Written] = OrderedDict()
+
+    def get(self, sid: str, turn: int) -> _Written | None:
+        with self._lock:
+            call = self._calls.get(sid)
+        return call if call is not None and call.turn == turn else None
+
+    def keep(self, call: _Written) -> None:
+        with self._lock:
+            self._calls[call.sid] = call
+            self._calls.move_to_end(call.sid)
+            if len(self._calls) > self._KEPT:
+                self._calls.popitem(last=False)
+
+    def forget(self, sid: str) -> None:
+        with self._lock:
+            self._calls.pop(sid, None)
+
+
 class _AnsweredMeanwhile(Exception):
     """Another request for the same turn was written first."""
 
@@ -676,7 +752,7 @@ class _Plan:
             self.events.append(event)
 
 
-def _closing(call: Row, hook: Webhook, attempt: Row | None) -> _Closing | None:
+def _closing(call: Row | _Written, hook: Webhook, attempt: Row | None) -> _Closing | None:
     """The outcome of a call we put through: taken by a person if they pressed the key
     (screened), or, unscreened, if it was answered and lasted."""
     if attempt is None or attempt.call_id != call.id:

@@ -10,7 +10,7 @@ import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -43,23 +43,31 @@ def placeholders_in(text: str) -> list[str]:
     return [field for _, field, _, _ in string.Formatter().parse(text) if field is not None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Prompts:
-    """The prompts in force: words, and an audio file where one is attached."""
+    """The prompts in force: words, and an audio file where one is attached. One object per
+    version in force: compared and hashed as itself (a key of the TwiML already built)."""
 
     texts: Mapping[str, str]
     audio: Mapping[str, str]
 
     def text(self, name: str, values: Mapping[str, str] | None = None) -> str:
         """The words of prompt `name`, its declared placeholders filled with `values`."""
+        default = defaults().get(name)
         template = self.texts.get(name) or defaults()[name].text
-        allowed = set(defaults()[name].placeholders) if name in defaults() else set()
+        allowed = default.placeholders if default else ()
         out = []
-        for literal, field, _spec, _conversion in string.Formatter().parse(template):
+        for literal, field in _parsed(template):
             out.append(literal)
             if field is not None and field in allowed and values:
                 out.append(str(values.get(field, "")))
         return "".join(out)
+
+
+@lru_cache(maxsize=1024)
+def _parsed(template: str) -> tuple[tuple[str, str | None], ...]:
+    """A prompt's words as (literal, placeholder) pairs: parsed once per text."""
+    return tuple((literal, field) for literal, field, _, _ in string.Formatter().parse(template))
 
 
 def load(session: Session) -> Prompts:

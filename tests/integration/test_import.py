@@ -414,10 +414,16 @@ def test_calls_are_answered_from_the_file_in_force_during_an_import(db, clock, d
 
 
 def test_clients_are_found_by_either_phone(db, clock, directory, tmp_path):
-    from ivr.adapters.repository import clients_with_phone
+    from ivr.adapters.repository import clients_with_phone, table_in_force
 
     assert import_clients(db, write(tmp_path, [HEADER, *GOOD]), clock).accepted
     with db.snapshot() as session:
-        assert [c.client_id for c in clients_with_phone(session, "+33199001234")] == ["12345678"]
-        assert [c.client_id for c in clients_with_phone(session, "+33639981235")] == ["12345679"]
-        assert clients_with_phone(session, "+33100000000") == []
+        table = table_in_force(session)
+    with db.driver() as cursor:
+        assert [c.client_id for c in clients_with_phone(cursor, "+33199001234", table)] == [
+            "12345678"
+        ]
+        assert [c.client_id for c in clients_with_phone(cursor, "+33639981235", table)] == [
+            "12345679"
+        ]
+        assert clients_with_phone(cursor, "+33100000000", table) == []

@@ -228,14 +228,14 @@ def test_a_failure_inside_a_webhook_still_answers_the_caller_and_raises_an_alert
     make_app, demo, twiml_schema
 ):
     """A call left in a step that a new version of the flow no longer has."""
-    client = make_app().test_client()
-    post(client, "/twilio/voice", CALL)
+    post(make_app().test_client(), "/twilio/voice", CALL)
     with demo.session() as session:
         call = session.scalars(select(CallRow)).one()
         call.state = {**call.state, "step": "a_step_removed_since"}
         turn = call.turn
+    deployed = make_app().test_client()  # the new version: a new process reads the call
     response = post(
-        client, f"/twilio/voice/step/a_step_removed_since?turn={turn}", {**CALL, "Digits": "1"}
+        deployed, f"/twilio/voice/step/a_step_removed_since?turn={turn}", {**CALL, "Digits": "1"}
     )
     assert response.status_code == 200
     twiml_schema(response.get_data(as_text=True))
@@ -320,6 +320,30 @@ def test_the_same_turn_sent_twice_at_once_is_decided_once(make_app, demo):
         decisions = session.scalars(select(CallEventRow).where(CallEventRow.kind == "decision"))
         assert len(decisions.all()) == 1
         assert session.scalar(select(func.count()).select_from(DialAttemptRow)) == 1
+
+
+def test_a_turn_answered_by_another_process_is_not_decided_again_by_this_one(make_app, demo):
+    """Each process keeps the calls as it wrote them. Twilio's retry of a turn that another
+    process answered meanwhile gets that process's answer, and nothing is written twice."""
+    here, there = make_app().test_client(), make_app().test_client()  # two gunicorn workers
+    twiml = post(here, "/twilio/voice", CALL).get_data(as_text=True)
+    for digits in ("10000002", "1", "1", "1"):
+        twiml = post(here, action(twiml), {**CALL, "Digits": digits}).get_data(as_text=True)
+    fault = action(twiml)  # "here" keeps the call at this turn
+    answered_there = post(there, fault, {**CALL, "Digits": "1"}).get_data(as_text=True)
+    retried_here = post(here, fault, {**CALL, "Digits": "3"}).get_data(as_text=True)
+    assert retried_here == answered_there
+    with demo.snapshot() as session:
+        call = session.scalars(select(CallRow)).one()
+        faults = session.scalars(
+            select(CallEventRow.detail).where(
+                CallEventRow.kind == "input", CallEventRow.step == "ask_fault"
+            )
+        ).all()
+    assert call.fault == "no_heating" and faults == [{"digits": "1"}]
+    # And the next turn, sent to "here", is read again: "here" did not write the last one.
+    twiml = post(here, action(answered_there), {**CALL, "Digits": ""}).get_data(as_text=True)
+    assert "<Dial" in twiml
 
 
 def test_a_call_whose_first_turn_was_never_written_gets_it_on_twilios_retry(make_app, demo):
