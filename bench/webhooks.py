@@ -8,12 +8,17 @@
 2. starts a **bare** Flask app that answers every POST with a fixed TwiML
    (`<Response><Say>Bonjour</Say></Response>`), under the very gunicorn set-up of
    `ivr serve` (`ivr.web.server.serve`, with only the app swapped: gthread, 4 threads a
-   worker, access log on stdout), `--workers 2`; loads it; stops it;
+   worker, access log on stdout), `--workers 2`;
 3. starts `ivr serve --workers 2` on the database above, with TWILIO_AUTH_TOKEN=bench-token,
    PUBLIC_BASE_URL=http://127.0.0.1:PORT and IVR_CLOCK=2026-12-22T23:00:00 (a Tuesday night:
-   the collective client 10000002 of agency 0751 is inside an on-call window); loads it; stops
-   it;
-4. prints requests/s, the ratio ivr/bare, p50/p95/p99 latency, the answers that were not
+   the collective client 10000002 of agency 0751 is inside an on-call window);
+4. for reference (no target; `--no-floor` leaves it out), starts the **floor** app under the
+   same gunicorn: the least a webhook that keeps its call's turns does (Twilio's form parsed,
+   its signature checked, one SQLite write transaction committed, TwiML built with twilio's
+   library), on a SQLite file of its own;
+5. loads them in turn, `--rounds` slices each (order reversed every other round), so that the
+   drift of a shared machine's speed weighs on all alike; stops them;
+6. prints requests/s, the ratio ivr/bare, p50/p95/p99 latency, the answers that were not
    200/204 or not the expected TwiML, and PASS/FAIL against the targets: ivr serves at least
    0.5x the bare app's requests/s, with a p99 latency under 50 ms, and every answer right.
    The exit status is 1 on FAIL.
@@ -28,10 +33,11 @@ technician of the on-call window: two) is answered DialCallStatus=no-answer unti
 a `<Record>`, answered RecordingDuration=0; the flow then says goodbye and hangs up; last, a
 status callback CallStatus=completed, SequenceNumber=0. Every answer is checked: 200 and a
 TwiML `<Response>` (204 for the status callback) on the expected step. The bare app gets
-the same requests, with the same bodies and signatures, posted to `/`.
+the same requests, with the same bodies and signatures, posted to `/`; the floor app, to the
+same URLs as ivr (it checks their signatures).
 
 Only requests sent after the warm-up and answered before the end of the measured window
-count (the "calls" column counts the calls replayed to the end, warm-up included). Both
+count (the "calls" column counts the calls replayed to the end, warm-ups included). The
 servers listen on 127.0.0.1 only, and are stopped at the end, also on error, Ctrl-C or
 SIGTERM.
 """
@@ -39,6 +45,7 @@ SIGTERM.
 from __future__ import annotations
 
 import argparse
+import hmac
 import html
 import http.client
 import math
@@ -98,14 +105,64 @@ def _bare() -> Response:
     return Response(BARE_TWIML, mimetype="application/xml")
 
 
-def serve_bare(bind: str, workers: int) -> None:
-    """`ivr serve`'s gunicorn, options and all, serving `bare_app` instead of the IVR."""
+def floor_app(database: str) -> Flask:
+    """The least a webhook that keeps a call's turns can do, for reference (no target):
+    Twilio's form parsed, its signature checked with `RequestValidator` over the public URL,
+    one SQLite write transaction (WAL, as `ivr serve` runs it: the turn's row updated, one
+    event inserted) committed before answering, and the TwiML built with twilio's library."""
+    from flask import abort, request
+    from twilio.twiml.voice_response import VoiceResponse
+
+    app = Flask("floor")
+    validator = RequestValidator(TOKEN)
+    connections = threading.local()
+
+    def connection() -> sqlite3.Connection:
+        if not hasattr(connections, "db"):
+            db = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=15000")
+            connections.db = db
+        return connections.db  # type: ignore[no-any-return]
+
+    @app.post("/<path:_path>")
+    def _turn(_path: str) -> Response:
+        params = request.form.to_dict()
+        url = os.environ["PUBLIC_BASE_URL"] + request.full_path.rstrip("?")
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not hmac.compare_digest(validator.compute_signature(url, params), signature):
+            abort(403)  # one HMAC, as `ivr serve` computes it for nearly every request
+        db = connection()
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("UPDATE turns SET turn = turn + 1, state = ? WHERE id = 1", (str(params),))
+        db.execute("INSERT INTO events (turn_id, detail) VALUES (1, ?)", (params.get("Digits"),))
+        db.execute("COMMIT")
+        response = VoiceResponse()
+        response.say("Bonjour", language="fr-FR", voice="Polly.Lea-Neural")
+        return Response(str(response), mimetype="application/xml")
+
+    return app
+
+
+def _floor_database(path: Path) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE turns (id INTEGER PRIMARY KEY, turn INTEGER, state TEXT)")
+        db.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, turn_id INTEGER, detail TEXT)")
+        db.execute("CREATE INDEX ix_events_turn_id ON events (turn_id)")
+        db.execute("INSERT INTO turns VALUES (1, 0, '')")
+
+
+def serve_bare(bind: str, workers: int, floor: str | None = None) -> None:
+    """`ivr serve`'s gunicorn, options and all, serving `bare_app` (or `floor_app`) instead
+    of the IVR."""
     from ivr.settings import load_settings
     from ivr.web import server
 
     class Bare(server._Gunicorn):  # type: ignore[misc,name-defined]
         def load(self) -> Any:
-            return bare_app
+            return floor_app(floor) if floor else bare_app
 
     server._Gunicorn = Bare  # type: ignore[misc]
     server.serve(load_settings(), bind=bind, workers=workers)
@@ -278,10 +335,11 @@ def _caller_params(sid: str, caller: str) -> dict[str, str]:
 class Client:
     """One keep-alive connection replaying calls against one server."""
 
-    def __init__(self, port: int, base_url: str, bare: bool, index: int, tally: Tally):
+    def __init__(self, port: int, base_url: str, kind: str, index: int, tally: Tally):
         self.port = port
         self.base_url = base_url
-        self.bare = bare
+        self.bare = kind != "ivr"  # the bare and floor apps answer the same TwiML every time
+        self.to_root = kind == "bare"
         self.caller = CALLER.format(index)
         self.tally = tally
         self.validator = RequestValidator(TOKEN)
@@ -295,7 +353,7 @@ class Client:
             "User-Agent": "TwilioProxy/1.1",
         }
         parts = urlsplit(url)
-        target = "/" if self.bare else parts.path + (f"?{parts.query}" if parts.query else "")
+        target = "/" if self.to_root else parts.path + (f"?{parts.query}" if parts.query else "")
         for attempt in (0, 1):
             start = time.perf_counter()
             try:
@@ -426,9 +484,7 @@ class Result:
         return sum(s.status not in (200, 204) for s in self.samples)
 
 
-def load(
-    server: Server, bare: bool, connections: int, warmup: float, seconds: float, max_calls: int
-) -> Result:
+def load(server: Server, connections: int, warmup: float, seconds: float, max_calls: int) -> Result:
     """Replay calls on `connections` connections for `warmup` + `seconds` seconds."""
     base_url = f"http://127.0.0.1:{server.port}"
     tallies = [Tally() for _ in range(connections)]
@@ -438,7 +494,7 @@ def load(
 
     def run(index: int) -> None:
         tally = tallies[index]
-        client = Client(server.port, base_url, bare, index, tally)
+        client = Client(server.port, base_url, server.name, index, tally)
         while not stop.is_set():
             with lock:
                 if calls_left[0] <= 0:
@@ -472,7 +528,7 @@ def load(
         s for t in tallies for s in t.samples if s.start >= t0 and s.start + s.seconds <= t1
     ]
     return Result(
-        name="bare" if bare else "ivr",
+        name=server.name,
         seconds=t1 - t0,
         samples=measured,
         calls=sum(t.calls for t in tallies),
@@ -516,24 +572,22 @@ def _start(
     return server
 
 
-def _measure_interleaved(
-    bare: Server, ivr: Server, args: argparse.Namespace
-) -> tuple[Result, Result]:
-    """Both servers loaded in turn, `--rounds` slices each, so that a change of the machine's
+def _measure_interleaved(servers: list[Server], args: argparse.Namespace) -> dict[str, Result]:
+    """The servers loaded in turn, `--rounds` slices each, so that a change of the machine's
     speed during the run (a shared VM's CPU can vary by a third within seconds) weighs on
-    both alike: ABBA order, each slice after its own short warm-up (new connections)."""
+    all alike: the order reversed every other round, each slice after its own short warm-up
+    (new connections)."""
     results: dict[str, Result] = {}
     slice_seconds = args.seconds / args.rounds
     for round_ in range(args.rounds):
-        order = (bare, ivr) if round_ % 2 == 0 else (ivr, bare)
-        for server in order:
+        for server in servers if round_ % 2 == 0 else servers[::-1]:
             done = results.get(server.name)
             warmup = args.warmup if done is None else min(args.warmup, 0.5)
             calls_left = args.max_calls - (done.calls if done else 0)
             print(f"{server.name}: loading 127.0.0.1:{server.port} ...", flush=True)
-            part = load(server, server is bare, args.connections, warmup, slice_seconds, calls_left)
+            part = load(server, args.connections, warmup, slice_seconds, calls_left)
             results[server.name] = part if done is None else done.merge(part)
-    return results["bare"], results["ivr"]
+    return results
 
 
 def _database_facts(database_url: str) -> tuple[int, int, int]:
@@ -547,7 +601,8 @@ def _database_facts(database_url: str) -> tuple[int, int, int]:
     return calls, ended, alerts
 
 
-def _report(bare: Result, ivr: Result, facts: tuple[int, int, int], log_errors: int) -> bool:
+def _report(results: dict[str, Result], facts: tuple[int, int, int], log_errors: int) -> bool:
+    bare, ivr = results["bare"], results["ivr"]
     stored, ended, alerts = facts
     ratio = ivr.rps / bare.rps if bare.rps else math.nan
     p99 = ivr.percentile_ms(0.99)
@@ -557,7 +612,7 @@ def _report(bare: Result, ivr: Result, facts: tuple[int, int, int], log_errors: 
         f"{'requests':>9} {'calls':>6} {'not 2xx':>7} {'bad':>4} {'flow':>4} "
         f"{'srv CPU ms/req':>14} {'load CPU ms/req':>15}"
     )
-    for r in (bare, ivr):
+    for r in results.values():
         n = max(1, len(r.samples))
         print(
             f"{r.name:5} {r.rps:8.0f} {r.percentile_ms(0.5):8.1f} {r.percentile_ms(0.95):8.1f} "
@@ -566,7 +621,7 @@ def _report(bare: Result, ivr: Result, facts: tuple[int, int, int], log_errors: 
             f"{1000 * r.server_cpu / n:14.2f} {1000 * r.load_cpu / n:15.2f}"
         )
     print()
-    for r in (bare, ivr):
+    for r in results.values():
         workers = " + ".join(f"{cpu / r.seconds:.2f}" for cpu in r.worker_cpu)
         print(
             f"{r.name}: CPU over the window, in cores: workers {workers}; "
@@ -579,9 +634,17 @@ def _report(bare: Result, ivr: Result, facts: tuple[int, int, int], log_errors: 
         f"reconnects: bare {bare.reconnects}, ivr {ivr.reconnects}; ivr alerts stored: {alerts}, "
         f"errors in the ivr log: {log_errors}"
     )
-    for r in (bare, ivr):
+    for r in results.values():
         for problem in r.problems[:5]:
             print(f"{r.name} problem: {problem}")
+    if "floor" in results:
+        floor = results["floor"]
+        print(
+            f"for reference, the floor app (the least a webhook that keeps its turns does): "
+            f"{floor.rps / bare.rps if bare.rps else math.nan:.2f}x the bare app, "
+            f"p99 {floor.percentile_ms(0.99):.1f} ms, {floor.not_ok + floor.bad_answers} "
+            "answers not 200"
+        )
     checks = [
         (f"ivr/bare requests/s = {ratio:.2f} (target >= {MIN_RATIO})", ratio >= MIN_RATIO),
         (f"ivr p99 = {p99:.1f} ms (target < {MAX_P99_MS:.0f} ms)", p99 < MAX_P99_MS),
@@ -621,10 +684,17 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, both apps")
     parser.add_argument("--max-calls", type=int, default=100_000, help="calls per app, at most")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--no-floor",
+        dest="floor",
+        action="store_false",
+        help="do not measure the floor app (the least a stateful webhook does), for reference",
+    )
     parser.add_argument("--serve-bare", metavar="BIND", help=argparse.SUPPRESS)
+    parser.add_argument("--floor-database", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
-        serve_bare(args.serve_bare, args.workers)
+        serve_bare(args.serve_bare, args.workers, args.floor_database)
         return 0
     if not (
         0 < args.seconds <= 600
@@ -662,16 +732,26 @@ def main() -> int:
             env = _server_env(f"http://127.0.0.1:{port}", database_url)
             return Server("ivr", argv, env, port, folder / "ivr.log")
 
-        bare_server = _start("bare", start_bare, "/", args.workers, servers)
+        def start_floor(port: int) -> Server:
+            argv = [sys.executable, __file__, "--serve-bare", f"127.0.0.1:{port}"]
+            argv += ["--workers", str(args.workers), "--floor-database", str(floor_database)]
+            env = _server_env(f"http://127.0.0.1:{port}", database_url)
+            return Server("floor", argv, env, port, folder / "floor.log")
+
+        floor_database = folder / "floor.sqlite3"
+        _floor_database(floor_database)
+        _start("bare", start_bare, "/", args.workers, servers)
         ivr_server = _start("ivr", start_ivr, "/healthz", args.workers, servers)
-        bare, ivr = _measure_interleaved(bare_server, ivr_server, args)
+        if args.floor:
+            _start("floor", start_floor, "/", args.workers, servers)
+        results = _measure_interleaved(servers, args)
         for server in servers:
             server.stop()
         facts = _database_facts(database_url)
-        log_errors = servers[-1].errors()
-        passed = _report(bare, ivr, facts, log_errors)
-        if facts[2] or log_errors or ivr.problems:
-            print(f"\nlast lines of the ivr log ({folder / 'ivr.log'}):\n{servers[-1].tail(10)}")
+        log_errors = ivr_server.errors()
+        passed = _report(results, facts, log_errors)
+        if facts[2] or log_errors or results["ivr"].problems:
+            print(f"\nlast lines of the ivr log ({ivr_server.log}):\n{ivr_server.tail(10)}")
         return 0 if passed else 1
     finally:
         for server in servers:
