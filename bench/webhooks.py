@@ -23,8 +23,10 @@
    0.5x the bare app's requests/s, with a p99 latency under 50 ms, and every answer right.
    The exit status is 1 on FAIL.
 
-The load: `--connections` threads, each with its own keep-alive `http.client` connection,
-each replaying whole calls, one request after the other, signed as Twilio signs them
+The load: `--connections` threads, each with its own keep-alive `http.client` connection
+(with `--spread N`, N connections used in turn, so that the turns of a call reach the workers
+as the accepts fell rather than always the one that answered the previous turn), each
+replaying whole calls, one request after the other, signed as Twilio signs them
 (X-Twilio-Signature over the full URL and the POST parameters). A call to ivr: POST
 /twilio/voice from a number no client has, then the action URL of each answer: the
 `<Gather>`s are answered 10000002 (identify), 1 (confirm_identity), 1 (confirm_callback),
@@ -109,13 +111,17 @@ def floor_app(database: str) -> Flask:
     """The least a webhook that keeps a call's turns can do, for reference (no target):
     Twilio's form parsed, its signature checked with `RequestValidator` over the public URL,
     one SQLite write transaction (WAL, as `ivr serve` runs it: the turn's row updated, one
-    event inserted) committed before answering, and the TwiML built with twilio's library."""
+    event inserted; the writers queued as ivr queues them) committed before answering, and
+    the TwiML built with twilio's library."""
     from flask import abort, request
     from twilio.twiml.voice_response import VoiceResponse
+
+    from ivr.adapters.db import WriterQueue
 
     app = Flask("floor")
     validator = RequestValidator(TOKEN)
     connections = threading.local()
+    writers = WriterQueue(Path(database + "-writers"))
 
     def connection() -> sqlite3.Connection:
         if not hasattr(connections, "db"):
@@ -134,10 +140,13 @@ def floor_app(database: str) -> Flask:
         if not hmac.compare_digest(validator.compute_signature(url, params), signature):
             abort(403)  # one HMAC, as `ivr serve` computes it for nearly every request
         db = connection()
-        db.execute("BEGIN IMMEDIATE")
-        db.execute("UPDATE turns SET turn = turn + 1, state = ? WHERE id = 1", (str(params),))
-        db.execute("INSERT INTO events (turn_id, detail) VALUES (1, ?)", (params.get("Digits"),))
-        db.execute("COMMIT")
+        with writers:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("UPDATE turns SET turn = turn + 1, state = ? WHERE id = 1", (str(params),))
+            db.execute(
+                "INSERT INTO events (turn_id, detail) VALUES (1, ?)", (params.get("Digits"),)
+            )
+            db.execute("COMMIT")
         response = VoiceResponse()
         response.say("Bonjour", language="fr-FR", voice="Polly.Lea-Neural")
         return Response(str(response), mimetype="application/xml")
@@ -335,7 +344,9 @@ def _caller_params(sid: str, caller: str) -> dict[str, str]:
 class Client:
     """One keep-alive connection replaying calls against one server."""
 
-    def __init__(self, port: int, base_url: str, kind: str, index: int, tally: Tally):
+    def __init__(
+        self, port: int, base_url: str, kind: str, index: int, tally: Tally, spread: int = 1
+    ):
         self.port = port
         self.base_url = base_url
         self.bare = kind != "ivr"  # the bare and floor apps answer the same TwiML every time
@@ -343,7 +354,16 @@ class Client:
         self.caller = CALLER.format(index)
         self.tally = tally
         self.validator = RequestValidator(TOKEN)
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+        # With `spread` > 1, each request goes on the next of `spread` connections, so that the
+        # turns of a call reach the server's workers as the accepts fell, not always the same.
+        self.conns = [
+            http.client.HTTPConnection("127.0.0.1", port, timeout=15) for _ in range(spread)
+        ]
+        self.sent = 0
+
+    def close(self) -> None:
+        for conn in self.conns:
+            conn.close()
 
     def post(self, url: str, params: dict[str, str]) -> tuple[int, str]:
         body = urlencode(params)
@@ -354,15 +374,17 @@ class Client:
         }
         parts = urlsplit(url)
         target = "/" if self.to_root else parts.path + (f"?{parts.query}" if parts.query else "")
+        conn = self.conns[self.sent % len(self.conns)]
+        self.sent += 1
         for attempt in (0, 1):
             start = time.perf_counter()
             try:
-                self.conn.request("POST", target, body, headers)
-                response = self.conn.getresponse()
+                conn.request("POST", target, body, headers)
+                response = conn.getresponse()
                 data = response.read()
             except (http.client.RemoteDisconnected, ConnectionError, BrokenPipeError):
                 # The server closed an idle keep-alive connection before reading the request.
-                self.conn.close()
+                conn.close()
                 self.tally.reconnects += 1
                 if attempt:
                     raise
@@ -440,7 +462,7 @@ class Result:
     bad_answers: int
     flow_errors: int
     problems: list[str]
-    worker_cpu: list[float]  # seconds of CPU of each worker over the window
+    worker_cpu: dict[int, float]  # seconds of CPU of each worker (by pid) over the window
     load_cpu: float
     machine_cpu: float  # seconds of CPU of the whole machine over the window
 
@@ -455,7 +477,11 @@ class Result:
             self.bad_answers + other.bad_answers,
             self.flow_errors + other.flow_errors,
             self.problems + other.problems,
-            [a + b for a, b in zip(self.worker_cpu, other.worker_cpu, strict=True)],
+            # By pid: a worker that gunicorn started again in between counts on its own.
+            {
+                pid: self.worker_cpu.get(pid, 0.0) + other.worker_cpu.get(pid, 0.0)
+                for pid in self.worker_cpu | other.worker_cpu
+            },
             self.load_cpu + other.load_cpu,
             self.machine_cpu + other.machine_cpu,
         )
@@ -467,7 +493,7 @@ class Result:
 
     @property
     def server_cpu(self) -> float:
-        return sum(self.worker_cpu)
+        return sum(self.worker_cpu.values())
 
     @property
     def rps(self) -> float:
@@ -484,8 +510,16 @@ class Result:
         return sum(s.status not in (200, 204) for s in self.samples)
 
 
-def load(server: Server, connections: int, warmup: float, seconds: float, max_calls: int) -> Result:
-    """Replay calls on `connections` connections for `warmup` + `seconds` seconds."""
+def load(
+    server: Server,
+    connections: int,
+    warmup: float,
+    seconds: float,
+    max_calls: int,
+    spread: int = 1,
+) -> Result:
+    """Replay calls from `connections` threads for `warmup` + `seconds` seconds, each on
+    `spread` connections in turn."""
     base_url = f"http://127.0.0.1:{server.port}"
     tallies = [Tally() for _ in range(connections)]
     stop = threading.Event()
@@ -494,7 +528,7 @@ def load(server: Server, connections: int, warmup: float, seconds: float, max_ca
 
     def run(index: int) -> None:
         tally = tallies[index]
-        client = Client(server.port, base_url, server.name, index, tally)
+        client = Client(server.port, base_url, server.name, index, tally, spread)
         while not stop.is_set():
             with lock:
                 if calls_left[0] <= 0:
@@ -507,10 +541,10 @@ def load(server: Server, connections: int, warmup: float, seconds: float, max_ca
             except Exception as error:  # counted, and the connection opened again
                 tally.bad_answers += 1
                 tally.problems.append(f"{type(error).__name__}: {error}")
-                client.conn.close()
+                client.close()
             if len(tally.problems) > 20:
                 return
-        client.conn.close()
+        client.close()
 
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(connections)]
     for thread in threads:
@@ -536,9 +570,9 @@ def load(server: Server, connections: int, warmup: float, seconds: float, max_ca
         bad_answers=sum(t.bad_answers for t in tallies),
         flow_errors=sum(t.flow_errors for t in tallies),
         problems=[p for t in tallies for p in t.problems],
-        worker_cpu=[
-            cpu1[pid] - cpu0.get(pid, 0.0) for pid in sorted(cpu1) if pid != server.process.pid
-        ],
+        worker_cpu={
+            pid: cpu1[pid] - cpu0.get(pid, 0.0) for pid in sorted(cpu1) if pid != server.process.pid
+        },
         load_cpu=load1 - load0,
         machine_cpu=machine1 - machine0,
     )
@@ -585,7 +619,7 @@ def _measure_interleaved(servers: list[Server], args: argparse.Namespace) -> dic
             warmup = args.warmup if done is None else min(args.warmup, 0.5)
             calls_left = args.max_calls - (done.calls if done else 0)
             print(f"{server.name}: loading 127.0.0.1:{server.port} ...", flush=True)
-            part = load(server, args.connections, warmup, slice_seconds, calls_left)
+            part = load(server, args.connections, warmup, slice_seconds, calls_left, args.spread)
             results[server.name] = part if done is None else done.merge(part)
     return results
 
@@ -622,7 +656,7 @@ def _report(results: dict[str, Result], facts: tuple[int, int, int], log_errors:
         )
     print()
     for r in results.values():
-        workers = " + ".join(f"{cpu / r.seconds:.2f}" for cpu in r.worker_cpu)
+        workers = " + ".join(f"{cpu / r.seconds:.2f}" for cpu in r.worker_cpu.values())
         print(
             f"{r.name}: CPU over the window, in cores: workers {workers}; "
             f"load generator {r.load_cpu / r.seconds:.2f}; other processes "
@@ -680,6 +714,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured load, per app")
     parser.add_argument("--warmup", type=float, default=3.0, help="load before measuring")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--spread",
+        type=int,
+        default=1,
+        help="connections per load thread, used in turn (a call's turns then reach any worker)",
+    )
     parser.add_argument("--rounds", type=int, default=5, help="slices of load, per app")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, both apps")
     parser.add_argument("--max-calls", type=int, default=100_000, help="calls per app, at most")
@@ -701,10 +741,11 @@ def main() -> int:
         and 0 <= args.warmup <= 60
         and 1 <= args.connections <= 256
         and 1 <= args.rounds <= 50
+        and 1 <= args.spread <= 8
     ):
         parser.error(
             "--seconds in (0, 600], --warmup in [0, 60], --connections in [1, 256], "
-            "--rounds in [1, 50]"
+            "--rounds in [1, 50], --spread in [1, 8]"
         )
 
     # SIGTERM ends the run as Ctrl-C does: through the `finally` that stops the servers.
@@ -714,7 +755,9 @@ def main() -> int:
     try:
         database_url = _prepare_database(folder)
         print(
-            f"{args.connections} connections, {args.workers} workers each, "
+            f"{args.connections} connections"
+            + (f" (x {args.spread}, used in turn)" if args.spread > 1 else "")
+            + f", {args.workers} workers each, "
             f"{args.warmup:g} s warm-up + {args.seconds:g} s measured in {args.rounds} slices "
             f"each, in turn; folder {folder}",
             flush=True,

@@ -65,7 +65,7 @@ class Database:
         self._sqlite = sqlite = self.engine.dialect.name == "sqlite"
         database = self.engine.url.database
         self._writers = (
-            _WriterQueue(Path(database + "-writers"))
+            WriterQueue(Path(database + "-writers"))
             if sqlite and database and database != ":memory:"
             else None
         )
@@ -136,7 +136,7 @@ class Database:
             self._writers.close()
 
 
-class _WriterQueue:
+class WriterQueue:
     """The turns' writers of one SQLite file, taking their turn at once.
 
     SQLite has one write lock, and a writer that finds it taken sleeps in its busy handler

@@ -6,8 +6,9 @@ PUBLIC_BASE_URL, with the call's turn in it so that a replayed request is recogn
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from urllib.parse import quote_plus, urlencode
 
@@ -22,23 +23,27 @@ from voice_flows.instructions import (
     PlayRecording,
     RecordMessage,
     Say,
+    Whisper,
 )
 
 LANGUAGE = "fr-FR"
 # Recognised better when announced: the danger words, and the answers to our menus.
 SPEECH_HINTS = "gaz, odeur de gaz, fumée, incendie, feu, explosion, monoxyde, malaise, oui, non"
+# Slots for what is only known after a turn's TwiML is rendered, filled by string
+# replacement: random for each process, so that no prompt, name or town can contain one.
 # A dial attempt's number is given by the database when the turn is written, after the
 # TwiML is rendered (to keep the write short): its URLs carry this slot until then.
-ATTEMPT_SLOT = -1
+_SLOT = f"slot{secrets.token_hex(8)}"
+ATTEMPT_SLOT = f"{_SLOT}a"
 # A turn's TwiML depends on its call only through the call's sid and the turn's number, in
 # URLs: rendered once per distinct turn with these slots, then filled (`Renderer.turn`).
-_CALL_SLOT = "__call__"
-_TURN_SLOT = "__turn__"
+_CALL_SLOT = f"{_SLOT}c"
+_TURN_SLOT = f"{_SLOT}t"
 
 
 def fill_attempt(twiml: str, attempt: int) -> str:
     """The TwiML of a turn rendered with `ATTEMPT_SLOT`, with the attempt's number."""
-    return twiml.replace(f"attempt={ATTEMPT_SLOT}", f"attempt={attempt}")
+    return twiml.replace(ATTEMPT_SLOT, str(attempt))
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ class Urls:
     def step(self, step: str, turn: int | str, **query: object) -> str:
         return self.url(f"/twilio/voice/step/{step}", turn=turn, **query)
 
-    def whisper(self, attempt: int, **query: object) -> str:
+    def whisper(self, attempt: int | str, **query: object) -> str:
         return self.url("/twilio/voice/whisper", attempt=attempt, **query)
 
     def recording(self, call_sid: str, kind: str) -> str:
@@ -80,17 +85,15 @@ class Renderer:
         *,
         call_sid: str,
         turn: int,
-        attempt: int | None = None,
+        attempt: str | None = None,
     ) -> str:
         """The TwiML of one turn of the call `call_sid`. The menus are the same for every
         call: each distinct turn is built with Twilio's library once, its slots filled here."""
-        template = _turn_template(self, tuple(instructions), attempt)
-        return template.replace(f"turn={_TURN_SLOT}", f"turn={turn}").replace(
-            f"call={_CALL_SLOT}", f"call={quote_plus(call_sid)}"
-        )
+        template = _turn_template(self, tuple(map(_as_rendered, instructions)), attempt)
+        return template.replace(_TURN_SLOT, str(turn)).replace(_CALL_SLOT, quote_plus(call_sid))
 
     def _render_turn(
-        self, instructions: tuple[Instruction, ...], call_sid: str, turn: str, attempt: int | None
+        self, instructions: tuple[Instruction, ...], call_sid: str, turn: str, attempt: str | None
     ) -> str:
         response = VoiceResponse()
         for instruction in instructions:
@@ -113,7 +116,7 @@ class Renderer:
         instruction: Instruction,
         call_sid: str,
         turn: int | str,
-        attempt: int | None,
+        attempt: str | None,
     ) -> None:
         if isinstance(instruction, Say):
             self.says((instruction,), response)
@@ -166,7 +169,7 @@ class Renderer:
         connect: Connect,
         call_sid: str,
         turn: int | str,
-        attempt: int | None,
+        attempt: str | None,
     ) -> None:
         dial = response.dial(
             action=self.urls.step(connect.step, turn, attempt=attempt),
@@ -262,9 +265,18 @@ class Renderer:
         return self.say_and_hang_up((Say("goodbye"),))
 
 
+def _as_rendered(instruction: Instruction) -> Instruction:
+    """An instruction as far as its TwiML goes: a dial's whisper is said on the callee's leg
+    (`Renderer.whisper`), so its words (the caller's name, fault, number) are left out of the
+    turn's cache key, which then serves every call put through to the same number."""
+    if isinstance(instruction, Connect) and instruction.whisper is not None:
+        return replace(instruction, whisper=Whisper((), instruction.whisper.kind))
+    return instruction
+
+
 @lru_cache(maxsize=1024)
 def _turn_template(
-    renderer: Renderer, instructions: tuple[Instruction, ...], attempt: int | None
+    renderer: Renderer, instructions: tuple[Instruction, ...], attempt: str | None
 ) -> str:
     """A turn's TwiML with the call's slots (the prompts in force are part of `renderer`)."""
     return renderer._render_turn(instructions, _CALL_SLOT, _TURN_SLOT, attempt)

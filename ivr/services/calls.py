@@ -241,16 +241,17 @@ class CallService:
         attempt = None
         if call is None or attempt_id is not None:  # an attempt changes beside the call
             with self.db.driver() as cursor:
-                call = _CALL_BY_SID.first(cursor, {"sid": hook.call_sid})
+                read = _CALL_BY_SID.first(cursor, {"sid": hook.call_sid})
                 attempt = (
                     _ATTEMPT_BY_ID.first(cursor, {"attempt_id": attempt_id})
-                    if call is not None and attempt_id is not None
+                    if read is not None and attempt_id is not None
                     else None
                 )
-        if call is None:
-            return self.incoming(hook)  # a call we never saw begin: start it now
-        if turn != call.turn or (start and call.turn > 0):
-            return str(call.last_response)  # Twilio retried a request already answered
+            if read is None:
+                return self.incoming(hook)  # a call we never saw begin: start it now
+            if turn != read.turn or (start and read.turn > 0):
+                return str(read.last_response)  # Twilio retried a request already answered
+            call = read
         closing = _closing(call, hook, attempt)
         event = Event("start") if start else self._event_from(hook, step, closing)
         return self._write(self._plan(call, event, closing))
@@ -364,9 +365,7 @@ class CallService:
         except BaseException:
             self.written.forget(plan.sid)
             raise
-        self.written.keep(
-            _Written(plan.call_id, plan.sid, plan.expected_turn + 1, twiml, plan.columns)
-        )
+        self.written.keep(_Written(plan.call_id, plan.sid, plan.expected_turn + 1, plan.columns))
         self._apply_staff_notes(plan)
         return twiml
 
@@ -667,7 +666,6 @@ class _Written:
     id: int
     sid: str
     turn: int
-    last_response: str
     columns: Mapping[str, Any]  # as `CallService._columns` gave them, `state` included
 
     @property
@@ -694,9 +692,15 @@ class _WrittenCalls:
     invalidation from the other processes: the call is kept with the turn it is at, used
     only by the request for that turn, and the turn's write is guarded by that turn. If
     another process moved the call on meanwhile, the write changes nothing and the request
-    is answered as the winner answered it."""
+    is answered as the winner answered it.
 
-    _KEPT = 10_000
+    This holds because a turn (`_write`) is the only writer of the columns a turn reads
+    (`state`, `action`, `reason`, `agency`) and always moves `turn` on: whatever else changes
+    a call (the callee's leg, the status callback, the dispatcher, the back office) writes
+    other columns or rows. A change to those columns made outside a turn (a repair by hand)
+    must move `turn` on too, or the call's next turn here would write over it."""
+
+    _KEPT = 2_000  # far more calls than are under way at once; a forgotten one is read again
 
     def __init__(self) -> None:
         self._lock = Lock()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
-from ivr.adapters.twiml import ATTEMPT_SLOT, Renderer, Urls, fill_attempt
+from ivr.adapters.twiml import ATTEMPT_SLOT, Renderer, Urls, _turn_template, fill_attempt
 from ivr.services.prompts import Prompts
 from voice_flows.instructions import Ask, Connect, RecordMessage, Say, Whisper
 
@@ -73,3 +73,32 @@ def test_recording_and_dial_urls_carry_the_call_and_the_attempt():
     assert f"{BASE}/twilio/recording?call=CA%2Bx%2F1&kind=call" in urls(dial)
     message = renderer(prompts).turn(record, call_sid="CA9", turn=8)
     assert f"{BASE}/twilio/recording?call=CA9&kind=message" in urls(message)
+
+
+def test_words_that_look_like_a_url_are_read_as_they_are():
+    prompts = Prompts({"confirm_identity": "Vous êtes {name}, à {city} ?"}, {})
+    name = "SCI turn=__turn__ call=__call__ attempt=-1"
+    twiml = renderer(prompts).turn(confirm(name), call_sid="CA1", turn=4)
+    said = [e.text for e in ET.fromstring(twiml).iter("Say")]
+    assert said == [f"Vous êtes {name}, à Metz ?"]
+
+
+def dial_to(number: str, client: str) -> tuple[Connect, ...]:
+    whisper = Whisper((Say("whisper_technician", {"client": client}),), "technician")
+    return (Connect("dialed", number, "technician", whisper),)
+
+
+def test_a_dial_is_the_same_for_every_caller_and_says_nothing_of_them():
+    prompts = Prompts({}, {})
+    first = renderer(prompts).turn(
+        dial_to("+33612345678", "M. Dupont"), call_sid="CA1", turn=6, attempt=ATTEMPT_SLOT
+    )
+    built = _turn_template.cache_info().misses
+    second = renderer(prompts).turn(
+        dial_to("+33612345678", "Mme Martin"), call_sid="CA2", turn=6, attempt=ATTEMPT_SLOT
+    )
+    assert _turn_template.cache_info().misses == built  # one TwiML kept for both callers
+    assert fill_attempt(first, 7).replace("CA1", "CA2") == fill_attempt(second, 7)
+    # The whisper is said on the technician's leg (`Renderer.whisper`), not in this turn.
+    assert "Dupont" not in first and "Martin" not in second
+    assert f"{BASE}/twilio/voice/whisper?attempt=7" in urls(fill_attempt(second, 7))
