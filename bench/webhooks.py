@@ -116,7 +116,7 @@ def floor_app(database: str) -> Flask:
     from flask import abort, request
     from twilio.twiml.voice_response import VoiceResponse
 
-    from ivr.adapters.db import WriterQueue
+    from ivr.adapters.db import WriterQueue, configure_sqlite
 
     app = Flask("floor")
     validator = RequestValidator(TOKEN)
@@ -125,10 +125,8 @@ def floor_app(database: str) -> Flask:
 
     def connection() -> sqlite3.Connection:
         if not hasattr(connections, "db"):
-            db = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=15000")
+            db = sqlite3.connect(database, check_same_thread=False)
+            configure_sqlite(db)  # as ivr's: WAL, synchronous=NORMAL, BEGIN issued by us
             connections.db = db
         return connections.db  # type: ignore[no-any-return]
 

@@ -135,20 +135,19 @@ class CallState:
     connect_to: str | None = None  # a manager's choice: the client or the agency's line
 
     def to_dict(self) -> dict[str, Any]:
-        # Shallow: every field is a plain value, or a list of strings (copied).
-        return {
-            **vars(self),
-            "call_numbers": list(self.call_numbers),
-            "staff_requests": list(self.staff_requests),
-        }
+        return {name: _copied(value) for name, value in vars(self).items()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CallState:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        for name in ("call_numbers", "staff_requests"):  # the flow's own lists, never `data`'s
-            if name in known:
-                known[name] = list(known[name])
-        return cls(**known)
+        fields = cls.__dataclass_fields__
+        return cls(**{name: _copied(value) for name, value in data.items() if name in fields})
+
+
+def _copied(value: Any) -> Any:
+    """A field's value for a new owner: every field is a plain value or a list of plain
+    values, and a list is copied, so that a state and the dict it came from or went to (kept
+    by the process for the call's next turn) never share one."""
+    return list(value) if isinstance(value, list) else value
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ def make_engine(url: str, **options: Any) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 15}, **options)
-        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "connect", configure_sqlite)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **options)
@@ -38,7 +38,8 @@ def make_engine(url: str, **options: Any) -> Engine:
 sqlite3.register_adapter(date, date.isoformat)
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+def configure_sqlite(dbapi_connection: Any, _record: Any = None) -> None:
+    """Every SQLite connection of the app, as it is opened."""
     # pysqlite opens no transaction for reads, so two SELECTs of one unit of work could see
     # two states of the database; SQLAlchemy's recipe: let it do nothing, emit BEGIN ourselves.
     dbapi_connection.isolation_level = None
@@ -113,7 +114,7 @@ class Database:
         try:
             cursor = connection.cursor()
             try:
-                if self._sqlite:  # the driver opens nothing itself (see _sqlite_connect)
+                if self._sqlite:  # the driver opens nothing itself (see configure_sqlite)
                     cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 yield Cursor(cursor, dialect)
                 connection.commit()

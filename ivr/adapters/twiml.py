@@ -34,7 +34,7 @@ SPEECH_HINTS = "gaz, odeur de gaz, fumée, incendie, feu, explosion, monoxyde, m
 # A dial attempt's number is given by the database when the turn is written, after the
 # TwiML is rendered (to keep the write short): its URLs carry this slot until then.
 _SLOT = f"slot{secrets.token_hex(8)}"
-ATTEMPT_SLOT = f"{_SLOT}a"
+_ATTEMPT_SLOT = f"{_SLOT}a"
 # A turn's TwiML depends on its call only through the call's sid and the turn's number, in
 # URLs: rendered once per distinct turn with these slots, then filled (`Renderer.turn`).
 _CALL_SLOT = f"{_SLOT}c"
@@ -42,8 +42,8 @@ _TURN_SLOT = f"{_SLOT}t"
 
 
 def fill_attempt(twiml: str, attempt: int) -> str:
-    """The TwiML of a turn rendered with `ATTEMPT_SLOT`, with the attempt's number."""
-    return twiml.replace(ATTEMPT_SLOT, str(attempt))
+    """The TwiML of a turn that puts the caller through, with the dial attempt's number."""
+    return twiml.replace(_ATTEMPT_SLOT, str(attempt))
 
 
 @dataclass(frozen=True)
@@ -85,19 +85,17 @@ class Renderer:
         *,
         call_sid: str,
         turn: int,
-        attempt: str | None = None,
     ) -> str:
         """The TwiML of one turn of the call `call_sid`. The menus are the same for every
-        call: each distinct turn is built with Twilio's library once, its slots filled here."""
-        template = _turn_template(self, tuple(map(_as_rendered, instructions)), attempt)
+        call: each distinct turn is built with Twilio's library once, its slots filled here
+        (a dial's attempt is filled when the turn is written: `fill_attempt`)."""
+        template = _turn_template(self, tuple(map(_as_rendered, instructions)))
         return template.replace(_TURN_SLOT, str(turn)).replace(_CALL_SLOT, quote_plus(call_sid))
 
-    def _render_turn(
-        self, instructions: tuple[Instruction, ...], call_sid: str, turn: str, attempt: str | None
-    ) -> str:
+    def _render_turn(self, instructions: tuple[Instruction, ...]) -> str:
         response = VoiceResponse()
         for instruction in instructions:
-            self._add(response, instruction, call_sid, turn, attempt)
+            self._add(response, instruction, _CALL_SLOT, _TURN_SLOT, _ATTEMPT_SLOT)
         return str(response)
 
     def says(self, says: Iterable[Say], into: VoiceResponse | Gather) -> None:
@@ -115,8 +113,8 @@ class Renderer:
         response: VoiceResponse,
         instruction: Instruction,
         call_sid: str,
-        turn: int | str,
-        attempt: str | None,
+        turn: str,
+        attempt: str,
     ) -> None:
         if isinstance(instruction, Say):
             self.says((instruction,), response)
@@ -142,7 +140,7 @@ class Renderer:
         elif isinstance(instruction, PlayRecording):
             response.play(f"{instruction.url}.mp3")
 
-    def _ask(self, response: VoiceResponse, ask: Ask, turn: int | str) -> None:
+    def _ask(self, response: VoiceResponse, ask: Ask, turn: str) -> None:
         action = self.urls.step(ask.step, turn)
         options: dict[str, object] = {
             "action": action,
@@ -168,8 +166,8 @@ class Renderer:
         response: VoiceResponse,
         connect: Connect,
         call_sid: str,
-        turn: int | str,
-        attempt: str | None,
+        turn: str,
+        attempt: str,
     ) -> None:
         dial = response.dial(
             action=self.urls.step(connect.step, turn, attempt=attempt),
@@ -182,7 +180,7 @@ class Renderer:
             if self.record_bridges
             else None,
         )
-        if connect.whisper is not None and attempt is not None:
+        if connect.whisper is not None:
             dial.number(connect.number, url=self.urls.whisper(attempt), method="POST")
         else:
             dial.number(connect.number)
@@ -275,8 +273,6 @@ def _as_rendered(instruction: Instruction) -> Instruction:
 
 
 @lru_cache(maxsize=1024)
-def _turn_template(
-    renderer: Renderer, instructions: tuple[Instruction, ...], attempt: str | None
-) -> str:
+def _turn_template(renderer: Renderer, instructions: tuple[Instruction, ...]) -> str:
     """A turn's TwiML with the call's slots (the prompts in force are part of `renderer`)."""
-    return renderer._render_turn(instructions, _CALL_SLOT, _TURN_SLOT, attempt)
+    return renderer._render_turn(instructions)

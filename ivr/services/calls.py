@@ -33,7 +33,7 @@ from ivr.adapters.orm import (
 )
 from ivr.adapters.prepared import Prepared, Row, binds
 from ivr.adapters.repository import clients_with_phone
-from ivr.adapters.twiml import ATTEMPT_SLOT, Renderer, Urls, fill_attempt
+from ivr.adapters.twiml import Renderer, Urls, fill_attempt
 from ivr.clock import Clock, in_paris
 from ivr.domain.geography import agency_for_postcode
 from ivr.domain.model import Client
@@ -293,10 +293,7 @@ class CallService:
         # Rendered before the write, to hold the write lock for the writes alone; the dial
         # attempt's number is only known then, so its URLs carry a slot filled at the write.
         plan.twiml = self._renderer(prompts, state.recording).turn(
-            turn.instructions,
-            call_sid=call.sid,
-            turn=call.turn + 1,
-            attempt=ATTEMPT_SLOT if plan.connect is not None else None,
+            turn.instructions, call_sid=call.sid, turn=call.turn + 1
         )
         return plan
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
-from ivr.adapters.twiml import ATTEMPT_SLOT, Renderer, Urls, _turn_template, fill_attempt
+from ivr.adapters.twiml import Renderer, Urls, _turn_template, fill_attempt
 from ivr.services.prompts import Prompts
 from voice_flows.instructions import Ask, Connect, RecordMessage, Say, Whisper
 
@@ -64,9 +64,7 @@ def test_recording_and_dial_urls_carry_the_call_and_the_attempt():
         ),
     )
     record = (RecordMessage("message_recorded"),)
-    dial = renderer(prompts, recording=True).turn(
-        connect, call_sid="CA+x/1", turn=5, attempt=ATTEMPT_SLOT
-    )
+    dial = renderer(prompts, recording=True).turn(connect, call_sid="CA+x/1", turn=5)
     dial = fill_attempt(dial, 42)
     assert f"{BASE}/twilio/voice/step/dialed?turn=5&attempt=42" in urls(dial)
     assert f"{BASE}/twilio/voice/whisper?attempt=42" in urls(dial)
@@ -90,13 +88,9 @@ def dial_to(number: str, client: str) -> tuple[Connect, ...]:
 
 def test_a_dial_is_the_same_for_every_caller_and_says_nothing_of_them():
     prompts = Prompts({}, {})
-    first = renderer(prompts).turn(
-        dial_to("+33612345678", "M. Dupont"), call_sid="CA1", turn=6, attempt=ATTEMPT_SLOT
-    )
+    first = renderer(prompts).turn(dial_to("+33612345678", "M. Dupont"), call_sid="CA1", turn=6)
     built = _turn_template.cache_info().misses
-    second = renderer(prompts).turn(
-        dial_to("+33612345678", "Mme Martin"), call_sid="CA2", turn=6, attempt=ATTEMPT_SLOT
-    )
+    second = renderer(prompts).turn(dial_to("+33612345678", "Mme Martin"), call_sid="CA2", turn=6)
     assert _turn_template.cache_info().misses == built  # one TwiML kept for both callers
     assert fill_attempt(first, 7).replace("CA1", "CA2") == fill_attempt(second, 7)
     # The whisper is said on the technician's leg (`Renderer.whisper`), not in this turn.
