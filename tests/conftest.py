@@ -38,9 +38,7 @@ def _postgres_url() -> str | None:
 
 
 def pytest_report_header() -> list[str]:
-    """Say loudly what this run does not cover: PostgreSQL, Twilio's TwiML schema."""
-    from ivr.simulator.twiml_schema import default_shared_dir
-
+    """Say loudly what this run does not cover: PostgreSQL, the browser tests."""
     url = _postgres_url()
     lines = [
         f"database: PostgreSQL ({url.split('@')[-1]}) in a throwaway schema"
@@ -48,9 +46,6 @@ def pytest_report_header() -> list[str]:
         else "database: SQLite only. PostgreSQL run SKIPPED: set DATABASE_URL=postgresql://... "
         "to run the suite on it (.ci/run does)"
     ]
-    schema = default_shared_dir() / "twilio"
-    if not schema.is_dir():
-        lines.append(f"!!! TwiML schema tests SKIPPED: {schema} is absent, TwiML not validated")
     if not Path("/usr/bin/chromium").exists():
         lines.append("!!! browser tests SKIPPED: no /usr/bin/chromium (apt-get install chromium)")
     return lines
@@ -145,15 +140,9 @@ def make_app(settings: Settings, demo: Database):
 
 @pytest.fixture(scope="session")
 def twiml_schema():
-    """Twilio's TwiML schema, from ../shared/twilio (skipped, loudly, where it is absent)."""
-    from ivr.simulator.twiml_schema import default_shared_dir, load_validator
+    """Twilio's TwiML schema (vendored in ivr/simulator/schema): raises on an invalid answer."""
+    from ivr.simulator.twiml_schema import validate
 
-    validate = load_validator(default_shared_dir())
-    if validate is None:
-        pytest.skip(
-            f"Twilio's TwiML schema not found in {default_shared_dir()}/twilio: "
-            "TwiML is not validated"
-        )
     return validate
 
 

@@ -24,7 +24,7 @@ from ivr.services.worker import Worker
 from ivr.settings import Settings
 from ivr.simulator.phone import Callee, FlaskTransport, OutboundCall, PhoneCall
 from ivr.simulator.rest import FakeTwilioRest
-from ivr.simulator.twiml_schema import default_shared_dir, load_validator
+from ivr.simulator.twiml_schema import validate
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -53,9 +53,6 @@ class Simulator:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
-    def __post_init__(self) -> None:
-        self._validate = load_validator(default_shared_dir())
-
     # --- Callers ----------------------------------------------------------------------------
 
     def place(self, caller: str, at: datetime | None) -> int:
@@ -71,7 +68,7 @@ class Simulator:
                 to=self.settings.IVR_CALLER_ID or "+33100000000",
                 callees=self._callee,
                 account_sid=ACCOUNT,
-                validate=self._validate,
+                validate=validate,
                 started_at=self.clock.now(),
             )
             number = next(self._ids)
@@ -119,7 +116,7 @@ class Simulator:
                     placed,
                     sid,
                     ACCOUNT,
-                    self._validate,
+                    validate,
                     started_at=self.clock.now(),
                 )
                 self.outbound[sid] = call

@@ -710,7 +710,7 @@ class PhoneCall:
 
     `callees` says how dialed numbers behave: a mapping (numbers not in it answer and press
     nothing) or a function of the number. `validate`, when given, is called on every TwiML body
-    (caller and callee legs) before it is followed, e.g. `twiml_schema.load_validator(...)`.
+    (caller and callee legs) before it is followed, e.g. `twiml_schema.validate`.
 
     The input methods (`start`, `press`, `say`, `silence`, `leave_message`) return
     `said_since_last_input`: what the caller heard in answer. `started_at` is when the call

@@ -1,20 +1,17 @@
-"""Validation of voice TwiML against Twilio's XML Schema.
-
-The schema is data kept outside the repository, in `shared/twilio/` beside it (see the README
-there): `twiml_v20100401_twilioRealtimeCallSchema.xsd`, which includes
-`synthesis-nonamespace.xsd` and `twilio-extensions.xsd`. It lacks `<Connect>`, `<Stop>` and
-`<Pay>`, which the IVR does not use.
-"""
+"""Validation of voice TwiML against Twilio's XML Schema, vendored in `schema/` (its README
+says where it comes from). It lacks `<Connect>`, `<Stop>` and `<Pay>`, which the IVR does not
+use."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-SCHEMA_FILE = "twiml_v20100401_twilioRealtimeCallSchema.xsd"
+SCHEMA = Path(__file__).resolve().parent / "schema" / "twiml_v20100401_twilioRealtimeCallSchema.xsd"
 
-_schemas: dict[Path, Any] = {}
+Validate = Callable[[str], None]
 
 
 class InvalidTwiml(ValueError):
@@ -27,28 +24,14 @@ class InvalidTwiml(ValueError):
         self.document = document
 
 
-def default_shared_dir() -> Path:
-    """The `shared` folder beside the repository root."""
-    return Path(__file__).resolve().parents[2].parent / "shared"
+@cache
+def _schema() -> Any:
+    import xmlschema
+
+    return xmlschema.XMLSchema(str(SCHEMA))
 
 
-def load_validator(shared_dir: Path) -> Callable[[str], None] | None:
-    """A function that raises `InvalidTwiml` for a document Twilio's schema rejects.
-
-    None when `shared_dir/twilio` does not exist. The schema is loaded once per process.
-    """
-    folder = shared_dir / "twilio"
-    if not folder.is_dir():
-        return None
-    path = (folder / SCHEMA_FILE).resolve()
-    schema = _schemas.get(path)
-    if schema is None:
-        import xmlschema
-
-        schema = _schemas[path] = xmlschema.XMLSchema(str(path))
-
-    def validate(document: str) -> None:
-        for error in schema.iter_errors(document):
-            raise InvalidTwiml(str(error.reason), error.path, document)
-
-    return validate
+def validate(document: str) -> None:
+    """Raise `InvalidTwiml` when Twilio's schema rejects `document` (loaded once a process)."""
+    for error in _schema().iter_errors(document):
+        raise InvalidTwiml(str(error.reason), error.path, document)

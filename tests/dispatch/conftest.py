@@ -1,5 +1,5 @@
 """The dispatcher against a fake Twilio REST API (`responses`), every request checked
-against Twilio's OpenAPI description in ../shared/twilio/."""
+against Twilio's OpenAPI description (vendored in tests/schemas)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import responses
 
 from ivr.services.dispatch import Dispatcher, make_dispatcher
 from ivr.services.worker import Worker
-from ivr.simulator.twiml_schema import default_shared_dir
 from tests.conftest import AUTH_TOKEN, BASE_URL, sign
 
 ACCOUNT = "AC" + "0" * 32
@@ -25,13 +24,10 @@ TWILIO = "https://api.twilio.com"
 
 @pytest.fixture(scope="session")
 def twilio_openapi():
-    """Twilio's REST API description, when ../shared/twilio/ is there (else None: loudly
-    reported by the test header)."""
+    """Twilio's REST API description: every request the dispatcher sends is checked on it."""
     from openapi_core import OpenAPI
 
-    path = default_shared_dir() / "twilio_api_v2010.json"
-    if not path.exists():
-        return None
+    path = Path(__file__).resolve().parents[1] / "schemas" / "twilio_api_v2010.json"
     return OpenAPI.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
@@ -39,7 +35,7 @@ def twilio_openapi():
 class FakeTwilio:
     """Twilio's Calls and Messages, as far as the dispatcher uses them."""
 
-    openapi: object | None
+    openapi: object
     calls: list[dict[str, str]] = field(default_factory=list)
     messages: list[dict[str, str]] = field(default_factory=list)
     statuses: dict[str, tuple[str, str | None]] = field(default_factory=dict)
@@ -48,10 +44,9 @@ class FakeTwilio:
     on_call: object = None  # called with each call placed, before Twilio answers
 
     def _check(self, request) -> None:
-        if self.openapi is not None:
-            from openapi_core.contrib.requests import RequestsOpenAPIRequest
+        from openapi_core.contrib.requests import RequestsOpenAPIRequest
 
-            self.openapi.validate_request(RequestsOpenAPIRequest(request))  # type: ignore[attr-defined]
+        self.openapi.validate_request(RequestsOpenAPIRequest(request))  # type: ignore[attr-defined]
 
     def _failure(self):
         if self.failures:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
@@ -26,7 +25,7 @@ from ivr.simulator.phone import (
     TwimlError,
     WebhookRequest,
 )
-from ivr.simulator.twiml_schema import InvalidTwiml, load_validator
+from ivr.simulator.twiml_schema import InvalidTwiml
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 BASE = "https://ivr.example.test"
@@ -558,7 +557,7 @@ Validate = Callable[[str], None]
 
 @pytest.fixture(scope="module")
 def validate(twiml_schema: Validate) -> Validate:
-    """Twilio's schema (the suite's one `twiml_schema` fixture, skipped where it is absent)."""
+    """Twilio's schema (the suite's one `twiml_schema` fixture)."""
     return twiml_schema
 
 
@@ -597,7 +596,3 @@ def test_an_invalid_document_stops_the_call(validate: Validate) -> None:
 
     with pytest.raises(InvalidTwiml):
         phone(app, validate=validate).start()
-
-
-def test_no_validator_without_the_shared_folder(tmp_path: Path) -> None:
-    assert load_validator(tmp_path) is None
