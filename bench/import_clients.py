@@ -342,7 +342,8 @@ def child_import(csv_path: Path, db_path: Path, prepare: bool) -> dict[str, Any]
     sys.path.insert(0, str(ROOT))
     from ivr.adapters.db import Database
     from ivr.adapters.migrations import upgrade
-    from ivr.clock import Clock, parse_instant
+    from ivr.clock import Clock
+    from ivr.domain.local_time import parse_instant
     from ivr.services.importing import import_clients, import_directory
 
     clock = Clock(parse_instant(NOW))

@@ -120,7 +120,7 @@ def import_clients(obj: Context, file: Path) -> None:
 @_fails_cleanly
 def route(obj: Context, client_id: str, at_text: str, danger: bool) -> None:
     """Print, as JSON, what the rules decide for such a call."""
-    from ivr.clock import parse_instant
+    from ivr.domain.local_time import parse_instant
     from ivr.services.routing import route_call
 
     try:
@@ -216,7 +216,7 @@ def simulate(
     `hangup`. Then the dispatcher's work is run and printed: its calls (answered as
     `--callee` says), text messages, summary sheets. Uses DATABASE_URL: the demo's, say.
     """
-    from ivr.clock import parse_instant
+    from ivr.domain.local_time import parse_instant
     from ivr.simulator.script import run_script
 
     try:
@@ -309,9 +309,9 @@ def twilio() -> None:
 @_fails_cleanly
 def twilio_configure(obj: Context, number: str) -> None:
     """Point the number's voice URL, fallback URL and status callback at PUBLIC_BASE_URL."""
+    from ivr.adapters.providers import ProviderError
     from ivr.adapters.twilio_rest import TwilioRest, configure_number
     from ivr.domain.phones import InvalidPhoneNumber, to_e164
-    from ivr.services.jobs import PermanentError, TransientError
 
     settings = obj.settings
     if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
@@ -325,7 +325,7 @@ def twilio_configure(obj: Context, number: str) -> None:
     )
     try:
         done = configure_number(rest, e164, settings.PUBLIC_BASE_URL)
-    except (PermanentError, TransientError) as error:
+    except ProviderError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{e164} ({done.sid}):")
     click.echo(f"  a call comes in        POST {done.voice_url}")

@@ -8,9 +8,8 @@ or a test can live on Christmas Eve at 23:00.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
-PARIS = ZoneInfo("Europe/Paris")
+from ivr.domain.local_time import PARIS
 
 
 def _system_now() -> datetime:
@@ -37,24 +36,3 @@ class Clock:
         if instant.tzinfo is None:
             raise ValueError("the clock needs an aware datetime")
         self._offset = instant - _system_now()
-
-
-def in_paris(instant: datetime) -> datetime:
-    """The instant on Paris clocks, with the offset Paris had then.
-
-    Through UTC: `astimezone` returns a Paris datetime unchanged, even one naming a wall-clock
-    time that the spring change skipped.
-    """
-    return instant.astimezone(UTC).astimezone(PARIS)
-
-
-def parse_instant(text: str) -> datetime:
-    """An ISO 8601 instant; without an offset it is read as Europe/Paris local time.
-
-    A local time repeated by the autumn change is its first occurrence; one skipped by the
-    spring change is read with the winter offset (02:30 is 03:30 summer time).
-    """
-    value = datetime.fromisoformat(text.strip())
-    if value.tzinfo is None:
-        value = in_paris(value.replace(tzinfo=PARIS))
-    return value

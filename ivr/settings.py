@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ivr.clock import Clock, parse_instant
+from ivr.clock import Clock
+from ivr.domain.local_time import parse_instant
 from ivr.domain.phones import InvalidPhoneNumber, to_e164
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -25,7 +25,8 @@ from sqlalchemy import create_engine, delete, text
 from ivr.adapters.db import Database
 from ivr.adapters.migrations import upgrade
 from ivr.adapters.orm import Base, ReferenceState
-from ivr.clock import Clock, parse_instant
+from ivr.clock import Clock
+from ivr.domain.local_time import parse_instant
 from ivr.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,9 +4,9 @@
 - `http`: Sinch Fax API v3;
 - `smtp`: an email-to-fax gateway, one email with the PDF attached per fax.
 
-Every failure is a FaxError: TransientFaxError when the same fax may go later, as it is
-(provider down, rate limited, network); PermanentFaxError when sending it again as it is
-cannot help (bad number, refused request, bad credentials).
+Every failure is a provider's error (`ivr.adapters.providers`): TransientFaxError when the
+same fax may go later, as it is (provider down, rate limited, network); PermanentFaxError when
+sending it again as it is cannot help (bad number, refused request, bad credentials).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 import requests  # type: ignore[import-untyped, unused-ignore]
 
+from ivr.adapters.providers import PermanentProviderError, TransientProviderError
 from ivr.domain.phones import digit_pairs
 from ivr.settings import FaxTransport as TransportName
 from ivr.settings import Settings, SettingsError
@@ -41,15 +42,11 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 
-class FaxError(Exception):
-    """The fax could not be handed over."""
-
-
-class TransientFaxError(FaxError):
+class TransientFaxError(TransientProviderError):
     """Try the same fax again later."""
 
 
-class PermanentFaxError(FaxError):
+class PermanentFaxError(PermanentProviderError):
     """Sending the same fax again will fail again."""
 
 
@@ -204,7 +201,7 @@ class SinchFax:
 
 
 def _answer(response: Any, what: str) -> Any:
-    """The JSON answer, or the FaxError the HTTP status calls for."""
+    """The JSON answer, or the fax error the HTTP status calls for."""
     if response.status_code == 429 or response.status_code >= 500:
         raise TransientFaxError(f"fax {what}: {_described(response)}")
     if response.status_code >= 400:  # bad number, bad request, bad credentials
@@ -295,7 +292,7 @@ class SmtpFax:
         return message
 
 
-def _by_code(code: int, words: str) -> FaxError:
+def _by_code(code: int, words: str) -> TransientFaxError | PermanentFaxError:
     """SMTP's own verdict: 4xx is "try again later", 5xx is "no"."""
     kind = TransientFaxError if 400 <= code < 500 else PermanentFaxError
     return kind(f"{words} ({code})")

@@ -30,7 +30,7 @@ from reportlab.platypus import (  # type: ignore[import-untyped, unused-ignore]
     TableStyle,
 )
 
-from ivr.clock import in_paris
+from ivr.domain.local_time import in_paris
 from ivr.domain.phones import digit_pairs
 from ivr.domain.wording import day, when
 

@@ -1,8 +1,9 @@
 """Twilio's REST API, with the official client, at `TWILIO_API_BASE_URL` (CONTRACT.md).
 
 The few requests the dispatcher makes: place a call, ask how a call went, find a call placed
-before a crash, send a text message. Provider failures come out as the job queue's errors:
-5xx, 429 and network trouble are worth retrying, any other refusal is not.
+before a crash, send a text message. Failures come out as a provider's errors
+(`ivr.adapters.providers`): 5xx, 429 and network trouble are worth retrying, any other refusal
+is not.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from ivr.services.jobs import PermanentError, TransientError
+from ivr.adapters.providers import PermanentProviderError, TransientProviderError
 
 T = TypeVar("T")
 TIMEOUT_SECONDS = 10.0
@@ -102,7 +103,7 @@ def configure_number(rest: TwilioRest, number: str, base_url: str) -> NumberSetU
     "A call comes in", "Primary handler fails", "Call status changes"."""
     found = _provider(lambda: rest.client.incoming_phone_numbers.list(phone_number=number, limit=2))
     if len(found) != 1:
-        raise PermanentError(f"{number} is not a number of this Twilio account")
+        raise PermanentProviderError(f"{number} is not a number of this Twilio account")
     updated = _provider(
         lambda: rest.client.incoming_phone_numbers(found[0].sid).update(
             voice_url=f"{base_url}/twilio/voice",
@@ -138,15 +139,17 @@ def _provider_errors() -> Iterator[None]:
     except TwilioRestException as error:
         # Twilio's own message may quote a phone number: only its codes are kept.
         if error.status >= 500 or error.status == 429:
-            raise TransientError(f"Twilio answered {error.status}") from error
+            raise TransientProviderError(f"Twilio answered {error.status}") from error
         if error.status in (401, 403):  # our credentials: worth trying again once fixed
-            raise TransientError(f"Twilio refused our credentials ({error.status})") from error
-        raise PermanentError(
+            raise TransientProviderError(
+                f"Twilio refused our credentials ({error.status})"
+            ) from error
+        raise PermanentProviderError(
             f"Twilio refused the request ({error.status}, code {error.code})"
         ) from error
     except requests.ConnectTimeout as error:  # never connected: nothing was sent
-        raise TransientError("Twilio unreachable: ConnectTimeout") from error
+        raise TransientProviderError("Twilio unreachable: ConnectTimeout") from error
     except (requests.ConnectionError, requests.Timeout) as error:  # perhaps sent, perhaps done
-        raise TransientError(
+        raise TransientProviderError(
             f"Twilio unreachable: {type(error).__name__}", maybe_done=True
         ) from error

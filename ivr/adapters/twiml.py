@@ -14,7 +14,7 @@ from urllib.parse import quote_plus, urlencode
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from ivr.services.prompts import Prompts
+from ivr.domain.prompts import Prompts
 from voice_flows.instructions import (
     Ask,
     Connect,

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import holidays
 
-from ivr.clock import PARIS
+from ivr.domain.local_time import PARIS
 from ivr.domain.model import HOLIDAY, WEEKDAYS, ManagerShift, OnCallWindow
 
 # `holidays` names Alsace-Moselle's calendars by subdivision, not by department.

@@ -12,8 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from ivr.clock import in_paris
 from ivr.domain import wording
+from ivr.domain.local_time import in_paris
 from ivr.domain.model import (
     ONCALL_TYPE_OF_CONTRACT,
     Agency,

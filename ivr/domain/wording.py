@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from babel.dates import format_date, format_datetime
 
-from ivr.clock import PARIS
+from ivr.domain.local_time import PARIS
 
 
 @lru_cache(maxsize=4096)  # Babel is slow, and the same on-call periods are read again and again

@@ -32,16 +32,18 @@ from ivr.adapters.orm import (
     RecordingRow,
 )
 from ivr.adapters.prepared import Prepared, Row, binds
+from ivr.adapters.prompt_store import default_prompts
 from ivr.adapters.repository import clients_with_phone
 from ivr.adapters.twiml import Renderer, Urls, fill_attempt
-from ivr.clock import Clock, in_paris
+from ivr.clock import Clock
 from ivr.domain.geography import agency_for_postcode
+from ivr.domain.local_time import in_paris
 from ivr.domain.model import Client
 from ivr.domain.phones import InvalidPhoneNumber, to_e164
+from ivr.domain.prompts import Prompts
 from ivr.domain.routing import Call, Decision, decide
 from ivr.domain.triage import Danger, Fault
 from ivr.services import staff
-from ivr.services.prompts import Prompts
 from ivr.services.reference import ReferenceCache
 from ivr.settings import Settings
 from voice_flows.caller import (
@@ -398,7 +400,7 @@ class CallService:
         with self.db.session() as session:
             attempt = session.get(DialAttemptRow, attempt_id, with_for_update=True)
             if attempt is None:
-                return self._renderer(Prompts({}, {}), False).declined()
+                return self._renderer(default_prompts(), False).declined()
             call = session.get_one(CallRow, attempt.call_id)
             state = CallState.from_dict(call.state)
             renderer = self._renderer(self.reference.prompts(self.db), False)
@@ -521,17 +523,17 @@ class CallService:
     def safe_answer(self) -> str:
         """What a caller hears when the app cannot work normally: a person, or advice and a
         message. Needs no database, and leads to no URL that does."""
-        return self._renderer(Prompts({}, {}), False).emergency(
+        return self._renderer(default_prompts(), False).emergency(
             self.settings.EMERGENCY_FORWARD_NUMBER
         )
 
     def goodbye(self) -> str:
         """Goodbye, needing nothing (the end of the safe path)."""
-        return self._renderer(Prompts({}, {}), False).goodbye()
+        return self._renderer(default_prompts(), False).goodbye()
 
     def callee_safe_answer(self) -> str:
         """The technician's leg when the whisper failed: they are not connected."""
-        return self._renderer(Prompts({}, {}), False).declined()
+        return self._renderer(default_prompts(), False).declined()
 
     # --- Helpers ----------------------------------------------------------------------------
 
@@ -742,7 +744,7 @@ class _Plan:
     closing: _Closing | None
     state: CallState | None = None
     turn: Turn | None = None
-    prompts: Prompts = field(default_factory=lambda: Prompts({}, {}))
+    prompts: Prompts = field(default_factory=lambda: default_prompts())
     columns: dict[str, Any] = field(default_factory=dict)
     connect: Connect | None = None
     twiml: str = ""

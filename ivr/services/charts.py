@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from ivr.adapters.db import Database
 from ivr.adapters.orm import CallRow
-from ivr.clock import Clock, in_paris
+from ivr.clock import Clock
+from ivr.domain.local_time import in_paris
 from ivr.services.accounts import Account
 from ivr.services.review import visible
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,13 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr.adapters.db import Database
-from ivr.adapters.fax import (
-    Fax,
-    FaxTransport,
-    PermanentFaxError,
-    TransientFaxError,
-    make_transport,
-)
+from ivr.adapters.fax import Fax, FaxTransport, make_transport
 from ivr.adapters.orm import AlertRow, CallEventRow, CallRow, DialAttemptRow, JobRow
 from ivr.adapters.sheet import SheetAttempt, SheetData, render_sheet
 from ivr.adapters.twilio_rest import UNDER_WAY, TwilioRest
@@ -53,6 +45,7 @@ from ivr.services.jobs import (
     PermanentError,
     TransientError,
     Waiting,
+    provider_errors,
 )
 from ivr.services.reference import ReferenceCache
 from ivr.services.staff import coverage_declared, record_outcome
@@ -287,19 +280,21 @@ class Dispatcher:
         number = job.payload["numbers"][job.payload["index"]]
         reference = job.provider_ref or self._placed_unrecorded(job, rest, number, caller_id)
         if reference is not None:
-            outcome = rest.call_outcome(reference)
+            with provider_errors():
+                outcome = rest.call_outcome(reference)
             if outcome.status in UNDER_WAY:
                 return Waiting(self.clock.now() + WAIT_FOR_CALL)
             return Done(self.line_outcome(job.id, outcome.status, outcome.answered_by))
         # Noted before the request: if the answer never comes back, the call may exist.
         self.queue.note(job, placing_since=self.clock.now().isoformat())
         try:
-            sid = rest.place_call(
-                number,
-                caller_id,
-                self._url("/twilio/outbound/answer", job.id),
-                self._url("/twilio/outbound/status", job.id),
-            )
+            with provider_errors():
+                sid = rest.place_call(
+                    number,
+                    caller_id,
+                    self._url("/twilio/outbound/answer", job.id),
+                    self._url("/twilio/outbound/status", job.id),
+                )
         except TransientError as error:
             if not error.maybe_done:  # Twilio answered: no call was placed
                 self.queue.note(job, placing_since=None)
@@ -319,7 +314,9 @@ class Dispatcher:
         since = _instant(job.payload.get("placing_since"))
         if since is None:
             return None
-        for sid in rest.find_calls(number, caller_id, since):
+        with provider_errors():
+            placed = rest.find_calls(number, caller_id, since)
+        for sid in placed:
             with self.db.snapshot() as session:
                 held = session.scalar(select(JobRow.id).where(JobRow.provider_ref == sid))
             if held is None:
@@ -461,7 +458,9 @@ class Dispatcher:
         to = job.payload["to"]
         since = _instant(job.payload.get("sending_since"))
         if since is not None:  # sent before, perhaps, by a run that stopped: ask Twilio
-            for sid in rest.find_messages(to, caller_id, since):
+            with provider_errors():
+                sent_before = rest.find_messages(to, caller_id, since)
+            for sid in sent_before:
                 with self.db.snapshot() as session:
                     held = session.scalar(select(JobRow.id).where(JobRow.provider_ref == sid))
                 if held is None:
@@ -473,7 +472,8 @@ class Dispatcher:
         body = prompts.text(f"sms_{role}", values)
         self.queue.note(job, sending_since=self.clock.now().isoformat())
         try:
-            sent = rest.send_sms(to, caller_id, body)
+            with provider_errors():
+                sent = rest.send_sms(to, caller_id, body)
         except TransientError as error:
             if not error.maybe_done:  # Twilio answered: nothing was sent
                 self.queue.note(job, sending_since=None)
@@ -493,14 +493,14 @@ class Dispatcher:
         # one when the provider failed to deliver the last.
         name = f"{request.call.sid}-sheet-{job.id}-{job.payload.get('resends', 0)}"
         fax = Fax(job.payload["to"], name, self.sheet_pdf(request.call.id), request.call.sid)
-        with _fax_errors():
+        with provider_errors():
             reference = self.fax.send(fax)
         self.queue.record_ref(job, reference)
         return self._fax_status(job, reference)
 
     def _fax_status(self, job: Job, reference: str) -> Outcome:
         assert self.fax is not None
-        with _fax_errors():
+        with provider_errors():
             status = self.fax.status(reference)
         if status == "completed":
             return Done("delivered")
@@ -696,17 +696,6 @@ class Dispatcher:
     def _alert(self, session: Session, kind: str, message: str) -> None:
         log.error("alert %s: %s", kind, message)
         session.add(AlertRow(at=self.clock.now(), kind=kind, message=message))
-
-
-@contextmanager
-def _fax_errors() -> Iterator[None]:
-    """The fax transports' failures, as the job queue's."""
-    try:
-        yield
-    except TransientFaxError as error:
-        raise TransientError(str(error)) from error
-    except PermanentFaxError as error:
-        raise PermanentError(str(error)) from error
 
 
 _DIALED = select(DialAttemptRow.number)

@@ -10,7 +10,8 @@ so a job run twice does its work once. Due times are on the program's clock (`IV
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from ivr.adapters.db import Database
 from ivr.adapters.orm import AlertRow, JobRow
+from ivr.adapters.providers import PermanentProviderError, TransientProviderError
 from ivr.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,17 @@ class TransientError(Exception):
 
 class PermanentError(Exception):
     """Trying again as is cannot work (a bad number, a refused request)."""
+
+
+@contextmanager
+def provider_errors() -> Iterator[None]:
+    """A provider's failure (Twilio, a fax service), as what it means for a job."""
+    try:
+        yield
+    except TransientProviderError as error:
+        raise TransientError(str(error), error.maybe_done) from error
+    except PermanentProviderError as error:
+        raise PermanentError(str(error)) from error
 
 
 @dataclass(frozen=True)

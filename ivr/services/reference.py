@@ -15,11 +15,12 @@ from threading import Lock
 
 from sqlalchemy import Table, func, select
 
+from ivr.adapters import prompt_store
 from ivr.adapters.db import Database
 from ivr.adapters.orm import CLIENT_TABLES, AppSettingRow, PromptVersionRow, ReferenceState
 from ivr.adapters.repository import find_client, load_directory
 from ivr.domain.model import Client, Directory
-from ivr.services import prompts
+from ivr.domain.prompts import Prompts
 from ivr.services.app_settings import RECORD_CALLS
 
 FRESH_FOR = 1.0  # seconds
@@ -40,7 +41,7 @@ class ReferenceCache:
         self._versions: Versions | None = None
         self._read_at = 0.0
         self._directory: tuple[int | None, Directory] | None = None
-        self._prompts: tuple[int | None, prompts.Prompts] | None = None
+        self._prompts: tuple[int | None, Prompts] | None = None
         self._clients: OrderedDict[tuple[str, str], Client | None] = OrderedDict()
 
     def versions(self, db: Database) -> Versions:
@@ -76,12 +77,12 @@ class ReferenceCache:
                     self._directory = (key, load_directory(session))
             return self._directory[1]
 
-    def prompts(self, db: Database) -> prompts.Prompts:
+    def prompts(self, db: Database) -> Prompts:
         key = self.versions(db).prompts
         with self._lock:
             if self._prompts is None or self._prompts[0] != key:
                 with db.snapshot() as session:
-                    self._prompts = (key, prompts.load(session))
+                    self._prompts = (key, prompt_store.load(session))
             return self._prompts[1]
 
     def clients_table(self, db: Database) -> Table | None:

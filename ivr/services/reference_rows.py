@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
 
-from ivr.clock import parse_instant
+from ivr.domain.local_time import parse_instant
 from ivr.domain.model import DAY_NAMES, Contract, Equipment, OnCallType
 from ivr.domain.phones import to_e164
 

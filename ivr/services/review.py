@@ -21,8 +21,11 @@ from ivr.adapters.orm import (
     PromptVersionRow,
     RecordingRow,
 )
-from ivr.clock import PARIS, Clock
-from ivr.services import prompts as prompt_words
+from ivr.adapters.prompt_store import defaults as prompt_defaults
+from ivr.adapters.prompt_store import newest_versions
+from ivr.clock import Clock
+from ivr.domain.local_time import PARIS
+from ivr.domain.prompts import placeholders_in
 from ivr.services.accounts import Account
 
 PAGE = 25
@@ -172,9 +175,9 @@ class PromptView:
 
 def prompt_list(db: Database) -> list[PromptView]:
     with db.snapshot() as session:
-        latest = {row.name: row for row in _latest(session)}
+        latest = {row.name: row for row in newest_versions(session)}
     out = []
-    for name, default in prompt_words.defaults().items():
+    for name, default in prompt_defaults().items():
         row = latest.get(name)
         out.append(
             PromptView(
@@ -249,14 +252,14 @@ def save_prompt_audio(
 
 def save_prompt(db: Database, clock: Clock, who: Account, name: str, text: str) -> int:
     """A new version of a prompt's words, in force from the next call; its number."""
-    default = prompt_words.defaults().get(name)
+    default = prompt_defaults().get(name)
     if default is None:
         raise PromptError(f"aucun message « {name} »")
     text = " ".join(text.split())
     if not text:
         raise PromptError("le texte est vide")
     try:
-        used = prompt_words.placeholders_in(text)
+        used = placeholders_in(text)
     except ValueError:
         raise PromptError("accolade mal fermée : écrivez {nom} pour une valeur") from None
     unknown = sorted(set(used) - set(default.placeholders))
@@ -276,20 +279,3 @@ def save_prompt(db: Database, clock: Clock, who: Account, name: str, text: str) 
             )
         )
     return version
-
-
-def _latest(session: Session) -> list[PromptVersionRow]:
-    newest = (
-        select(PromptVersionRow.name, func.max(PromptVersionRow.version).label("version"))
-        .group_by(PromptVersionRow.name)
-        .subquery()
-    )
-    return list(
-        session.scalars(
-            select(PromptVersionRow).join(
-                newest,
-                (PromptVersionRow.name == newest.c.name)
-                & (PromptVersionRow.version == newest.c.version),
-            )
-        )
-    )

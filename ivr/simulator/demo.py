@@ -18,8 +18,9 @@ from sqlalchemy import select
 
 from ivr.adapters.db import Database
 from ivr.adapters.orm import JobRow
-from ivr.clock import Clock, in_paris
+from ivr.clock import Clock
 from ivr.domain import wording
+from ivr.domain.local_time import in_paris
 from ivr.services.worker import Worker
 from ivr.settings import Settings
 from ivr.simulator.phone import Callee, FlaskTransport, OutboundCall, PhoneCall

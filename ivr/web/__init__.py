@@ -11,7 +11,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr.adapters.db import Database
-from ivr.clock import in_paris
+from ivr.domain.local_time import in_paris
 from ivr.services.calls import CallService
 from ivr.services.dispatch import Dispatcher
 from ivr.settings import Settings, load_settings

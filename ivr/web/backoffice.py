@@ -27,13 +27,13 @@ from werkzeug.wrappers import Response
 
 from ivr.adapters.db import Database
 from ivr.adapters.orm import AgencyRow, AlertRow, AuditRow, CoverageRow, ImportRecord, JobRow
+from ivr.adapters.prompt_store import defaults as prompt_defaults
 from ivr.clock import Clock
 from ivr.domain.model import HOLIDAY, WEEKDAYS, Directory
 from ivr.domain.oncall import planning_holes
 from ivr.services import review
 from ivr.services.accounts import audit
 from ivr.services.dispatch import Dispatcher
-from ivr.services.prompts import defaults as prompt_defaults
 from ivr.settings import Settings
 from ivr.web.auth import current_account, requires
 from voice_flows.instructions import Say

@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, abort, current_app, jsonify, render_template
 from sqlalchemy import select
 
 from ivr.adapters.repository import table_in_force
-from ivr.clock import parse_instant
+from ivr.domain.local_time import parse_instant
 from ivr.simulator.demo import BEHAVIOURS, Simulator
 
 blueprint = Blueprint("simulator", __name__, url_prefix="/simulator")

@@ -7,7 +7,7 @@ from contextlib import ExitStack
 
 import pytest
 
-from ivr.clock import parse_instant
+from ivr.domain.local_time import parse_instant
 from ivr.simulator.phone import Callee, FlaskTransport, HttpTransport, PhoneCall, Transport
 from tests.conftest import AUTH_TOKEN, BASE_URL, running_ivr
 

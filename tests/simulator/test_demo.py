@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from ivr.clock import parse_instant
+from ivr.domain.local_time import parse_instant
 from ivr.services.worker import Worker
 from ivr.simulator.demo import serve_demo
 from tests.calls.conftest import BACKUP, TECHNICIAN

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, time
 from typing import Any
 
-from ivr.clock import PARIS
+from ivr.domain.local_time import PARIS
 from ivr.domain.model import (
     Agency,
     Client,

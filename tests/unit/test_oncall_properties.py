@@ -16,7 +16,7 @@ from dateutil.easter import easter
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from ivr.clock import PARIS
+from ivr.domain.local_time import PARIS
 from ivr.domain.model import Contract, OnCallType
 from ivr.domain.oncall import window_at
 from ivr.domain.routing import Action, Call, decide

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ivr.clock import PARIS
+from ivr.domain.local_time import PARIS
 from ivr.domain.oncall import windows_starting_on
 from ivr.domain.routing import Action, Call, Decision, decide
 from tests.unit.builders import (

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ivr.clock import PARIS, Clock, parse_instant
+from ivr.clock import Clock
+from ivr.domain.local_time import PARIS, parse_instant
 from ivr.domain.phones import InvalidPhoneNumber, digit_pairs, to_e164
 from ivr.settings import FaxTransport, SettingsError, load_settings
 

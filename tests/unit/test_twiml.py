@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
+from ivr.adapters.prompt_store import defaults
 from ivr.adapters.twiml import Renderer, Urls, _turn_template, fill_attempt
-from ivr.services.prompts import Prompts
+from ivr.domain.prompts import Prompts
 from voice_flows.instructions import Ask, Connect, RecordMessage, Say, Whisper
 
 BASE = "https://ivr.example"
@@ -22,7 +23,7 @@ def urls(twiml: str) -> list[str]:
 
 
 def test_two_calls_at_the_same_question_get_their_own_turn_and_sid():
-    prompts = Prompts({}, {})
+    prompts = Prompts(defaults())
     ask = (Ask("ask_fault", (Say("ask_fault"),)),)
     first = renderer(prompts).turn(ask, call_sid="CA1", turn=3)
     second = renderer(prompts).turn(ask, call_sid="CA2", turn=11)
@@ -35,7 +36,7 @@ def confirm(name: str) -> tuple[Ask, ...]:
 
 
 def test_the_values_read_to_a_caller_are_theirs():
-    prompts = Prompts({"confirm_identity": "Vous êtes {name}, à {city} ?"}, {})
+    prompts = Prompts(defaults(), {"confirm_identity": "Vous êtes {name}, à {city} ?"})
     dupont = renderer(prompts).turn(confirm("M. Dupont"), call_sid="CA1", turn=2)
     martin = renderer(prompts).turn(confirm("Mme Martin"), call_sid="CA2", turn=2)
     assert "M. Dupont" in dupont and "Mme Martin" not in dupont
@@ -44,17 +45,17 @@ def test_the_values_read_to_a_caller_are_theirs():
 
 def test_a_new_version_of_the_prompts_is_heard_at_once():
     ask = (Ask("ask_fault", (Say("ask_fault"),)),)
-    before = renderer(Prompts({"ask_fault": "Ancienne question"}, {})).turn(
+    before = renderer(Prompts(defaults(), {"ask_fault": "Ancienne question"})).turn(
         ask, call_sid="CA1", turn=1
     )
-    after = renderer(Prompts({"ask_fault": "Nouvelle question"}, {})).turn(
+    after = renderer(Prompts(defaults(), {"ask_fault": "Nouvelle question"})).turn(
         ask, call_sid="CA1", turn=1
     )
     assert "Ancienne question" in before and "Nouvelle question" in after
 
 
 def test_recording_and_dial_urls_carry_the_call_and_the_attempt():
-    prompts = Prompts({}, {})
+    prompts = Prompts(defaults())
     connect = (
         Connect(
             "dialed",
@@ -74,7 +75,7 @@ def test_recording_and_dial_urls_carry_the_call_and_the_attempt():
 
 
 def test_words_that_look_like_a_url_are_read_as_they_are():
-    prompts = Prompts({"confirm_identity": "Vous êtes {name}, à {city} ?"}, {})
+    prompts = Prompts(defaults(), {"confirm_identity": "Vous êtes {name}, à {city} ?"})
     name = "SCI turn=__turn__ call=__call__ attempt=-1"
     twiml = renderer(prompts).turn(confirm(name), call_sid="CA1", turn=4)
     said = [e.text for e in ET.fromstring(twiml).iter("Say")]
@@ -87,7 +88,7 @@ def dial_to(number: str, client: str) -> tuple[Connect, ...]:
 
 
 def test_a_dial_is_the_same_for_every_caller_and_says_nothing_of_them():
-    prompts = Prompts({}, {})
+    prompts = Prompts(defaults())
     first = renderer(prompts).turn(dial_to("+33612345678", "M. Dupont"), call_sid="CA1", turn=6)
     built = _turn_template.cache_info().misses
     second = renderer(prompts).turn(dial_to("+33612345678", "Mme Martin"), call_sid="CA2", turn=6)

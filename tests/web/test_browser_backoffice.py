@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.clock import parse_instant
+from ivr.domain.local_time import parse_instant
 from ivr.services.accounts import add_user
 from ivr.simulator.demo import serve_demo
 from tests.calls.conftest import BACKUP, TECHNICIAN

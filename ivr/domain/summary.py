@@ -1,0 +1,77 @@
+"""What a technician or a manager is told of a request, wherever they are told it: the
+announcement before being put through, the dispatcher's call and voicemail message, the text
+message, the summary sheet. The most useful first (VOICE.md): the town and the fault, then the
+client and the number to call back, then the reference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ivr.domain.model import Client, Equipment
+from ivr.domain.phones import digit_pairs
+from ivr.domain.triage import Danger, Fault
+
+_EQUIPMENT_WORDS = {
+    Equipment.GAS_BOILER: "une chaudière gaz",
+    Equipment.OIL_BOILER: "une chaudière fioul",
+    Equipment.HEAT_PUMP: "une pompe à chaleur",
+    Equipment.BOILER_ROOM: "une chaufferie",
+    Equipment.OTHER: "votre équipement",
+}
+
+
+def equipment_words(client: Client) -> str:
+    """The client's equipment as read to the caller and written to the technician."""
+    return client.equipment_label or _EQUIPMENT_WORDS[client.equipment]
+
+
+@dataclass(frozen=True)
+class RequestSummary:
+    reference: str  # the request's number in the trace
+    city: str  # the client's town, or the postcode an unidentified caller keyed
+    fault: str
+    name: str
+    callback: str | None  # E.164: the number to call back
+    delay: str
+    danger: str  # empty when there is none
+    postcode: str
+    equipment: str
+
+    def values(self, *, spoken: bool) -> dict[str, str]:
+        """The prompts' values: the number in pairs of digits; the reference digit by digit
+        when `spoken` (a text message writes it whole)."""
+        return {
+            "reference": " ".join(self.reference) if spoken else self.reference,
+            "city": self.city,
+            "fault": self.fault,
+            "name": self.name,
+            "phone": digit_pairs(self.callback) if self.callback else "numéro inconnu",
+            "delay": self.delay,
+            "danger": self.danger,
+            "postcode": self.postcode,
+            "equipment": self.equipment,
+        }
+
+
+def summarise(
+    reference: int,
+    client: Client | None,
+    *,
+    fault: str | None,
+    danger: str | None,
+    callback: str | None,
+    postcode: str | None,
+) -> RequestSummary:
+    """The summary of request `reference`, from what its call established."""
+    where = f"code postal {' '.join(postcode)}" if postcode else "lieu inconnu"
+    return RequestSummary(
+        reference=str(reference),
+        city=client.city if client else where,
+        fault=Fault(fault).label if fault else "non précisé",
+        name=client.name if client else "inconnu",
+        callback=callback,
+        delay=client.delay_label if client and client.delay_label else "non précisé",
+        danger=Danger(danger).label if danger else "",
+        postcode=postcode or "",
+        equipment=equipment_words(client) if client else "non précisé",
+    )
