@@ -167,7 +167,7 @@ def worker(obj: Context, burst: bool) -> None:
     if missing:  # else every call and text message would fail, one by one, at night
         raise SettingsError(f"invalid settings: ivr worker needs {', '.join(missing)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    dispatcher = make_dispatcher(obj.db, settings)
+    dispatcher = make_dispatcher(obj.db, settings, settings.make_clock())
     runner = Worker(
         dispatcher.queue,
         dispatcher.handlers(),

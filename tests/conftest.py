@@ -147,6 +147,35 @@ def twiml_schema():
     return validate
 
 
+@contextmanager
+def failing_inserts(db: Database, table: str, when: str) -> Iterator[None]:
+    """The database refuses the rows inserted into `table` that match `when` (SQL on NEW), as
+    a real fault would: a trigger, in every connection, until the block ends."""
+    if db.engine.dialect.name == "sqlite":
+        create = [
+            f"CREATE TRIGGER injected_fault BEFORE INSERT ON {table} WHEN {when} "
+            "BEGIN SELECT RAISE(ABORT, 'injected fault'); END"
+        ]
+        drop = ["DROP TRIGGER injected_fault"]
+    else:
+        create = [
+            "CREATE FUNCTION injected_fault() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'injected fault'; END $$",
+            f"CREATE TRIGGER injected_fault BEFORE INSERT ON {table} FOR EACH ROW "
+            f"WHEN ({when}) EXECUTE FUNCTION injected_fault()",
+        ]
+        drop = [f"DROP TRIGGER injected_fault ON {table}", "DROP FUNCTION injected_fault()"]
+    with db.engine.begin() as connection:
+        for statement in create:
+            connection.exec_driver_sql(statement)
+    try:
+        yield
+    finally:
+        with db.engine.begin() as connection:
+            for statement in drop:
+                connection.exec_driver_sql(statement)
+
+
 def sign(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:
     from twilio.request_validator import RequestValidator
 

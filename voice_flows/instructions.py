@@ -1,8 +1,9 @@
 """What a step asks the phone to do, independent of Twilio.
 
-A turn of the call is a tuple of instructions; the last one waits for the caller (`Ask`,
-`RecordMessage`), connects them (`Connect`) or ends the call (`Hangup`). One adapter turns
-them into TwiML (`ivr.adapters.twiml`); the simulator and the tests run the same flow.
+A turn of a conversation is a tuple of instructions; the last one waits for the person on the
+line (`Ask`, `RecordMessage`), puts them through (`Connect`), hands the callee's leg over to
+the call it was announced for (`Bridge`) or ends the call (`Hangup`). One adapter turns them
+into TwiML (`ivr.adapters.twiml`); the simulator and the tests run the same flows.
 """
 
 from __future__ import annotations
@@ -20,9 +21,6 @@ class Say:
     # False: played in full even before a question (safety instructions): a key cannot cut it.
     interruptible: bool = True
 
-    def __hash__(self) -> int:  # turns are hashable (rendered once each): values by content
-        return hash((self.prompt, frozenset(self.values.items()), self.interruptible))
-
 
 @dataclass(frozen=True)
 class Ask:
@@ -37,26 +35,21 @@ class Ask:
 
 
 @dataclass(frozen=True)
-class Whisper:
-    """What the callee hears before being connected, and the key that takes the call."""
-
-    says: tuple[Say, ...]
-    kind: str  # "technician" | "manager"
-
-
-@dataclass(frozen=True)
 class Connect:
-    """Put the caller through to `number`; the outcome goes to `step`.
+    """Put the person on the line through to `number`; the outcome goes to `step`.
 
-    With a whisper, the callee must press a key to take the call: a voicemail box, a
-    timeout or another key is not a person, and the caller is never connected to it.
+    `screened`: the callee first hears who needs them (the whisper flow) and must press a key
+    to take the call: a voicemail box, a timeout or another key is not a person, and the
+    caller is never connected to it. `caller_id`: the number the callee sees, when it is not
+    the out-of-hours number the app calls from.
     """
 
     step: str
     number: str
-    role: str  # technician | manager | operator | legacy | emergency
-    whisper: Whisper | None = None
+    role: str  # technician | manager | operator | legacy | client
+    screened: bool = False
     timeout: int = 20
+    caller_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,10 +66,15 @@ class Hangup:
 
 
 @dataclass(frozen=True)
+class Bridge:
+    """The callee took the call: their leg's announcement ends, and Twilio connects them."""
+
+
+@dataclass(frozen=True)
 class PlayRecording:
     """Play a message a caller left (the staff's side: the technician hears it)."""
 
     url: str
 
 
-Instruction = Say | Ask | Connect | RecordMessage | Hangup | PlayRecording
+Instruction = Say | Ask | Connect | RecordMessage | Hangup | Bridge | PlayRecording

@@ -1,384 +1,350 @@
-"""The technician's side of the out-of-hours number (PROCEDURE.md §6), as steps of the same
-engine as the caller's flow (`voice_flows.caller`).
+"""The technicians' and managers' side of the out-of-hours number (PROCEDURE.md §6).
 
-An on-call line calling is asked its PIN; anyone else reaches this side by keying * at the
-first question, then the agency code and the PIN of one of its lines. Three wrong PINs end
-the call. Then: hear the requests waiting for the agency, newest first, and for one of them
-take it in hand, call the client back, or report what came of it; or declare a coverage
-problem, so that missed calls do not alert the regional manager for a few hours.
+An on-call line or a regional manager's mobile calling is asked its PIN; anyone else comes
+here by keying * at the caller's first question, then the agency code and the PIN of one of
+its lines. Three wrong PINs end the call. A technician then hears the requests waiting for
+the agency, and for each: be put through to the client, take it in hand, say what came of it,
+or go on (the keys of `voice_flows.keys`, the same as before being put through and on the
+dispatcher's call); or declares a coverage problem, so that missed calls do not alert the
+regional manager for a few hours. A manager hears the escalations under way in the region.
 
-What the technician reports is noted on their call (`staff_report`, `coverage`) for the
-service to apply once the turn is written (the request's own trace then gets `staff_outcome`).
+What they report is noted (`staff_report`, `coverage`); the service applies it in the same
+transaction as the turn that heard it.
 """
 
 from __future__ import annotations
 
-from voice_flows.caller import (
-    Again,
-    CallState,
-    Event,
-    Facts,
-    Go,
-    Note,
-    Outcome,
-    WaitingRequest,
-    _key,
-    _stray,
-    step,
-)
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ivr.domain.outcomes import RequestOutcome
+from voice_flows import keys
+from voice_flows.engine import Again, Entered, Event, Flow, Go, Move, Note, State, Step, key, to
+from voice_flows.engine import stray as stray_key
 from voice_flows.instructions import Ask, Connect, Hangup, Instruction, PlayRecording, Say
 
 MAX_PIN_TRIES = 3
-OUTCOMES = {"1": "solved", "2": "not_ours", "3": "slot", "4": "on_my_way"}
 
 
-def _ask(name: str, *says: Say, max_digits: int | None = None, timeout: int = 8) -> Ask:
-    return Ask(name, says, max_digits=max_digits, finish_on_key="#", timeout=timeout, speech=False)
+@dataclass(frozen=True)
+class WaitingRequest:
+    """A request waiting for an agency's technician, or an escalation for a manager."""
+
+    call_id: int
+    time: str  # « 23 h 05 »
+    client: str
+    fault: str
+    message_seconds: int
+    callback: str | None
+    line: str | None = None  # for a manager: the agency's on-call line, to be put through
+    message_url: str | None = None  # the caller's message, to be played
 
 
-def _goodbye(*says: Say) -> tuple[Instruction, ...]:
-    return (*says, Say("staff_goodbye"), Hangup())
+class StaffFacts(Protocol):
+    """What the staff's flow may ask of the world (the service layer answers)."""
+
+    def agency_lines(self, agency: str) -> list[str]: ...
+
+    def pin_of(self, numbers: list[str], pin: str) -> str | None:
+        """Which of `numbers` this PIN belongs to, if any."""
+        ...
+
+    def waiting(self, agency: str) -> list[WaitingRequest]: ...
+
+    def alerts(self, region: str) -> list[WaitingRequest]:
+        """The escalations under way in a region (danger, an unreachable line)."""
+        ...
 
 
-@step("staff_agency", danger_path=True)
-class StaffAgency:
-    """Keyed * at the first question: which agency (then a PIN of one of its lines)."""
+@dataclass
+class StaffState(State):
+    step: str = "pin"  # "agency" from a phone that is no on-call line
+    number: str | None = None  # the line (or mobile) the PIN belongs to
+    agency: str | None = None
+    region: str | None = None  # a regional manager's
+    pin_tries: int = 0
+    requests: list[int] = field(default_factory=list)  # the calls heard, in order
+    index: int = 0
+    slot_day: str | None = None
 
-    @staticmethod
-    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
-        return (_ask("staff_agency", Say("staff_ask_agency")),)
-
-    @staticmethod
-    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        agency = event.digits.rstrip("#")
-        if not facts.agency_lines(agency):
-            return _stray_agency(agency)
-        state.staff_agency, state.staff_number = agency, None
-        return Go("staff_pin")
-
-
-def _stray_agency(agency: str) -> Outcome:
-    return Again((Say("staff_unknown_agency"),), (Note("staff_unknown_agency", {"keyed": agency}),))
+    @property
+    def request(self) -> int:
+        return self.requests[self.index]
 
 
-@step("staff_pin", danger_path=True, give_up=lambda state, facts: Go("staff_refused"))
-class StaffPin:
-    @staticmethod
-    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
-        return (_ask("staff_pin", Say("staff_ask_pin")),)
-
-    @staticmethod
-    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        agency = state.staff_agency or ""
-        numbers = [state.staff_number] if state.staff_number else facts.agency_lines(agency)
-        number = facts.pin_of(numbers, event.digits.rstrip("#"))
-        if number is not None:
-            state.staff_number, state.pin_tries = number, 0
-            menu = "manager_menu" if state.staff_region else "staff_menu"
-            detail = {"number": number, "agency": agency, "region": state.staff_region}
-            return Go(menu, notes=(Note("staff_in", detail),))
-        state.pin_tries += 1
-        note = Note("pin_refused", {"try": state.pin_tries, "agency": agency})
-        if state.pin_tries >= MAX_PIN_TRIES:
-            return Go("staff_refused", notes=(note,))
-        return Again((Say("staff_wrong_pin"),), (note,), miss=False)
+StaffStep = Step[StaffState, StaffFacts]
 
 
-@step("staff_refused", danger_path=True)
-class StaffRefused:
-    @staticmethod
-    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
-        return (Say("staff_refused"), Hangup())
-
-    @staticmethod
-    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        return Go("staff_refused")
+def _ask(name: str, *says: Say, max_digits: int | None = 1, timeout: int = 8) -> Ask:
+    """A question answered with keys: one, or several ended by #."""
+    finish = "" if max_digits == 1 else keys.FINISH
+    return Ask(
+        name, says, max_digits=max_digits, finish_on_key=finish, timeout=timeout, speech=False
+    )
 
 
-@step("staff_menu", danger_path=True, give_up=lambda state, facts: Go("staff_end"))
-class StaffMenu:
-    @staticmethod
-    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
-        return (_ask("staff_menu", Say("staff_menu_technician"), max_digits=1),)
-
-    @staticmethod
-    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        key = _key(event)[:1]
-        if key == "1":
-            waiting = facts.waiting(state.staff_agency or "")
-            if not waiting:
-                return Go("staff_menu", (Say("staff_no_requests"),))
-            state.staff_requests = [w.call_id for w in waiting]
-            state.request_index = 0
-            return Go("staff_request")
-        if key == "2":
-            return Go("staff_coverage")
-        if key == "3":
-            return Go("staff_end")
-        return _stray()
+def _number(event: Event) -> str:
+    return event.digits.rstrip(keys.FINISH)
 
 
-@step("staff_end", danger_path=True)
-class StaffEnd:
-    @staticmethod
-    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
-        return _goodbye()
-
-    @staticmethod
-    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        return Go("staff_end")
+# --- Who is calling ---------------------------------------------------------------------------
 
 
-@step("staff_request", danger_path=True, give_up=lambda state, facts: Go("staff_menu"))
-class StaffRequest:
-    """One waiting request: hear it, then take it, call the client, report, or go on."""
-
-    @staticmethod
-    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
-        waiting = {w.call_id: w for w in facts.waiting(state.staff_agency or "")}
-        request = waiting.get(state.staff_requests[state.request_index])
-        if request is None:  # taken in hand meanwhile: the next one
-            return _next_request(state)
-        message = (
-            f"Un message de {request.message_seconds} secondes a été laissé."
-            if request.message_seconds
-            else "Pas de message."
-        )
-        values = {
-            "position": str(state.request_index + 1),
-            "count": str(len(state.staff_requests)),
-            "time": request.time,
-            "fault": request.fault,
-            "client": request.client,
-            "message": message,
-        }
-        ask = _ask("staff_request", Say("staff_request", values), max_digits=1)
-        if request.message_url:  # the caller's message first, then what to do with it
-            return (Say("staff_message_follows"), PlayRecording(request.message_url), ask)
-        return (ask,)
-
-    @staticmethod
-    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        key = _key(event)[:1]
-        call_id = state.staff_requests[state.request_index]
-        if key == "1":
-            detail = {"call": call_id, "outcome": "acknowledged", "by": state.staff_number}
-            note = Note("staff_report", detail)
-            return Go("staff_request", (Say("staff_noted"),), (note,))
-        if key == "2":
-            return Go("staff_call_client")
-        if key == "3":
-            return Go("staff_outcome")
-        if key == "4":
-            return _next_request(state)
-        if key == "5":
-            return Go("staff_menu")
-        return _stray()
+def _ask_agency(state: StaffState, facts: StaffFacts) -> Entered:
+    return (_ask("agency", Say("staff_ask_agency"), max_digits=None),)
 
 
-def _next_request(state: CallState) -> Go:
-    state.request_index += 1
-    if state.request_index >= len(state.staff_requests):
-        return Go("staff_menu", (Say("staff_no_more_requests"),))
-    return Go("staff_request")
+def _agency_given(state: StaffState, event: Event, facts: StaffFacts) -> Move:
+    agency = _number(event)
+    if not facts.agency_lines(agency):
+        unknown = Note("staff_unknown_agency", {"keyed": agency})
+        return Again((Say("staff_unknown_agency"),), (unknown,))
+    state.agency, state.number = agency, None
+    return Go("pin")
 
 
-@step("staff_call_client", danger_path=True)
-class StaffCallClient:
-    """Put the technician through to the client (who sees the out-of-hours number)."""
-
-    @staticmethod
-    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
-        waiting = {w.call_id: w for w in facts.waiting(state.staff_agency or "")}
-        request = waiting.get(state.staff_requests[state.request_index])
-        if request is None or not request.callback:
-            return Go("staff_request", (Say("outbound_no_callback"),))
-        return (
-            Say("staff_calling_client"),
-            Connect("staff_client_called", request.callback, "client", timeout=25),
-        )
-
-    @staticmethod
-    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        return Go("staff_outcome")
+def _ask_pin(state: StaffState, facts: StaffFacts) -> Entered:
+    return (_ask("pin", Say("staff_ask_pin"), max_digits=None),)
 
 
-@step("staff_client_called", danger_path=True)
-class StaffClientCalled:
-    @staticmethod
-    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
-        return Go("staff_outcome")
-
-    @staticmethod
-    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        return Go("staff_outcome")
-
-
-@step("staff_outcome", danger_path=True, give_up=lambda state, facts: Go("staff_menu"))
-class StaffOutcome:
-    @staticmethod
-    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
-        return (_ask("staff_outcome", Say("staff_outcome_menu"), max_digits=1),)
-
-    @staticmethod
-    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        outcome = OUTCOMES.get(_key(event)[:1])
-        if outcome is None:
-            return _stray()
-        if outcome == "slot":
-            return Go("staff_slot_day")
-        return _reported(state, outcome, None)
+def _pin_given(state: StaffState, event: Event, facts: StaffFacts) -> Move:
+    numbers = [state.number] if state.number else facts.agency_lines(state.agency or "")
+    number = facts.pin_of(numbers, _number(event))
+    if number is not None:
+        state.number, state.pin_tries = number, 0
+        who = {"number": number, "agency": state.agency, "region": state.region}
+        return Go("menu", notes=(Note("staff_in", who),))
+    state.pin_tries += 1
+    refused = Note("pin_refused", {"try": state.pin_tries, "agency": state.agency})
+    if state.pin_tries >= MAX_PIN_TRIES:
+        return Go("refused", notes=(refused,))
+    return Again((Say("staff_wrong_pin"),), (refused,), miss=False)
 
 
-def _reported(state: CallState, outcome: str, slot: str | None) -> Go:
-    call_id = state.staff_requests[state.request_index]
-    detail = {"call": call_id, "outcome": outcome, "by": state.staff_number, "slot": slot}
-    return Go("staff_menu", (Say("staff_noted"),), (Note("staff_report", detail),))
+def _refused(state: StaffState, facts: StaffFacts) -> Entered:
+    return (Say("staff_refused"), Hangup())
 
 
-@step("staff_slot_day", danger_path=True, give_up=lambda state, facts: Go("staff_menu"))
-class StaffSlotDay:
-    @staticmethod
-    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
-        return (_ask("staff_slot_day", Say("staff_slot_day"), max_digits=2),)
-
-    @staticmethod
-    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        day = event.digits.rstrip("#")
-        if not (day.isdigit() and 1 <= int(day) <= 31):
-            return _stray()
-        state.slot_day = day.zfill(2)
-        return Go("staff_slot_hour")
+def _end(state: StaffState, facts: StaffFacts) -> Entered:
+    return (Say("staff_goodbye"), Hangup())
 
 
-@step("staff_slot_hour", danger_path=True, give_up=lambda state, facts: Go("staff_menu"))
-class StaffSlotHour:
-    @staticmethod
-    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
-        return (_ask("staff_slot_hour", Say("staff_slot_hour"), max_digits=2),)
-
-    @staticmethod
-    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        hour = event.digits.rstrip("#")
-        if not (hour.isdigit() and 0 <= int(hour) <= 23):
-            return _stray()
-        return _reported(state, "slot", f"le {state.slot_day} à {int(hour)} h")
+# --- The technician's side --------------------------------------------------------------------
 
 
-@step("staff_coverage", danger_path=True, give_up=lambda state, facts: Go("staff_menu"))
-class StaffCoverage:
+def _menu(state: StaffState, facts: StaffFacts) -> Entered:
+    return (_ask("menu", Say("manager_menu" if state.region else "staff_menu_technician")),)
+
+
+def _menu_chosen(state: StaffState, event: Event, facts: StaffFacts) -> Move:
+    chosen = key(event)[:1]
+    if chosen == keys.HEAR_WAITING:
+        return _hear_waiting(state, facts)
+    if chosen == keys.DECLARE_COVERAGE and not state.region:
+        return Go("coverage")
+    if chosen == keys.END:
+        return Go("end")
+    return stray_key()
+
+
+def _hear_waiting(state: StaffState, facts: StaffFacts) -> Go:
+    """The requests waiting for the agency, or the escalations of a manager's region, from
+    the newest."""
+    if state.region:
+        heard, step, none = facts.alerts(state.region), "alert", "manager_no_alerts"
+    else:
+        heard, step, none = facts.waiting(state.agency or ""), "request", "staff_no_requests"
+    if not heard:
+        return Go("menu", (Say(none),))
+    state.requests, state.index = [request.call_id for request in heard], 0
+    return Go(step)
+
+
+def _waiting(state: StaffState, facts: StaffFacts) -> WaitingRequest | None:
+    """The request heard, if it is still waiting (another may have taken it meanwhile)."""
+    return next((w for w in facts.waiting(state.agency or "") if w.call_id == state.request), None)
+
+
+def _request(state: StaffState, facts: StaffFacts) -> Entered:
+    """One waiting request: the caller's message, then what to do with it."""
+    request = _waiting(state, facts)
+    if request is None:  # taken in hand meanwhile: the next one
+        return _next(state, "request")
+    message = (
+        f"Un message de {request.message_seconds} secondes a été laissé."
+        if request.message_seconds
+        else "Pas de message."
+    )
+    values = {**_heard(state, request), "message": message}
+    ask = _ask("request", Say("staff_request", values))
+    if request.message_url:
+        return (Say("staff_message_follows"), PlayRecording(request.message_url), ask)
+    return (ask,)
+
+
+def _heard(state: StaffState, request: WaitingRequest) -> dict[str, str]:
+    return {
+        "position": str(state.index + 1),
+        "count": str(len(state.requests)),
+        "time": request.time,
+        "fault": request.fault,
+        "client": request.client,
+    }
+
+
+def _request_chosen(state: StaffState, event: Event, facts: StaffFacts) -> Move:
+    chosen = key(event)[:1]
+    if chosen == keys.PUT_THROUGH:
+        return Go("call_client")
+    if chosen == keys.TAKE:
+        return Go("request", (Say("staff_noted"),), (_report(state, RequestOutcome.ACKNOWLEDGED),))
+    if chosen == keys.REPORT:
+        return Go("outcome")
+    if chosen == keys.NEXT:
+        return _next(state, "request")
+    return _repeat_or_menu(chosen, "request")
+
+
+def _repeat_or_menu(chosen: str, here: str) -> Move:
+    if chosen == keys.REPEAT:
+        return Go(here)
+    if chosen == keys.MENU:
+        return Go("menu")
+    return stray_key()
+
+
+def _next(state: StaffState, step: str) -> Go:
+    state.index += 1
+    if state.index >= len(state.requests):
+        return Go("menu", (Say("staff_no_more_requests"),))
+    return Go(step)
+
+
+def _call_client(state: StaffState, facts: StaffFacts) -> Entered:
+    """The technician put through to the client (who sees the out-of-hours number)."""
+    request = _waiting(state, facts)
+    if request is None or not request.callback:
+        return Go("request", (Say("outbound_no_callback"),))
+    return _put_through(request.callback, "client_called")
+
+
+def _put_through(number: str, then: str) -> tuple[Instruction, ...]:
+    return (Say("staff_calling_client"), Connect(then, number, "client", timeout=25))
+
+
+def _ask_outcome(state: StaffState, facts: StaffFacts) -> Entered:
+    return (_ask("outcome", Say("staff_outcome_menu")),)
+
+
+def _outcome_chosen(state: StaffState, event: Event, facts: StaffFacts) -> Move:
+    outcome = keys.OUTCOMES.get(key(event)[:1])
+    if outcome is None:
+        return stray_key()
+    if outcome is RequestOutcome.SLOT:
+        return Go("slot_day")
+    return Go("menu", (Say("staff_noted"),), (_report(state, outcome),))
+
+
+def _report(state: StaffState, outcome: RequestOutcome, slot: str | None = None) -> Note:
+    """What came of a request, for the service to apply (`staff_report`)."""
+    detail = {"call": state.request, "outcome": outcome.value, "by": state.number, "slot": slot}
+    return Note("staff_report", detail)
+
+
+def _number_step(
+    name: str, prompt: str, low: int, high: int, then: Callable[[StaffState, int], Move]
+) -> StaffStep:
+    """A step that asks a number from `low` to `high` (two digits, or one ended by #)."""
+
+    def ask(state: StaffState, facts: StaffFacts) -> Entered:
+        return (_ask(name, Say(prompt), max_digits=2),)
+
+    def given(state: StaffState, event: Event, facts: StaffFacts) -> Move:
+        number = _number(event)
+        if not (number.isdigit() and low <= int(number) <= high):
+            return stray_key()
+        return then(state, int(number))
+
+    return StaffStep(name, ask, given, give_up=to("menu"))
+
+
+def _slot_day(state: StaffState, day: int) -> Move:
+    state.slot_day = f"{day:02d}"
+    return Go("slot_hour")
+
+
+def _slot_hour(state: StaffState, hour: int) -> Move:
+    slot = f"le {state.slot_day} à {hour} h"
+    return Go("menu", (Say("staff_noted"),), (_report(state, RequestOutcome.SLOT, slot),))
+
+
+def _coverage(state: StaffState, hours: int) -> Move:
     """§6 NOTA: poor coverage for a few hours; missed calls do not raise the manager."""
-
-    @staticmethod
-    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
-        return (_ask("staff_coverage", Say("staff_coverage_hours")),)
-
-    @staticmethod
-    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        hours = event.digits.rstrip("#")
-        if not (hours.isdigit() and 1 <= int(hours) <= 24):
-            return _stray()
-        detail = {"number": state.staff_number, "agency": state.staff_agency, "hours": int(hours)}
-        said = Say("staff_coverage_noted", {"hours": str(int(hours))})
-        return Go("staff_menu", (said,), (Note("coverage", detail),))
+    declared = {"number": state.number, "agency": state.agency, "hours": hours}
+    said = Say("staff_coverage_noted", {"hours": str(hours)})
+    return Go("menu", (said,), (Note("coverage", declared),))
 
 
-# --- The regional manager's side -------------------------------------------------------------
+# --- A regional manager's alerts --------------------------------------------------------------
 
 
-@step("manager_menu", danger_path=True, give_up=lambda state, facts: Go("staff_end"))
-class ManagerMenu:
-    @staticmethod
-    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
-        return (_ask("manager_menu", Say("manager_menu"), max_digits=1),)
-
-    @staticmethod
-    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        key = _key(event)[:1]
-        if key == "1":
-            alerts = facts.alerts(state.staff_region or "")
-            if not alerts:
-                return Go("manager_menu", (Say("manager_no_alerts"),))
-            state.staff_requests = [a.call_id for a in alerts]
-            state.request_index = 0
-            return Go("manager_alert")
-        if key == "3":
-            return Go("staff_end")
-        return _stray()
+def _alert_of(state: StaffState, facts: StaffFacts) -> WaitingRequest | None:
+    alerts = facts.alerts(state.region or "")
+    return next((a for a in alerts if a.call_id == state.request), None)
 
 
-def _alert(state: CallState, facts: Facts) -> WaitingRequest | None:
-    alerts = {a.call_id: a for a in facts.alerts(state.staff_region or "")}
-    return alerts.get(state.staff_requests[state.request_index])
+def _alert(state: StaffState, facts: StaffFacts) -> Entered:
+    """One escalation: hear it, be put through to the client or the agency's line, take it
+    in hand."""
+    alert = _alert_of(state, facts)
+    if alert is None:
+        return _next(state, "alert")
+    return (_ask("alert", Say("manager_alert", _heard(state, alert))),)
 
 
-@step("manager_alert", danger_path=True, give_up=lambda state, facts: Go("manager_menu"))
-class ManagerAlert:
-    """One escalation: hear it, acknowledge it, call the client or the agency's line."""
-
-    @staticmethod
-    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
-        alert = _alert(state, facts)
-        if alert is None:
-            return _next_alert(state)
-        values = {
-            "position": str(state.request_index + 1),
-            "count": str(len(state.staff_requests)),
-            "time": alert.time,
-            "fault": alert.fault,
-            "client": alert.client,
-        }
-        return (_ask("manager_alert", Say("manager_alert", values), max_digits=1),)
-
-    @staticmethod
-    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        key = _key(event)[:1]
-        call_id = state.staff_requests[state.request_index]
-        alert = _alert(state, facts)
-        if key == "1":
-            detail = {"call": call_id, "outcome": "acknowledged", "by": state.staff_number}
-            return Go("manager_menu", (Say("staff_noted"),), (Note("staff_report", detail),))
-        if key in ("2", "3") and alert is not None:
-            number = alert.callback if key == "2" else alert.line
-            if not number:
-                return Go("manager_alert", (Say("outbound_no_callback"),))
-            state.connect_to = number
-            return Go("manager_connect", notes=(Note("manager_connect", {"number": number}),))
-        if key == "4":
-            return _next_alert(state)
-        return _stray()
+def _alert_chosen(state: StaffState, event: Event, facts: StaffFacts) -> Move:
+    chosen = key(event)[:1]
+    if chosen == keys.TAKE:
+        taken = _report(state, RequestOutcome.ACKNOWLEDGED)
+        return Go("menu", (Say("staff_noted"),), (taken,))
+    if chosen in (keys.PUT_THROUGH, keys.CALL_LINE):
+        return Go("client_of_alert" if chosen == keys.PUT_THROUGH else "line_of_alert")
+    if chosen == keys.NEXT:
+        return _next(state, "alert")
+    return _repeat_or_menu(chosen, "alert")
 
 
-def _next_alert(state: CallState) -> Go:
-    state.request_index += 1
-    if state.request_index >= len(state.staff_requests):
-        return Go("manager_menu", (Say("staff_no_more_requests"),))
-    return Go("manager_alert")
+def _to_alert_number(which: str) -> Step[StaffState, StaffFacts]:
+    """Put the manager through to the alert's client, or to the agency's on-call line."""
+
+    def enter(state: StaffState, facts: StaffFacts) -> Entered:
+        alert = _alert_of(state, facts)
+        number = (alert.callback if which == "client" else alert.line) if alert else None
+        if not number:
+            return Go("alert", (Say("outbound_no_callback"),))
+        return _put_through(number, "manager_connected")
+
+    return StaffStep(f"{which}_of_alert", enter)
 
 
-@step("manager_connect", danger_path=True)
-class ManagerConnect:
-    @staticmethod
-    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
-        if not state.connect_to:
-            return Go("manager_menu")
-        number, state.connect_to = state.connect_to, None
-        return (
-            Say("staff_calling_client"),
-            Connect("manager_connected", number, "client", timeout=25),
-        )
+STEPS: tuple[StaffStep, ...] = (
+    StaffStep("agency", _ask_agency, _agency_given, give_up=to("end")),
+    StaffStep("pin", _ask_pin, _pin_given, give_up=to("refused")),
+    StaffStep("refused", _refused),
+    StaffStep("end", _end),
+    StaffStep("menu", _menu, _menu_chosen, give_up=to("end")),
+    StaffStep("request", _request, _request_chosen, give_up=to("menu")),
+    StaffStep("call_client", _call_client),
+    StaffStep("client_called", answer=lambda state, event, facts: Go("outcome")),
+    StaffStep("outcome", _ask_outcome, _outcome_chosen, give_up=to("menu")),
+    _number_step("slot_day", "staff_slot_day", 1, 31, _slot_day),
+    _number_step("slot_hour", "staff_slot_hour", 0, 23, _slot_hour),
+    _number_step("coverage", "staff_coverage_hours", 1, 24, _coverage),
+    StaffStep("alert", _alert, _alert_chosen, give_up=to("menu")),
+    _to_alert_number("client"),
+    _to_alert_number("line"),
+    StaffStep("manager_connected", answer=lambda state, event, facts: Go("menu")),
+)
 
-    @staticmethod
-    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        return Go("manager_menu")
-
-
-@step("manager_connected", danger_path=True)
-class ManagerConnected:
-    @staticmethod
-    def enter(state: CallState, facts: Facts) -> tuple[Instruction, ...] | Go:
-        return Go("manager_menu")
-
-    @staticmethod
-    def answer(state: CallState, event: Event, facts: Facts) -> Outcome:
-        return Go("manager_menu")
+flow: Flow[StaffState, StaffFacts] = Flow("staff", StaffState, STEPS, give_up=to("end"))

@@ -215,13 +215,15 @@ class ImportRecord(Base):
 
 
 class CallRow(Base):
-    """A call to the out-of-hours number. The flow's state lives in `state`; the columns
-    beside it are copies kept for the back office's filters."""
+    """A call to the out-of-hours number: a caller's (`flow` caller: a request), or a
+    technician's or manager's own (`flow` staff). The flow's state lives in `state`; the
+    columns beside it are copies kept for the back office's filters."""
 
     __tablename__ = "calls"
     id: Mapped[int] = mapped_column(primary_key=True)
     sid: Mapped[str] = mapped_column(String(64), unique=True)
     direction: Mapped[str] = mapped_column(String(20), default="inbound")
+    flow: Mapped[str] = mapped_column(String(20), default="caller", server_default="caller")
     from_number: Mapped[str | None] = mapped_column(String(32))
     to_number: Mapped[str | None] = mapped_column(String(32))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
@@ -273,6 +275,26 @@ class DialAttemptRow(Base):
     leg_sid: Mapped[str | None] = mapped_column(String(64))
     accepted: Mapped[bool] = mapped_column(default=False)
     outcome: Mapped[str | None] = mapped_column(String(20))  # completed, no-answer, busy...
+
+
+class LegRow(Base):
+    """The callee's side of a call the app put someone through to or placed: the announcement
+    before a caller is put through (`whisper`, for a dial attempt), or the dispatcher's call
+    (`dispatch_call`, for a job). Its conversation goes turn by turn like a call's; its trace
+    is the request's (`call_id`)."""
+
+    __tablename__ = "legs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
+    flow: Mapped[str] = mapped_column(String(20))
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("dial_attempts.id"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    turn: Mapped[int] = mapped_column(default=0)
+    step: Mapped[str] = mapped_column(String(40))
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_response: Mapped[str] = mapped_column(Text, default="")
 
 
 class RecordingRow(Base):

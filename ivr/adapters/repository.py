@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from ivr.adapters.orm import (
@@ -16,7 +16,6 @@ from ivr.adapters.orm import (
     ReferenceState,
     RegionRow,
 )
-from ivr.adapters.prepared import Cursor, Prepared
 from ivr.domain.model import (
     Agency,
     Client,
@@ -118,22 +117,13 @@ def find_client(session: Session, client_id: str, table: Table | None = None) ->
     return _client(row) if row else None
 
 
-def clients_with_phone(cursor: Cursor, e164: str, table: Table | None) -> list[Client]:
+def clients_with_phone(session: Session, e164: str, table: Table | None) -> list[Client]:
     """Clients whose main or second phone is this number (to propose, never to skip asking),
-    in the client file `table`. On the driver: asked at the start of every call."""
+    in the client file `table`."""
     if table is None:
         return []
-    return [_client(row) for row in _CLIENTS_WITH_PHONE[table.name].all(cursor, {"phone": e164})]
-
-
-_CLIENTS_WITH_PHONE = {
-    table.name: Prepared(
-        select(table)
-        .where((table.c.phone == bindparam("phone")) | (table.c.phone2 == bindparam("phone")))
-        .limit(5)
-    )
-    for table in CLIENT_TABLES.values()
-}
+    found = select(table).where((table.c.phone == e164) | (table.c.phone2 == e164)).limit(5)
+    return [_client(row) for row in session.execute(found)]
 
 
 def client_count(session: Session) -> int:

@@ -21,9 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ivr.adapters.db import Database
-from ivr.adapters.orm import AlertRow, JobRow
+from ivr.adapters.orm import JobRow
 from ivr.adapters.providers import PermanentProviderError, TransientProviderError
 from ivr.clock import Clock
+from ivr.services.trace import record_alert
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class Waiting:
     until: datetime
 
 
-Outcome = Done | Waiting
+JobOutcome = Done | Waiting
 
 
 def backoff(attempts: int) -> timedelta:
@@ -185,7 +186,7 @@ class JobQueue:
         resends = int(job.payload.get("resends", 0)) + 1
         return self._set(job, provider_ref=None, payload={**job.payload, "resends": resends})
 
-    def finish(self, job: Job, outcome: Outcome) -> None:
+    def finish(self, job: Job, outcome: JobOutcome) -> None:
         now = self.clock.now()
         if isinstance(outcome, Waiting):
             if job.attempts >= MAX_ATTEMPTS:
@@ -210,10 +211,7 @@ class JobQueue:
         with self.db.session() as session:
             if not self._fenced(session, job, status="failed", last_error=error, lease_until=None):
                 return False
-            log.error("job %s (%s) failed: %s", job.id, job.kind, error)
-            session.add(
-                AlertRow(at=now, kind="job_failed", message=f"{job.kind} job {job.id}: {error}")
-            )
+            record_alert(session, now, "job_failed", f"{job.kind} job {job.id}: {error}")
         return True
 
     def cancel(

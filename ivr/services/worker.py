@@ -6,11 +6,11 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 
-from ivr.services.jobs import Job, JobQueue, Outcome, PermanentError, TransientError
+from ivr.services.jobs import Job, JobOutcome, JobQueue, PermanentError, TransientError
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Job], Outcome]
+Handler = Callable[[Job], JobOutcome]
 Failed = Callable[[Job, str], object]
 POLL_SECONDS = 1.0  # a job starts within about this long of falling due
 

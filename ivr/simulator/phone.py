@@ -885,6 +885,15 @@ class PhoneCall:
             self._recording_callback(record, sid, duration, "completed")
         return self._follow()
 
+    def ask_again(self) -> str:
+        """Twilio sends the last request of the call again (as it does when no answer came
+        back in time, or the connection dropped), and follows the new answer."""
+        last = next(r for r in reversed(self._webhooks.log) if "/twilio/voice" in r.url)
+        self._transcript.append("TWILIO asks again")
+        self._input_done()
+        self._leg.request(last.url, last.params)
+        return self._follow()
+
     def hang_up(self) -> None:
         """The caller hangs up: nothing more is followed; the final status callback is posted."""
         if self._ended:
@@ -917,6 +926,9 @@ class PhoneCall:
 
     def _input(self, line: str) -> None:
         self._transcript.append(line)
+        self._input_done()
+
+    def _input_done(self) -> None:
         self._leg.spoken.clear()
         self._leg.documents_without_input = 0
         self._waiting = None
@@ -1028,6 +1040,11 @@ class OutboundCall:
     @property
     def waiting_for_keys(self) -> bool:
         return self._waiting is not None
+
+    @property
+    def requests(self) -> list[WebhookRequest]:
+        """Every request made to the webhooks so far, callbacks included (a copy)."""
+        return list(self._webhooks.log)
 
     def answer(self, voicemail: bool = False) -> str:
         """Picked up by a person, or by the voicemail box (after its greeting and beep)."""

@@ -12,8 +12,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr.adapters.db import Database
 from ivr.domain.local_time import in_paris
-from ivr.services.calls import CallService
-from ivr.services.dispatch import Dispatcher
+from ivr.services.callee import Announcements, DispatcherCalls
+from ivr.services.calls import Calls
+from ivr.services.dispatch import make_dispatcher
+from ivr.services.reference import ReferenceCache
 from ivr.settings import Settings, load_settings
 
 
@@ -29,11 +31,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         hops = settings.IVR_TRUSTED_PROXIES
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.extensions["ivr.settings"] = settings
-    app.extensions["ivr.db"] = Database(settings.DATABASE_URL)
+    app.extensions["ivr.db"] = db = Database(settings.DATABASE_URL)
     app.extensions["ivr.clock"] = clock = settings.make_clock()
-    app.extensions["ivr.calls"] = calls = CallService(app.extensions["ivr.db"], settings, clock)
-    # The web app answers the dispatcher's calls; placing them is the worker's (ivr worker).
-    app.extensions["ivr.dispatcher"] = Dispatcher(calls.db, settings, clock, calls.reference)
+    app.extensions["ivr.reference"] = reference = ReferenceCache()
+    app.extensions["ivr.calls"] = Calls(db, settings, clock, reference)
+    app.extensions["ivr.announcements"] = Announcements(db, settings, clock, reference)
+    app.extensions["ivr.dispatcher_calls"] = DispatcherCalls(db, settings, clock, reference)
+    # The web app follows the dispatcher's calls; placing them is the worker's (ivr worker).
+    app.extensions["ivr.dispatcher"] = make_dispatcher(db, settings, clock, reference)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     from ivr.web import auth, backoffice, fax, home, twilio
@@ -49,7 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         from ivr.simulator.demo import Simulator
         from ivr.web import simulator
 
-        simulator.register(app, Simulator(app, settings, calls.db, clock))
+        simulator.register(app, Simulator(app, settings, db, clock))
     return app
 
 

@@ -142,7 +142,7 @@ def sheet(call_id: int) -> Response:
     if review.trace(_db(), current_account(), call_id) is None:
         abort(404)
     dispatcher: Dispatcher = current_app.extensions["ivr.dispatcher"]
-    return Response(dispatcher.sheet_pdf(call_id), mimetype="application/pdf")
+    return Response(dispatcher.sheets.pdf(call_id), mimetype="application/pdf")
 
 
 @blueprint.post("/jobs/<int:job_id>/retry")
@@ -258,13 +258,12 @@ def rollback(name: str, version: int) -> Response:
 
 def _prompts_changed() -> None:
     """The next call of this process hears the change at once (others within a second)."""
-    current_app.extensions["ivr.calls"].reference.forget()
+    current_app.extensions["ivr.reference"].forget()
 
 
 def _preview(name: str) -> str:
     """The TwiML a caller would get for this prompt alone, with example values."""
-    service = current_app.extensions["ivr.calls"]
-    renderer = service.renderer()
+    renderer = current_app.extensions["ivr.calls"].renderer()
     example = {p: f"[{p}]" for p in prompt_defaults()[name].placeholders}
     return str(renderer.say_and_hang_up((Say(name, example),)))
 
@@ -310,7 +309,7 @@ DAY_LABELS = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
 
 
 def _directory() -> Directory:
-    directory: Directory = current_app.extensions["ivr.calls"].reference.directory(_db())
+    directory: Directory = current_app.extensions["ivr.reference"].directory(_db())
     return directory
 
 
@@ -393,7 +392,7 @@ def _import_upload() -> Any:
                 return None
             report = import_directory(_db(), unpacked, _clock())
     audit(_db(), _clock(), current_account(), f"import_{kind}", file=name, accepted=report.accepted)
-    current_app.extensions["ivr.calls"].reference.forget()
+    current_app.extensions["ivr.reference"].forget()
     return report
 
 

@@ -33,7 +33,7 @@ def status() -> Response:
     if not reference or state is None:
         return Response(status=204)  # queued, in progress, or not about a fax we sent
     dispatcher: Dispatcher = current_app.extensions["ivr.dispatcher"]
-    dispatcher.fax_outcome(reference, state)
+    dispatcher.sheets.delivered(reference, state)
     return Response(status=204)
 
 

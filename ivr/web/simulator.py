@@ -47,7 +47,7 @@ def page() -> str:
             if table is not None
             else []
         )
-    directory = simulator.app.extensions["ivr.calls"].reference.directory(simulator.db)
+    directory = simulator.app.extensions["ivr.reference"].directory(simulator.db)
     staff = sorted(
         {
             (line.mobile, f"astreinte {line.cia}")

@@ -16,18 +16,20 @@ from sqlalchemy.exc import OperationalError
 from twilio.request_validator import RequestValidator
 
 from ivr.adapters.twilio_rest import UNDER_WAY
-from ivr.services.calls import CallService, Webhook
+from ivr.clock import Clock
+from ivr.services.calls import Calls
 from ivr.services.dispatch import Dispatcher
-from ivr.services.outbound import OutboundCalls
+from ivr.services.trace import alert_on_failure
+from ivr.services.turns import Conversations, Webhook
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("twilio", __name__, url_prefix="/twilio")
 
 
-def _service() -> CallService:
-    service: CallService = current_app.extensions["ivr.calls"]
-    return service
+def _calls() -> Calls:
+    calls: Calls = current_app.extensions["ivr.calls"]
+    return calls
 
 
 @blueprint.before_request
@@ -59,119 +61,80 @@ def _twiml(body: str) -> Response:
 
 
 def _hook() -> Webhook:
-    return Webhook(request.form.get("CallSid", ""), request.form.to_dict())
+    return Webhook(request.form.get("CallSid", ""), request.form.to_dict(), request.args.to_dict())
 
 
-def _safely(answer: Callable[[], str], fallback: Callable[[], str] | None = None) -> Response:
-    """Answer a turn; if anything fails, the caller still gets a way forward (and an alert)."""
-    service = _service()
+def _turn(kind: str, safe: Callable[[], str] | None = None) -> Response:
+    """A turn of a conversation of `kind`; if anything fails, the person on the line still
+    gets a way forward, and the operators an alert."""
+    conversations: Conversations = current_app.extensions[kind]
     sid = request.form.get("CallSid")
     try:
-        return _twiml(answer())
+        return _twiml(conversations.answer(_hook()))
     except OperationalError:
-        service.alert("database_unreachable", f"{request.path}: database unreachable", sid)
+        _alert("database_unreachable", f"{request.path}: database unreachable", sid)
     except Exception as error:  # the caller must never get a 500 and silence
         log.exception("webhook %s failed", request.path)
-        service.alert("webhook_failed", f"{request.path}: {type(error).__name__}", sid)
-    return _twiml((fallback or service.safe_answer)())
+        _alert("webhook_failed", f"{request.path}: {type(error).__name__}", sid)
+    return _twiml((safe or conversations.nothing_to_answer)())
+
+
+def _alert(kind: str, message: str, call_sid: str | None) -> None:
+    clock: Clock = current_app.extensions["ivr.clock"]
+    alert_on_failure(_calls().db, clock, kind, message, call_sid)
 
 
 @blueprint.post("/voice")
-def voice() -> Response:
-    """A call comes in."""
-    return _safely(lambda: _service().incoming(_hook()))
+@blueprint.post("/voice/step/<step>")
+def voice(step: str | None = None) -> Response:
+    """A call comes in; then each answer to a question, dial outcome, recorded message."""
+    return _turn("ivr.calls", _calls().safe_answer)
 
 
 @blueprint.post("/voice/fallback")
 def fallback() -> Response:
     """Twilio's "primary handler fails": a person if configured, else advice and a message."""
-    service = _service()
-    service.alert(
-        "fallback",
-        f"Twilio used the fallback URL ({request.form.get('ErrorCode')})",
-        request.form.get("CallSid"),
-    )
-    return _twiml(service.safe_answer())
+    error = request.form.get("ErrorCode")
+    _alert("fallback", f"Twilio used the fallback URL ({error})", request.form.get("CallSid"))
+    return _twiml(_calls().safe_answer())
 
 
 @blueprint.post("/voice/goodbye")
 def goodbye() -> Response:
     """The end of the safe path: needs nothing, so it cannot fail again."""
-    return _twiml(_service().goodbye())
-
-
-@blueprint.post("/voice/step/<step>")
-def step(step: str) -> Response:
-    """The answer to a question, the outcome of a dial, a recorded message."""
-    turn = request.args.get("turn", type=int, default=-1)
-    attempt = request.args.get("attempt", type=int)
-    return _safely(lambda: _service().step(_hook(), step, turn, attempt))
+    return _twiml(_calls().goodbye())
 
 
 @blueprint.post("/voice/whisper")
-def whisper() -> Response:
+@blueprint.post("/voice/whisper/step/<step>")
+def whisper(step: str | None = None) -> Response:
     """The technician's or manager's leg, before it is bridged (call screening)."""
-    attempt = request.args.get("attempt", type=int, default=0)
-    stage = request.args.get("stage", "ask")
-    tries = request.args.get("tries", type=int, default=0)
-    service = _service()
-    return _safely(
-        lambda: service.whisper(_hook(), attempt, stage, tries), fallback=service.callee_safe_answer
-    )
+    return _turn("ivr.announcements")
 
 
 @blueprint.post("/status")
 def status() -> Response:
     """Call status changes."""
-    _service().status(_hook())
+    _calls().status(_hook())
     return Response(status=204)
 
 
 @blueprint.post("/recording")
 def recording() -> Response:
     """A recording is available (recordingStatusCallback)."""
-    _service().recording(_hook(), request.args.get("kind", "message"))
+    _calls().recording(_hook(), request.args.get("kind", "message"))
     return Response(status=204)
 
 
 # --- The dispatcher's calls to technicians and managers --------------------------------------
 
 
-def _outbound() -> OutboundCalls:
-    service = _service()
-    dispatcher: Dispatcher = current_app.extensions["ivr.dispatcher"]
-    return OutboundCalls(dispatcher, service.renderer())
-
-
 @blueprint.post("/outbound/answer")
-def outbound_answer() -> Response:
-    """A technician or a manager answered the dispatcher's call (or their voicemail did)."""
-    job = request.args.get("job", type=int, default=0)
-    answered_by = request.form.get("AnsweredBy")
-    return _safely(
-        lambda: _outbound().answer(job, answered_by), fallback=_service().callee_safe_answer
-    )
-
-
-@blueprint.post("/outbound/menu")
-def outbound_menu() -> Response:
-    job = request.args.get("job", type=int, default=0)
-    tries = request.args.get("tries", type=int, default=1)
-    digits = request.form.get("Digits", "")
-    return _safely(
-        lambda: _outbound().menu(job, digits, tries), fallback=_service().callee_safe_answer
-    )
-
-
-@blueprint.post("/outbound/outcome")
-def outbound_outcome() -> Response:
-    """Key 4 of the dispatcher's call: what came of the request (as on the staff's side)."""
-    job = request.args.get("job", type=int, default=0)
-    tries = request.args.get("tries", type=int, default=1)
-    digits = request.form.get("Digits", "")
-    return _safely(
-        lambda: _outbound().outcome(job, digits, tries), fallback=_service().callee_safe_answer
-    )
+@blueprint.post("/outbound/step/<step>")
+def outbound(step: str | None = None) -> Response:
+    """A technician or a manager answered the dispatcher's call (or their voicemail did);
+    then each of their answers."""
+    return _turn("ivr.dispatcher_calls")
 
 
 @blueprint.post("/outbound/status")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ivr.adapters.orm import CallEventRow, CallRow
+from ivr.adapters.orm import AlertRow, CallEventRow, CallRow
 from ivr.services.reference import ReferenceCache
 from ivr.services.staff import set_pin
 from ivr.simulator.phone import Callee, PhoneCall
 from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN, identify, through_details
+from tests.conftest import failing_inserts
 
 NOBODY = {TECHNICIAN: Callee(answers=False), BACKUP: Callee(answers=False)}
 
@@ -45,7 +46,7 @@ def test_from_the_on_call_mobile_take_a_request_then_book_a_time_slot(phone, dem
     assert "Voici le message laissé" in heard
     played = [line for line in call.transcript if line.startswith("IVR plays ")]
     assert len(played) == 1 and "/Recordings/RE" in played[0] and played[0].endswith(".mp3")
-    assert "C'est noté" in call.press("1")  # taken in hand
+    assert "C'est noté" in call.press("2")  # taken in hand
     assert "Rendez-vous convenu, tapez 3" in call.press("3")
     call.press("3")
     call.press("24")
@@ -58,6 +59,49 @@ def test_from_the_on_call_mobile_take_a_request_then_book_a_time_slot(phone, dem
     with demo.snapshot() as session:
         request = session.scalars(select(CallRow).order_by(CallRow.id)).first()
     assert request.reached == TECHNICIAN  # taken in hand: no longer waiting
+
+
+def test_a_report_that_cannot_be_written_loses_nothing_and_twilios_retry_applies_it(
+    phone, demo, clock
+):
+    pins(demo, clock)
+    unanswered_request(phone(at="2026-12-22T23:00", callees=NOBODY))
+    call = phone(at="2026-12-22T23:20", from_=TECHNICIAN)
+    call.start()
+    call.press("2468#")
+    call.press("1")
+    before = staff_call(demo)
+    with failing_inserts(demo, "call_events", "NEW.kind = 'staff_outcome'"):
+        heard = call.press("2")  # taken in hand: the database refuses its trace
+    assert "difficulté technique" in heard  # the safe answer, never silence
+    after = staff_call(demo)
+    assert (after.turn, after.last_response, after.state) == (
+        before.turn,
+        before.last_response,
+        before.state,
+    )
+    assert events(demo, "staff_outcome") == [] and request_of(demo).reached is None
+    with demo.snapshot() as session:  # nothing of the turn: no input, no prompt
+        assert not session.scalars(
+            select(CallEventRow).where(
+                CallEventRow.call_id == before.id, CallEventRow.turn > before.turn
+            )
+        ).all()
+        assert session.scalars(select(AlertRow.kind)).all() == ["webhook_failed"]
+    assert "C'est noté" in call.ask_again()  # Twilio's retry: the turn is played again
+    [outcome] = events(demo, "staff_outcome")
+    assert (outcome["outcome"], outcome["by"]) == ("acknowledged", TECHNICIAN)
+    assert request_of(demo).reached == TECHNICIAN
+
+
+def staff_call(db) -> CallRow:
+    with db.snapshot() as session:
+        return session.scalars(select(CallRow).where(CallRow.flow == "staff")).one()
+
+
+def request_of(db) -> CallRow:
+    with db.snapshot() as session:
+        return session.scalars(select(CallRow).where(CallRow.flow == "caller")).one()
 
 
 def test_three_wrong_pins_end_the_call_and_are_logged(phone, demo, clock):
@@ -97,7 +141,7 @@ def test_a_manager_acknowledges_a_danger_escalation(phone, demo, clock):
     assert "alertes en cours" in manager.press("8642#")
     heard = manager.press("1")
     assert "Alerte 1 sur 1" in heard and "odeur de gaz" in heard and "Syndic" in heard
-    assert "C'est noté" in manager.press("1")
+    assert "C'est noté" in manager.press("2")  # taken in hand
     assert "Aucune alerte" in manager.press("1")  # acknowledged: no longer under way
     [outcome] = events(demo, "staff_outcome")
     assert (outcome["outcome"], outcome["by"]) == ("acknowledged", MANAGER_IDF)

@@ -15,6 +15,7 @@ import responses
 
 from ivr.services.dispatch import Dispatcher, make_dispatcher
 from ivr.services.worker import Worker
+from ivr.simulator.phone import FlaskTransport, OutboundCall
 from tests.conftest import AUTH_TOKEN, BASE_URL, sign
 
 ACCOUNT = "AC" + "0" * 32
@@ -127,6 +128,21 @@ class Night:
         from datetime import timedelta
 
         self.dispatcher.clock.jump_to(self.dispatcher.clock.now() + timedelta(**delta))
+
+    def pick_up(self, placed: dict[str, str]) -> OutboundCall:
+        """The phone the dispatcher called rings: its call, from the callee's side (TwiML
+        checked against Twilio's schema)."""
+        from ivr.simulator.twiml_schema import validate
+
+        return OutboundCall(
+            FlaskTransport(self.app),  # type: ignore[arg-type]
+            AUTH_TOKEN,
+            placed,
+            placed["Sid"],
+            ACCOUNT,
+            validate,
+            started_at=self.dispatcher.clock.now(),
+        )
 
     def twilio_posts(self, path: str, **params: str) -> tuple[int, str]:
         """Twilio posting to one of the app's URLs (signed)."""

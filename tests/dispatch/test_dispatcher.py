@@ -89,13 +89,11 @@ def test_nobody_took_it_the_technician_is_called_and_texted_then_the_sheet_says_
     assert "Paris" in sms["Body"] and "panne de chauffage" in sms["Body"]
 
     # The technician answers: the summary, then the menu; they take it in hand.
-    status, twiml = n.twilio_posts(f"/twilio/outbound/answer?job={line.id}", AnsweredBy="human")
-    assert status == 200
-    twiml_schema and twiml_schema(twiml)
-    assert "06 11 11 11 11" in twiml and "confirmer que vous prenez" in twiml
-    status, twiml = n.twilio_posts(f"/twilio/outbound/menu?job={line.id}&tries=1", Digits="2")
-    assert "C'est noté" in twiml and "<Hangup" in twiml
-    n.twilio_posts(f"/twilio/outbound/status?job={line.id}", CallStatus="completed")
+    technician = n.pick_up(placed)
+    heard = technician.answer()
+    assert "06 11 11 11 11" in heard and "prendre la demande en charge" in heard
+    assert "C'est noté" in technician.press("2")
+    assert technician.ended
 
     with demo.snapshot() as session:
         call = session.scalars(select(CallRow)).one()
@@ -112,18 +110,11 @@ def test_voicemail_then_no_answer_then_a_second_round_then_the_sheet_says_not_re
     n = night(DISPATCH_RETRY_MINUTES=10, DISPATCH_ROUNDS=2)
     unanswered_call(n)
     n.run_worker()
-    first = job_of(demo, "call_line", TECHNICIAN)
     # The technician's voicemail answers: the summary is left after its beep, once.
-    _, twiml = n.twilio_posts(
-        f"/twilio/outbound/answer?job={first.id}", AnsweredBy="machine_end_beep"
-    )
-    twiml_schema and twiml_schema(twiml)
-    assert "<Gather" not in twiml and "06 11 11 11 11" in twiml and "<Hangup" in twiml
-    n.twilio_posts(
-        f"/twilio/outbound/status?job={first.id}",
-        CallStatus="completed",
-        AnsweredBy="machine_end_beep",
-    )
+    voicemail = n.pick_up(fake_twilio.calls[0])
+    assert "06 11 11 11 11" in voicemail.answer(voicemail=True)
+    assert voicemail.ended and voicemail.transcript.count("IVR hangs up") == 1
+    assert job_of(demo, "call_line", TECHNICIAN).outcome == "voicemail"
     assert n.run_worker() == 1  # then the backup line, at once
     assert [c["To"] for c in fake_twilio.calls] == [TECHNICIAN, BACKUP]
     backup = job_of(demo, "call_line", BACKUP)
@@ -346,11 +337,12 @@ def test_a_person_who_presses_nothing_has_not_taken_the_request(night, demo, fak
     n = night()
     unanswered_call(n)
     n.run_worker()
-    line = job_of(demo, "call_line", TECHNICIAN)
-    n.twilio_posts(f"/twilio/outbound/answer?job={line.id}", AnsweredBy="unknown")
-    _, twiml = n.twilio_posts(f"/twilio/outbound/menu?job={line.id}&tries=3", Digits="")
-    assert "<Hangup" in twiml  # three silences: goodbye
-    n.twilio_posts(f"/twilio/outbound/status?job={line.id}", CallStatus="completed")
+    technician = n.pick_up(fake_twilio.calls[0])
+    technician.answer()
+    technician.silence()
+    assert "06 11 11 11 11" in technician.silence()  # told again
+    technician.silence()
+    assert technician.ended  # three silences: goodbye
     assert job_of(demo, "call_line", TECHNICIAN).outcome == "not_taken"
     n.run_worker()
     assert [c["To"] for c in fake_twilio.calls] == [TECHNICIAN, BACKUP]
@@ -362,15 +354,13 @@ def test_the_technician_hears_it_again_then_is_put_through_to_the_client(
     n = night()
     unanswered_call(n)
     n.run_worker()
-    line = job_of(demo, "call_line", TECHNICIAN)
-    n.twilio_posts(f"/twilio/outbound/answer?job={line.id}", AnsweredBy="human")
-    _, again = n.twilio_posts(f"/twilio/outbound/menu?job={line.id}&tries=1", Digits="1")
-    assert "06 11 11 11 11" in again and "tries=2" in again
-    _, bridge = n.twilio_posts(f"/twilio/outbound/menu?job={line.id}&tries=2", Digits="3")
-    twiml_schema and twiml_schema(bridge)
-    assert "<Number>+33611111111</Number>" in bridge or ">+33611111111</Dial>" in bridge
-    assert 'callerId="+33199000000"' in bridge  # the out-of-hours number the client called
-    n.twilio_posts(f"/twilio/outbound/status?job={line.id}", CallStatus="completed")
+    technician = n.pick_up(fake_twilio.calls[0])
+    technician.answer()
+    assert "06 11 11 11 11" in technician.press("*")
+    technician.press("1")
+    assert "BRIDGED caller <-> +33611111111" in technician.transcript and technician.ended
+    [dial] = [r.body for r in technician.requests if "<Dial" in r.body]
+    assert 'callerId="+33199000000"' in dial  # the out-of-hours number the client called
     with demo.snapshot() as session:
         assert session.scalars(select(CallRow)).one().reached == TECHNICIAN
 
@@ -410,16 +400,12 @@ def test_on_the_dispatchers_call_the_technician_reports_the_outcome_as_on_the_st
     n = night()
     unanswered_call(n)
     n.run_worker()
-    line = job_of(demo, "call_line", TECHNICIAN)
-    n.twilio_posts(f"/twilio/outbound/answer?job={line.id}", AnsweredBy="human")
-    _, outcomes = n.twilio_posts(f"/twilio/outbound/menu?job={line.id}&tries=1", Digits="4")
-    twiml_schema and twiml_schema(outcomes)
-    assert "Hors de notre ressort" in outcomes
-    _, stray = n.twilio_posts(f"/twilio/outbound/outcome?job={line.id}&tries=1", Digits="7")
-    assert "Hors de notre ressort" in stray  # asked again
-    _, done = n.twilio_posts(f"/twilio/outbound/outcome?job={line.id}&tries=2", Digits="2")
-    assert "C'est noté" in done and "<Hangup" in done
-    n.twilio_posts(f"/twilio/outbound/status?job={line.id}", CallStatus="completed")
+    technician = n.pick_up(fake_twilio.calls[0])
+    technician.answer()
+    assert "Hors de notre ressort" in technician.press("3")
+    assert "Hors de notre ressort" in technician.press("7")  # asked again
+    assert "C'est noté" in technician.press("2")
+    assert technician.ended
     with demo.snapshot() as session:
         [reported] = session.scalars(
             select(CallEventRow.detail).where(CallEventRow.kind == "staff_outcome")

@@ -419,11 +419,10 @@ def test_clients_are_found_by_either_phone(db, clock, directory, tmp_path):
     assert import_clients(db, write(tmp_path, [HEADER, *GOOD]), clock).accepted
     with db.snapshot() as session:
         table = table_in_force(session)
-    with db.driver() as cursor:
-        assert [c.client_id for c in clients_with_phone(cursor, "+33199001234", table)] == [
+        assert [c.client_id for c in clients_with_phone(session, "+33199001234", table)] == [
             "12345678"
         ]
-        assert [c.client_id for c in clients_with_phone(cursor, "+33639981235", table)] == [
+        assert [c.client_id for c in clients_with_phone(session, "+33639981235", table)] == [
             "12345679"
         ]
-        assert clients_with_phone(cursor, "+33100000000", table) == []
+        assert clients_with_phone(session, "+33100000000", table) == []

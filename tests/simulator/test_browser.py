@@ -58,7 +58,14 @@ def test_a_call_placed_on_the_page_rings_the_technicians_phone(browser, settings
             ringing = page.wait_for_selector(".phone.ringing", timeout=10_000)
             assert TECHNICIAN in ringing.inner_text()
             page.click('.phone.ringing button[data-action="answer"]')
-            page.locator("#outbound").get_by_text("Demande d'intervention à Paris").wait_for()
+            phone = page.locator("#outbound .phone")
+            phone.get_by_text("Demande d'intervention à Paris").wait_for()
+            for key in "123456789*0#":  # every key a prompt may name is on the phone
+                assert phone.locator(f'button[data-value="{key}"]').count() == 1
+            phone.locator('button[data-value="*"]').click()  # hear it again
+            phone.get_by_text("CALLEE presses *").wait_for()
+            phone.locator('button[data-value="2"]').click()  # taken in hand
+            phone.get_by_text("C'est noté, merci").wait_for()
         finally:
             stop.set()
             runner.join(timeout=10)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from ivr.adapters.orm import AlertRow, CallEventRow, CallRow, DialAttemptRow, RecordingRow
 from ivr.services.app_settings import RECORD_CALLS
-from tests.conftest import AUTH_TOKEN, BASE_URL, sign
+from tests.conftest import AUTH_TOKEN, BASE_URL, failing_inserts, sign
 
 CALL = {
     "CallSid": "CA" + "1" * 32,
@@ -346,16 +346,15 @@ def test_a_turn_answered_by_another_process_is_not_decided_again_by_this_one(mak
     assert "<Dial" in twiml
 
 
-def test_a_call_whose_first_turn_was_never_written_gets_it_on_twilios_retry(make_app, demo):
-    from datetime import UTC, datetime
-
-    with demo.session() as session:
-        session.add(
-            CallRow(
-                sid=CALL["CallSid"],
-                started_at=datetime(2026, 12, 22, tzinfo=UTC),
-                state={"caller": "+33611111111"},
-            )
-        )
-    twiml = post(make_app().test_client(), "/twilio/voice", CALL).get_data(as_text=True)
-    assert "<Gather" in twiml and "numéro de contrat" in twiml
+def test_a_first_turn_that_cannot_be_written_leaves_nothing_and_twilios_retry_starts_it(
+    make_app, demo
+):
+    client = make_app().test_client()
+    with failing_inserts(demo, "call_events", "NEW.kind = 'prompt'"):
+        twiml = post(client, "/twilio/voice", CALL).get_data(as_text=True)
+    assert "difficulté technique" in twiml  # the caller is not left in silence
+    assert count(demo, CallRow) == 0 and count(demo, CallEventRow) == 0
+    with demo.snapshot() as session:
+        assert session.scalars(select(AlertRow.kind)).all() == ["webhook_failed"]
+    twiml = post(client, "/twilio/voice", CALL).get_data(as_text=True)
+    assert "numéro de contrat" in twiml and count(demo, CallRow) == 1

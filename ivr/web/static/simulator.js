@@ -65,9 +65,10 @@ function renderStaff(state) {
   $("#outbound").innerHTML = state.outbound.map((c) => `
     <div class="phone"><strong>${c.to}</strong> ${c.ended ? "— terminé" : "— en ligne"}
       <div class="transcript">${escapeHtml(c.transcript.join("\n"))}</div>
-      ${c.waiting ? `<div class="actions">${phoneButtons(c.sid, [
-        ["press", "1 réécouter", "1"], ["press", "2 je prends", "2"],
-        ["press", "3 appeler le client", "3"], ["silence", "Silence"], ["hangup", "Raccrocher"]])}</div>` : ""}
+      ${c.waiting ? `<div class="keypad">${phoneButtons(c.sid,
+        [..."123456789*0#"].map((key) => ["press", key, key]))}</div>
+        <div class="actions">${phoneButtons(c.sid, [
+        ["silence", "Silence"], ["hangup", "Raccrocher"]])}</div>` : ""}
     </div>`).join("");
   $("#messages").innerHTML = state.messages.map((m) =>
     `<li><strong>${m.to}</strong> : ${escapeHtml(m.body)}</li>`).join("") || "<li>Aucun.</li>";

@@ -1,0 +1,123 @@
+"""What the flows ask of the world (`voice_flows`' facts protocols), answered from the database
+and the reference data in force.
+
+Most questions need no query: what changes once a week is kept in `ReferenceCache`; a snapshot
+is opened only for what is not kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ivr.adapters.db import Database
+from ivr.adapters.orm import AppSettingRow
+from ivr.adapters.repository import clients_with_phone
+from ivr.clock import Clock
+from ivr.domain.geography import agency_for_postcode
+from ivr.domain.local_time import in_paris
+from ivr.domain.model import Client
+from ivr.domain.routing import Call, Decision, decide
+from ivr.domain.triage import Danger, Fault
+from ivr.services import staff
+from ivr.services.reference import ReferenceCache
+from ivr.settings import Settings
+from voice_flows.staff import WaitingRequest
+
+
+@dataclass
+class World:
+    """The world as the flows see it during one turn."""
+
+    db: Database
+    reference: ReferenceCache
+    settings: Settings
+    clock: Clock
+
+    def client(self, client_id: str) -> Client | None:
+        return self.reference.client(self.db, client_id)
+
+
+class CallerWorld(World):
+    """`voice_flows.caller.CallerFacts`."""
+
+    @property
+    def operator_number(self) -> str | None:
+        return self.settings.OPERATOR_NUMBER
+
+    @property
+    def national_duty_number(self) -> str | None:
+        return self.settings.NATIONAL_DUTY_NUMBER
+
+    @property
+    def speech(self) -> bool:
+        return self.settings.IVR_SPEECH
+
+    @property
+    def recording_calls(self) -> bool:
+        return self.reference.versions(self.db).record_calls
+
+    def clients_with_phone(self, number: str) -> list[Client]:
+        with self.db.snapshot() as session:
+            return clients_with_phone(session, number, self.reference.clients_table(self.db))
+
+    def decide(self, client: Client | None, danger: bool, caller_region: str | None) -> Decision:
+        call = Call(at=self.clock.now(), client=client, danger=danger, caller_region=caller_region)
+        return decide(call, self.reference.directory(self.db), self.settings.NATIONAL_DUTY_NUMBER)
+
+    def region_of_postcode(self, postcode: str) -> str | None:
+        agency = agency_for_postcode(self.reference.directory(self.db), postcode)
+        return agency.region if agency else None
+
+    def agency_of_postcode(self, postcode: str | None) -> str | None:
+        directory = self.reference.directory(self.db)
+        agency = agency_for_postcode(directory, postcode) if postcode else None
+        return agency.cia if agency else None
+
+    def gas_emergency_number(self, client: Client | None) -> str:
+        if client is not None:
+            with self.db.snapshot() as session:
+                override = session.get(AppSettingRow, f"gas_emergency_number:{client.agency}")
+            if override is not None:
+                return override.value
+        return self.settings.GAS_EMERGENCY_NUMBER
+
+
+class StaffWorld(World):
+    """`voice_flows.staff.StaffFacts`."""
+
+    def agency_lines(self, agency: str) -> list[str]:
+        return [line.mobile for line in self.reference.directory(self.db).lines.get(agency, ())]
+
+    def pin_of(self, numbers: list[str], pin: str) -> str | None:
+        return staff.pin_ok(self.db, numbers, pin)
+
+    def waiting(self, agency: str) -> list[WaitingRequest]:
+        return [
+            self._heard(w, Fault(w.fault).label if w.fault else "panne non précisée", None)
+            for w in staff.waiting_requests(self.db, self.clock, agency)
+        ]
+
+    def alerts(self, region: str) -> list[WaitingRequest]:
+        directory = self.reference.directory(self.db)
+        return [
+            self._heard(
+                w,
+                Danger(w.danger).label if w.danger else "technicien injoignable",
+                next(iter(self.agency_lines(w.agency)), None) if w.agency else None,
+            )
+            for w in staff.alerts(self.db, self.clock, directory, region)
+        ]
+
+    def _heard(self, waiting: staff.Waiting, what: str, line: str | None) -> WaitingRequest:
+        """A request as the staff's flow says it: when, who and where, what."""
+        client = self.client(waiting.client_id) if waiting.client_id else None
+        return WaitingRequest(
+            waiting.call_id,
+            in_paris(waiting.started_at).strftime("%H h %M"),
+            f"{client.name}, à {client.city}" if client else "un appelant sans contrat",
+            what,
+            waiting.message_seconds,
+            waiting.callback,
+            line,
+            waiting.message_url,
+        )

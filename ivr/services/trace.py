@@ -1,0 +1,56 @@
+"""The trace every request leaves, and the alerts operators must see: one way to add each."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ivr.adapters.db import Database
+from ivr.adapters.orm import AlertRow, CallEventRow
+from ivr.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+def add_event(
+    session: Session,
+    at: datetime,
+    call_id: int,
+    kind: str,
+    detail: Mapping[str, Any],
+    *,
+    step: str,
+    turn: int = 0,
+) -> CallEventRow:
+    """One thing that happened to a request: a prompt, keys, a decision, a call placed...
+    `step` says where (the flow's step, or `dispatch`); `turn`, which turn of the call."""
+    event = CallEventRow(
+        call_id=call_id, at=at, turn=turn, step=step, kind=kind, detail=dict(detail)
+    )
+    session.add(event)
+    return event
+
+
+def record_alert(
+    session: Session, at: datetime, kind: str, message: str, call_sid: str | None = None
+) -> None:
+    """Something an operator must look at, in the caller's transaction. The message says what
+    happened without personal data (it is logged too)."""
+    log.error("alert %s: %s", kind, message)
+    session.add(AlertRow(at=at, kind=kind, message=message, call_sid=call_sid))
+
+
+def alert_on_failure(
+    db: Database, clock: Clock, kind: str, message: str, call_sid: str | None = None
+) -> None:
+    """An alert raised while handling a failure: in its own transaction, and never raising
+    (the database may be what failed: then it is only logged)."""
+    try:
+        with db.session() as session:
+            record_alert(session, clock.now(), kind, message, call_sid)
+    except Exception:
+        log.exception("could not store alert %s", kind)

@@ -1,0 +1,23 @@
+"""The caller's call (PROCEDURE.md §5.1, §5.2), as named steps on the engine
+(`voice_flows.engine`): identification, the request, danger, and the end of the call.
+
+Two keys work at every menu: danger (9, or danger words when speech is on) and, when a call
+centre is configured, the operator (0). A silence or a stray key is answered, shorter, and
+after the third miss the caller is offered a way forward, never dropped.
+"""
+
+from __future__ import annotations
+
+from voice_flows.caller import danger, ending, identification, request
+from voice_flows.caller.common import CallerFacts, CallerState
+from voice_flows.engine import Flow
+
+flow: Flow[CallerState, CallerFacts] = Flow(
+    "caller",
+    CallerState,
+    (*identification.STEPS, *request.STEPS, *danger.STEPS, *ending.STEPS),
+    give_up=ending.way_forward,
+    intercept=danger.heard_everywhere,
+)
+
+__all__ = ["CallerFacts", "CallerState", "flow"]

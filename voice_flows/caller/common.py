@@ -1,0 +1,98 @@
+"""The caller's state, the facts the caller's flow asks of the world, and what its steps share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from ivr.domain.model import Client
+from ivr.domain.routing import Decision
+from voice_flows.engine import Go, Note, State, Step
+from voice_flows.instructions import Ask, Instruction, Say
+
+
+class CallerFacts(Protocol):
+    """What the caller's flow may ask of the world (the service layer answers)."""
+
+    @property
+    def operator_number(self) -> str | None: ...
+
+    @property
+    def recording_calls(self) -> bool: ...
+
+    @property
+    def national_duty_number(self) -> str | None: ...
+
+    @property
+    def speech(self) -> bool: ...
+
+    def client(self, client_id: str) -> Client | None: ...
+
+    def clients_with_phone(self, number: str) -> list[Client]: ...
+
+    def decide(
+        self, client: Client | None, danger: bool, caller_region: str | None
+    ) -> Decision: ...
+
+    def region_of_postcode(self, postcode: str) -> str | None: ...
+
+    def gas_emergency_number(self, client: Client | None) -> str: ...
+
+
+@dataclass
+class CallerState(State):
+    """Everything the caller's flow remembers between two webhooks."""
+
+    step: str = "welcome"
+    caller: str | None = None  # E.164, when the caller's number is shown
+    recording: bool = False
+    client_id: str | None = None
+    proposed: str | None = None
+    id_attempts: int = 0
+    callback: str | None = None
+    equipment_confirmed: bool | None = None
+    fault: str | None = None
+    description: str | None = None
+    danger: str | None = None
+    postcode: str | None = None
+    region: str | None = None
+    action: str | None = None
+    call_numbers: list[str] = field(default_factory=list)
+    dial_index: int = 0
+    resume: str | None = None  # the menu a caller left for the danger or operator key
+    reached: str | None = None
+    message_seconds: int = 0
+
+    def client(self, facts: CallerFacts) -> Client | None:
+        """The client the caller confirmed (or is reading back), if any."""
+        return facts.client(self.client_id) if self.client_id else None
+
+    def decided(self, decision: Decision, then: Go) -> Go:
+        """The rules' decision, kept with the call and traced; then on to `then`."""
+        self.action = decision.action.value
+        self.call_numbers = list(decision.call_numbers)
+        self.dial_index = 0
+        return replace(then, notes=(*then.notes, Note("decision", decision.as_json())))
+
+
+CallerStep = Step[CallerState, CallerFacts]
+
+
+def read_back(client: Client) -> dict[str, str]:
+    """A client as read back to the caller: name, town, contract number digit by digit."""
+    return {"name": client.name, "city": client.city, "client_id": " ".join(client.client_id)}
+
+
+def options(facts: CallerFacts, *, danger_first: bool = False) -> tuple[Say, ...]:
+    """The keys of every menu: danger (9) and, where there is one, the operator (0)."""
+    operator = (Say("operator_option"),) if facts.operator_number else ()
+    if danger_first:
+        return (Say("danger_option"), *operator)
+    return (*operator, Say("danger_option"))
+
+
+def menu(
+    name: str, *says: Say, facts: CallerFacts, danger_first: bool = False
+) -> tuple[Instruction, ...]:
+    """A one-key question, with the keys of every menu."""
+    return (Ask(name, (*says, *options(facts, danger_first=danger_first))),)

@@ -1,0 +1,75 @@
+"""Other people and the end of the call: the agency's legacy arrangement (roll-out, §1), the
+call centre (the operator key), the message for the agency, goodbye."""
+
+from __future__ import annotations
+
+from voice_flows.caller.common import CallerFacts, CallerState, CallerStep
+from voice_flows.engine import Entered, Event, Go, Move, Note
+from voice_flows.instructions import Connect, Hangup, RecordMessage, Say
+
+
+def way_forward(state: CallerState, facts: CallerFacts) -> Go:
+    """After three misses where a step names no way of its own: a person if there is one,
+    else a message; never silence."""
+    if facts.operator_number:
+        state.resume = None
+        return Go("operator")
+    return Go("leave_message")
+
+
+def _legacy(state: CallerState, facts: CallerFacts) -> Entered:
+    if not state.call_numbers:
+        return Go("leave_message", (Say("technical_problem"),))
+    return (Say("legacy_transfer"), Connect("legacy_dialed", state.call_numbers[0], "legacy"))
+
+
+def _legacy_dialed(state: CallerState, event: Event, facts: CallerFacts) -> Move:
+    number = state.call_numbers[0]
+    note = Note("dial_outcome", {"number": number, "accepted": event.accepted})
+    if event.accepted:
+        state.reached = number
+        return Go("goodbye", notes=(note,))
+    return Go("leave_message", (Say("legacy_unreached"),), (note,))
+
+
+def _operator(state: CallerState, facts: CallerFacts) -> Entered:
+    if not facts.operator_number:
+        return Go(state.resume or "leave_message")
+    number = facts.operator_number
+    return (Say("connecting_operator"), Connect("operator_dialed", number, "operator"))
+
+
+def _operator_dialed(state: CallerState, event: Event, facts: CallerFacts) -> Move:
+    note = Note("dial_outcome", {"number": facts.operator_number, "accepted": event.accepted})
+    if event.accepted:
+        state.reached = facts.operator_number
+        return Go("goodbye", notes=(note,))
+    resume, state.resume = state.resume or "leave_message", None
+    return Go(resume, (Say("operator_unavailable"),), (note,))
+
+
+def _leave_message(state: CallerState, facts: CallerFacts) -> Entered:
+    return (Say("leave_message"), RecordMessage("message_recorded"))
+
+
+def _message_recorded(state: CallerState, event: Event, facts: CallerFacts) -> Move:
+    state.message_seconds = event.seconds
+    if event.seconds > 0:
+        kept = Note("message", {"seconds": event.seconds})
+        return Go("goodbye", (Say("message_saved"),), (kept,))
+    return Go("goodbye", (Say("no_message"),))
+
+
+def _goodbye(state: CallerState, facts: CallerFacts) -> Entered:
+    return (Say("goodbye"), Hangup())
+
+
+STEPS: tuple[CallerStep, ...] = (
+    CallerStep("legacy", _legacy),
+    CallerStep("legacy_dialed", answer=_legacy_dialed),
+    CallerStep("operator", _operator),
+    CallerStep("operator_dialed", answer=_operator_dialed),
+    CallerStep("leave_message", _leave_message),
+    CallerStep("message_recorded", answer=_message_recorded),
+    CallerStep("goodbye", _goodbye),
+)
