@@ -1,2 +1,2 @@
-from ivr.web import create_app
+from ivr.composition import create_app
 app = create_app()

@@ -140,7 +140,7 @@ def route(obj: Context, client_id: str, at_text: str, danger: bool) -> None:
 @_fails_cleanly
 def serve(obj: Context, bind: str, workers: int | None) -> None:
     """Serve the web app with gunicorn."""
-    from ivr.web.server import serve as run
+    from ivr.composition import serve as run
 
     run(obj.settings, bind=bind, workers=workers)
 
@@ -155,8 +155,8 @@ def worker(obj: Context, burst: bool) -> None:
     import signal
     import threading
 
+    from ivr.composition import make_worker
     from ivr.services.dispatch import make_dispatcher
-    from ivr.services.worker import Worker
 
     settings = obj.settings
     missing = [
@@ -167,13 +167,7 @@ def worker(obj: Context, burst: bool) -> None:
     if missing:  # else every call and text message would fail, one by one, at night
         raise SettingsError(f"invalid settings: ivr worker needs {', '.join(missing)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    dispatcher = make_dispatcher(obj.db, settings, settings.make_clock())
-    runner = Worker(
-        dispatcher.queue,
-        dispatcher.handlers(),
-        dispatcher.plan_ended_calls,
-        dispatcher.job_failed,
-    )
+    runner = make_worker(make_dispatcher(obj.db, settings, settings.make_clock()))
     if burst:
         click.echo(f"{runner.run_due()} jobs run")
         return
@@ -216,6 +210,7 @@ def simulate(
     `hangup`. Then the dispatcher's work is run and printed: its calls (answered as
     `--callee` says), text messages, summary sheets. Uses DATABASE_URL: the demo's, say.
     """
+    from ivr.composition import serve_demo
     from ivr.domain.local_time import parse_instant
     from ivr.simulator.script import run_script
 
@@ -233,8 +228,9 @@ def simulate(
                 f"{item!r}: NUMBER=take|ring|voicemail|busy", param_hint="--callee"
             )
         behaviours[number.strip()] = how
-    for line in run_script(obj.settings, caller, at, steps, behaviours, follow):
-        click.echo(line)
+    with serve_demo(obj.settings, at) as stack:
+        for line in run_script(stack, caller, steps, behaviours, follow):
+            click.echo(line)
 
 
 @main.group()

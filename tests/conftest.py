@@ -123,7 +123,7 @@ def demo(db: Database, clock: Clock) -> Database:
 @pytest.fixture
 def make_app(settings: Settings, demo: Database):
     """`make_app(at="2026-12-22T23:00", **settings)`: the app, its clock at `at`."""
-    from ivr.web import create_app
+    from ivr.composition import create_app
 
     def build(at: str = "2026-12-22T23:00", **overrides: object):
         values = {

@@ -183,3 +183,11 @@ class Directory:
         t = at.astimezone(UTC)
         on_duty = [s for s in self.shifts.get(region, ()) if s.start <= t < s.end]
         return tuple(sorted(on_duty, key=lambda s: s.start, reverse=True))
+
+    def staff_phones(self) -> list[tuple[str, str]]:
+        """Every on-call line and regional manager's mobile, with whose it is."""
+        lines = {(x.mobile, f"astreinte {cia}") for cia, ls in self.lines.items() for x in ls}
+        managers = {
+            (s.mobile, f"cadre {s.region} : {s.name}") for ss in self.shifts.values() for s in ss
+        }
+        return sorted(lines | managers)

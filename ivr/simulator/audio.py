@@ -24,3 +24,8 @@ def message_tone(seconds: int) -> bytes:
         wav.setframerate(RATE)
         wav.writeframes(b"".join(struct.pack("<h", s) for s in samples))
     return out.getvalue()
+
+
+def message_recording(duration: int) -> tuple[bytes, str]:
+    """A recording the back office plays, in the demo: a tone as long as the message."""
+    return message_tone(duration), "audio/wav"

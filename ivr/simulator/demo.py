@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,6 +19,7 @@ from ivr.adapters.orm import JobRow
 from ivr.clock import Clock
 from ivr.domain import wording
 from ivr.domain.local_time import in_paris
+from ivr.services.reference import ReferenceCache
 from ivr.services.worker import Worker
 from ivr.settings import Settings
 from ivr.simulator.phone import Callee, FlaskTransport, OutboundCall, PhoneCall
@@ -47,6 +46,7 @@ class Simulator:
     settings: Settings
     db: Database
     clock: Clock
+    reference: ReferenceCache
     rest: FakeTwilioRest = field(default_factory=FakeTwilioRest)
     calls: dict[int, PhoneCall] = field(default_factory=dict)
     outbound: dict[str, OutboundCall] = field(default_factory=dict)
@@ -249,47 +249,3 @@ class DemoStack:
     def simulator(self) -> Simulator:
         simulator: Simulator = self.app.extensions["ivr.simulator"]
         return simulator
-
-
-@contextmanager
-def serve_demo(settings: Settings, at: datetime | None) -> Iterator[DemoStack]:
-    """The app with the simulator on a free loopback port (its fake Twilio REST API at
-    `/simulator/twilio`, which the dispatcher calls over HTTP), as `make run` runs it, for
-    `ivr simulate` and the tests. The worker is not started: call `run_due` or `run`."""
-    from werkzeug.serving import make_server
-
-    from ivr.services.dispatch import make_dispatcher
-    from ivr.web import create_app
-
-    server = make_server("127.0.0.1", 0, _not_ready, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    overrides = {
-        "IVR_SIMULATOR": True,
-        "PUBLIC_BASE_URL": base,
-        "TWILIO_ACCOUNT_SID": ACCOUNT,
-        "TWILIO_AUTH_TOKEN": settings.TWILIO_AUTH_TOKEN or "simulator-token",
-        "TWILIO_API_BASE_URL": f"{base}/simulator/twilio",
-        "IVR_CALLER_ID": settings.IVR_CALLER_ID or "+33199000000",
-    }
-    if at is not None:
-        overrides["IVR_CLOCK"] = at
-    app = create_app(settings.model_copy(update=overrides))
-    server.app = app
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    dispatcher = make_dispatcher(
-        app.extensions["ivr.db"], app.extensions["ivr.settings"], app.extensions["ivr.clock"]
-    )
-    worker = Worker(
-        dispatcher.queue, dispatcher.handlers(), dispatcher.plan_ended_calls, dispatcher.job_failed
-    )
-    try:
-        yield DemoStack(app, worker, base)
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-
-
-def _not_ready(_environ: object, start_response: Any) -> list[bytes]:
-    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
-    return [b"starting"]

@@ -4,39 +4,38 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from ivr.domain import wording
-from ivr.settings import Settings
-from ivr.simulator.demo import Simulator, serve_demo
+from ivr.services.worker import Worker
+from ivr.simulator.demo import DemoStack, Simulator
 
 MAX_ROUNDS = 40  # dispatcher rounds followed, at most (a chain, its retries, the sheets)
 
 
 def run_script(
-    settings: Settings,
+    stack: DemoStack,
     caller: str,
-    at: datetime | None,
     steps: tuple[str, ...],
     behaviours: Mapping[str, str],
     follow: bool,
 ) -> Iterator[str]:
-    with serve_demo(settings, at) as stack:
-        logging.getLogger().setLevel(logging.WARNING)  # the transcript is the output
-        simulator = stack.simulator
-        simulator.behaviours.update(behaviours)
-        number = simulator.place(caller, None)
-        for step in steps:
-            if simulator.calls[number].ended:
-                break
-            action, value = _action(step)
-            simulator.act(number, action, value)
-        if not simulator.calls[number].ended:
-            simulator.act(number, "hangup")
-        yield from simulator.calls[number].transcript
-        yield ""
-        yield "--- the dispatcher ---"
-        yield from _dispatch(simulator, stack.worker, follow)
+    """One call through the demo `stack`, step by step, then the dispatcher's work."""
+    logging.getLogger().setLevel(logging.WARNING)  # the transcript is the output
+    simulator = stack.simulator
+    simulator.behaviours.update(behaviours)
+    number = simulator.place(caller, None)
+    for step in steps:
+        if simulator.calls[number].ended:
+            break
+        action, value = _action(step)
+        simulator.act(number, action, value)
+    if not simulator.calls[number].ended:  # the script ended before the call: hang up
+        simulator.act(number, "hangup")
+    yield from simulator.calls[number].transcript
+    yield ""
+    yield "--- the dispatcher ---"
+    yield from _dispatch(simulator, stack.worker, follow)
 
 
 def _action(step: str) -> tuple[str, str]:
@@ -49,10 +48,7 @@ def _action(step: str) -> tuple[str, str]:
     return "press", step
 
 
-def _dispatch(simulator: Simulator, worker: object, follow: bool) -> Iterator[str]:
-    from ivr.services.worker import Worker
-
-    assert isinstance(worker, Worker)
+def _dispatch(simulator: Simulator, worker: Worker, follow: bool) -> Iterator[str]:
     for _ in range(MAX_ROUNDS):
         worker.run_due()
         ringing = simulator.ringing()

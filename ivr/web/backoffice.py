@@ -115,10 +115,10 @@ def recording_audio(recording_id: int) -> Response:
     if row is None:
         abort(404)
     settings = _settings()
-    if settings.IVR_SIMULATOR:
-        from ivr.simulator.audio import message_tone
-
-        return Response(message_tone(row.duration), mimetype="audio/wav")
+    stand_in = current_app.extensions.get("ivr.recordings")  # the demo's: it records nothing
+    if stand_in is not None:
+        audio, mimetype = stand_in(row.duration)
+        return Response(audio, mimetype=mimetype)
     if not _twilio_media(row.url, settings.TWILIO_API_BASE_URL):
         abort(404)  # only Twilio's own media, never a URL of another host
     try:
@@ -290,19 +290,8 @@ def reference() -> str:
         week=_week(),
         planning=_planning(),
         days=DAY_LABELS,
-        staff_numbers=_staff_numbers(),
+        staff_numbers=_directory().staff_phones(),
     )
-
-
-def _staff_numbers() -> list[tuple[str, str]]:
-    directory = _directory()
-    lines = {
-        (line.mobile, f"astreinte {cia}") for cia, ls in directory.lines.items() for line in ls
-    }
-    managers = {
-        (s.mobile, f"cadre {s.region} : {s.name}") for ss in directory.shifts.values() for s in ss
-    }
-    return sorted(lines | managers)
 
 
 DAY_LABELS = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")

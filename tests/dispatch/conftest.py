@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import responses
 
+from ivr.composition import make_worker
 from ivr.services.dispatch import Dispatcher, make_dispatcher
 from ivr.services.worker import Worker
 from ivr.simulator.phone import FlaskTransport, OutboundCall
@@ -172,12 +173,6 @@ def night(make_app, demo, tmp_path, fake_twilio):
         dispatcher = make_dispatcher(
             demo, app.extensions["ivr.settings"], app.extensions["ivr.clock"]
         )
-        worker = Worker(
-            dispatcher.queue,
-            dispatcher.handlers(),
-            dispatcher.plan_ended_calls,
-            dispatcher.job_failed,
-        )
-        return Night(app, dispatcher, worker, faxes)
+        return Night(app, dispatcher, make_worker(dispatcher), faxes)
 
     return build

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from ivr.composition import serve_demo
 from ivr.domain.local_time import parse_instant
 from ivr.services.accounts import add_user
-from ivr.simulator.demo import serve_demo
 from tests.calls.conftest import BACKUP, TECHNICIAN
 from tests.conftest import AUTH_TOKEN
 

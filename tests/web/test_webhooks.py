@@ -42,7 +42,7 @@ def action(twiml: str) -> str:
 @pytest.fixture
 def app_without_database(settings, tmp_path):
     """`app_without_database(**settings)`: the app, its database impossible to open."""
-    from ivr.web import create_app
+    from ivr.composition import create_app
 
     def build(**overrides: object):
         # A folder where the database file should be: SQLite cannot open it.

@@ -1,31 +1,25 @@
-"""The phone simulator page and its API (`/simulator`), and the fake Twilio REST API the
-demo's dispatcher calls (`/simulator/twilio/...`). Registered only when IVR_SIMULATOR is on:
-a demo and training tool, never part of production."""
+"""The phone simulator page and its API (`/simulator`). Served only when IVR_SIMULATOR is on
+(`ivr.composition`): a demo and training tool, never part of production."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request, send_file
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file
 from sqlalchemy import select
 
 from ivr.adapters.repository import table_in_force
 from ivr.domain.local_time import parse_instant
 from ivr.simulator.demo import BEHAVIOURS, Simulator
 
-blueprint = Blueprint("simulator", __name__, url_prefix="/simulator")
-
-
-def register(app: Flask, simulator: Simulator) -> None:
-    from ivr.web.auth import csrf
-
-    app.extensions["ivr.simulator"] = simulator
-    # A demo tool (IVR_SIMULATOR, never in production): its JSON API, called by its own page,
-    # and its fake Twilio API, called by the dispatcher, carry no CSRF token.
-    app.register_blueprint(csrf.exempt(blueprint))
-    fake_twilio = simulator.rest.blueprint("simulated_twilio", "/simulator/twilio")
-    app.register_blueprint(csrf.exempt(fake_twilio))
+blueprint = Blueprint(
+    "simulator",
+    __name__,
+    url_prefix="/simulator",
+    template_folder="templates",
+    static_folder="static",
+)
 
 
 def _simulator() -> Simulator:
@@ -47,19 +41,7 @@ def page() -> str:
             if table is not None
             else []
         )
-    directory = simulator.app.extensions["ivr.reference"].directory(simulator.db)
-    staff = sorted(
-        {
-            (line.mobile, f"astreinte {line.cia}")
-            for lines in directory.lines.values()
-            for line in lines
-        }
-        | {
-            (s.mobile, f"cadre {s.region} : {s.name}")
-            for shifts in directory.shifts.values()
-            for s in shifts
-        }
-    )
+    staff = simulator.reference.directory(simulator.db).staff_phones()
     return render_template("simulator.html", clients=clients, staff=staff)
 
 

@@ -1,0 +1,121 @@
+"""Where the program is put together, and the only module that knows every part: the web app
+(with the phone simulator in the demo), the dispatcher's worker, gunicorn. `wsgi.py`, the
+command line and the tests build the program here; nothing is built at import."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from flask import Flask
+
+from ivr.adapters.db import Database
+from ivr.services.callee import Announcements, DispatcherCalls
+from ivr.services.calls import Calls
+from ivr.services.dispatch import Dispatcher, make_dispatcher
+from ivr.services.reference import ReferenceCache
+from ivr.services.worker import Worker
+from ivr.settings import Settings, load_settings
+from ivr.simulator import pages
+from ivr.simulator.audio import message_recording
+from ivr.simulator.demo import ACCOUNT, DemoStack, Simulator
+from ivr.web import auth, server, web_app
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """The web app from settings (the environment by default): Twilio's webhooks, the back
+    office; the phone simulator too when IVR_SIMULATOR is on."""
+    settings = settings or load_settings()
+    db = Database(settings.DATABASE_URL)
+    clock = settings.make_clock()
+    reference = ReferenceCache()
+    parts: dict[str, Any] = {
+        "ivr.settings": settings,
+        "ivr.db": db,
+        "ivr.clock": clock,
+        "ivr.reference": reference,
+        "ivr.calls": Calls(db, settings, clock, reference),
+        "ivr.announcements": Announcements(db, settings, clock, reference),
+        "ivr.dispatcher_calls": DispatcherCalls(db, settings, clock, reference),
+        # The web app follows the dispatcher's calls; placing them is the worker's.
+        "ivr.dispatcher": make_dispatcher(db, settings, clock, reference),
+    }
+    app = web_app(settings, parts)
+    if settings.IVR_SIMULATOR:
+        simulator = Simulator(app, settings, db, clock, reference)
+        app.extensions["ivr.simulator"] = simulator
+        app.extensions["ivr.recordings"] = message_recording  # the simulator records nothing
+        # A demo tool, never in production: its page's own API and the fake Twilio API the
+        # dispatcher calls carry no CSRF token.
+        app.register_blueprint(auth.csrf.exempt(pages.blueprint))
+        fake_twilio = simulator.rest.blueprint("simulated_twilio", "/simulator/twilio")
+        app.register_blueprint(auth.csrf.exempt(fake_twilio))
+    return app
+
+
+def make_worker(dispatcher: Dispatcher) -> Worker:
+    """The dispatcher's worker: its jobs, the planning of ended calls, the chains that go on
+    when a job is given up."""
+    return Worker(
+        dispatcher.queue, dispatcher.handlers(), dispatcher.plan_ended_calls, dispatcher.job_failed
+    )
+
+
+def worker_of(app: Flask) -> Worker:
+    """A worker on the app's database and clock (the demo: one clock for both)."""
+    parts = app.extensions
+    return make_worker(make_dispatcher(parts["ivr.db"], parts["ivr.settings"], parts["ivr.clock"]))
+
+
+def serve(settings: Settings, bind: str = "127.0.0.1:8000", workers: int | None = None) -> None:
+    """`ivr serve`: gunicorn in the foreground until it is stopped (Ctrl-C, SIGTERM)."""
+    demo = _run_worker_inside if settings.IVR_SIMULATOR else None
+    server.run(lambda: create_app(settings), bind, workers, post_worker_init=demo)
+
+
+def _run_worker_inside(worker: Any) -> None:
+    """The demo (IVR_SIMULATOR): the dispatcher's worker runs in the web process, so that the
+    simulator page moves one clock for both (`make run` serves one gunicorn worker)."""
+    runner = worker_of(worker.wsgi)
+    thread = threading.Thread(
+        target=runner.run, args=(threading.Event(),), name="dispatcher", daemon=True
+    )
+    thread.start()
+
+
+@contextmanager
+def serve_demo(settings: Settings, at: datetime | None) -> Iterator[DemoStack]:
+    """The app with the simulator on a free loopback port (its fake Twilio REST API at
+    `/simulator/twilio`, which the dispatcher calls over HTTP), as `make run` runs it, for
+    `ivr simulate` and the tests. The worker is not started: call `run_due` or `run`."""
+    from werkzeug.serving import make_server
+
+    httpd = make_server("127.0.0.1", 0, _not_ready, threaded=True)
+    base = f"http://127.0.0.1:{httpd.server_port}"
+    overrides = {
+        "IVR_SIMULATOR": True,
+        "PUBLIC_BASE_URL": base,
+        "TWILIO_ACCOUNT_SID": ACCOUNT,
+        "TWILIO_AUTH_TOKEN": settings.TWILIO_AUTH_TOKEN or "simulator-token",
+        "TWILIO_API_BASE_URL": f"{base}/simulator/twilio",
+        "IVR_CALLER_ID": settings.IVR_CALLER_ID or "+33199000000",
+    }
+    if at is not None:
+        overrides["IVR_CLOCK"] = at
+    app = create_app(settings.model_copy(update=overrides))
+    httpd.app = app
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield DemoStack(app, worker_of(app), base)
+    finally:
+        httpd.shutdown()
+        thread.join(timeout=5)
+
+
+def _not_ready(_environ: object, start_response: Any) -> list[bytes]:
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"starting"]
