@@ -22,8 +22,10 @@ from ivr.domain.local_time import in_paris
 from ivr.services.reference import ReferenceCache
 from ivr.services.worker import Worker
 from ivr.settings import Settings
-from ivr.simulator.phone import Callee, FlaskTransport, OutboundCall, PhoneCall
+from ivr.simulator.dialer import Callee
+from ivr.simulator.phone import OutboundCall, PhoneCall
 from ivr.simulator.rest import FakeTwilioRest
+from ivr.simulator.transports import FlaskTransport
 from ivr.simulator.twiml_schema import validate
 
 if TYPE_CHECKING:

@@ -8,7 +8,9 @@ from contextlib import ExitStack
 import pytest
 
 from ivr.domain.local_time import parse_instant
-from ivr.simulator.phone import Callee, FlaskTransport, HttpTransport, PhoneCall, Transport
+from ivr.simulator.dialer import Callee
+from ivr.simulator.phone import PhoneCall
+from ivr.simulator.transports import FlaskTransport, HttpTransport, Transport
 from tests.conftest import AUTH_TOKEN, BASE_URL, running_ivr
 
 TECHNICIAN = "+33639980101"  # 0751, priority 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from ivr.adapters.orm import CallEventRow, CallRow, DialAttemptRow, RecordingRow
-from ivr.simulator.phone import Callee
+from ivr.simulator.dialer import Callee
 from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN, identify, through_details
 
 
@@ -371,7 +371,8 @@ def test_nine_then_hash_where_a_number_is_typed(phone, demo):
 
 def test_safety_instructions_cannot_be_cut_short_by_a_key(make_app, demo):
     """They are played before the next question, outside it: a key does not interrupt them."""
-    from ivr.simulator.phone import FlaskTransport, PhoneCall
+    from ivr.simulator.phone import PhoneCall
+    from ivr.simulator.transports import FlaskTransport
     from tests.conftest import AUTH_TOKEN, BASE_URL
 
     call = PhoneCall(FlaskTransport(make_app()), BASE_URL, AUTH_TOKEN, from_="+33611111111")

@@ -8,7 +8,8 @@ from sqlalchemy import select
 from ivr.adapters.orm import AlertRow, CallEventRow, CallRow
 from ivr.services.reference import ReferenceCache
 from ivr.services.staff import set_pin
-from ivr.simulator.phone import Callee, PhoneCall
+from ivr.simulator.dialer import Callee
+from ivr.simulator.phone import PhoneCall
 from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN, identify, through_details
 from tests.conftest import failing_inserts
 

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from ivr.simulator.phone import Callee, HttpTransport, PhoneCall
+from ivr.simulator.dialer import Callee
+from ivr.simulator.phone import PhoneCall
+from ivr.simulator.transports import HttpTransport
 from tests.calls.conftest import MANAGER_IDF, TECHNICIAN, identify, through_details
 from tests.conftest import AUTH_TOKEN, running_ivr
 

@@ -16,7 +16,8 @@ import responses
 from ivr.composition import make_worker
 from ivr.services.dispatch import Dispatcher, make_dispatcher
 from ivr.services.worker import Worker
-from ivr.simulator.phone import FlaskTransport, OutboundCall
+from ivr.simulator.phone import OutboundCall
+from ivr.simulator.transports import FlaskTransport
 from tests.conftest import AUTH_TOKEN, BASE_URL, sign
 
 ACCOUNT = "AC" + "0" * 32

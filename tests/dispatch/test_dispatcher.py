@@ -12,7 +12,9 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from ivr.adapters.orm import AlertRow, CallEventRow, CallRow, JobRow
-from ivr.simulator.phone import Callee, FlaskTransport, PhoneCall
+from ivr.simulator.dialer import Callee
+from ivr.simulator.phone import PhoneCall
+from ivr.simulator.transports import FlaskTransport
 from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN, identify, through_details
 from tests.conftest import AUTH_TOKEN, BASE_URL
 

@@ -10,7 +10,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from ivr.adapters.orm import CoverageRow, JobRow
-from ivr.simulator.phone import FlaskTransport, PhoneCall
+from ivr.simulator.phone import PhoneCall
+from ivr.simulator.transports import FlaskTransport
 from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN, identify, through_details
 from tests.calls.test_staff_calls import NOBODY, events, pins, unanswered_request
 from tests.conftest import AUTH_TOKEN, BASE_URL

@@ -16,8 +16,10 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from ivr.simulator.phone import Callee, HttpTransport, PhoneCall
+from ivr.simulator.dialer import Callee
+from ivr.simulator.phone import PhoneCall
 from ivr.simulator.rest import FakeTwilioRest
+from ivr.simulator.transports import HttpTransport
 from tests.calls.conftest import BACKUP, TECHNICIAN, identify, through_details
 from tests.conftest import AUTH_TOKEN, BASE_URL, running_ivr, sign
 from tests.dispatch.conftest import ACCOUNT, IVR_NUMBER

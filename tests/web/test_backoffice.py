@@ -12,7 +12,9 @@ from sqlalchemy import select
 
 from ivr.adapters.orm import AuditRow, CallRow, PromptVersionRow, RecordingRow
 from ivr.services.accounts import add_user
-from ivr.simulator.phone import Callee, FlaskTransport, PhoneCall
+from ivr.simulator.dialer import Callee
+from ivr.simulator.phone import PhoneCall
+from ivr.simulator.transports import FlaskTransport
 from tests.calls.conftest import BACKUP, TECHNICIAN, identify, through_details
 from tests.conftest import AUTH_TOKEN, BASE_URL
 

@@ -16,15 +16,10 @@ from flask import Flask, Response, abort, request
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
-from ivr.simulator.phone import (
-    Callee,
-    CallStateError,
-    FlaskTransport,
-    HttpTransport,
-    PhoneCall,
-    TwimlError,
-    WebhookRequest,
-)
+from ivr.simulator.dialer import Callee
+from ivr.simulator.phone import CallStateError, PhoneCall
+from ivr.simulator.transports import FlaskTransport, HttpTransport
+from ivr.simulator.twiml import TwimlError, WebhookRequest
 from ivr.simulator.twiml_schema import InvalidTwiml
 
 TOKEN = "0123456789abcdef0123456789abcdef"

@@ -1,0 +1,297 @@
+"""`<Dial>`, as Twilio runs it: the numbers ring, the callees who answer hear their leg's
+TwiML (the whisper) and the first who does not hang up is bridged; the dial's outcome goes to
+its action, and each leg's status callbacks are posted."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from ivr.simulator.twiml import (
+    API_VERSION,
+    CallClock,
+    Ended,
+    Leg,
+    Record,
+    TwimlError,
+    Webhooks,
+    check_post,
+    events_attr,
+    int_attr,
+    new_sid,
+    text_of,
+    url_attr,
+)
+
+_CALL_EVENTS = ("initiated", "ringing", "answered", "completed")
+
+
+@dataclass
+class Callee:
+    """How a dialed number behaves.
+
+    `keys` are what the callee presses at each `<Gather>` of their leg, in order (`["1"]`,
+    `["12#"]`); once they run out, the callee presses nothing. A `voicemail` box answers but never
+    presses anything. `talk_seconds` is how long a bridged conversation lasts.
+    """
+
+    answers: bool = True
+    busy: bool = False
+    fails: bool = False
+    voicemail: bool = False
+    keys: list[str] = field(default_factory=list)
+    talk_seconds: int = 30
+
+
+@dataclass(frozen=True)
+class _Target:
+    number: str
+    url: str | None
+    status_callback: str | None
+    status_events: frozenset[str]
+
+
+@dataclass
+class _Attempt:
+    target: _Target
+    callee: Callee
+    sid: str
+    status: str = "no-answer"
+    answered: bool = False
+    duration: int = 0
+
+
+class Dialer:
+    """Rings the numbers of a `<Dial>`, runs whispers, bridges; returns the action's params."""
+
+    def __init__(
+        self,
+        *,
+        webhooks: Webhooks,
+        clock: CallClock,
+        transcript: list[str],
+        callee_for: Callable[[str], Callee],
+        parent: Mapping[str, str],
+        whisper_hangup_status: str,
+    ) -> None:
+        self._webhooks = webhooks
+        self._clock = clock
+        self._transcript = transcript
+        self._callee_for = callee_for
+        self._parent = parent
+        self._whisper_hangup_status = whisper_hangup_status
+
+    def dial(self, verb: ET.Element, url: str) -> dict[str, str]:
+        timeout = int_attr(verb, "timeout", 30, url)
+        caller_id = verb.get("callerId") or self._parent["From"]
+        targets = self._targets(verb, url)
+        self._transcript.append(
+            f"IVR dials {', '.join(t.number for t in targets)} (timeout {timeout} s)"
+        )
+        attempts = [_Attempt(t, self._callee_for(t.number), new_sid("CA")) for t in targets]
+        for attempt in attempts:
+            callee, number = attempt.callee, attempt.target.number
+            if callee.fails:
+                attempt.status = "failed"
+                self._transcript.append(f"{number}: the call fails")
+            elif callee.busy:
+                attempt.status = "busy"
+                self._transcript.append(f"{number}: busy")
+            elif not callee.answers:
+                self._transcript.append(f"{number}: no answer")
+        if not any(map(self._answers, attempts)) and any(a.status == "no-answer" for a in attempts):
+            self._clock.advance(timeout)  # rang out
+        winner = self._connect(attempts, caller_id)
+        for attempt in attempts:
+            self._leg_callbacks(attempt, caller_id)
+        return self._outcome(attempts, winner)
+
+    @staticmethod
+    def _answers(attempt: _Attempt) -> bool:
+        callee = attempt.callee
+        return callee.answers and not callee.busy and not callee.fails
+
+    def _connect(self, attempts: list[_Attempt], caller_id: str) -> _Attempt | None:
+        """Whispers to the callees who answer, in order; bridges the first who accepts."""
+        for attempt in attempts:
+            if not self._answers(attempt):
+                continue
+            number = attempt.target.number
+            attempt.answered = True
+            attempt.status = "completed"
+            self._transcript.append(
+                f"{number}: answers" + (" (voicemail)" if attempt.callee.voicemail else "")
+            )
+            started = self._clock.seconds
+            accepted = attempt.target.url is None or self._whisper(attempt, caller_id)
+            attempt.duration = self._clock.seconds - started
+            if accepted:
+                self._transcript.append(f"BRIDGED caller <-> {number}")
+                self._clock.advance(attempt.callee.talk_seconds)
+                attempt.duration += attempt.callee.talk_seconds
+                self._transcript.append(
+                    f"{number}: conversation over after {attempt.callee.talk_seconds} s"
+                )
+                for other in attempts[attempts.index(attempt) + 1 :]:
+                    if self._answers(other):  # still ringing: Twilio drops it
+                        self._transcript.append(f"{other.target.number}: stops ringing")
+                return attempt
+        return None
+
+    def _whisper(self, attempt: _Attempt, caller_id: str) -> bool:
+        """Run the `<Number url>` TwiML on the callee's leg; True unless it hung up."""
+        number, callee = attempt.target.number, attempt.callee
+        assert attempt.target.url is not None
+        leg = Leg(
+            webhooks=self._webhooks,
+            clock=self._clock,
+            transcript=self._transcript,
+            prefix=f"TECH({number}): ",
+            params={
+                "CallSid": attempt.sid,
+                "ParentCallSid": self._parent["CallSid"],
+                "AccountSid": self._parent["AccountSid"],
+                "From": caller_id,
+                "To": number,
+                "Caller": caller_id,
+                "Called": number,
+                "CallStatus": "in-progress",
+                "Direction": "outbound-dial",
+                "ApiVersion": API_VERSION,
+            },
+            dialer=None,
+        )
+        keys = [] if callee.voicemail else list(callee.keys)
+        leg.request(attempt.target.url, {})
+        while True:
+            stop = leg.run()
+            if isinstance(stop, Ended):
+                return not stop.hung_up
+            if isinstance(stop, Record):  # a callee leaves no message: an empty recording
+                leg.log("records nothing")
+                self._clock.advance(stop.timeout)
+                continue
+            pressed = keys.pop(0) if keys else ""
+            if pressed and "dtmf" in stop.inputs:
+                leg.log(f"presses {pressed}")
+                leg.documents_without_input = 0
+                digits = stop.digits(pressed)
+                leg.answer_gather(stop, {"Digits": digits} if digits else None)
+            else:
+                leg.log("presses nothing")
+                self._clock.advance(stop.timeout)
+                leg.answer_gather(stop, None)
+
+    def _outcome(self, attempts: list[_Attempt], winner: _Attempt | None) -> dict[str, str]:
+        if winner is not None:
+            return {
+                "DialCallStatus": "completed",
+                "DialCallSid": winner.sid,
+                "DialCallDuration": str(winner.callee.talk_seconds),
+                "DialBridged": "true",
+            }
+        answered = [a for a in attempts if a.answered]
+        if answered:
+            return {
+                "DialCallStatus": self._whisper_hangup_status,
+                "DialCallSid": answered[-1].sid,
+                "DialCallDuration": "0",
+            }
+        statuses = {a.status for a in attempts}
+        status = next(s for s in ("no-answer", "busy", "failed") if s in statuses)
+        sid = next(a.sid for a in attempts if a.status == status)
+        return {"DialCallStatus": status, "DialCallSid": sid}
+
+    def _leg_callbacks(self, attempt: _Attempt, caller_id: str) -> None:
+        """The `<Number statusCallback>` events asked for (by default only `completed`)."""
+        target = attempt.target
+        if target.status_callback is None:
+            return
+        happened = {"initiated", "completed"}
+        if attempt.status != "failed":
+            happened.add("ringing")
+        if attempt.answered:
+            happened.add("answered")
+        statuses = {
+            "initiated": "initiated",
+            "ringing": "ringing",
+            "answered": "in-progress",
+            "completed": attempt.status,
+        }
+        sequence = 0
+        for event in _CALL_EVENTS:
+            if event not in happened or event not in target.status_events:
+                continue
+            params = {
+                "CallSid": attempt.sid,
+                "ParentCallSid": self._parent["CallSid"],
+                "AccountSid": self._parent["AccountSid"],
+                "From": caller_id,
+                "To": target.number,
+                "Caller": caller_id,
+                "Called": target.number,
+                "CallStatus": statuses[event],
+                "Direction": "outbound-dial",
+                "ApiVersion": API_VERSION,
+                "Timestamp": self._clock.timestamp(),
+                "CallbackSource": "call-progress-events",
+                "SequenceNumber": str(sequence),
+            }
+            if event == "completed":
+                params["CallDuration"] = str(attempt.duration)
+            self._webhooks.callback(target.status_callback, params)
+            sequence += 1
+
+    @staticmethod
+    def _targets(verb: ET.Element, url: str) -> list[_Target]:
+        children = list(verb)
+        if not children:
+            number = text_of(verb)
+            if not number:
+                raise TwimlError("<Dial> without a number", url=url)
+            return [_Target(number, None, None, frozenset())]
+        targets = []
+        for child in children:
+            if child.tag != "Number":
+                raise TwimlError(f"<Dial><{child.tag}> is not simulated", url=url)
+            check_post(child, url)
+            if child.get("statusCallback"):
+                check_post(child, url, "statusCallbackMethod")
+            targets.append(
+                _Target(
+                    number=text_of(child),
+                    url=url_attr(child, "url", url),
+                    status_callback=url_attr(child, "statusCallback", url),
+                    status_events=events_attr(child, "statusCallbackEvent"),
+                )
+            )
+        return targets
+
+
+def party_leg(
+    webhooks: Webhooks,
+    clock: CallClock,
+    transcript: list[str],
+    params: dict[str, str],
+    callee_for: Callable[[str], Callee],
+    whisper_hangup_status: str,
+) -> Leg:
+    """The leg of the party the simulator plays (the caller, or the callee of a call the app
+    placed), able to `<Dial>` others."""
+    dialer = Dialer(
+        webhooks=webhooks,
+        clock=clock,
+        transcript=transcript,
+        callee_for=callee_for,
+        parent=params,
+        whisper_hangup_status=whisper_hangup_status,
+    )
+    return Leg(
+        webhooks=webhooks,
+        clock=clock,
+        transcript=transcript,
+        prefix="",
+        params=params,
+        dialer=dialer,
+    )
