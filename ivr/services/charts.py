@@ -16,7 +16,7 @@ from ivr.adapters.orm import CallRow
 from ivr.clock import Clock
 from ivr.domain.local_time import in_paris
 from ivr.services.accounts import Account
-from ivr.services.review import visible
+from ivr.services.back_office import visible
 
 NIGHTS = 14
 DECISIONS = {

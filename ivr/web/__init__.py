@@ -30,12 +30,13 @@ def web_app(settings: Settings, parts: Mapping[str, Any]) -> Flask:
     app.extensions.update(parts)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from ivr.web import auth, backoffice, fax, home, twilio
+    from ivr.web import admin, auth, backoffice, fax, home, twilio
 
     auth.init(app)
     app.add_template_filter(_paris, "paris")
     app.register_blueprint(home.blueprint)
     app.register_blueprint(backoffice.blueprint)
+    app.register_blueprint(admin.blueprint)
     # Signed their own way (Twilio's signature, the fax callback's token): no CSRF token.
     app.register_blueprint(auth.csrf.exempt(twilio.blueprint))
     app.register_blueprint(auth.csrf.exempt(fax.blueprint))

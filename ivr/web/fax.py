@@ -11,9 +11,10 @@ import json
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, request
 
 from ivr.services.dispatch import Dispatcher, fax_callback_token
+from ivr.web.parts import part, settings
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("fax", __name__, url_prefix="/fax")
@@ -23,7 +24,7 @@ _STATUSES = {"COMPLETED": "completed", "FAILURE": "failed"}
 
 @blueprint.post("/status")
 def status() -> Response:
-    expected = fax_callback_token(current_app.extensions["ivr.settings"])
+    expected = fax_callback_token(settings())
     given = request.args.get("token", "")
     if expected is None or not hmac.compare_digest(given.encode(), expected.encode()):
         log.warning("refused a fax callback without the right token")
@@ -32,7 +33,7 @@ def status() -> Response:
     reference, state = str(fax.get("id", "")), _STATUSES.get(str(fax.get("status", "")).upper())
     if not reference or state is None:
         return Response(status=204)  # queued, in progress, or not about a fax we sent
-    dispatcher: Dispatcher = current_app.extensions["ivr.dispatcher"]
+    dispatcher: Dispatcher = part("ivr.dispatcher")
     dispatcher.sheets.delivered(reference, state)
     return Response(status=204)
 

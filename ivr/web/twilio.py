@@ -11,32 +11,31 @@ import hmac
 import logging
 from collections.abc import Callable
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, request
 from sqlalchemy.exc import OperationalError
 from twilio.request_validator import RequestValidator
 
 from ivr.adapters.twilio_rest import UNDER_WAY
-from ivr.clock import Clock
 from ivr.services.calls import Calls
 from ivr.services.dispatch import Dispatcher
 from ivr.services.trace import alert_on_failure
 from ivr.services.turns import Conversations, Webhook
-from ivr.settings import Settings
+from ivr.web.parts import clock, db, part, settings
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("twilio", __name__, url_prefix="/twilio")
 
 
 def _calls() -> Calls:
-    calls: Calls = current_app.extensions["ivr.calls"]
+    calls: Calls = part("ivr.calls")
     return calls
 
 
 @blueprint.before_request
 def check_signature() -> None:
-    settings: Settings = current_app.extensions["ivr.settings"]
-    tokens = [t for t in (settings.TWILIO_AUTH_TOKEN, settings.TWILIO_AUTH_TOKEN_SECONDARY) if t]
-    url = settings.PUBLIC_BASE_URL + request.path
+    account = settings()
+    tokens = [t for t in (account.TWILIO_AUTH_TOKEN, account.TWILIO_AUTH_TOKEN_SECONDARY) if t]
+    url = account.PUBLIC_BASE_URL + request.path
     if request.query_string:
         url += "?" + request.query_string.decode("latin-1")
     signature = request.headers.get("X-Twilio-Signature", "")
@@ -67,7 +66,7 @@ def _hook() -> Webhook:
 def _turn(kind: str, safe: Callable[[], str] | None = None) -> Response:
     """A turn of a conversation of `kind`; if anything fails, the person on the line still
     gets a way forward, and the operators an alert."""
-    conversations: Conversations = current_app.extensions[kind]
+    conversations: Conversations = part(kind)
     sid = request.form.get("CallSid")
     try:
         return _twiml(conversations.answer(_hook()))
@@ -80,8 +79,7 @@ def _turn(kind: str, safe: Callable[[], str] | None = None) -> Response:
 
 
 def _alert(kind: str, message: str, call_sid: str | None) -> None:
-    clock: Clock = current_app.extensions["ivr.clock"]
-    alert_on_failure(_calls().db, clock, kind, message, call_sid)
+    alert_on_failure(db(), clock(), kind, message, call_sid)
 
 
 @blueprint.post("/voice")
@@ -140,7 +138,7 @@ def outbound(step: str | None = None) -> Response:
 @blueprint.post("/outbound/status")
 def outbound_status() -> Response:
     """How the dispatcher's call went: reached, voicemail, not answered; what follows."""
-    dispatcher: Dispatcher = current_app.extensions["ivr.dispatcher"]
+    dispatcher: Dispatcher = part("ivr.dispatcher")
     job = request.args.get("job", type=int, default=0)
     status = request.form.get("CallStatus", "")
     if status in UNDER_WAY:

@@ -1,11 +1,11 @@
-"""What the back office shows and changes: calls within an account's reach, a call's whole
-trace, the agency's morning, prompts and their versions, jobs to retry."""
+"""What the back office shows and changes (its queries; the views only render): calls within
+an account's reach, a call's whole trace, the agency's morning, jobs to retry, the overview
+of the front page and of operations, the client file searched."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, or_, select, update
@@ -14,18 +14,19 @@ from sqlalchemy.orm import Session
 from ivr.adapters.db import Database
 from ivr.adapters.orm import (
     AgencyRow,
+    AlertRow,
+    AuditRow,
     CallEventRow,
     CallRow,
+    CoverageRow,
     DialAttemptRow,
+    ImportRecord,
     JobRow,
-    PromptVersionRow,
     RecordingRow,
 )
-from ivr.adapters.prompt_store import defaults as prompt_defaults
-from ivr.adapters.prompt_store import newest_versions
+from ivr.adapters.repository import client_count, table_in_force
 from ivr.clock import Clock
 from ivr.domain.local_time import PARIS
-from ivr.domain.prompts import placeholders_in
 from ivr.services.accounts import Account
 
 PAGE = 25
@@ -160,122 +161,96 @@ def retry_job(db: Database, clock: Clock, job_id: int) -> bool:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-# --- Prompts ----------------------------------------------------------------------------------
+def job_in_reach(db: Database, who: Account, job_id: int) -> JobRow | None:
+    """A job of a call the account may see."""
+    with db.snapshot() as session:
+        job = session.get(JobRow, job_id)
+    if job is None or job.call_id is None or trace(db, who, job.call_id) is None:
+        return None
+    return job
+
+
+def agency_codes(db: Database) -> list[str]:
+    with db.snapshot() as session:
+        return list(session.scalars(select(AgencyRow.cia).order_by(AgencyRow.cia)))
 
 
 @dataclass(frozen=True)
-class PromptView:
-    name: str
-    text: str
-    placeholders: tuple[str, ...]
-    version: int  # 0: the default of config/prompts.toml
-    edited_by: str | None
-    edited_at: datetime | None
+class Overview:
+    """The front page: what the app answers from."""
+
+    clients: int
+    agencies: int
+    imports: list[ImportRecord]
 
 
-def prompt_list(db: Database) -> list[PromptView]:
+def overview(db: Database) -> Overview:
     with db.snapshot() as session:
-        latest = {row.name: row for row in newest_versions(session)}
-    out = []
-    for name, default in prompt_defaults().items():
-        row = latest.get(name)
-        out.append(
-            PromptView(
-                name,
-                row.text if row else default.text,
-                tuple(default.placeholders),
-                row.version if row else 0,
-                row.created_by if row else None,
-                row.created_at if row else None,
-            )
+        return Overview(
+            client_count(session),
+            session.scalar(select(func.count()).select_from(AgencyRow)) or 0,
+            list(session.scalars(select(ImportRecord).order_by(ImportRecord.id.desc()).limit(5))),
         )
-    return out
 
 
-def prompt_versions(db: Database, name: str) -> list[PromptVersionRow]:
+@dataclass(frozen=True)
+class Operations:
+    """What an operator looks at: work under way or failed, alerts, escalations, imports,
+    the audit log, declared coverage problems."""
+
+    jobs: list[JobRow]
+    alerts: list[AlertRow]
+    escalations: list[JobRow]
+    imports: list[ImportRecord]
+    audit_log: list[AuditRow]
+    coverage: list[CoverageRow]
+
+
+def operations(db: Database) -> Operations:
+    under_way = ("pending", "waiting", "running")
     with db.snapshot() as session:
+        jobs = session.scalars(
+            select(JobRow)
+            .where(JobRow.status.in_((*under_way, "failed")))
+            .order_by(JobRow.due_at)
+            .limit(100)
+        )
+        calls_under_way = session.scalars(
+            select(JobRow)
+            .where(JobRow.kind == "call_line", JobRow.status.in_(under_way))
+            .order_by(JobRow.due_at)
+        )
+        return Operations(
+            list(jobs),
+            _newest(session, AlertRow, 50),
+            [job for job in calls_under_way if job.payload.get("role") == "manager"],
+            _newest(session, ImportRecord, 20),
+            _newest(session, AuditRow, 50),
+            _newest(session, CoverageRow, 20),
+        )
+
+
+def _newest(session: Session, row: Any, count: int) -> list[Any]:
+    return list(session.scalars(select(row).order_by(row.id.desc()).limit(count)))
+
+
+def search_clients(db: Database, query: str) -> list[Any]:
+    """Clients of the file in force by contract number, name, town or phone."""
+    with db.snapshot() as session:
+        table = table_in_force(session)
+        if table is None:
+            return []
+        pattern = f"%{query}%"
         return list(
-            session.scalars(
-                select(PromptVersionRow)
-                .where(PromptVersionRow.name == name)
-                .order_by(PromptVersionRow.version.desc())
+            session.execute(
+                select(table)
+                .where(
+                    (table.c.client_id == query)
+                    | table.c.name.ilike(pattern)
+                    | table.c.city.ilike(pattern)
+                    | (table.c.phone == query)
+                )
+                .order_by(table.c.client_id)
+                .limit(50)
             )
         )
-
-
-class PromptError(ValueError):
-    """Words that cannot be saved, said so the administrator can fix them."""
-
-
-AUDIO_TYPES = {"wav": (b"RIFF", b"WAVE"), "mp3": (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")}
-MAX_AUDIO = 5 * 1024 * 1024
-
-
-def audio_kind(content: bytes) -> str | None:
-    """ "wav" or "mp3" when the file is one (read from its first bytes, not its name)."""
-    if content[:4] == b"RIFF" and content[8:12] == b"WAVE":
-        return "wav"
-    if content[:3] == b"ID3" or content[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
-        return "mp3"
-    return None
-
-
-def save_prompt_audio(
-    db: Database, clock: Clock, who: Account, name: str, content: bytes, folder: Path
-) -> int:
-    """A recorded version of a prompt (played instead of the words), kept under `folder`;
-    the words stay, for the trace and the back office. Its version number."""
-    if not content:
-        raise PromptError("le fichier est vide")
-    if len(content) > MAX_AUDIO:
-        raise PromptError("fichier trop gros (5 Mo au plus)")
-    kind = audio_kind(content)
-    if kind is None:
-        raise PromptError("ce n'est ni un fichier WAV ni un MP3")
-    current = next((p for p in prompt_list(db) if p.name == name), None)
-    if current is None:
-        raise PromptError(f"aucun message « {name} »")
-    version = save_prompt(db, clock, who, name, current.text)
-    file_name = f"{name}-v{version}.{kind}"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / file_name).write_bytes(content)
-    with db.session() as session:
-        row = session.scalar(
-            select(PromptVersionRow).where(
-                PromptVersionRow.name == name, PromptVersionRow.version == version
-            )
-        )
-        assert row is not None
-        row.audio_path = file_name
-    return version
-
-
-def save_prompt(db: Database, clock: Clock, who: Account, name: str, text: str) -> int:
-    """A new version of a prompt's words, in force from the next call; its number."""
-    default = prompt_defaults().get(name)
-    if default is None:
-        raise PromptError(f"aucun message « {name} »")
-    text = " ".join(text.split())
-    if not text:
-        raise PromptError("le texte est vide")
-    try:
-        used = placeholders_in(text)
-    except ValueError:
-        raise PromptError("accolade mal fermée : écrivez {nom} pour une valeur") from None
-    unknown = sorted(set(used) - set(default.placeholders))
-    if unknown:
-        allowed = ", ".join("{" + p + "}" for p in default.placeholders) or "aucune"
-        raise PromptError(
-            f"valeur inconnue : {', '.join('{' + u + '}' for u in unknown)} (permises : {allowed})"
-        )
-    with db.session() as session:
-        current = session.scalar(
-            select(func.max(PromptVersionRow.version)).where(PromptVersionRow.name == name)
-        )
-        version = (current or 0) + 1
-        session.add(
-            PromptVersionRow(
-                name=name, version=version, text=text, created_at=clock.now(), created_by=who.email
-            )
-        )
-    return version
