@@ -77,39 +77,23 @@ def db_upgrade(obj: Context) -> None:
     click.echo("database schema is up to date")
 
 
-@main.group("import")
-def import_() -> None:
-    """Load the company's reference data (FORMATS.md), all or nothing."""
+@main.command("import")
+@click.argument("kind", type=click.Choice(["directory", "clients"]))
+@click.argument("path", type=click.Path(path_type=Path))
+@click.pass_obj
+@_fails_cleanly
+def import_(obj: Context, kind: str, path: Path) -> None:
+    """Load the company's reference data (FORMATS.md), all or nothing: `directory DIR`, the
+    five directory files of DIR; `clients FILE`, the weekly client file."""
+    from ivr.services.importing import import_clients, import_directory
 
-
-def _report(report: Any) -> None:
+    run = import_clients if kind == "clients" else import_directory
+    report = run(obj.db, path, obj.settings.make_clock())
     for line in report.lines():
         click.echo(line, err=not report.accepted and line.startswith("error"))
     if not report.accepted:
         click.echo(report.summary(), err=True)
         sys.exit(1)
-
-
-@import_.command("directory")
-@click.argument("folder", type=click.Path(path_type=Path))
-@click.pass_obj
-@_fails_cleanly
-def import_directory(obj: Context, folder: Path) -> None:
-    """Load the five directory files of FOLDER."""
-    from ivr.services.importing import import_directory as run
-
-    _report(run(obj.db, folder, obj.settings.make_clock()))
-
-
-@import_.command("clients")
-@click.argument("file", type=click.Path(path_type=Path))
-@click.pass_obj
-@_fails_cleanly
-def import_clients(obj: Context, file: Path) -> None:
-    """Load the weekly client FILE."""
-    from ivr.services.importing import import_clients as run
-
-    _report(run(obj.db, file, obj.settings.make_clock()))
 
 
 @main.command()

@@ -230,6 +230,7 @@ def _fax_id(answer: Any, name: str) -> str:
 # -- email to fax --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class SmtpFax:
     """One email per fax, the PDF attached, to a gateway address built from the number.
 
@@ -238,14 +239,13 @@ class SmtpFax:
     reference. Email-to-fax tells nothing back: an accepted email is a completed fax.
     """
 
-    def __init__(
-        self, host: str, port: int, sender: str, address_pattern: str, timeout: float = 30
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.sender = sender
-        self.address_pattern = address_pattern
-        self.timeout = timeout
+    host: str
+    port: int
+    sender: str
+    address_pattern: str
+    timeout: float = 30
+
+    def __post_init__(self) -> None:
         self.address_for("+33100000000")  # a bad pattern fails at start-up, not at night
 
     def address_for(self, number: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -50,6 +50,8 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+    # Every instant is stored in UTC and read back aware; every detail dict is JSON.
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON}
 
 
 # --- Directory (§4.2): replaced whole by `ivr import directory` -----------------------------
@@ -106,8 +108,8 @@ class ManagerShiftRow(Base):
     region: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     mobile: Mapped[str] = mapped_column(String(20))
-    start: Mapped[datetime] = mapped_column(UTCDateTime())
-    end: Mapped[datetime] = mapped_column(UTCDateTime())
+    start: Mapped[datetime]
+    end: Mapped[datetime]
 
 
 # --- Client file (§4.1): two tables, one in force, the other loaded by the next import ------
@@ -200,8 +202,8 @@ class ImportRecord(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))  # "clients" | "directory"
     status: Mapped[str] = mapped_column(String(20))  # running | accepted | rejected | failed
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
     file_name: Mapped[str] = mapped_column(String(500))
     file_hash: Mapped[str] = mapped_column(String(64))
     added: Mapped[int] = mapped_column(default=0)
@@ -226,12 +228,12 @@ class CallRow(Base):
     flow: Mapped[str] = mapped_column(String(20), default="caller", server_default="caller")
     from_number: Mapped[str | None] = mapped_column(String(32))
     to_number: Mapped[str | None] = mapped_column(String(32))
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None]
     twilio_status: Mapped[str] = mapped_column(String(20), default="ringing")
     status_sequence: Mapped[int] = mapped_column(default=-1)
     step: Mapped[str] = mapped_column(String(40), default="welcome")
-    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     turn: Mapped[int] = mapped_column(default=0)
     last_response: Mapped[str] = mapped_column(Text, default="")
     client_id: Mapped[str | None] = mapped_column(String(12))
@@ -243,9 +245,9 @@ class CallRow(Base):
     reached: Mapped[str | None] = mapped_column(String(32))
     message_seconds: Mapped[int] = mapped_column(default=0)
     # When the dispatcher planned what follows the call (its jobs); null until then.
-    followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    followed_up_at: Mapped[datetime | None]
     # The agency's morning: who marked the request processed, and when.
-    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    processed_at: Mapped[datetime | None]
     processed_by: Mapped[str | None] = mapped_column(String(200))
 
 
@@ -255,11 +257,11 @@ class CallEventRow(Base):
     __tablename__ = "call_events"
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    at: Mapped[datetime]
     turn: Mapped[int]
     step: Mapped[str] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(30))
-    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class DialAttemptRow(Base):
@@ -270,8 +272,8 @@ class DialAttemptRow(Base):
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
     role: Mapped[str] = mapped_column(String(20))  # technician | manager | operator | ...
     number: Mapped[str] = mapped_column(String(32))
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
     leg_sid: Mapped[str | None] = mapped_column(String(64))
     accepted: Mapped[bool] = mapped_column(default=False)
     outcome: Mapped[str | None] = mapped_column(String(20))  # completed, no-answer, busy...
@@ -290,10 +292,10 @@ class LegRow(Base):
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
     attempt_id: Mapped[int | None] = mapped_column(ForeignKey("dial_attempts.id"))
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime]
     turn: Mapped[int] = mapped_column(default=0)
     step: Mapped[str] = mapped_column(String(40))
-    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_response: Mapped[str] = mapped_column(Text, default="")
 
 
@@ -306,7 +308,7 @@ class RecordingRow(Base):
     duration: Mapped[int] = mapped_column(default=0)
     kind: Mapped[str] = mapped_column(String(20))  # message | call | emergency
     status: Mapped[str] = mapped_column(String(20))
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime]
 
 
 # --- What callers hear, settings, alerts -----------------------------------------------------
@@ -321,7 +323,7 @@ class PromptVersionRow(Base):
     version: Mapped[int]
     text: Mapped[str] = mapped_column(Text)
     audio_path: Mapped[str | None] = mapped_column(String(300))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(200))
 
     __table_args__ = (UniqueConstraint("name", "version"),)
@@ -333,7 +335,7 @@ class AppSettingRow(Base):
     __tablename__ = "app_settings"
     key: Mapped[str] = mapped_column(String(60), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime]
     updated_by: Mapped[str] = mapped_column(String(200))
 
 
@@ -348,18 +350,18 @@ class JobRow(Base):
     key: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(30))
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
-    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime]
     # pending -> running -> done | waiting (for a provider's callback) | failed | cancelled
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    lease_until: Mapped[datetime | None]
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     provider_ref: Mapped[str | None] = mapped_column(String(100))
     outcome: Mapped[str | None] = mapped_column(String(30))
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_jobs_status_due_at", "status", "due_at"),)
 
@@ -375,8 +377,8 @@ class UserRow(Base):
     region: Mapped[str | None] = mapped_column(String(20))
     agency: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
 
 
 class StaffPinRow(Base):
@@ -385,7 +387,7 @@ class StaffPinRow(Base):
     __tablename__ = "staff_pins"
     number: Mapped[str] = mapped_column(String(32), primary_key=True)
     pin_hash: Mapped[str] = mapped_column(String(300))
-    set_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    set_at: Mapped[datetime]
     set_by: Mapped[str] = mapped_column(String(200))
 
 
@@ -397,8 +399,8 @@ class CoverageRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), index=True)
     agency: Mapped[str] = mapped_column(String(20))
-    declared_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    until: Mapped[datetime] = mapped_column(UTCDateTime())
+    declared_at: Mapped[datetime]
+    until: Mapped[datetime]
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
 
 
@@ -407,10 +409,10 @@ class AuditRow(Base):
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
     user_email: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(60))
-    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class AlertRow(Base):
@@ -418,8 +420,8 @@ class AlertRow(Base):
 
     __tablename__ = "alerts"
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
     kind: Mapped[str] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(Text)
     call_sid: Mapped[str | None] = mapped_column(String(64))
-    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None]

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from dataclasses import dataclass
+
+from ivr.domain.labelled import Labelled
 
 
-class RequestOutcome(StrEnum):
-    ACKNOWLEDGED = "acknowledged"  # taken in hand: they see to it (call the client back)
-    SOLVED = "solved"
-    NOT_OURS = "not_ours"
-    SLOT = "slot"
-    ON_MY_WAY = "on_my_way"
+class RequestOutcome(Labelled):
+    """Its label is what the agency's follow-up sheet and the back office say."""
 
-    @property
-    def label(self) -> str:
-        """French, as the agency's follow-up sheet and the back office say it."""
-        return _LABELS[self]
+    ACKNOWLEDGED = "acknowledged", "pris en charge"  # they see to it (call the client back)
+    SOLVED = "solved", "résolu à distance"
+    NOT_OURS = "not_ours", "hors de notre ressort (réseau gaz ou électricité)"
+    SLOT = "slot", "rendez-vous convenu"
+    ON_MY_WAY = "on_my_way", "technicien en route"
 
     @property
     def final(self) -> bool:
@@ -23,10 +22,10 @@ class RequestOutcome(StrEnum):
         return self is not RequestOutcome.ACKNOWLEDGED
 
 
-_LABELS = {
-    RequestOutcome.ACKNOWLEDGED: "pris en charge",
-    RequestOutcome.SOLVED: "résolu à distance",
-    RequestOutcome.NOT_OURS: "hors de notre ressort (réseau gaz ou électricité)",
-    RequestOutcome.SLOT: "rendez-vous convenu",
-    RequestOutcome.ON_MY_WAY: "technicien en route",
-}
+@dataclass(frozen=True)
+class Report:
+    """What the person who took a request in hand said came of it."""
+
+    outcome: RequestOutcome
+    by: str  # their number
+    slot: str | None = None  # the time slot agreed, as they keyed it ("le 24 à 14 h")

@@ -4,48 +4,26 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from enum import StrEnum
+
+from ivr.domain.labelled import Labelled
 
 
-class Fault(StrEnum):
-    NO_HEATING = "no_heating"
-    NO_HOT_WATER = "no_hot_water"
-    WATER_LEAK = "water_leak"
-    SAFETY_LOCK = "safety_lock"
-    OTHER = "other"
+class Fault(Labelled):
+    """The kind of fault, with its words on the sheet and for the technician."""
 
-    @property
-    def label(self) -> str:
-        """French, as written on the sheet and whispered to the technician."""
-        return _FAULT_LABELS[self]
+    NO_HEATING = "no_heating", "panne de chauffage"
+    NO_HOT_WATER = "no_hot_water", "pas d'eau chaude"
+    WATER_LEAK = "water_leak", "fuite d'eau"
+    SAFETY_LOCK = "safety_lock", "chaudière en sécurité ou code erreur"
+    OTHER = "other", "autre problème"
 
 
-_FAULT_LABELS = {
-    Fault.NO_HEATING: "panne de chauffage",
-    Fault.NO_HOT_WATER: "pas d'eau chaude",
-    Fault.WATER_LEAK: "fuite d'eau",
-    Fault.SAFETY_LOCK: "chaudière en sécurité ou code erreur",
-    Fault.OTHER: "autre problème",
-}
+class Danger(Labelled):
+    GAS = "gas", "odeur de gaz ou fuite de gaz"
+    FIRE = "fire", "fumée, incendie ou explosion"
+    CARBON_MONOXIDE = "carbon_monoxide", "malaise ou monoxyde de carbone"
+    OTHER = "other", "autre danger"
 
-
-class Danger(StrEnum):
-    GAS = "gas"
-    FIRE = "fire"
-    CARBON_MONOXIDE = "carbon_monoxide"
-    OTHER = "other"
-
-    @property
-    def label(self) -> str:
-        return _DANGER_LABELS[self]
-
-
-_DANGER_LABELS = {
-    Danger.GAS: "odeur de gaz ou fuite de gaz",
-    Danger.FIRE: "fumée, incendie ou explosion",
-    Danger.CARBON_MONOXIDE: "malaise ou monoxyde de carbone",
-    Danger.OTHER: "autre danger",
-}
 
 # Words (accents folded) that reveal a danger, and the danger they point to; the first of this
 # list found in the caller's words decides: gas first, the most frequent and most urgent, then

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ivr.adapters.orm import CallRow, DialAttemptRow, JobRow, LegRow
 from ivr.adapters.prompt_store import default_prompts
 from ivr.adapters.twiml import Links, Renderer
-from ivr.domain.outcomes import RequestOutcome
+from ivr.domain.outcomes import Report, RequestOutcome
 from ivr.domain.summary import RequestSummary
 from ivr.services import staff
 from ivr.services.jobs import JobQueue
@@ -191,4 +191,4 @@ class DispatcherCalls(Legs):
         outcome = RequestOutcome.ACKNOWLEDGED if how == "put_through" else RequestOutcome(how)
         assert job.call_id is not None
         queue = JobQueue(self.db, self.clock)
-        staff.record_outcome(session, queue, job.call_id, outcome, number, keep_job=job.id)
+        staff.record_outcome(session, queue, job.call_id, Report(outcome, number), job.id)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ivr.adapters.orm import CallRow, DialAttemptRow, RecordingRow
 from ivr.adapters.prompt_store import default_prompts
 from ivr.adapters.twiml import Links, Renderer
-from ivr.domain.outcomes import RequestOutcome
+from ivr.domain.outcomes import Report, RequestOutcome
 from ivr.domain.phones import InvalidPhoneNumber, to_e164
 from ivr.services import staff
 from ivr.services.facts import CallerWorld, StaffWorld
@@ -127,10 +127,8 @@ class Calls(Conversations):
             detail = note.detail
             if note.kind == "staff_report":
                 queue = JobQueue(self.db, self.clock)
-                outcome = RequestOutcome(detail["outcome"])
-                staff.record_outcome(
-                    session, queue, detail["call"], outcome, detail["by"], detail.get("slot")
-                )
+                report = Report(RequestOutcome(detail["outcome"]), detail["by"], detail["slot"])
+                staff.record_outcome(session, queue, detail["call"], report)
             elif note.kind == "coverage":
                 staff.declare_coverage(
                     session, now, detail["number"], detail["agency"], detail["hours"], talk.id

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,23 +60,18 @@ LONGEST_CALL = timedelta(hours=4, minutes=10)  # Twilio ends every call within f
 UNREACHABLE_LIMIT = 2  # "more than 2 consecutive times": the manager is told at the 3rd
 
 
+@dataclass
 class Dispatcher:
-    def __init__(
-        self,
-        db: Database,
-        settings: Settings,
-        clock: Clock,
-        reference: ReferenceCache,
-        rest: TwilioRest | None,
-        sheets: Sheets,
-    ) -> None:
-        self.db = db
-        self.settings = settings
-        self.clock = clock
-        self.reference = reference
-        self.rest = rest
-        self.sheets = sheets
-        self.queue = sheets.queue
+    db: Database
+    settings: Settings
+    clock: Clock
+    reference: ReferenceCache
+    rest: TwilioRest | None  # none configured: every call and text fails, visibly
+    sheets: Sheets
+
+    @property
+    def queue(self) -> JobQueue:
+        return self.sheets.queue
 
     def handlers(self) -> dict[str, Callable[[Job], JobOutcome]]:
         return {"call_line": self.call_line, "sms": self.sms, "sheet": self.sheets.send}

@@ -34,13 +34,15 @@ FIRST_BACKOFF = timedelta(seconds=30)
 LONGEST_BACKOFF = timedelta(minutes=30)
 
 
+@dataclass
 class TransientError(Exception):
-    """The provider failed in a way worth trying again later (5xx, 429, timeout).
-    `maybe_done`: no answer came back, so the provider may have done the work all the same."""
+    """Worth trying again later (a provider down, rate limited, out of reach)."""
 
-    def __init__(self, message: str, maybe_done: bool = False) -> None:
-        super().__init__(message)
-        self.maybe_done = maybe_done
+    reason: str
+    maybe_done: bool = False  # no answer came back: the work may have been done all the same
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 class PermanentError(Exception):
@@ -254,13 +256,6 @@ class JobQueue:
 
 
 def _job(row: JobRow) -> Job:
-    return Job(
-        id=row.id,
-        key=row.key,
-        kind=row.kind,
-        call_id=row.call_id,
-        due_at=row.due_at,
-        attempts=row.attempts,
-        payload=dict(row.payload),
-        provider_ref=row.provider_ref,
-    )
+    """A job as its handler sees it: its row's values, a copy of its payload."""
+    values = {name: getattr(row, name) for name in Job.__dataclass_fields__}
+    return Job(**{**values, "payload": dict(row.payload)})

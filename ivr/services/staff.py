@@ -15,7 +15,7 @@ from ivr.adapters.db import Database
 from ivr.adapters.orm import CallEventRow, CallRow, CoverageRow, RecordingRow, StaffPinRow
 from ivr.clock import Clock
 from ivr.domain.model import Directory
-from ivr.domain.outcomes import RequestOutcome
+from ivr.domain.outcomes import Report
 from ivr.services.jobs import JobQueue
 from ivr.services.trace import add_event
 
@@ -154,13 +154,7 @@ def coverage_declared(session: Session, agency: str, at: datetime) -> bool:
 
 
 def record_outcome(
-    session: Session,
-    queue: JobQueue,
-    call_id: int,
-    outcome: RequestOutcome,
-    by: str,
-    slot: str | None = None,
-    keep_job: int | None = None,
+    session: Session, queue: JobQueue, call_id: int, report: Report, keep_job: int | None = None
 ) -> None:
     """What the person who took a request reports of it, in the caller's transaction: on its
     trace; it counts as taken, so what the dispatcher still had to do to reach someone for it
@@ -169,11 +163,12 @@ def record_outcome(
     call = session.get(CallRow, call_id)
     if call is None:
         return
+    by, outcome = report.by, report.outcome
     call.reached = call.reached or by
     queue.cancel(session, call_id, ("call_line", "sms"), f"dealt with by {by}", except_job=keep_job)
     detail = {"outcome": outcome.value, "label": outcome.label, "by": by}
-    if slot:
-        detail["slot"] = slot
+    if report.slot:
+        detail["slot"] = report.slot
     at = queue.clock.now()
     event = add_event(session, at, call_id, "staff_outcome", detail, step="staff", turn=call.turn)
     session.flush()

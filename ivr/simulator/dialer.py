@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 
 from ivr.simulator.twiml import (
     API_VERSION,
-    CallClock,
     Ended,
     Leg,
+    Line,
     Record,
     TwimlError,
-    Webhooks,
     check_post,
     events_attr,
     int_attr,
@@ -62,46 +61,35 @@ class _Attempt:
     duration: int = 0
 
 
+@dataclass
 class Dialer:
     """Rings the numbers of a `<Dial>`, runs whispers, bridges; returns the action's params."""
 
-    def __init__(
-        self,
-        *,
-        webhooks: Webhooks,
-        clock: CallClock,
-        transcript: list[str],
-        callee_for: Callable[[str], Callee],
-        parent: Mapping[str, str],
-        whisper_hangup_status: str,
-    ) -> None:
-        self._webhooks = webhooks
-        self._clock = clock
-        self._transcript = transcript
-        self._callee_for = callee_for
-        self._parent = parent
-        self._whisper_hangup_status = whisper_hangup_status
+    line: Line
+    callee_for: Callable[[str], Callee]
+    parent: Mapping[str, str]  # the leg that dials: its sid, account, number
+    whisper_hangup_status: str
 
     def dial(self, verb: ET.Element, url: str) -> dict[str, str]:
         timeout = int_attr(verb, "timeout", 30, url)
-        caller_id = verb.get("callerId") or self._parent["From"]
+        caller_id = verb.get("callerId") or self.parent["From"]
         targets = self._targets(verb, url)
-        self._transcript.append(
+        self.line.transcript.append(
             f"IVR dials {', '.join(t.number for t in targets)} (timeout {timeout} s)"
         )
-        attempts = [_Attempt(t, self._callee_for(t.number), new_sid("CA")) for t in targets]
+        attempts = [_Attempt(t, self.callee_for(t.number), new_sid("CA")) for t in targets]
         for attempt in attempts:
             callee, number = attempt.callee, attempt.target.number
             if callee.fails:
                 attempt.status = "failed"
-                self._transcript.append(f"{number}: the call fails")
+                self.line.transcript.append(f"{number}: the call fails")
             elif callee.busy:
                 attempt.status = "busy"
-                self._transcript.append(f"{number}: busy")
+                self.line.transcript.append(f"{number}: busy")
             elif not callee.answers:
-                self._transcript.append(f"{number}: no answer")
+                self.line.transcript.append(f"{number}: no answer")
         if not any(map(self._answers, attempts)) and any(a.status == "no-answer" for a in attempts):
-            self._clock.advance(timeout)  # rang out
+            self.line.clock.advance(timeout)  # rang out
         winner = self._connect(attempts, caller_id)
         for attempt in attempts:
             self._leg_callbacks(attempt, caller_id)
@@ -120,22 +108,22 @@ class Dialer:
             number = attempt.target.number
             attempt.answered = True
             attempt.status = "completed"
-            self._transcript.append(
+            self.line.transcript.append(
                 f"{number}: answers" + (" (voicemail)" if attempt.callee.voicemail else "")
             )
-            started = self._clock.seconds
+            started = self.line.clock.seconds
             accepted = attempt.target.url is None or self._whisper(attempt, caller_id)
-            attempt.duration = self._clock.seconds - started
+            attempt.duration = self.line.clock.seconds - started
             if accepted:
-                self._transcript.append(f"BRIDGED caller <-> {number}")
-                self._clock.advance(attempt.callee.talk_seconds)
+                self.line.transcript.append(f"BRIDGED caller <-> {number}")
+                self.line.clock.advance(attempt.callee.talk_seconds)
                 attempt.duration += attempt.callee.talk_seconds
-                self._transcript.append(
+                self.line.transcript.append(
                     f"{number}: conversation over after {attempt.callee.talk_seconds} s"
                 )
                 for other in attempts[attempts.index(attempt) + 1 :]:
                     if self._answers(other):  # still ringing: Twilio drops it
-                        self._transcript.append(f"{other.target.number}: stops ringing")
+                        self.line.transcript.append(f"{other.target.number}: stops ringing")
                 return attempt
         return None
 
@@ -143,25 +131,19 @@ class Dialer:
         """Run the `<Number url>` TwiML on the callee's leg; True unless it hung up."""
         number, callee = attempt.target.number, attempt.callee
         assert attempt.target.url is not None
-        leg = Leg(
-            webhooks=self._webhooks,
-            clock=self._clock,
-            transcript=self._transcript,
-            prefix=f"TECH({number}): ",
-            params={
-                "CallSid": attempt.sid,
-                "ParentCallSid": self._parent["CallSid"],
-                "AccountSid": self._parent["AccountSid"],
-                "From": caller_id,
-                "To": number,
-                "Caller": caller_id,
-                "Called": number,
-                "CallStatus": "in-progress",
-                "Direction": "outbound-dial",
-                "ApiVersion": API_VERSION,
-            },
-            dialer=None,
-        )
+        params = {
+            "CallSid": attempt.sid,
+            "ParentCallSid": self.parent["CallSid"],
+            "AccountSid": self.parent["AccountSid"],
+            "From": caller_id,
+            "To": number,
+            "Caller": caller_id,
+            "Called": number,
+            "CallStatus": "in-progress",
+            "Direction": "outbound-dial",
+            "ApiVersion": API_VERSION,
+        }
+        leg = Leg(self.line, params, None, prefix=f"TECH({number}): ")
         keys = [] if callee.voicemail else list(callee.keys)
         leg.request(attempt.target.url, {})
         while True:
@@ -170,7 +152,7 @@ class Dialer:
                 return not stop.hung_up
             if isinstance(stop, Record):  # a callee leaves no message: an empty recording
                 leg.log("records nothing")
-                self._clock.advance(stop.timeout)
+                self.line.clock.advance(stop.timeout)
                 continue
             pressed = keys.pop(0) if keys else ""
             if pressed and "dtmf" in stop.inputs:
@@ -180,7 +162,7 @@ class Dialer:
                 leg.answer_gather(stop, {"Digits": digits} if digits else None)
             else:
                 leg.log("presses nothing")
-                self._clock.advance(stop.timeout)
+                self.line.clock.advance(stop.timeout)
                 leg.answer_gather(stop, None)
 
     def _outcome(self, attempts: list[_Attempt], winner: _Attempt | None) -> dict[str, str]:
@@ -194,7 +176,7 @@ class Dialer:
         answered = [a for a in attempts if a.answered]
         if answered:
             return {
-                "DialCallStatus": self._whisper_hangup_status,
+                "DialCallStatus": self.whisper_hangup_status,
                 "DialCallSid": answered[-1].sid,
                 "DialCallDuration": "0",
             }
@@ -225,8 +207,8 @@ class Dialer:
                 continue
             params = {
                 "CallSid": attempt.sid,
-                "ParentCallSid": self._parent["CallSid"],
-                "AccountSid": self._parent["AccountSid"],
+                "ParentCallSid": self.parent["CallSid"],
+                "AccountSid": self.parent["AccountSid"],
                 "From": caller_id,
                 "To": target.number,
                 "Caller": caller_id,
@@ -234,13 +216,13 @@ class Dialer:
                 "CallStatus": statuses[event],
                 "Direction": "outbound-dial",
                 "ApiVersion": API_VERSION,
-                "Timestamp": self._clock.timestamp(),
+                "Timestamp": self.line.clock.timestamp(),
                 "CallbackSource": "call-progress-events",
                 "SequenceNumber": str(sequence),
             }
             if event == "completed":
                 params["CallDuration"] = str(attempt.duration)
-            self._webhooks.callback(target.status_callback, params)
+            self.line.webhooks.callback(target.status_callback, params)
             sequence += 1
 
     @staticmethod
@@ -270,28 +252,11 @@ class Dialer:
 
 
 def party_leg(
-    webhooks: Webhooks,
-    clock: CallClock,
-    transcript: list[str],
+    line: Line,
     params: dict[str, str],
     callee_for: Callable[[str], Callee],
     whisper_hangup_status: str,
 ) -> Leg:
     """The leg of the party the simulator plays (the caller, or the callee of a call the app
     placed), able to `<Dial>` others."""
-    dialer = Dialer(
-        webhooks=webhooks,
-        clock=clock,
-        transcript=transcript,
-        callee_for=callee_for,
-        parent=params,
-        whisper_hangup_status=whisper_hangup_status,
-    )
-    return Leg(
-        webhooks=webhooks,
-        clock=clock,
-        transcript=transcript,
-        prefix="",
-        params=params,
-        dialer=dialer,
-    )
+    return Leg(line, params, Dialer(line, callee_for, params, whisper_hangup_status))

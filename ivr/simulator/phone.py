@@ -45,6 +45,7 @@ from ivr.simulator.twiml import (
     CallClock,
     Ended,
     Gather,
+    Line,
     Record,
     TwimlError,
     WebhookRequest,
@@ -61,7 +62,40 @@ class CallStateError(RuntimeError):
     """The caller did something the call cannot take now (keys at a `<Record>`, after its end)."""
 
 
-class PhoneCall:
+class _PlayedCall:
+    """A call the simulator plays one side of: its leg's TwiML followed through the webhooks,
+    everything heard and done kept as a transcript."""
+
+    def __init__(
+        self,
+        line: Line,
+        params: dict[str, str],
+        callee_for: Callable[[str], Callee],
+        whisper_hangup_status: str,
+    ) -> None:
+        self._webhooks = line.webhooks
+        self._clock = line.clock
+        self._transcript = line.transcript
+        self._params = params
+        self._leg = party_leg(line, params, callee_for, whisper_hangup_status)
+
+    @property
+    def transcript(self) -> list[str]:
+        """Everything heard and done so far, one line per event (a copy)."""
+        return list(self._transcript)
+
+    @property
+    def said_since_last_input(self) -> str:
+        """All the words spoken to this side since its last input, joined by spaces."""
+        return " ".join(self._leg.spoken)
+
+    @property
+    def requests(self) -> list[WebhookRequest]:
+        """Every request made to the webhooks so far, callbacks included (a copy)."""
+        return list(self._webhooks.log)
+
+
+class PhoneCall(_PlayedCall):
     """One inbound call, placed into `{base_url}/twilio/voice` as Twilio does.
 
     `callees` says how dialed numbers behave: a mapping (numbers not in it answer and press
@@ -93,10 +127,7 @@ class PhoneCall:
         self.to = to
         self._base_url = base_url.rstrip("/")
         self._callees = callees
-        self._webhooks = Webhooks(transport, auth_token, validate)
-        self._clock = CallClock(started_at or Clock().now())
-        self._transcript: list[str] = []
-        self._params = {
+        params = {
             "CallSid": self.call_sid,
             "AccountSid": self.account_sid,
             "From": from_,
@@ -107,14 +138,9 @@ class PhoneCall:
             "Direction": "inbound",
             "ApiVersion": API_VERSION,
         }
-        self._leg = party_leg(
-            self._webhooks,
-            self._clock,
-            self._transcript,
-            self._params,
-            self._callee_for,
-            whisper_hangup_status,
-        )
+        clock = CallClock(started_at or Clock().now())
+        line = Line(Webhooks(transport, auth_token, validate), clock, [])
+        super().__init__(line, params, self._callee_for, whisper_hangup_status)
         self._waiting: Gather | Record | None = None
         self._started = False
         self._ended = False
@@ -126,16 +152,6 @@ class PhoneCall:
     def ended(self) -> bool:
         """True once the call is over (and its final status callback posted)."""
         return self._ended
-
-    @property
-    def transcript(self) -> list[str]:
-        """Everything heard and done so far, one line per event (a copy)."""
-        return list(self._transcript)
-
-    @property
-    def said_since_last_input(self) -> str:
-        """All the words spoken to the caller since their last input, joined by spaces."""
-        return " ".join(self._leg.spoken)
 
     @property
     def waiting_for(self) -> Literal["gather", "record"] | None:
@@ -154,11 +170,6 @@ class PhoneCall:
         if isinstance(waiting, Gather) and "dtmf" in waiting.inputs:
             return waiting.num_digits, waiting.finish_on_key
         return None
-
-    @property
-    def requests(self) -> list[WebhookRequest]:
-        """Every request made to the webhooks so far, callbacks included (a copy)."""
-        return list(self._webhooks.log)
 
     @property
     def duration(self) -> int:
@@ -333,7 +344,7 @@ class PhoneCall:
         self._webhooks.callback(record.status_callback, params)
 
 
-class OutboundCall:
+class OutboundCall(_PlayedCall):
     """A call the app asked Twilio to place (`Calls.create`), played from the callee's side.
 
     `placed` is the request's form (`To`, `From`, `Url`, `StatusCallback`, ...). The callee
@@ -356,10 +367,7 @@ class OutboundCall:
         self.sid = sid
         self.to = placed["To"]
         self._placed = dict(placed)
-        self._webhooks = Webhooks(transport, auth_token, validate)
-        self._clock = CallClock(started_at or Clock().now())
-        self._transcript: list[str] = [f"CALL {placed.get('From', '?')} -> {self.to}"]
-        self._params = {
+        params = {
             "CallSid": sid,
             "AccountSid": account_sid,
             "From": placed.get("From", ""),
@@ -368,35 +376,18 @@ class OutboundCall:
             "CallStatus": "in-progress",
             "ApiVersion": API_VERSION,
         }
-        # The client, put through by the callee (key 3), answers.
-        self._leg = party_leg(
-            self._webhooks,
-            self._clock,
-            self._transcript,
-            self._params,
-            lambda _number: Callee(),
-            "completed",
-        )
+        clock = CallClock(started_at or Clock().now())
+        opened = [f"CALL {placed.get('From', '?')} -> {self.to}"]
+        line = Line(Webhooks(transport, auth_token, validate), clock, opened)
+        # The client, when the callee is put through, answers.
+        super().__init__(line, params, lambda _number: Callee(), "completed")
         self._waiting: Gather | None = None
         self._answered_by: str | None = None
         self.ended = False
 
     @property
-    def transcript(self) -> list[str]:
-        return list(self._transcript)
-
-    @property
-    def said_since_last_input(self) -> str:
-        return " ".join(self._leg.spoken)
-
-    @property
     def waiting_for_keys(self) -> bool:
         return self._waiting is not None
-
-    @property
-    def requests(self) -> list[WebhookRequest]:
-        """Every request made to the webhooks so far, callbacks included (a copy)."""
-        return list(self._webhooks.log)
 
     def answer(self, voicemail: bool = False) -> str:
         """Picked up by a person, or by the voicemail box (after its greeting and beep)."""

@@ -220,25 +220,26 @@ class Ended:
 Stop = Gather | Record | Ended
 
 
+@dataclass(frozen=True)
+class Line:
+    """What every leg of one simulated call shares: the webhooks they post to, the simulated
+    seconds, the transcript."""
+
+    webhooks: Webhooks
+    clock: CallClock
+    transcript: list[str]
+
+
 class Leg:
     """Follows the TwiML of one call leg until its party has to act, or the leg ends."""
 
     def __init__(
-        self,
-        *,
-        webhooks: Webhooks,
-        clock: CallClock,
-        transcript: list[str],
-        prefix: str,
-        params: dict[str, str],
-        dialer: Dialer | None,
+        self, line: Line, params: dict[str, str], dialer: Dialer | None, prefix: str = ""
     ) -> None:
-        self._webhooks = webhooks
-        self._clock = clock
-        self._transcript = transcript
-        self._prefix = prefix
+        self.line = line
         self.params = params
         self._dialer = dialer
+        self._prefix = prefix  # before each line of the transcript: whose leg it is
         self.url = ""
         self._verbs: list[ET.Element] = []
         self._next = 0
@@ -246,7 +247,7 @@ class Leg:
         self.documents_without_input = 0
 
     def log(self, line: str) -> None:
-        self._transcript.append(self._prefix + line)
+        self.line.transcript.append(self._prefix + line)
 
     def request(self, url: str, extra: Mapping[str, str]) -> None:
         """POST to `url`; the document it answers becomes the one being followed."""
@@ -255,7 +256,7 @@ class Leg:
             raise TwimlError(
                 f"{MAX_DOCUMENTS_WITHOUT_INPUT} documents without any input: a loop?", url=url
             )
-        self._verbs = self._webhooks.twiml(url, {**self.params, **extra})
+        self._verbs = self.line.webhooks.twiml(url, {**self.params, **extra})
         self._next = 0
         self.url = url
 
@@ -311,10 +312,10 @@ class Leg:
             text = text_of(verb)
             self.log(f"IVR: {text}")
             self.spoken.append(text)
-            self._clock.advance(math.ceil(len(text.split()) / 2.5))
+            self.line.clock.advance(math.ceil(len(text.split()) / 2.5))
         elif verb.tag == "Play":
             digits = verb.get("digits")
             self.log(f"IVR plays DTMF {digits}" if digits else f"IVR plays {text_of(verb)}")
-            self._clock.advance(3)
+            self.line.clock.advance(3)
         else:
-            self._clock.advance(int_attr(verb, "length", 1, self.url))
+            self.line.clock.advance(int_attr(verb, "length", 1, self.url))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
 
@@ -17,20 +17,16 @@ def part(name: str) -> Any:
 
 
 def db() -> Database:
-    found: Database = part("ivr.db")
-    return found
+    return cast(Database, part("ivr.db"))
 
 
 def clock() -> Clock:
-    found: Clock = part("ivr.clock")
-    return found
+    return cast(Clock, part("ivr.clock"))
 
 
 def settings() -> Settings:
-    found: Settings = part("ivr.settings")
-    return found
+    return cast(Settings, part("ivr.settings"))
 
 
 def reference() -> ReferenceCache:
-    found: ReferenceCache = part("ivr.reference")
-    return found
+    return cast(ReferenceCache, part("ivr.reference"))

@@ -5,11 +5,27 @@ duty put through, then the national duty number; and the operator key (0) where 
 
 from __future__ import annotations
 
+from typing import Any
+
 from ivr.domain.routing import Action
 from ivr.domain.triage import Danger, danger_in
 from voice_flows import keys
 from voice_flows.caller.common import CallerFacts, CallerState, CallerStep
-from voice_flows.engine import Again, Entered, Event, Go, Move, Note, choice, chosen, key, stray, to
+from voice_flows.engine import (
+    Again,
+    Answer,
+    Enter,
+    Entered,
+    Event,
+    Go,
+    Move,
+    Note,
+    choice,
+    chosen,
+    key,
+    stray,
+    to,
+)
 from voice_flows.instructions import Ask, Say
 
 _SAFETY = {
@@ -123,35 +139,25 @@ def _danger_decide(state: CallerState, facts: CallerFacts) -> Entered:
     return then
 
 
+def _danger_step(
+    name: str,
+    enter: Enter[CallerState, CallerFacts],
+    answer: Answer[CallerState, CallerFacts] | None = None,
+    **more: Any,
+) -> CallerStep:
+    """A step of the danger path: the danger key and words are not offered again there."""
+    return CallerStep(name, enter, answer, global_keys=False, **more)
+
+
+_DANGER_KIND = chosen(keys.DANGERS, "danger", then="safety")
+
 STEPS: tuple[CallerStep, ...] = (
-    CallerStep(
-        "confirm_danger",
-        _confirm_danger,
-        _danger_confirmed,
-        give_up=to("safety"),
-        global_keys=False,
+    _danger_step("confirm_danger", _confirm_danger, _danger_confirmed, give_up=to("safety")),
+    _danger_step("danger_kind", _ask_danger_kind, _DANGER_KIND, give_up=_danger_kind_given_up),
+    _danger_step("safety", _safety),
+    _danger_step("danger_identify", _ask_danger_client, _danger_client_given, takes_silence=True),
+    _danger_step(
+        "danger_postcode", _ask_danger_postcode, _danger_postcode_given, give_up=to("danger_decide")
     ),
-    CallerStep(
-        "danger_kind",
-        _ask_danger_kind,
-        chosen(keys.DANGERS, "danger", then="safety"),
-        give_up=_danger_kind_given_up,
-        global_keys=False,
-    ),
-    CallerStep("safety", _safety, global_keys=False),
-    CallerStep(
-        "danger_identify",
-        _ask_danger_client,
-        _danger_client_given,
-        takes_silence=True,
-        global_keys=False,
-    ),
-    CallerStep(
-        "danger_postcode",
-        _ask_danger_postcode,
-        _danger_postcode_given,
-        give_up=to("danger_decide"),
-        global_keys=False,
-    ),
-    CallerStep("danger_decide", _danger_decide, global_keys=False),
+    _danger_step("danger_decide", _danger_decide),
 )
