@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -182,6 +182,25 @@ def sign(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:
     return RequestValidator(token).compute_signature(url, params)
 
 
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 15.0) -> None:
+    """Until `condition()` holds (looked at every 50 ms); past `timeout`, fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:.0f} s for {what}")
+        time.sleep(0.05)
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=2).close()
+    except urllib.error.HTTPError:
+        raise  # answering, but wrongly
+    except OSError:
+        return False  # not listening yet
+    return True
+
+
 @contextmanager
 def running_ivr(database_url: str, **env: str) -> Iterator[str]:
     """`ivr serve` (gunicorn, 2 workers) on a free loopback port; yields its base URL."""
@@ -203,14 +222,7 @@ def running_ivr(database_url: str, **env: str) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=2).close()
-                break
-            except urllib.error.HTTPError:
-                raise
-            except OSError:  # not listening yet
-                time.sleep(0.1)
+        wait_until(lambda: _answers(f"{base}/healthz"), "ivr serve to answer")
         yield base
     finally:
         server.terminate()

@@ -135,8 +135,8 @@ def test_a_manager_acknowledges_a_danger_escalation(phone, demo, clock):
     danger.press("9")
     danger.press("1")  # a smell of gas
     danger.press("10000002#")
-    if not danger.ended:
-        danger.hang_up()
+    assert danger.waiting_for == "record"  # the manager did not answer: a message is offered
+    danger.hang_up()
     manager = phone(at="2026-12-24T03:10", from_=MANAGER_IDF)
     assert "code personnel" in manager.start()
     assert "alertes en cours" in manager.press("8642#")

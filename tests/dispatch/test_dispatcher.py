@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from datetime import timedelta
 
 from pypdf import PdfReader
@@ -16,7 +15,7 @@ from ivr.simulator.dialer import Callee
 from ivr.simulator.phone import PhoneCall
 from ivr.simulator.transports import FlaskTransport
 from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN, identify, through_details
-from tests.conftest import AUTH_TOKEN, BASE_URL
+from tests.conftest import AUTH_TOKEN, BASE_URL, wait_until
 
 AGENCY_0751_FAX = "+33199001101"
 
@@ -36,10 +35,12 @@ def caller_call(
     )
     identify(call, client_id)
     through_details(call)
-    if call.waiting_for == "record" and message:
+    assert call.waiting_for == "record"  # nobody took it, or nobody is to be called now
+    if message:
         call.leave_message(message)
-    if not call.ended:
-        call.hang_up()
+    else:
+        call.hang_up()  # without leaving a message
+    assert call.ended
     return call
 
 
@@ -207,8 +208,8 @@ def test_danger_the_sheet_goes_to_the_agency_and_the_regional_direction(night, d
     call.press("9")
     call.press("1")  # a smell of gas
     call.press("10000002#")
-    if not call.ended:
-        call.hang_up()
+    assert call.waiting_for == "record"  # the manager did not answer: a message is offered
+    call.hang_up()
     n.run_worker()
     sent_to = sorted(meta["to"] for meta, _ in sheet_texts(n))
     assert len(sent_to) == 2 and AGENCY_0751_FAX in sent_to
@@ -255,9 +256,7 @@ def test_the_running_worker_starts_a_job_within_seconds_of_falling_due(night, de
     runner.start()
     try:
         caller_call(n, "10000001", {})  # fax only: the sheet is due as the call ends
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and not list(n.faxes.glob("*.json")):
-            time.sleep(0.05)
+        wait_until(lambda: list(n.faxes.glob("*.json")), "the sheet", timeout=5)
     finally:
         stop.set()
         runner.join(timeout=10)

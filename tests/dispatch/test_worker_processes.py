@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ from ivr.simulator.phone import PhoneCall
 from ivr.simulator.rest import FakeTwilioRest
 from ivr.simulator.transports import HttpTransport
 from tests.calls.conftest import BACKUP, TECHNICIAN, identify, through_details
-from tests.conftest import AUTH_TOKEN, BASE_URL, running_ivr, sign
+from tests.conftest import AUTH_TOKEN, BASE_URL, running_ivr, sign, wait_until
 from tests.dispatch.conftest import ACCOUNT, IVR_NUMBER
 from tests.dispatch.test_dispatcher import job_of, jobs, unanswered_call
 
@@ -71,6 +70,11 @@ def test_a_worker_killed_mid_call_loses_nothing_and_calls_once(night, demo, data
     assert [m["To"] for m in fake.messages] == [TECHNICIAN]
 
 
+def settled(db) -> bool:
+    statuses = [j.status for j in jobs(db) if j.kind in ("call_line", "sms")]
+    return len(statuses) == 4 and set(statuses) <= {"done", "waiting"}
+
+
 def test_two_workers_at_once_do_each_job_once(night, demo, database_url):
     n = night()
     for _ in range(2):
@@ -81,10 +85,10 @@ def test_two_workers_at_once_do_each_job_once(night, demo, database_url):
         env = worker_env(database_url, twilio, n.dispatcher.clock.now(), n.faxes)
         workers = [subprocess.Popen([IVR, "worker"], env=env) for _ in range(2)]
         try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and len(fake.calls) + len(fake.messages) < 4:
-                time.sleep(0.1)
-            time.sleep(1.5)  # time for a second, wrong, attempt to show
+            # Every job settled: the texts sent, the calls placed and waiting for Twilio's
+            # callback (minutes away). Nothing is left for either worker to take: a job done
+            # twice would show in what the fake Twilio received.
+            wait_until(lambda: settled(demo), "every job done or waiting", timeout=30)
         finally:
             for worker in workers:
                 worker.terminate()

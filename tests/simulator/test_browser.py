@@ -12,6 +12,9 @@ from tests.calls.conftest import BACKUP, TECHNICIAN
 from tests.simulator.test_demo import demo_served
 
 CHROMIUM = Path("/usr/bin/chromium")
+# How many key presses the caller's transcript shows, at least (the next question came).
+PRESSES = """n => (document.querySelector('#caller-transcript').textContent
+    .match(/CALLER presses/g) || []).length >= n"""
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium)"
@@ -50,9 +53,9 @@ def test_a_call_placed_on_the_page_rings_the_technicians_phone(browser, settings
             for key in "10000002#":
                 page.click(f'#keypad button[data-key="{key}"]')
             transcript.get_by_text("Syndic Résidence Les Pins").wait_for()
-            for key in "1111#":
+            for pressed, key in enumerate("1111#", start=2):  # one-key menus, one by one
                 page.click(f'#keypad button[data-key="{key}"]')
-                page.wait_for_timeout(150)
+                page.wait_for_function(PRESSES, arg=pressed)
             transcript.get_by_text("laissez votre message").wait_for()
             page.click("#message")
             ringing = page.wait_for_selector(".phone.ringing", timeout=10_000)
