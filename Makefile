@@ -11,7 +11,8 @@ DEV    := $(VENV)/.installed-dev
 
 # The demo: SQLite under var/, the demo data, faxes written to var/faxes, the phone simulator
 # standing in for Twilio (its REST API served by the app itself), the dispatcher's worker in
-# the web process; the program's clock starts on a Tuesday night in December.
+# the web process (one worker, whose threads also answer that worker's calls to the demo's
+# fake Twilio); the program's clock starts on a Tuesday night in December.
 DEMO_ENV := IVR_SIMULATOR=true PUBLIC_BASE_URL=http://127.0.0.1:8000 \
 	TWILIO_ACCOUNT_SID=AC55555555555555555555555555555555 TWILIO_AUTH_TOKEN=demo-token \
 	TWILIO_API_BASE_URL=http://127.0.0.1:8000/simulator/twilio IVR_CALLER_ID=+33199000000 \
@@ -30,7 +31,7 @@ run: $(APP)
 	@echo "  Back office:     http://127.0.0.1:8000/   login $(DEMO_ADMIN) / $(DEMO_PASSWORD)"
 	@echo "  Summary sheets:  var/faxes/      (Ctrl-C stops everything)"
 	@echo ""
-	$(DEMO_ENV) $(BIN)/ivr serve --bind 127.0.0.1:8000 --workers 1
+	$(DEMO_ENV) $(BIN)/ivr serve --bind 127.0.0.1:8000 --workers 1 --threads 4
 
 test: $(DEV)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

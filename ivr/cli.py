@@ -120,13 +120,19 @@ def route(obj: Context, client_id: str, at_text: str, danger: bool) -> None:
 @main.command()
 @click.option("--bind", default="127.0.0.1:8000", show_default=True)
 @click.option("--workers", default=None, type=int, help="gunicorn workers (default: 2 x cores)")
+@click.option(
+    "--threads",
+    default=None,
+    type=click.IntRange(1, 32),
+    help="threads a worker (default: 1 on SQLite, which takes one writer at a time; 4 else)",
+)
 @click.pass_obj
 @_fails_cleanly
-def serve(obj: Context, bind: str, workers: int | None) -> None:
+def serve(obj: Context, bind: str, workers: int | None, threads: int | None) -> None:
     """Serve the web app with gunicorn."""
     from ivr.composition import serve as run
 
-    run(obj.settings, bind=bind, workers=workers)
+    run(obj.settings, bind=bind, workers=workers, threads=threads)
 
 
 @main.command()

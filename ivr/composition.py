@@ -70,16 +70,52 @@ def worker_of(app: Flask) -> Worker:
     return make_worker(make_dispatcher(parts["ivr.db"], parts["ivr.settings"], parts["ivr.clock"]))
 
 
-def serve(settings: Settings, bind: str = "127.0.0.1:8000", workers: int | None = None) -> None:
-    """`ivr serve`: gunicorn in the foreground until it is stopped (Ctrl-C, SIGTERM)."""
-    demo = _run_worker_inside if settings.IVR_SIMULATOR else None
-    server.run(lambda: create_app(settings), bind, workers, post_worker_init=demo)
+def serve(
+    settings: Settings,
+    bind: str = "127.0.0.1:8000",
+    workers: int | None = None,
+    threads: int | None = None,
+) -> None:
+    """`ivr serve`: gunicorn in the foreground until it is stopped (Ctrl-C, SIGTERM).
+
+    SQLite takes one writer at a time: a second thread of a worker would only wait for the
+    write lock in SQLite's busy handler, whose sleeps grow to 100 ms each, while the callers
+    wait; there, a worker answers with one thread (more workers answer more at once). On
+    PostgreSQL, a worker keeps answering with its other threads while one waits on the
+    database."""
+    sqlite = settings.DATABASE_URL.startswith("sqlite")
+    threads = threads or (1 if sqlite else 4)
+    load = lambda: create_app(settings)  # noqa: E731 (each worker builds its own app)
+    server.run(load, bind, workers, threads, post_worker_init=_worker_ready)
 
 
-def _run_worker_inside(worker: Any) -> None:
+def _worker_ready(worker: Any) -> None:
+    """A gunicorn worker has built the app: it loads what calls are answered from, says it is
+    ready (and, in the demo, runs the dispatcher's worker beside it)."""
+    app = worker.wsgi
+    warm_up(app)
+    if app.extensions["ivr.settings"].IVR_SIMULATOR:
+        _run_worker_inside(app)
+    worker.log.info("worker ready (pid: %s)", worker.pid)
+
+
+def warm_up(app: Flask) -> None:
+    """What the first caller would otherwise wait for, loaded as the worker starts: a
+    connection to the database, the directory and the prompts in force. A database that does
+    not answer yet is no reason not to start: the first call then loads them."""
+    parts = app.extensions
+    db, reference = parts["ivr.db"], parts["ivr.reference"]
+    try:
+        reference.directory(db)
+        reference.prompts(db)
+    except Exception:
+        app.logger.warning("the reference data could not be loaded at start", exc_info=True)
+
+
+def _run_worker_inside(app: Flask) -> None:
     """The demo (IVR_SIMULATOR): the dispatcher's worker runs in the web process, so that the
     simulator page moves one clock for both (`make run` serves one gunicorn worker)."""
-    runner = worker_of(worker.wsgi)
+    runner = worker_of(app)
     thread = threading.Thread(
         target=runner.run, args=(threading.Event(),), name="dispatcher", daemon=True
     )

@@ -54,6 +54,11 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON}
 
 
+def table_of(model: type[Base]) -> Table:
+    """A model's table, for the Core statements that run on every turn of a call."""
+    return cast(Table, model.__table__)
+
+
 # --- Directory (§4.2): replaced whole by `ivr import directory` -----------------------------
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ivr.adapters.orm import CallRow, DialAttemptRow, JobRow, LegRow
+from ivr.adapters.orm import CallRow, DialAttemptRow, JobRow, LegRow, table_of
 from ivr.adapters.prompt_store import default_prompts
 from ivr.adapters.twiml import Links, Renderer
 from ivr.domain.outcomes import Report, RequestOutcome
@@ -33,7 +33,7 @@ from voice_flows.whisper import WhisperState
 class Legs(Conversations):
     """Conversations kept in `legs`, one per answered leg (its CallSid)."""
 
-    rows = LegRow
+    rows = table_of(LegRow)
     path: str  # where the answers of its turns go, `{step}` in it
     key: str  # the query parameter naming what the leg is for (a dial attempt, a job)
 
@@ -52,20 +52,8 @@ class Legs(Conversations):
             row = self.read(session, number) if number is not None else None
         return self.opening(row, hook) if row is not None else None
 
-    def create(self, session: Session, hook: Webhook, opening: Opening) -> Conversation:
-        row = opening.row
-        leg = LegRow(
-            sid=hook.call_sid,
-            flow=opening.flow,
-            call_id=row.call_id,
-            started_at=self.clock.now(),
-            step=opening.state.step,
-            state=opening.state.to_dict(),
-            **{f"{self.key}_id": row.id},
-        )
-        session.add(leg)
-        session.flush()
-        return Conversation(leg.id, leg.call_id, leg.sid, leg.flow, 0, leg.state, "", row)
+    def opened(self, hook: Webhook, opening: Opening) -> dict[str, Any]:
+        return {"call_id": opening.row.call_id, f"{self.key}_id": opening.row.id}
 
     def event(self, talk: Conversation, hook: Webhook) -> Event:
         dialed = hook.get("DialCallStatus") or None
@@ -128,9 +116,10 @@ class Announcements(Legs):
         self, session: Session, talk: Conversation, played: Played, hook: Webhook, now: datetime
     ) -> int | None:
         if any(note.kind == "call_taken" for note in played.reply.notes):
+            attempts = table_of(DialAttemptRow)
             session.execute(
-                update(DialAttemptRow)
-                .where(DialAttemptRow.id == talk.row.id)
+                update(attempts)
+                .where(attempts.c.id == talk.row.id)
                 .values(accepted=True, leg_sid=hook.call_sid)
             )
         return None

@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ivr.adapters.orm import CallRow, DialAttemptRow, RecordingRow
+from ivr.adapters.orm import CallRow, DialAttemptRow, RecordingRow, table_of
 from ivr.adapters.prompt_store import default_prompts
 from ivr.adapters.twiml import Links, Renderer
 from ivr.domain.outcomes import Report, RequestOutcome
@@ -42,20 +42,21 @@ _SCREENED = ("technician", "manager")  # roles whose dial is taken only by a key
 
 class Calls(Conversations):
     flows = (caller.flow, staff_flow.flow)
-    rows = CallRow
+    rows = table_of(CallRow)
+    _FILTERS = ("client_id", "danger", "fault", "reached", "message_seconds")
+    saved = (*Conversations.saved, "flow", *_FILTERS)
+    _KEPT = ("action", "reason", "agency")  # a turn that decides nothing keeps the decision
 
     def find(self, session: Session, hook: Webhook) -> Conversation | None:
-        call = session.execute(
-            select(
-                CallRow.id, CallRow.flow, CallRow.turn, CallRow.state, CallRow.last_response
-            ).where(CallRow.sid == hook.call_sid)
-        ).first()
+        call = session.execute(_CALL, {"sid": hook.call_sid}).first()
         if call is None:
             return None
         attempt_id = hook.number("attempt")  # a dial's outcome: the attempt it closes
-        attempt = session.get(DialAttemptRow, attempt_id) if attempt_id is not None else None
-        if attempt is not None and attempt.call_id != call.id:
-            attempt = None  # another call's: this request is no outcome of ours
+        attempt = (
+            session.execute(_ATTEMPT, {"attempt": attempt_id, "call": call.id}).first()
+            if attempt_id is not None
+            else None
+        )  # none when it is another call's: this request is no outcome of ours
         return Conversation(
             call.id,
             call.id,
@@ -80,21 +81,9 @@ class Calls(Conversations):
             staff_flow.flow.name, StaffState(number=number, agency=agency, region=region)
         )
 
-    def create(self, session: Session, hook: Webhook, opening: Opening) -> Conversation:
-        call = CallRow(
-            sid=hook.call_sid,
-            from_number=_e164_or_none(hook.get("From")) or hook.get("From") or None,
-            to_number=hook.get("To") or None,
-            started_at=self.clock.now(),
-            flow=opening.flow,
-            step=opening.state.step,
-            state=opening.state.to_dict(),
-            turn=0,
-            last_response="",
-        )
-        session.add(call)
-        session.flush()
-        return Conversation(call.id, call.id, call.sid, call.flow, 0, call.state, "")
+    def opened(self, hook: Webhook, opening: Opening) -> dict[str, Any]:
+        caller = _e164_or_none(hook.get("From")) or hook.get("From") or None
+        return {"from_number": caller, "to_number": hook.get("To") or None}
 
     def facts(self, flow: str, row: Any) -> CallerWorld | StaffWorld:
         world = CallerWorld if flow == caller.flow.name else StaffWorld
@@ -113,15 +102,10 @@ class Calls(Conversations):
     ) -> int | None:
         accepted = _dial_taken(talk.row, hook)
         if accepted is not None:
+            closed = {"ended": now, "status": hook.get("DialCallStatus") or "unknown"}
+            leg = hook.get("DialCallSid") or None
             session.execute(
-                update(DialAttemptRow)
-                .where(DialAttemptRow.id == talk.row.id)
-                .values(
-                    ended_at=now,
-                    outcome=hook.get("DialCallStatus") or "unknown",
-                    accepted=accepted,
-                    leg_sid=func.coalesce(DialAttemptRow.leg_sid, hook.get("DialCallSid") or None),
-                )
+                _CLOSE_ATTEMPT, {"attempt": talk.row.id, **closed, "taken": accepted, "leg": leg}
             )
         for note in played.reply.notes:
             detail = note.detail
@@ -136,12 +120,8 @@ class Calls(Conversations):
         connect = next((i for i in played.reply.instructions if isinstance(i, Connect)), None)
         if connect is None:
             return None
-        attempt = DialAttemptRow(
-            call_id=talk.id, role=connect.role, number=connect.number, started_at=now
-        )
-        session.add(attempt)
-        session.flush()
-        return attempt.id
+        opened = {"call_id": talk.id, "role": connect.role, "number": connect.number}
+        return int(session.execute(_OPEN_ATTEMPT, {**opened, "started_at": now}).scalar_one())
 
     def links(self, talk: Conversation, attempt: int | None) -> Links:
         base = self.settings.PUBLIC_BASE_URL
@@ -149,31 +129,30 @@ class Calls(Conversations):
         return Links(base, "/twilio/voice/step/{step}", turn, talk.sid, attempt)
 
     def columns(self, played: Played) -> dict[str, Any]:
-        columns = {"flow": played.flow}
-        if isinstance(played.state, CallerState):
-            columns.update(self._filters(played))
-        return columns
-
-    def _filters(self, played: Played) -> dict[str, Any]:
-        """The columns the back office filters on, copied from the caller's state."""
         state = played.state
-        assert isinstance(state, CallerState)
-        columns: dict[str, Any] = {
-            "client_id": state.client_id,
-            "danger": state.danger,
-            "fault": state.fault,
-            "reached": state.reached,
-            "message_seconds": state.message_seconds,
-        }
+        caller_state = state if isinstance(state, CallerState) else CallerState()
+        filters = {name: getattr(caller_state, name) for name in self._FILTERS}
+        return {"flow": played.flow, **filters, **self._decided(played)}
+
+    def kept_unless_given(self) -> dict[str, Any]:
+        table = self.rows
+        return {name: func.coalesce(bindparam(f"set_{name}"), table.c[name]) for name in self._KEPT}
+
+    def _decided(self, played: Played) -> dict[str, str | None]:
+        """The decision this turn took, and the agency the call is for, when it knows them:
+        the columns the back office filters on."""
+        decided: dict[str, str | None] = dict.fromkeys(self._KEPT)
         decision = next((n for n in reversed(played.reply.notes) if n.kind == "decision"), None)
         if decision is not None:
-            columns.update(action=decision.detail["action"], reason=decision.detail["reason"])
-        world = CallerWorld(self.db, self.reference, self.settings, self.clock)
-        client = world.client(state.client_id) if state.client_id else None
-        agency = client.agency if client else world.agency_of_postcode(state.postcode)
-        if agency:
-            columns["agency"] = agency
-        return columns
+            decided.update(action=decision.detail["action"], reason=decision.detail["reason"])
+        state = played.state
+        if isinstance(state, CallerState):
+            world = CallerWorld(self.db, self.reference, self.settings, self.clock)
+            client = world.client(state.client_id) if state.client_id else None
+            decided["agency"] = (
+                client.agency if client else world.agency_of_postcode(state.postcode)
+            )
+        return decided
 
     def records_bridges(self, state: State) -> bool:
         return isinstance(state, CallerState) and state.recording
@@ -252,7 +231,28 @@ class Calls(Conversations):
         )
 
 
-def _dial_taken(attempt: DialAttemptRow | None, hook: Webhook) -> bool | None:
+# What a turn of a call reads and writes, besides the call itself (`Conversations`).
+_CALLS, _ATTEMPTS = table_of(CallRow), table_of(DialAttemptRow)
+_CALL = select(
+    _CALLS.c.id, _CALLS.c.flow, _CALLS.c.turn, _CALLS.c.state, _CALLS.c.last_response
+).where(_CALLS.c.sid == bindparam("sid"))
+_ATTEMPT = select(_ATTEMPTS.c.id, _ATTEMPTS.c.role, _ATTEMPTS.c.accepted).where(
+    _ATTEMPTS.c.id == bindparam("attempt"), _ATTEMPTS.c.call_id == bindparam("call")
+)
+_OPEN_ATTEMPT = insert(_ATTEMPTS).returning(_ATTEMPTS.c.id)
+_CLOSE_ATTEMPT = (
+    update(_ATTEMPTS)
+    .where(_ATTEMPTS.c.id == bindparam("attempt"))
+    .values(
+        ended_at=bindparam("ended"),
+        outcome=bindparam("status"),
+        accepted=bindparam("taken"),
+        leg_sid=func.coalesce(_ATTEMPTS.c.leg_sid, bindparam("leg")),
+    )
+)
+
+
+def _dial_taken(attempt: Any, hook: Webhook) -> bool | None:
     """Whether the person a dial put the caller through to took the call (None: this request
     is no dial's outcome). Screened, they took it by pressing the key; unscreened (the
     operator, an agency's legacy line), if it was answered and lasted."""

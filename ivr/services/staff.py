@@ -171,9 +171,8 @@ def record_outcome(
         detail["slot"] = report.slot
     at = queue.clock.now()
     event = add_event(session, at, call_id, "staff_outcome", detail, step="staff", turn=call.turn)
-    session.flush()
     if outcome.final:
-        _follow_up_sheets(queue, session, call_id, event.id)
+        _follow_up_sheets(queue, session, call_id, event)
 
 
 def _follow_up_sheets(queue: JobQueue, session: Session, call_id: int, event_id: int) -> None:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from ivr.adapters.db import Database
-from ivr.adapters.orm import AlertRow, CallEventRow
+from ivr.adapters.orm import AlertRow, CallEventRow, table_of
 from ivr.clock import Clock
 
 log = logging.getLogger(__name__)
+
+
+_EVENTS = table_of(CallEventRow)
+_NEW_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
 
 
 def add_event(
@@ -25,14 +30,39 @@ def add_event(
     *,
     step: str,
     turn: int = 0,
-) -> CallEventRow:
+) -> int:
     """One thing that happened to a request: a prompt, keys, a decision, a call placed...
-    `step` says where (the flow's step, or `dispatch`); `turn`, which turn of the call."""
-    event = CallEventRow(
-        call_id=call_id, at=at, turn=turn, step=step, kind=kind, detail=dict(detail)
-    )
-    session.add(event)
-    return event
+    `step` says where (the flow's step, or `dispatch`); `turn`, which turn of the call. Its id."""
+    row = _event_row(at, call_id, kind, detail, step, turn)
+    return int(session.execute(_NEW_EVENT, row).scalar_one())
+
+
+def add_events(
+    session: Session,
+    at: datetime,
+    call_id: int,
+    events: Sequence[tuple[str, Mapping[str, Any]]],
+    *,
+    step: str,
+    turn: int,
+) -> None:
+    """Several things that happened in one turn, `(kind, detail)` each, in one statement."""
+    if events:
+        rows = [_event_row(at, call_id, kind, detail, step, turn) for kind, detail in events]
+        session.execute(insert(_EVENTS), rows)
+
+
+def _event_row(
+    at: datetime, call_id: int, kind: str, detail: Mapping[str, Any], step: str, turn: int
+) -> dict[str, Any]:
+    return {
+        "call_id": call_id,
+        "at": at,
+        "turn": turn,
+        "step": step,
+        "kind": kind,
+        "detail": dict(detail),
+    }
 
 
 def record_alert(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from ivr.adapters.twiml import Links, Renderer
 from ivr.clock import Clock
 from ivr.domain.prompts import Prompts
 from ivr.services.reference import ReferenceCache
-from ivr.services.trace import add_event
+from ivr.services.trace import add_events
 from ivr.settings import Settings
 from voice_flows.engine import Event, Flow, Reply, State
 from voice_flows.instructions import Connect, Say
@@ -93,7 +93,8 @@ class Conversations(ABC):
     """The turns of one kind of conversation."""
 
     flows: tuple[Flow[Any, Any], ...]  # the flows its conversations run
-    rows: Any  # the table its conversations are kept in (id, turn, state, step, last_response)
+    rows: Table  # where its conversations are kept: id, turn, state, step, last_response...
+    saved: tuple[str, ...] = ("turn", "last_response", "state", "step")  # what a turn writes
 
     def __init__(
         self, db: Database, settings: Settings, clock: Clock, reference: ReferenceCache
@@ -102,6 +103,15 @@ class Conversations(ABC):
         self.settings = settings
         self.clock = clock
         self.reference = reference
+        # Built once: SQLAlchemy compiles each statement once, and a turn only binds values.
+        rows = self.rows
+        self._create = insert(rows).returning(rows.c.id)
+        written: dict[str, Any] = {name: bindparam(f"set_{name}") for name in self.saved}
+        self._save = (
+            update(rows)
+            .where(rows.c.id == bindparam("row"), rows.c.turn == bindparam("expected"))
+            .values({**written, **self.kept_unless_given()})
+        )
 
     def answer(self, hook: Webhook) -> str:
         """The TwiML that answers `hook`: the conversation's next turn, or its first."""
@@ -112,11 +122,10 @@ class Conversations(ABC):
         if hook.number("turn") != talk.turn:
             return talk.last_response  # Twilio asked again for a turn already answered
         played = self._play(talk, hook)
+        ready = self._prepare(talk, played)
         try:
             with self.db.session() as session:
-                if not self.claim(session, talk):
-                    raise _AnsweredMeanwhile
-                return self._write(session, talk, played, hook)
+                return self._write(session, talk, played, hook, ready)
         except _AnsweredMeanwhile:
             return self._answered_meanwhile(hook)
 
@@ -126,10 +135,14 @@ class Conversations(ABC):
             return self.nothing_to_answer()
         flow = self.flow(opening.flow)
         state, reply = flow.start(opening.state, self.facts(opening.flow, opening.row))
+        played = Played(opening.flow, state, reply, None)
+        # Its row is created with its first turn; what the answer says does not depend on it.
+        unborn = Conversation(0, 0, hook.call_sid, opening.flow, 0, {}, "", opening.row)
+        ready = self._prepare(unborn, played)
         try:
             with self.db.session() as session:
                 talk = self.create(session, hook, opening)
-                return self._write(session, talk, Played(opening.flow, state, reply, None), hook)
+                return self._write(session, talk, played, hook, ready)
         except IntegrityError:
             with self.db.snapshot() as session:
                 winner = self.find(session, hook)
@@ -154,27 +167,33 @@ class Conversations(ABC):
         merged = Reply(first.instructions, (*reply.notes, *first.notes))
         return Played(reply.handoff, state, merged, event)
 
-    def _write(self, session: Session, talk: Conversation, played: Played, hook: Webhook) -> str:
-        """Everything the turn causes, and its answer, in the caller's transaction."""
+    def _prepare(self, talk: Conversation, played: Played) -> _Ready:
+        """What the turn will write, made before its transaction: the database's write lock
+        (SQLite has one) is then held for the writes alone."""
+        dials = any(isinstance(i, Connect) for i in played.reply.instructions)
+        twiml = None if dials else self._render(talk, played, None)
+        values = {"state": played.state.to_dict(), "step": played.state.step}
+        return _Ready(twiml, self._trace(played), {**values, **self.columns(played)})
+
+    def _write(
+        self, session: Session, talk: Conversation, played: Played, hook: Webhook, ready: _Ready
+    ) -> str:
+        """Everything the turn causes, and its answer, in the caller's transaction; nothing if
+        another request wrote this turn first (`_AnsweredMeanwhile` rolls it all back)."""
         now = self.clock.now()
         attempt = self.apply(session, talk, played, hook, now)
-        twiml = self.renderer().render(
-            played.reply.instructions,
-            self.links(talk, attempt),
-            record_bridges=self.records_bridges(played.state),
-        )
-        for kind, detail in self._trace(played):
-            add_event(
-                session,
-                now,
-                talk.call_id,
-                kind,
-                detail,
-                step=self.trace_step(played),
-                turn=talk.turn + 1,
-            )
-        self.save(session, talk, played, twiml)
+        # A turn that puts someone through names the dial attempt it opened in its URLs.
+        twiml = ready.twiml or self._render(talk, played, attempt)
+        if not self.save(session, talk, {**ready.values, "last_response": twiml}):
+            raise _AnsweredMeanwhile
+        step, turn = self.trace_step(played), talk.turn + 1
+        add_events(session, now, talk.call_id, ready.events, step=step, turn=turn)
         return twiml
+
+    def _render(self, talk: Conversation, played: Played, attempt: int | None) -> str:
+        links = self.links(talk, attempt)
+        bridges = self.records_bridges(played.state)
+        return self.renderer().render(played.reply.instructions, links, record_bridges=bridges)
 
     def _trace(self, played: Played) -> list[tuple[str, Mapping[str, Any]]]:
         """What came in, the notes, each prompt with the exact words said, each dial."""
@@ -222,8 +241,8 @@ class Conversations(ABC):
         """How a conversation begins; None when there is nothing to begin."""
 
     @abstractmethod
-    def create(self, session: Session, hook: Webhook, opening: Opening) -> Conversation:
-        """The new conversation's row (its first turn is then written with it)."""
+    def opened(self, hook: Webhook, opening: Opening) -> dict[str, Any]:
+        """What else the new conversation's row holds."""
 
     @abstractmethod
     def facts(self, flow: str, row: Any) -> Any:
@@ -248,29 +267,38 @@ class Conversations(ABC):
     def nothing_to_answer(self) -> str:
         """What to answer a request for a conversation that cannot be found or begun."""
 
-    def claim(self, session: Session, talk: Conversation) -> bool:
-        """Move the conversation on to its next turn, if nobody did meanwhile."""
-        rows = self.rows
-        moved = session.execute(
-            update(rows)
-            .where(rows.id == talk.id, rows.turn == talk.turn)
-            .values(turn=talk.turn + 1)
+    def create(self, session: Session, hook: Webhook, opening: Opening) -> Conversation:
+        """The new conversation's row (its first turn is then written with it)."""
+        row = {
+            "sid": hook.call_sid,
+            "flow": opening.flow,
+            "started_at": self.clock.now(),
+            "step": opening.state.step,
+            "state": opening.state.to_dict(),
+            "turn": 0,
+            "last_response": "",
+            **self.opened(hook, opening),
+        }
+        new = int(session.execute(self._create, row).scalar_one())
+        trace = row.get("call_id", new)  # a callee's leg traces into its request
+        return Conversation(
+            new, trace, hook.call_sid, opening.flow, 0, row["state"], "", opening.row
         )
+
+    def save(self, session: Session, talk: Conversation, values: Mapping[str, Any]) -> bool:
+        """The state the turn left, its answer, what else it writes (`saved`), if nobody wrote
+        this turn meanwhile (False then)."""
+        bound = {f"set_{name}": value for name, value in values.items()}
+        guard = {"row": talk.id, "expected": talk.turn, "set_turn": talk.turn + 1}
+        moved = session.execute(self._save, {**guard, **bound})
         return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
 
-    def save(self, session: Session, talk: Conversation, played: Played, twiml: str) -> None:
-        """The state the turn left, and its answer."""
-        values = {
-            "turn": talk.turn + 1,
-            "last_response": twiml,
-            "state": played.state.to_dict(),
-            "step": played.state.step,
-        }
-        values.update(self.columns(played))
-        session.execute(update(self.rows).where(self.rows.id == talk.id).values(**values))
-
     def columns(self, played: Played) -> dict[str, Any]:
-        """What else a turn writes on its conversation's row."""
+        """What else a turn writes on its conversation's row (the names in `saved`)."""
+        return {}
+
+    def kept_unless_given(self) -> dict[str, Any]:
+        """Columns a turn writes only when it has a value for them (else they are kept)."""
         return {}
 
     def handed_over(self, talk: Conversation, flow: str) -> State:
@@ -282,6 +310,15 @@ class Conversations(ABC):
 
     def trace_step(self, played: Played) -> str:
         return played.state.step
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A turn's writes, made ready before its transaction."""
+
+    twiml: str | None  # None: a dial's, rendered once its attempt is opened
+    events: list[tuple[str, Mapping[str, Any]]]
+    values: dict[str, Any]  # the conversation's row, but its turn and answer
 
 
 class _AnsweredMeanwhile(Exception):

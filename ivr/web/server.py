@@ -27,6 +27,7 @@ def run(
     load: Callable[[], Any],
     bind: str = "127.0.0.1:8000",
     workers: int | None = None,
+    threads: int = 4,
     post_worker_init: Callable[[Any], None] | None = None,
 ) -> None:
     """Serve the app `load` builds (in each worker), in the foreground until it is stopped
@@ -34,8 +35,7 @@ def run(
     options: dict[str, Any] = {
         "bind": bind,
         "workers": workers or min(2 * multiprocessing.cpu_count(), 8),
-        # Threads: a worker keeps answering webhooks while one request waits on the database.
-        "threads": 4,
+        "threads": threads,
         "worker_class": "gthread",
         "timeout": 30,
         "graceful_timeout": 10,

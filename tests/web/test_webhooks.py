@@ -358,3 +358,19 @@ def test_a_first_turn_that_cannot_be_written_leaves_nothing_and_twilios_retry_st
         assert session.scalars(select(AlertRow.kind)).all() == ["webhook_failed"]
     twiml = post(client, "/twilio/voice", CALL).get_data(as_text=True)
     assert "numéro de contrat" in twiml and count(demo, CallRow) == 1
+
+
+def test_a_worker_loads_what_calls_need_before_its_first_caller(make_app, demo):
+    from sqlalchemy import event
+
+    from ivr.composition import warm_up
+
+    app = make_app()
+    warm_up(app)  # as a gunicorn worker does once it has built the app
+    sent: list[str] = []
+    engine = app.extensions["ivr.db"].engine
+    event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    twiml = post(app.test_client(), "/twilio/voice", CALL).get_data(as_text=True)
+    assert "numéro de contrat" in twiml and sent  # the call itself is read and written
+    loaded = [s for s in sent if "FROM agencies" in s or "FROM oncall_windows" in s]
+    assert loaded == [] and not any("JOIN" in s and "prompt_versions" in s for s in sent)
