@@ -42,7 +42,7 @@ ACTIONS = {
     "not_covered": "Non couvert : message pour l'agence",
     "legacy": "Transféré au centre d'appels",
 }
-OUTCOMES = {
+CALL_RESULTS = {  # what came of a call placed, as the sheet words it
     "no-answer": "pas de réponse",
     "busy": "occupé",
     "voicemail": "messagerie",
@@ -275,7 +275,7 @@ def _attempts_table(data: SheetData, budget: Budget) -> Flowable:
     rows = [[_cell(h, "bold") for h in ("Heure", "Numéro", "Destinataire", "Résultat")]]
     cut = min(40, budget.text // 2)  # narrow columns
     for attempt in data.attempts[: budget.attempts]:
-        outcome = "JOINT" if attempt.reached else OUTCOMES.get(attempt.outcome, attempt.outcome)
+        outcome = "JOINT" if attempt.reached else CALL_RESULTS.get(attempt.outcome, attempt.outcome)
         rows.append(
             [
                 _cell(_time(attempt.at, received_day)),
