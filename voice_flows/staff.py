@@ -52,6 +52,10 @@ class StaffFacts(Protocol):
 
     def waiting(self, agency: str) -> list[WaitingRequest]: ...
 
+    def request(self, call_id: int) -> WaitingRequest | None:
+        """A request heard on this call, whatever became of it since (taken in hand)."""
+        ...
+
     def alerts(self, region: str) -> list[WaitingRequest]:
         """The escalations under way in a region (danger, an unreachable line)."""
         ...
@@ -222,8 +226,9 @@ def _next(state: StaffState, step: str) -> Go:
 
 
 def _call_client(state: StaffState, facts: StaffFacts) -> Entered:
-    """The technician put through to the client (who sees the out-of-hours number)."""
-    request = _waiting(state, facts)
+    """The technician put through to the client (who sees the out-of-hours number), also
+    once they took the request in hand."""
+    request = facts.request(state.request)
     if request is None or not request.callback:
         return Go("request", (Say("outbound_no_callback"),))
     return _put_through(request.callback, "client_called")

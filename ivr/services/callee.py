@@ -63,8 +63,8 @@ class Legs(Conversations):
         query = {self.key: talk.row.id, "turn": talk.turn + 1}
         return Links(self.settings.PUBLIC_BASE_URL, self.path, query, talk.sid, attempt)
 
-    def trace_step(self, played: Played) -> str:
-        return played.flow
+    def trace_step(self, flow: str, state: Mapping[str, Any]) -> str:
+        return flow  # on the request's trace: whose leg it was
 
     def nothing_to_answer(self) -> str:
         """The callee's leg when there is nothing to tell them: they are not connected."""

@@ -92,10 +92,11 @@ class StaffWorld(World):
         return staff.pin_ok(self.db, numbers, pin)
 
     def waiting(self, agency: str) -> list[WaitingRequest]:
-        return [
-            self._heard(w, Fault(w.fault).label if w.fault else "panne non précisée", None)
-            for w in staff.waiting_requests(self.db, self.clock, agency)
-        ]
+        return [self._heard(w) for w in staff.waiting_requests(self.db, self.clock, agency)]
+
+    def request(self, call_id: int) -> WaitingRequest | None:
+        found = staff.request_of(self.db, call_id)
+        return self._heard(found) if found is not None else None
 
     def alerts(self, region: str) -> list[WaitingRequest]:
         directory = self.reference.directory(self.db)
@@ -108,8 +109,13 @@ class StaffWorld(World):
             for w in staff.alerts(self.db, self.clock, directory, region)
         ]
 
-    def _heard(self, waiting: staff.Waiting, what: str, line: str | None) -> WaitingRequest:
-        """A request as the staff's flow says it: when, who and where, what."""
+    def _heard(
+        self, waiting: staff.Waiting, what: str | None = None, line: str | None = None
+    ) -> WaitingRequest:
+        """A request as the staff's flow says it: when, who and where, what (its fault, unless
+        `what` says otherwise)."""
+        if what is None:
+            what = Fault(waiting.fault).label if waiting.fault else "panne non précisée"
         client = self.client(waiting.client_id) if waiting.client_id else None
         return WaitingRequest(
             waiting.call_id,

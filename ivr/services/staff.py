@@ -132,6 +132,13 @@ def waiting_requests(db: Database, clock: Clock, agency: str) -> list[Waiting]:
         return _waiting(session, rows)
 
 
+def request_of(db: Database, call_id: int) -> Waiting | None:
+    """A caller's request, as the staff hear it, whatever became of it."""
+    with db.snapshot() as session:
+        row = session.get(CallRow, call_id)
+        return _waiting(session, [row])[0] if row is not None and row.flow == "caller" else None
+
+
 def declare_coverage(
     session: Session, at: datetime, number: str, agency: str, hours: int, call_id: int | None
 ) -> datetime:

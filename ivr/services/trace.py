@@ -41,14 +41,14 @@ def add_events(
     session: Session,
     at: datetime,
     call_id: int,
-    events: Sequence[tuple[str, Mapping[str, Any]]],
+    events: Sequence[tuple[str, Mapping[str, Any], str]],
     *,
-    step: str,
     turn: int,
 ) -> None:
-    """Several things that happened in one turn, `(kind, detail)` each, in one statement."""
+    """Several things that happened in one turn, `(kind, detail, step)` each, in one
+    statement."""
     if events:
-        rows = [_event_row(at, call_id, kind, detail, step, turn) for kind, detail in events]
+        rows = [_event_row(at, call_id, *event, turn) for event in events]
         session.execute(insert(_EVENTS), rows)
 
 

@@ -6,8 +6,9 @@ writes everything the turn causes in one short transaction, guarded by the conve
 number: the new state and the TwiML answered, one event per key, prompt and decision, a dial
 attempt, and what the people on the line did (a request taken in hand, an outcome reported, a
 coverage problem declared). A request Twilio sends again for a turn already answered gets the
-same answer and changes nothing; a turn that fails writes nothing, and is played again when
-Twilio asks again.
+same answer and changes nothing. A turn that fails writes nothing: the person on the line gets
+the safe answer of its kind (the web layer's), and the same request sent again (Twilio sends
+again a request that got no answer) plays the turn afresh.
 
 Each kind of conversation (`Conversations`) says where its conversations are kept, which flows
 they run, what the flows may ask of the world, and what their notes do.
@@ -173,7 +174,7 @@ class Conversations(ABC):
         dials = any(isinstance(i, Connect) for i in played.reply.instructions)
         twiml = None if dials else self._render(talk, played, None)
         values = {"state": played.state.to_dict(), "step": played.state.step}
-        return _Ready(twiml, self._trace(played), {**values, **self.columns(played)})
+        return _Ready(twiml, self._trace(talk, played), {**values, **self.columns(played)})
 
     def _write(
         self, session: Session, talk: Conversation, played: Played, hook: Webhook, ready: _Ready
@@ -186,8 +187,7 @@ class Conversations(ABC):
         twiml = ready.twiml or self._render(talk, played, attempt)
         if not self.save(session, talk, {**ready.values, "last_response": twiml}):
             raise _AnsweredMeanwhile
-        step, turn = self.trace_step(played), talk.turn + 1
-        add_events(session, now, talk.call_id, ready.events, step=step, turn=turn)
+        add_events(session, now, talk.call_id, ready.events, turn=talk.turn + 1)
         return twiml
 
     def _render(self, talk: Conversation, played: Played, attempt: int | None) -> str:
@@ -195,19 +195,25 @@ class Conversations(ABC):
         bridges = self.records_bridges(played.state)
         return self.renderer().render(played.reply.instructions, links, record_bridges=bridges)
 
-    def _trace(self, played: Played) -> list[tuple[str, Mapping[str, Any]]]:
-        """What came in, the notes, each prompt with the exact words said, each dial."""
-        out: list[tuple[str, Mapping[str, Any]]] = []
+    def _trace(self, talk: Conversation, played: Played) -> list[_Event]:
+        """What came in (under the step that asked), then the notes, each prompt with the
+        exact words said and each dial (under the step the turn leaves the conversation at)."""
+        asked, now = (
+            self.trace_step(talk.flow, talk.state),
+            self.trace_step(played.flow, played.state.to_dict()),
+        )
+        out: list[_Event] = []
         if played.event is not None:
-            out.append(_input(played.event))
-        out.extend((note.kind, note.detail) for note in played.reply.notes)
+            out.append((*_input(played.event), asked))
+        out.extend((note.kind, note.detail, now) for note in played.reply.notes)
         prompts = self.prompts()
         for instruction in played.reply.instructions:
             for say in _says(instruction):
                 text = prompts.text(say.prompt, say.values)
-                out.append(("prompt", {"prompt": say.prompt, "text": text}))
+                out.append(("prompt", {"prompt": say.prompt, "text": text}, now))
             if isinstance(instruction, Connect):
-                out.append(("dial", {"number": instruction.number, "role": instruction.role}))
+                dialed = {"number": instruction.number, "role": instruction.role}
+                out.append(("dial", dialed, now))
         return out
 
     def _answered_meanwhile(self, hook: Webhook) -> str:
@@ -308,8 +314,12 @@ class Conversations(ABC):
     def records_bridges(self, state: State) -> bool:
         return False
 
-    def trace_step(self, played: Played) -> str:
-        return played.state.step
+    def trace_step(self, flow: str, state: Mapping[str, Any]) -> str:
+        """Where an event of the trace happened: the conversation's step."""
+        return str(state.get("step", ""))
+
+
+_Event = tuple[str, Mapping[str, Any], str]  # kind, detail, step
 
 
 @dataclass(frozen=True)
@@ -317,7 +327,7 @@ class _Ready:
     """A turn's writes, made ready before its transaction."""
 
     twiml: str | None  # None: a dial's, rendered once its attempt is opened
-    events: list[tuple[str, Mapping[str, Any]]]
+    events: list[_Event]
     values: dict[str, Any]  # the conversation's row, but its turn and answer
 
 

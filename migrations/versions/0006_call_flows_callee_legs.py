@@ -7,6 +7,8 @@ Create Date: 2026-12-03 06:14:31.724883
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -17,6 +19,63 @@ revision = '0006'
 down_revision = '0005'
 branch_labels = None
 depends_on = None
+
+
+# The staff's keys became one map (1 put through, 2 take in hand, 3 what came of it, 4 next,
+# * again, 0 menu): the words of these prompts name keys, and a version an administrator saved
+# would announce the old ones. Each saved one is replaced by the new words, as a new version
+# (the old stays in the history, for a rollback by hand), and an alert says so.
+NEW_WORDS = {
+    'whisper_technician': "Appel d'astreinte. À {city} : {fault}. Client : {name}. À rappeler au {phone}. Délai : {delay}. Pour prendre l'appel, tapez 1. Pour réécouter, tapez étoile.",
+    'whisper_manager': "Alerte danger : {danger}. À {city}, client {name}, à rappeler au {phone}. Pour prendre l'appel, tapez 1. Pour réécouter, tapez étoile.",
+    'outbound_menu': 'Pour être mis en relation avec le client maintenant, tapez 1. Pour prendre la demande en charge et rappeler le client vous-même, tapez 2. Pour indiquer la suite donnée, tapez 3. Pour réécouter, tapez étoile.',
+    'staff_request': 'Demande {position} sur {count}, reçue à {time} : {fault}, pour {client}. {message} Pour appeler le client, tapez 1. Pour la prendre en charge, tapez 2. Pour indiquer la suite donnée, tapez 3. Pour la demande suivante, tapez 4. Pour réécouter, tapez étoile. Pour revenir au menu, tapez 0.',
+    'manager_alert': "Alerte {position} sur {count}, reçue à {time} : {fault}, pour {client}. Pour appeler le client, tapez 1. Pour la prendre en charge, tapez 2. Pour l'alerte suivante, tapez 4. Pour appeler le technicien d'astreinte de l'agence, tapez 5. Pour réécouter, tapez étoile. Pour revenir au menu, tapez 0.",
+}
+
+
+def _new_words_for_saved_prompts() -> None:
+    versions = sa.table(
+        "prompt_versions",
+        sa.column("name", sa.String),
+        sa.column("version", sa.Integer),
+        sa.column("text", sa.Text),
+        sa.column("audio_path", sa.String),
+        sa.column("created_at", ivr.adapters.orm.UTCDateTime()),
+        sa.column("created_by", sa.String),
+    )
+    alerts = sa.table(
+        "alerts",
+        sa.column("at", ivr.adapters.orm.UTCDateTime()),
+        sa.column("kind", sa.String),
+        sa.column("message", sa.Text),
+    )
+    connection = op.get_bind()
+    saved = connection.execute(
+        sa.select(versions.c.name, sa.func.max(versions.c.version))
+        .where(versions.c.name.in_(list(NEW_WORDS)))
+        .group_by(versions.c.name)
+    ).all()
+    now = datetime.now(UTC)
+    for name, version in saved:
+        connection.execute(
+            versions.insert().values(
+                name=name,
+                version=version + 1,
+                text=NEW_WORDS[name],
+                audio_path=None,
+                created_at=now,
+                created_by="migration 0006 (the staff's keys)",
+            )
+        )
+    if saved:
+        names = ", ".join(sorted(name for name, _ in saved))
+        message = (
+            "The staff's keys changed (1 put through, 2 take in hand, 3 what came of it, "
+            f"* again): the saved words of {names} were replaced by the new default "
+            "words; check them in the back office (Messages)."
+        )
+        connection.execute(alerts.insert().values(at=now, kind="prompts_reset", message=message))
 
 
 def upgrade() -> None:
@@ -48,6 +107,7 @@ def upgrade() -> None:
     # ### end Alembic commands ###
     # The staff's own calls so far: their steps were named staff_* and manager_*.
     op.execute("UPDATE calls SET flow = 'staff' WHERE step LIKE 'staff%' OR step LIKE 'manager%'")
+    _new_words_for_saved_prompts()
 
 
 def downgrade() -> None:

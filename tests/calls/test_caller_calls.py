@@ -32,6 +32,19 @@ def events(db, kind: str) -> list[dict]:
         )
 
 
+def keys_by_step(db) -> dict[str, list[str]]:
+    with db.snapshot() as session:
+        rows = session.execute(
+            select(CallEventRow.step, CallEventRow.detail)
+            .where(CallEventRow.kind == "input")
+            .order_by(CallEventRow.id)
+        ).all()
+    out: dict[str, list[str]] = {}
+    for step, detail in rows:
+        out.setdefault(step, []).append(detail["digits"])
+    return out
+
+
 # --- Covered, inside the window: put through to the technician ------------------------------
 
 
@@ -55,6 +68,9 @@ def test_call_now_the_technician_takes_the_call(phone, demo):
     assert (stored.action, stored.reached, stored.fault) == ("call_now", TECHNICIAN, "no_heating")
     assert attempts(demo) == [("technician", TECHNICIAN, True)]
     assert events(demo, "description")[0]["speech"].startswith("Plus de chauffage")
+    keyed = keys_by_step(demo)  # each answer on the trace under the question it answered
+    assert keyed["identify"] == ["10000002"] and keyed["ask_fault"] == ["1"]
+    assert keyed["confirm_identity"] == keyed["confirm_callback"] == ["1"]
 
 
 def test_a_voicemail_is_never_taken_for_the_technician(phone, demo):

@@ -62,15 +62,18 @@ def test_from_the_on_call_mobile_take_a_request_then_book_a_time_slot(phone, dem
     assert request.reached == TECHNICIAN  # taken in hand: no longer waiting
 
 
-def test_a_report_that_cannot_be_written_loses_nothing_and_twilios_retry_applies_it(
+def test_a_technician_takes_a_request_in_hand_then_calls_the_client(phone, demo, clock):
+    call = technician_hearing_the_request(phone, demo, clock)
+    assert "C'est noté" in call.press("2")  # taken in hand: no longer waiting for anyone
+    assert "Nous appelons le client" in call.press("1")  # the same keys: put through
+    assert "BRIDGED caller <-> +33611111111" in call.transcript
+    assert "Résolu à distance, tapez 1" in call.said_since_last_input  # then: what came of it
+
+
+def test_a_report_that_cannot_be_written_loses_nothing_and_the_same_request_applies_it(
     phone, demo, clock
 ):
-    pins(demo, clock)
-    unanswered_request(phone(at="2026-12-22T23:00", callees=NOBODY))
-    call = phone(at="2026-12-22T23:20", from_=TECHNICIAN)
-    call.start()
-    call.press("2468#")
-    call.press("1")
+    call = technician_hearing_the_request(phone, demo, clock)
     before = staff_call(demo)
     with failing_inserts(demo, "call_events", "NEW.kind = 'staff_outcome'"):
         heard = call.press("2")  # taken in hand: the database refuses its trace
@@ -89,10 +92,21 @@ def test_a_report_that_cannot_be_written_loses_nothing_and_twilios_retry_applies
             )
         ).all()
         assert session.scalars(select(AlertRow.kind)).all() == ["webhook_failed"]
-    assert "C'est noté" in call.ask_again()  # Twilio's retry: the turn is played again
+    assert "C'est noté" in call.ask_again()  # the same request again: the turn played afresh
     [outcome] = events(demo, "staff_outcome")
     assert (outcome["outcome"], outcome["by"]) == ("acknowledged", TECHNICIAN)
     assert request_of(demo).reached == TECHNICIAN
+
+
+def technician_hearing_the_request(phone, demo, clock):
+    """A technician on their own line, hearing the request a client left unanswered."""
+    pins(demo, clock)
+    unanswered_request(phone(at="2026-12-22T23:00", callees=NOBODY))
+    call = phone(at="2026-12-22T23:20", from_=TECHNICIAN)
+    call.start()
+    call.press("2468#")
+    call.press("1")
+    return call
 
 
 def staff_call(db) -> CallRow:
