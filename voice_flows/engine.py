@@ -5,7 +5,9 @@ A flow is a set of named steps. A step says what it asks when the conversation e
 (`enter`: instructions for the phone, or a `Go` to another step when it decides without
 asking) and where each answer leads (`answer`: a `Go`, an `Again`, or a `Handoff` to another
 flow). A silence or a stray key is answered, shorter, and the question asked again; after the
-third miss in a step its `give_up` leads on: never silence, never a loop.
+third miss in a step its `give_up` leads on: never silence. A flow may also bound how often
+a question is asked in one call (`max_visits`): past it, the flow's `give_up` leads on, so a
+caller going round in circles is never kept there.
 
 `Flow.next_step` moves a conversation on by one turn, from its state and what happened. It
 knows no Twilio and no database: what it needs of the world comes through the flow's facts,
@@ -31,10 +33,11 @@ MAX_HOPS = 20  # steps entered in one turn without asking anything: more is a lo
 @dataclass
 class State:
     """What a flow remembers between two webhooks (stored with its conversation). Each flow
-    adds its own fields: plain values, or lists of plain values."""
+    adds its own fields: plain values, or lists and dicts of plain values."""
 
     step: str = ""
     misses: int = 0
+    visits: dict[str, int] = field(default_factory=dict)  # questions asked, by step
 
     def to_dict(self) -> dict[str, Any]:
         return {name: _copied(value) for name, value in vars(self).items()}
@@ -46,8 +49,10 @@ class State:
 
 
 def _copied(value: Any) -> Any:
-    """A field for a new owner: a list is copied, so a state never shares one."""
-    return list(value) if isinstance(value, list) else value
+    """A field for a new owner: a list or a dict is copied, so a state never shares one."""
+    if isinstance(value, list):
+        return list(value)
+    return dict(value) if isinstance(value, dict) else value
 
 
 @dataclass(frozen=True)
@@ -150,12 +155,14 @@ class Flow(Generic[S, F]):
         *,
         give_up: GiveUp[S, F],
         intercept: Intercept[S, F] | None = None,
+        max_visits: int | None = None,
     ) -> None:
         self.name = name
         self.state = state  # what the flow remembers, as stored with its conversation
         self.steps = {step.name: step for step in steps}
         self.give_up = give_up  # after three misses in a step that names no way of its own
         self.intercept = intercept  # keys heard at every menu, before the step's own
+        self.max_visits = max_visits  # how often one question may be asked in a conversation
 
     def start(self, state: S, facts: F) -> tuple[S, Reply]:
         """The conversation begins: enter the state's step."""
@@ -202,6 +209,11 @@ class Flow(Generic[S, F]):
             if isinstance(entered, Go):
                 says, notes, name = says + entered.says, notes + entered.notes, entered.step
                 continue
+            if self._visited_too_often(state, name, entered):
+                way = self.give_up(state, facts)
+                notes += (Note("visit_limit", {"step": name}), *way.notes)
+                says, name = says + way.says, way.step
+                continue
             # The answer goes to the step the waiting instruction names (a dial's outcome to
             # the step that follows it, a message to the one that keeps it).
             state.step = next(
@@ -210,6 +222,13 @@ class Flow(Generic[S, F]):
             )
             return state, Reply(_prefix(says, entered), notes)
         raise RuntimeError(f"flow {self.name} loops from step {name}")
+
+    def _visited_too_often(self, state: S, name: str, entered: tuple[Instruction, ...]) -> bool:
+        """Count a question asked on entering its step; True past the flow's bound."""
+        if self.max_visits is None or not any(isinstance(i, Ask) for i in entered):
+            return False
+        state.visits[name] = state.visits.get(name, 0) + 1
+        return state.visits[name] > self.max_visits
 
 
 def _entered(step: Step[S, F], state: S, facts: F) -> Entered:

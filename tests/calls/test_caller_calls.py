@@ -248,15 +248,33 @@ def test_danger_said_in_the_description(phone, demo):
     assert stored_call(demo).action == "escalate"
 
 
-def test_danger_words_denied_the_call_goes_on(phone, demo):
-    call = phone()
+def test_danger_words_denied_in_the_description_it_is_kept_and_the_call_goes_on(phone, demo):
+    """« chaudière gaz en panne », then « no danger »: never asked to describe it again."""
+    call = phone(callees={TECHNICIAN: Callee(keys=["1"])})
     identify(call, "10000002")
     call.press("1")
     call.press("1")
-    call.press("5")
-    call.say("il y a un feu de cheminée chez le voisin mais ce n'est pas le problème")
+    call.press("1")
+    call.say("la chaudière gaz est en panne")
     heard = call.press("2")  # no danger
-    assert "décrivez votre problème" in heard
+    assert "décrivez" not in heard and "intervention sous 4 heures" in heard
+    assert f"BRIDGED caller <-> {TECHNICIAN}" in call.transcript
+    stored = stored_call(demo)
+    assert (stored.action, stored.danger) == ("call_now", None)
+    assert stored.state["description"] == "la chaudière gaz est en panne"
+
+
+def test_a_caller_asked_the_same_question_a_sixth_time_is_offered_a_way_forward(phone, demo):
+    """Danger words at the contract number, denied, again and again: never kept going round."""
+    call = phone()
+    call.start()
+    for _ in range(5):
+        assert "numéro de contrat" in call.said_since_last_input
+        assert "odeur de gaz" in call.say("ça sent le gaz chez le voisin")
+        heard = call.press("2")  # no danger
+    assert "numéro de contrat" not in heard and "laissez votre message" in heard
+    assert call.waiting_for == "record"
+    assert events(demo, "visit_limit") == [{"step": "identify"}]
 
 
 def test_an_unidentified_caller_in_danger_reaches_the_manager_of_the_region(phone, demo):

@@ -54,6 +54,7 @@ class CallerState(State):
     fault: str | None = None
     description: str | None = None
     danger: str | None = None
+    danger_words: list[str] = field(default_factory=list)  # what the caller said of a danger
     postcode: str | None = None
     region: str | None = None
     action: str | None = None
@@ -76,6 +77,15 @@ class CallerState(State):
 
 
 CallerStep = Step[CallerState, CallerFacts]
+
+
+def description_given(
+    state: CallerState, words: str, notes: tuple[Note, ...], confidence: float | None = None
+) -> Go:
+    """The caller's words describe the request: kept, and on to the decision."""
+    state.description = words
+    detail = {"speech": words, "confidence": confidence}
+    return Go("decide", notes=(*notes, Note("description", detail)))
 
 
 def read_back(client: Client) -> dict[str, str]:

@@ -10,7 +10,7 @@ from typing import Any
 from ivr.domain.routing import Action
 from ivr.domain.triage import Danger, danger_in
 from voice_flows import keys
-from voice_flows.caller.common import CallerFacts, CallerState, CallerStep
+from voice_flows.caller.common import CallerFacts, CallerState, CallerStep, description_given
 from voice_flows.engine import (
     Again,
     Answer,
@@ -48,6 +48,7 @@ def heard_everywhere(
     if found:
         danger, word = found
         state.danger, state.resume = danger.value, current.name
+        state.danger_words.append(event.speech)  # for the sheet, whatever the caller says next
         heard = {"step": current.name, "word": word, "speech": event.speech}
         return Go("confirm_danger", notes=(Note("danger_words", heard),))
     if pressed == keys.OPERATOR and facts.operator_number:
@@ -70,7 +71,10 @@ def _danger_confirmed(state: CallerState, event: Event, facts: CallerFacts) -> M
     if answer:
         return Go("safety", notes=(Note("danger_confirmed", {"danger": state.danger}),))
     resume, state.resume, state.danger = state.resume or "identify", None, None
-    return Go(resume, notes=(Note("danger_denied"),))
+    denied = Note("danger_denied")
+    if resume == "ask_description":  # the words were the description: kept, not asked again
+        return description_given(state, state.danger_words[-1], (denied,))
+    return Go(resume, notes=(denied,))
 
 
 def _ask_danger_kind(state: CallerState, facts: CallerFacts) -> Entered:

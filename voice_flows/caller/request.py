@@ -10,7 +10,14 @@ from ivr.domain.routing import Action
 from ivr.domain.summary import equipment_words
 from ivr.domain.triage import Fault, spoken_digits
 from voice_flows import keys
-from voice_flows.caller.common import CallerFacts, CallerState, CallerStep, menu, options
+from voice_flows.caller.common import (
+    CallerFacts,
+    CallerState,
+    CallerStep,
+    description_given,
+    menu,
+    options,
+)
 from voice_flows.engine import Again, Entered, Event, Go, Move, Note, chosen, stray, to, yes_no
 from voice_flows.instructions import Ask, Connect, Say
 
@@ -87,12 +94,10 @@ def _ask_description(state: CallerState, facts: CallerFacts) -> Entered:
     return (Ask("ask_description", said, max_digits=1, timeout=5),)
 
 
-def _description_given(state: CallerState, event: Event, facts: CallerFacts) -> Move:
+def _description_answered(state: CallerState, event: Event, facts: CallerFacts) -> Move:
     if not event.speech:
         return Go("decide")
-    state.description = event.speech
-    detail = {"speech": event.speech, "confidence": event.confidence}
-    return Go("decide", notes=(Note("description", detail),))
+    return description_given(state, event.speech, (), event.confidence)
 
 
 def _decide(state: CallerState, facts: CallerFacts) -> Entered:
@@ -156,7 +161,7 @@ STEPS: tuple[CallerStep, ...] = (
     CallerStep(
         "ask_description",
         _ask_description,
-        _description_given,
+        _description_answered,
         give_up=to("decide"),
         takes_silence=True,
     ),
