@@ -27,8 +27,8 @@ as the accepts fell rather than always the one that answered the previous turn),
 replaying whole calls, one request after the other, signed as Twilio signs them
 (X-Twilio-Signature over the full URL and the POST parameters). A call to ivr: POST
 /twilio/voice from a number no client has, then the action URL of each answer: the
-`<Gather>`s are answered 10000002 (identify), 1 (confirm_identity), 1 (confirm_callback),
-1 (confirm_equipment), 1 (ask_fault), nothing (ask_description); each `<Dial>` (one for each
+`<Gather>`s are answered 10000002 (identify), 1 (confirm_identity), 1 (confirm_details),
+1 (ask_fault), nothing (ask_description); each `<Dial>` (one for each
 technician of the on-call window: two) is answered DialCallStatus=no-answer until the flow offers
 a `<Record>`, answered RecordingDuration=0; the flow then says goodbye and hangs up; last, a
 status callback CallStatus=completed, SequenceNumber=0. Every answer is checked: 200 and a
@@ -82,8 +82,7 @@ BARE_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Bonjour</Say>
 ANSWERS = (
     ("identify", "10000002"),
     ("confirm_identity", "1"),
-    ("confirm_callback", "1"),
-    ("confirm_equipment", "1"),
+    ("confirm_details", "1"),
     ("ask_fault", "1"),
     ("ask_description", ""),
 )

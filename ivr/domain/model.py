@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 
+from ivr.domain.labelled import Labelled
 
-class Contract(StrEnum):
-    INDIVIDUAL_7_7 = "individual_7_7"
-    COLLECTIVE = "collective"
-    BOILER_ROOM = "boiler_room"
-    STANDARD = "standard"  # no out-of-hours cover
+
+class Contract(Labelled):
+    INDIVIDUAL_7_7 = "individual_7_7", "individuel 7/7"
+    COLLECTIVE = "collective", "collectif"
+    BOILER_ROOM = "boiler_room", "chaufferie"
+    STANDARD = "standard", "sans intervention hors heures ouvrables"  # no out-of-hours cover
 
 
 class Equipment(StrEnum):

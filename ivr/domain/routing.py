@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from ivr.domain import wording
+from ivr.domain.geography import agency_for_postcode
 from ivr.domain.local_time import in_paris
 from ivr.domain.model import (
     ONCALL_TYPE_OF_CONTRACT,
@@ -20,6 +21,7 @@ from ivr.domain.model import (
     Client,
     Contract,
     Directory,
+    Region,
 )
 from ivr.domain.oncall import daytime_start, local_date, morning_after, window_at
 
@@ -40,7 +42,7 @@ class Call:
     at: datetime
     client: Client | None
     danger: bool = False
-    caller_region: str | None = None  # from the postcode an unidentified caller keyed
+    caller_postcode: str | None = None  # keyed by an unidentified caller
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,19 +155,21 @@ def _covered(
 def _escalate(
     call: Call, directory: Directory, agency: Agency | None, national_duty_number: str | None
 ) -> Decision:
-    region_code = agency.region if agency else call.caller_region
-    region = directory.regions.get(region_code) if region_code else None
+    if agency is None and call.caller_postcode:  # an unidentified caller: where they are
+        agency = agency_for_postcode(directory, call.caller_postcode)
+    region = directory.regions.get(agency.region) if agency else None
     fax = _numbers(agency.fax if agency else None, region.fax if region else None)
+    sheet = _danger_sheet(agency, region)
     on_duty = directory.managers_on_duty(region.code, call.at) if region else ()
-    if on_duty:
+    if region is not None and on_duty:
         names = " puis ".join(s.name for s in on_duty)
         return Decision(
             Action.ESCALATE,
             call.at,
             _numbers(*(s.mobile for s in on_duty)),
             fax,
-            f"Danger signalé : le cadre régional d'astreinte ({names}, {region.name}) "  # type: ignore[union-attr]
-            "est appelé ; la fiche est faxée à l'agence et à la direction régionale.",
+            f"Danger signalé : le cadre régional d'astreinte ({names}, {region.name}) "
+            f"est appelé ; {sheet}.",
         )
     missing = (
         f"aucun cadre d'astreinte n'est au planning de la région {region.name}"
@@ -175,15 +179,24 @@ def _escalate(
     who = (
         "la permanence nationale est appelée"
         if national_duty_number
-        else ("aucune permanence nationale n'est configurée")
+        else "aucune permanence nationale n'est configurée"
     )
     return Decision(
         Action.ESCALATE,
         call.at,
         _numbers(national_duty_number),
         fax,
-        f"Danger signalé, mais {missing} : {who}.",
+        f"Danger signalé, mais {missing} : {who} ; {sheet}.",
     )
+
+
+def _danger_sheet(agency: Agency | None, region: Region | None) -> str:
+    """Where a danger's sheet goes (§5.2: the agency and the regional direction)."""
+    if agency is not None and region is not None:
+        return f"la fiche est faxée à l'agence {agency.name} et à la direction régionale"
+    if agency is not None:
+        return f"la fiche est faxée à l'agence {agency.name} (région inconnue)"
+    return "aucune agence n'est connue : la fiche ne peut être faxée"
 
 
 def _legacy(call: Call, agency: Agency) -> Decision:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ivr.domain.model import Client, Equipment
 from ivr.domain.phones import digit_pairs
+from ivr.domain.spoken import said
 from ivr.domain.triage import Danger, Fault
 
 _EQUIPMENT_WORDS = {
@@ -27,29 +28,43 @@ def equipment_words(client: Client) -> str:
 
 @dataclass(frozen=True)
 class RequestSummary:
+    """What a technician driving at 3 a.m. needs: where (town, street), what (fault,
+    equipment), whom to call back and on which number, how soon, and the reference."""
+
     reference: str  # the request's number in the trace
-    city: str  # the client's town, or the postcode an unidentified caller keyed
+    city: str  # the client's town; empty for an unidentified caller
+    address: str  # the street; empty for an unidentified caller
+    postcode: str  # the client's, or the one an unidentified caller keyed
     fault: str
     name: str
     callback: str | None  # E.164: the number to call back
     delay: str
     danger: str  # empty when there is none
-    postcode: str
     equipment: str
 
+    @property
+    def place(self) -> str:
+        """Where to go, the town first: « Paris, 37 rue Riquet », « Code postal 57000 »."""
+        if self.city:
+            return ", ".join(filter(None, (self.city, self.address)))
+        return f"Code postal {self.postcode}" if self.postcode else "Lieu inconnu"
+
     def values(self, *, spoken: bool) -> dict[str, str]:
-        """The prompts' values: the number in pairs of digits; the reference digit by digit
-        when `spoken` (a text message writes it whole)."""
+        """The prompts' values. `spoken`: as a voice says them (the number in pairs of digits,
+        the reference digit by digit, symbols in words); else as a text message writes them."""
+        words = said if spoken else str
         return {
             "reference": " ".join(self.reference) if spoken else self.reference,
-            "city": self.city,
+            "place": words(self.place),
+            "city": self.city or (f"code postal {self.postcode}" if self.postcode else ""),
+            "address": words(self.address),
             "fault": self.fault,
-            "name": self.name,
+            "name": words(self.name),
             "phone": digit_pairs(self.callback) if self.callback else "numéro inconnu",
-            "delay": self.delay,
+            "delay": words(self.delay),
             "danger": self.danger,
             "postcode": self.postcode,
-            "equipment": self.equipment,
+            "equipment": words(self.equipment),
         }
 
 
@@ -63,15 +78,15 @@ def summarise(
     postcode: str | None,
 ) -> RequestSummary:
     """The summary of request `reference`, from what its call established."""
-    where = f"code postal {' '.join(postcode)}" if postcode else "lieu inconnu"
     return RequestSummary(
         reference=str(reference),
-        city=client.city if client else where,
+        city=client.city if client else "",
+        address=client.address if client else "",
+        postcode=client.postcode if client else postcode or "",
         fault=Fault(fault).label if fault else "non précisé",
         name=client.name if client else "inconnu",
         callback=callback,
         delay=client.delay_label if client and client.delay_label else "non précisé",
         danger=Danger(danger).label if danger else "",
-        postcode=postcode or "",
         equipment=equipment_words(client) if client else "non précisé",
     )

@@ -148,10 +148,7 @@ class Calls(Conversations):
         state = played.state
         if isinstance(state, CallerState):
             world = CallerWorld(self.db, self.reference, self.settings, self.clock)
-            client = world.client(state.client_id) if state.client_id else None
-            decided["agency"] = (
-                client.agency if client else world.agency_of_postcode(state.postcode)
-            )
+            decided["agency"] = world.agency_for(state.client_id, state.postcode)
         return decided
 
     def records_bridges(self, state: State) -> bool:

@@ -8,6 +8,7 @@ is opened only for what is not kept.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from ivr.adapters.db import Database
 from ivr.adapters.orm import AppSettingRow
@@ -17,6 +18,7 @@ from ivr.domain.geography import agency_for_postcode
 from ivr.domain.local_time import in_paris
 from ivr.domain.model import Client
 from ivr.domain.routing import Call, Decision, decide
+from ivr.domain.spoken import hour_said, said
 from ivr.domain.triage import Danger, Fault
 from ivr.services import staff
 from ivr.services.reference import ReferenceCache
@@ -53,6 +55,10 @@ class CallerWorld(World):
         return self.settings.IVR_SPEECH
 
     @property
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @property
     def recording_calls(self) -> bool:
         return self.reference.versions(self.db).record_calls
 
@@ -60,17 +66,23 @@ class CallerWorld(World):
         with self.db.snapshot() as session:
             return clients_with_phone(session, number, self.reference.clients_table(self.db))
 
-    def decide(self, client: Client | None, danger: bool, caller_region: str | None) -> Decision:
-        call = Call(at=self.clock.now(), client=client, danger=danger, caller_region=caller_region)
+    def decide(self, client: Client | None, danger: bool, postcode: str | None) -> Decision:
+        call = Call(at=self.clock.now(), client=client, danger=danger, caller_postcode=postcode)
         return decide(call, self.reference.directory(self.db), self.settings.NATIONAL_DUTY_NUMBER)
 
     def region_of_postcode(self, postcode: str) -> str | None:
         agency = agency_for_postcode(self.reference.directory(self.db), postcode)
         return agency.region if agency else None
 
-    def agency_of_postcode(self, postcode: str | None) -> str | None:
-        directory = self.reference.directory(self.db)
-        agency = agency_for_postcode(directory, postcode) if postcode else None
+    def agency_for(self, client_id: str | None, postcode: str | None) -> str | None:
+        """The agency a caller's request is for: their client's, else the postcode's."""
+        client = self.client(client_id) if client_id else None
+        if client is not None:
+            return client.agency
+        return self.agency_of_postcode(postcode) if postcode else None
+
+    def agency_of_postcode(self, postcode: str) -> str | None:
+        agency = agency_for_postcode(self.reference.directory(self.db), postcode)
         return agency.cia if agency else None
 
     def gas_emergency_number(self, client: Client | None) -> str:
@@ -117,10 +129,13 @@ class StaffWorld(World):
         if what is None:
             what = Fault(waiting.fault).label if waiting.fault else "panne non précisée"
         client = self.client(waiting.client_id) if waiting.client_id else None
+        local = in_paris(waiting.started_at)
         return WaitingRequest(
             waiting.call_id,
-            in_paris(waiting.started_at).strftime("%H h %M"),
-            f"{client.name}, à {client.city}" if client else "un appelant sans contrat",
+            hour_said(local.hour, local.minute),
+            said(f"{client.name}, {client.address}, à {client.city}")
+            if client
+            else "un appelant sans contrat",
             what,
             waiting.message_seconds,
             waiting.callback,

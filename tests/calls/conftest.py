@@ -62,8 +62,8 @@ def identify(call: PhoneCall, client_id: str) -> str:
 
 
 def through_details(call: PhoneCall, fault: str = "1", description: str | None = None) -> str:
-    """Confirm the callback number and the equipment, choose the fault, describe it or not."""
-    call.press("1")  # the number to call back
-    call.press("1")  # the equipment
+    """Confirm the details read back (address, equipment, number to call back), choose the
+    fault, describe it or not."""
+    call.press("1")  # the details
     call.press(fault)
     return call.say(description) if description else call.press("#")

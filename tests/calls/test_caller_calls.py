@@ -3,6 +3,8 @@ docs/call-flow.md. Every TwiML answer is checked against Twilio's schema on the 
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from ivr.adapters.orm import CallEventRow, CallRow, DialAttemptRow, RecordingRow
@@ -54,15 +56,20 @@ def test_call_now_the_technician_takes_the_call(phone, demo):
     assert "odeur de gaz" in heard and "tapez 9" in heard  # safety first, at the first menu
     assert "numéro de contrat" in heard
     assert "Syndic Résidence Les Pins, à Paris" in call.press("10000002#")
-    assert "06 11 11 11 11" in call.press("1")  # the caller's own number, in pairs
-    assert "Chaudières murales gaz des 48 logements" in call.press("1")
-    assert "panne de chauffage, tapez 1" in call.press("1")
-    assert "décrivez votre problème" in call.press("1")
+    details = call.press("1")  # read back: address, equipment, the caller's number in pairs
+    assert "Adresse : 37 rue Riquet, Paris" in details
+    assert "Équipement : Chaudières murales gaz des 48 logements" in details
+    assert "Rappel au 06 11 11 11 11" in details
+    heard = call.press("1")
+    assert "Panne de chauffage, tapez 1" in heard and "tapez 9" in heard  # danger said again
+    assert "Décrivez le problème" in call.press("1")
     heard = call.say("Plus de chauffage depuis ce soir dans tout l'immeuble")
-    assert "intervention sous 4 heures" in heard and "technicien d'astreinte" in heard
+    assert "Votre contrat prévoit une intervention sous 4 heures" in heard
+    assert "Nous appelons le technicien d'astreinte" in heard
     assert f"BRIDGED caller <-> {TECHNICIAN}" in call.transcript
     whisper = " ".join(line for line in call.transcript if line.startswith(f"TECH({TECHNICIAN})"))
-    assert "À Paris : panne de chauffage" in whisper and "06 11 11 11 11" in whisper
+    assert "Paris, 37 rue Riquet : panne de chauffage" in whisper
+    assert "Chaudières murales gaz des 48 logements" in whisper and "06 11 11 11 11" in whisper
     assert call.ended
     stored = stored_call(demo)
     assert (stored.action, stored.reached, stored.fault) == ("call_now", TECHNICIAN, "no_heating")
@@ -70,7 +77,23 @@ def test_call_now_the_technician_takes_the_call(phone, demo):
     assert events(demo, "description")[0]["speech"].startswith("Plus de chauffage")
     keyed = keys_by_step(demo)  # each answer on the trace under the question it answered
     assert keyed["identify"] == ["10000002"] and keyed["ask_fault"] == ["1"]
-    assert keyed["confirm_identity"] == keyed["confirm_callback"] == ["1"]
+    assert keyed["confirm_identity"] == keyed["confirm_details"] == ["1"]
+
+
+def test_a_client_known_by_their_number_hears_at_most_120_words_before_the_technician_rings(
+    phone, demo
+):
+    """The expected keys only: yes, it is me; the details are right; no heating; no words."""
+    call = phone(from_="+33199002102", callees={TECHNICIAN: Callee(keys=["1"])})  # the Syndic's
+    call.start()
+    for key in ("1", "1", "1", "#"):
+        call.press(key)
+    transcript = call.transcript
+    rings = next(i for i, line in enumerate(transcript) if line.startswith("IVR dials"))
+    heard = [line.removeprefix("IVR: ") for line in transcript[:rings] if line.startswith("IVR: ")]
+    words = sum(len(re.findall(r"\w[\w'-]*", said)) for said in heard)  # « d'urgence »: one
+    assert words <= 120, f"{words} words: {heard}"
+    assert f"BRIDGED caller <-> {TECHNICIAN}" in transcript
 
 
 def test_a_voicemail_is_never_taken_for_the_technician(phone, demo):
@@ -87,7 +110,9 @@ def test_nobody_takes_it_the_caller_leaves_a_message(phone, demo):
     call = phone(callees={TECHNICIAN: Callee(answers=False), BACKUP: Callee(busy=True)})
     identify(call, "10000002")
     heard = through_details(call)
-    assert "n'a pas pu être joint" in heard and "laissez votre message" in heard
+    assert "Le technicien d'astreinte n'a pas répondu" in heard
+    assert "Nous continuons à l'appeler" in heard and "laissez votre message" in heard
+    assert "prévenu" not in heard and "vous rappellera" not in heard  # nothing untrue
     assert call.waiting_for == "record"
     assert "message est enregistré" in call.leave_message(20)
     assert call.ended
@@ -112,7 +137,8 @@ def test_a_7_7_client_on_friday_evening_is_called_back_saturday_morning(phone, d
     call = phone(at="2026-12-18T19:30")
     identify(call, "10000001")
     heard = through_details(call, fault="2")
-    assert "sera prévenu samedi 19 décembre à 08:00" in heard
+    assert "Votre contrat sept jours sur sept prévoit une intervention le jour même" in heard
+    assert "Nous appellerons le technicien d'astreinte demain samedi, à 8 heures" in heard
     assert "laissez votre message" in heard
     call.silence()
     assert stored_call(demo).action == "call_next_morning"
@@ -156,8 +182,8 @@ def test_an_unknown_number_is_asked_again_twice_then_a_message_for_the_agency(ph
 def test_the_callers_number_proposes_a_client_who_is_always_confirmed(phone, demo):
     call = phone(from_="+33199002101")  # Mme Bérard's phone
     heard = call.start()
-    assert "Appelez-vous pour le contrat de Mme Hélène Bérard, à Paris" in heard
-    assert "01 99 00 21 01" in call.press("1")
+    assert "Appelez-vous pour Madame Hélène Bérard, à Paris" in heard
+    assert "Rappel au 01 99 00 21 01" in call.press("1")
     assert stored_call(demo).client_id == "10000001"
 
 
@@ -176,11 +202,22 @@ def test_the_client_number_can_be_spoken(phone, demo):
 def test_another_number_to_call_back(phone, demo):
     call = phone()
     identify(call, "10000002")
-    assert "Tapez le numéro" in call.press("2")
+    assert "autre numéro de rappel, tapez 1" in call.press("2")
+    assert "Tapez le numéro" in call.press("1")
     assert "n'est pas valide" in call.press("0612#")
-    assert "06 22 33 44 55" in call.press("0622334455#")
+    assert "Rappel au 06 22 33 44 55" in call.press("0622334455#")
     call.press("1")
-    assert events(demo, "callback")[-1]["number"] == "+33622334455"
+    assert events(demo, "details")[-1] == {"confirmed": True, "callback": "+33622334455"}
+
+
+def test_an_address_the_caller_says_is_wrong_is_noted_and_the_call_goes_on(phone, demo):
+    call = phone()
+    identify(call, "10000002")
+    call.press("2")  # not right
+    heard = call.press("2")  # the address or the equipment
+    assert "C'est noté" in heard and "Panne de chauffage, tapez 1" in heard
+    assert events(demo, "details") == [{"confirmed": False, "callback": "+33611111111"}]
+    assert stored_call(demo).state["details_confirmed"] is False
 
 
 # --- Stray keys and silence -------------------------------------------------------------------
@@ -196,12 +233,11 @@ def test_a_stray_key_is_answered_and_the_question_asked_again(phone, demo):
 def test_silence_is_answered_and_after_three_the_call_goes_on(phone, demo):
     call = phone()
     identify(call, "10000002")
-    call.press("1")
     call.press("1")  # now at the fault menu
     assert "pas entendu" in call.silence()
     assert "pas entendu" in call.silence()
     heard = call.silence()  # third miss: the fault is "other", the call goes on
-    assert "décrivez votre problème" in heard
+    assert "Décrivez le problème" in heard
     assert stored_call(demo).fault == "other"
 
 
@@ -223,10 +259,12 @@ def test_danger_keyed_at_the_first_menu_gas_instructions_then_the_manager(phone,
     call.start()
     assert "odeur de gaz, tapez 1" in call.press("9")
     heard = call.press("1")
-    assert "Quittez immédiatement les lieux" in heard and "0 800 47 33 33" in heard
+    assert heard.index("N'allumez rien") < heard.index("ouvrez les fenêtres")
+    assert heard.index("ouvrez les fenêtres") < heard.index("puis sortez")
+    assert heard.count("0 800 47 33 33") == 2  # the number to dial, said twice
     assert "numéro de contrat" in heard
     heard = call.press("10000001#")
-    assert "responsable d'astreinte" in heard
+    assert "Nous appelons le responsable d'astreinte" in heard
     assert f"BRIDGED caller <-> {MANAGER_IDF}" in call.transcript
     whisper = " ".join(line for line in call.transcript if line.startswith(f"TECH({MANAGER_IDF})"))
     assert "Alerte danger : odeur de gaz" in whisper
@@ -239,12 +277,11 @@ def test_danger_said_in_the_description(phone, demo):
     call = phone(callees={MANAGER_IDF: Callee(keys=["1"])}, at="2026-12-22T23:00")
     identify(call, "10000002")
     call.press("1")
-    call.press("1")
     call.press("5")
     heard = call.say("ça sent le gaz dans la chaufferie")
-    assert "Vous avez parlé d'un danger : odeur de gaz" in heard
+    assert "Vous sentez une odeur de gaz ? Si oui, tapez 1. Sinon, tapez 2." in heard
     heard = call.press("1")  # yes
-    assert "Quittez immédiatement les lieux" in heard and "responsable d'astreinte" in heard
+    assert "N'allumez rien" in heard and "Nous appelons le responsable d'astreinte" in heard
     assert stored_call(demo).action == "escalate"
 
 
@@ -252,7 +289,6 @@ def test_danger_words_denied_in_the_description_it_is_kept_and_the_call_goes_on(
     """« chaudière gaz en panne », then « no danger »: never asked to describe it again."""
     call = phone(callees={TECHNICIAN: Callee(keys=["1"])})
     identify(call, "10000002")
-    call.press("1")
     call.press("1")
     call.press("1")
     call.say("la chaudière gaz est en panne")
@@ -309,7 +345,8 @@ def test_nobody_reachable_in_danger_the_caller_is_told_and_may_leave_a_message(p
     call.press("9")
     call.press("1")
     heard = call.press("10000001#")
-    assert "n'a pas pu être joint" in heard and "112" in heard
+    assert "Le responsable d'astreinte n'a pas encore répondu" in heard and "112" in heard
+    assert "Nous continuons à l'appeler" in heard  # true: the dispatcher calls them again
     assert call.waiting_for == "record"
 
 
@@ -332,18 +369,21 @@ def test_danger_for_an_agency_not_live_yet_safety_first_then_the_legacy_number(p
     heard = call.press("20000001#")
     assert "BRIDGED caller <-> +33199001290" in call.transcript
     transcript = " ".join(call.transcript)
-    assert transcript.index("Quittez immédiatement") < transcript.index("BRIDGED")
+    assert transcript.index("N'allumez rien") < transcript.index("BRIDGED")
     assert stored_call(demo).action == "legacy" and "votre agence" in heard
 
 
 def test_the_operator_key_at_every_menu_and_back_when_nobody_answers(phone, demo):
+    """Said at the greeting and at the fault menu; heard at every menu."""
     call = phone(OPERATOR_NUMBER="+33199008888", callees={"+33199008888": Callee(answers=False)})
     heard = call.start()
     assert "conseiller, tapez 0" in heard
     identify_heard = call.press("10000002#")
-    assert "conseiller, tapez 0" in identify_heard
+    assert "conseiller" not in identify_heard  # not said again here: the call stays short
     heard = call.press("0")
     assert "Aucun conseiller n'est disponible" in heard and "Syndic Résidence" in heard
+    call.press("1")
+    assert "conseiller, tapez 0" in call.press("1")  # the fault menu
 
 
 def test_without_an_operator_number_0_is_a_stray_key(phone, demo):
@@ -371,7 +411,7 @@ def test_a_caller_who_hangs_up_leaves_a_trace_of_where(phone, demo):
     stored = stored_call(demo)
     assert stored.twilio_status == "completed" and stored.ended_at is not None
     ended = events(demo, "ended")
-    assert ended == [{"status": "completed", "step": "confirm_equipment", "by_caller": True}]
+    assert ended == [{"status": "completed", "step": "ask_fault", "by_caller": True}]
 
 
 def test_an_unreachable_manager_is_followed_by_the_national_duty_number(phone, demo):
@@ -414,15 +454,15 @@ def test_safety_instructions_cannot_be_cut_short_by_a_key(make_app, demo):
     call.press("9")
     call.press("1")
     twiml = call.requests[-1].body
-    assert twiml.index("Quittez immédiatement") < twiml.index("<Gather")
+    assert twiml.index("N'allumez rien") < twiml.index("<Gather")
 
 
 def test_spoken_answers_are_read_as_a_person_means_them(phone, demo):
     call = phone()
     identify(call, "10000002")
-    assert "Tapez le numéro" in call.say("non, j'ai un autre numéro")
+    assert "autre numéro de rappel" in call.say("non, j'ai un autre numéro")
+    assert "Tapez le numéro" in call.say("un")
     call.press("0622334455#")
-    call.press("1")
     call.press("1")
     call.press("1")  # no heating
     heard = call.say("plus d'eau chaude depuis neuf heures")  # no danger, not key 9

@@ -41,8 +41,8 @@ def test_from_the_on_call_mobile_take_a_request_then_book_a_time_slot(phone, dem
     assert "Tapez votre code personnel" in call.start()
     assert "demandes en attente, tapez 1" in call.press("2468#")
     heard = call.press("1")
-    assert "Demande 1 sur 1, reçue à 23 h 00" in heard
-    assert "panne de chauffage, pour Syndic Résidence Les Pins, à Paris" in heard
+    assert "Demande 1 sur 1, reçue à 23 heures" in heard
+    assert "panne de chauffage, pour Syndic Résidence Les Pins, 37 rue Riquet, à Paris" in heard
     assert "Un message de 20 secondes a été laissé" in heard
     assert "Voici le message laissé" in heard
     played = [line for line in call.transcript if line.startswith("IVR plays ")]

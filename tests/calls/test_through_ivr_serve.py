@@ -50,7 +50,7 @@ def test_danger_to_the_manager(served, twiml_schema):
     )
     call.start()
     call.press("9")
-    assert "Quittez immédiatement" in call.press("1")
+    assert "N'allumez rien" in call.press("1")
     call.press("10000001#")
     assert f"BRIDGED caller <-> {MANAGER_IDF}" in call.transcript
 

@@ -84,7 +84,7 @@ def test_a_next_morning_call_is_cancelled_when_the_technician_already_handled_it
     tech = phone_of(n, TECHNICIAN)
     tech.start()
     tech.press("2468#")
-    assert "Mme Hélène Bérard" in tech.press("1")
+    assert "Madame Hélène Bérard" in tech.press("1")
     tech.press("3")
     tech.press("2")  # not our concern: a gas network cut
     tech.press("3")

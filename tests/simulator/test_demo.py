@@ -44,7 +44,7 @@ def test_a_night_from_the_page_the_technician_answers_the_dispatchers_call(demo_
     for number in (TECHNICIAN, BACKUP):  # nobody takes it while the caller waits
         client.post("/simulator/api/behaviour", json={"number": number, "behaviour": "ring"})
     call = client.post("/simulator/api/calls", json={"from": "+33611111111"}).get_json()["id"]
-    for keys in ("10000002#", "1", "1", "1", "1", "#"):
+    for keys in ("10000002#", "1", "1", "1", "#"):
         assert (
             client.post(f"/simulator/api/calls/{call}/press", json={"value": keys}).status_code
             == 200
@@ -123,7 +123,6 @@ def test_ivr_simulate_prints_the_call_and_what_the_dispatcher_did(database_url, 
             "--callee",
             f"{BACKUP}=voicemail",
             "10000002#",
-            "1",
             "1",
             "1",
             "1",

@@ -16,6 +16,7 @@ from dateutil.easter import easter
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
+from ivr.domain.geography import department_of
 from ivr.domain.local_time import PARIS
 from ivr.domain.model import Contract, OnCallType
 from ivr.domain.oncall import window_at
@@ -499,15 +500,17 @@ def any_calls(draw):
     elif who == "unknown":
         client = None
     danger = draw(st.sampled_from([False, False, False, True]))
-    region = draw(st.sampled_from([None, "R1"])) if client is None else None
-    return rota, windows, lines, department, agency, client, instant, danger, region
+    # An unidentified caller keys a postcode: of the agency's department, or of none known.
+    own = "20100" if department == "2A" else f"{department}100"
+    postcode = draw(st.sampled_from([None, own, "13001"])) if client is None else None
+    return rota, windows, lines, department, agency, client, instant, danger, postcode
 
 
 @SETTINGS
 @given(setup=any_calls())
 def test_every_decision_follows_the_contract(setup):
-    rota, windows, lines, department, agency, client, instant, danger, region = setup
-    decision = decide(Call(instant, client, danger, region), rota, NATIONAL_DUTY_NUMBER)
+    rota, windows, lines, department, agency, client, instant, danger, postcode = setup
+    decision = decide(Call(instant, client, danger, postcode), rota, NATIONAL_DUTY_NUMBER)
     t = instant.astimezone(UTC)
     local = t.astimezone(PARIS)
     on = local.date()
@@ -530,12 +533,11 @@ def test_every_decision_follows_the_contract(setup):
     elif danger:
         assert decision.action is Action.ESCALATE
         assert at_call
-        if client is not None:
+        # A client's agency, or the agency of the postcode an unidentified caller keyed.
+        located = client is not None or (postcode and department_of(postcode) == department)
+        if located:
             assert decision.call_numbers == (manager,)
             assert decision.fax_numbers == (fixed(801), fixed(803))
-        elif region == "R1":
-            assert decision.call_numbers == (manager,)
-            assert decision.fax_numbers == (fixed(803),)
         else:
             assert decision.call_numbers == (NATIONAL_DUTY_NUMBER,)
             assert decision.fax_numbers == ()

@@ -188,7 +188,7 @@ def std(cia: str, **kw: Any):
 
 NOW = "<the call's instant>"
 _DEFAULT: Any = object()
-FIELDS = "client, at, danger, caller_region, action, call_at, calls, faxes"
+FIELDS = "client, at, danger, postcode, action, call_at, calls, faxes"
 
 
 def row(
@@ -201,22 +201,22 @@ def row(
     faxes: Any = _DEFAULT,
     *,
     danger: bool = False,
-    region: str | None = None,
+    postcode: str | None = None,
     marks: Any = (),
 ):
     return pytest.param(
-        client, at, danger, region, action, call_at, calls, faxes, id=id, marks=marks
+        client, at, danger, postcode, action, call_at, calls, faxes, id=id, marks=marks
     )
 
 
-def run(rota, client, at, danger=False, caller_region=None, national=NATIONAL):
+def run(rota, client, at, danger=False, postcode=None, national=NATIONAL):
     instant = at if isinstance(at, datetime) else paris(at)
-    return instant, decide(Call(instant, client, danger, caller_region), rota, national)
+    return instant, decide(Call(instant, client, danger, postcode), rota, national)
 
 
-def check(rota, client, at, danger, caller_region, action, call_at, calls, faxes) -> Decision:
+def check(rota, client, at, danger, postcode, action, call_at, calls, faxes) -> Decision:
     """Decide, and compare with the expectation in the JSON shape of `ivr route`."""
-    instant, decision = run(rota, client, at, danger, caller_region)
+    instant, decision = run(rota, client, at, danger, postcode)
     cia = client.agency if client is not None else None
     if call_at is _DEFAULT:
         call_at = NOW if action in (CN, ESC, LEG) else None
@@ -362,8 +362,8 @@ DST = [
 
 
 @pytest.mark.parametrize(FIELDS, DST)
-def test_daylight_saving_changes(client, at, danger, caller_region, action, call_at, calls, faxes):
-    check(ROTA, client, at, danger, caller_region, action, call_at, calls, faxes)
+def test_daylight_saving_changes(client, at, danger, postcode, action, call_at, calls, faxes):
+    check(ROTA, client, at, danger, postcode, action, call_at, calls, faxes)
 
 
 @pytest.mark.parametrize(
@@ -588,8 +588,8 @@ HOLIDAYS = [
 
 
 @pytest.mark.parametrize(FIELDS, HOLIDAYS)
-def test_public_holidays(client, at, danger, caller_region, action, call_at, calls, faxes):
-    check(ROTA, client, at, danger, caller_region, action, call_at, calls, faxes)
+def test_public_holidays(client, at, danger, postcode, action, call_at, calls, faxes):
+    check(ROTA, client, at, danger, postcode, action, call_at, calls, faxes)
 
 
 # Saturday, Sunday and holiday chains: Christmas 2026 is a Friday; Easter Monday 6 April 2026.
@@ -696,10 +696,8 @@ CHAINS = [
 
 
 @pytest.mark.parametrize(FIELDS, CHAINS)
-def test_weekend_and_holiday_chains(
-    client, at, danger, caller_region, action, call_at, calls, faxes
-):
-    check(ROTA, client, at, danger, caller_region, action, call_at, calls, faxes)
+def test_weekend_and_holiday_chains(client, at, danger, postcode, action, call_at, calls, faxes):
+    check(ROTA, client, at, danger, postcode, action, call_at, calls, faxes)
 
 
 # An agency manager reading the rota before Christmas 2026 (Thursday 24 to Sunday 27).
@@ -776,8 +774,8 @@ CHRISTMAS_ROTA = [
 
 
 @pytest.mark.parametrize(FIELDS, CHRISTMAS_ROTA)
-def test_christmas_rota(client, at, danger, caller_region, action, call_at, calls, faxes):
-    check(ROTA, client, at, danger, caller_region, action, call_at, calls, faxes)
+def test_christmas_rota(client, at, danger, postcode, action, call_at, calls, faxes):
+    check(ROTA, client, at, danger, postcode, action, call_at, calls, faxes)
 
 
 # Alsace-Moselle: Good Friday and 26 December are holidays in 57, 67 and 68, not in 75
@@ -893,8 +891,8 @@ BOUNDARIES = [
 
 
 @pytest.mark.parametrize(FIELDS, BOUNDARIES)
-def test_window_boundaries(client, at, danger, caller_region, action, call_at, calls, faxes):
-    check(ROTA, client, at, danger, caller_region, action, call_at, calls, faxes)
+def test_window_boundaries(client, at, danger, postcode, action, call_at, calls, faxes):
+    check(ROTA, client, at, danger, postcode, action, call_at, calls, faxes)
 
 
 @pytest.mark.parametrize(
@@ -942,9 +940,9 @@ NIGHTS_ONLY = [
 
 @pytest.mark.parametrize(FIELDS, NIGHTS_ONLY)
 def test_agency_with_night_windows_only(
-    client, at, danger, caller_region, action, call_at, calls, faxes
+    client, at, danger, postcode, action, call_at, calls, faxes
 ):
-    check(ROTA, client, at, danger, caller_region, action, call_at, calls, faxes)
+    check(ROTA, client, at, danger, postcode, action, call_at, calls, faxes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -978,17 +976,17 @@ ROLLOUT = [
         ESC,
         NOW,
         (THOMAS,),
-        (IDF_FAX,),
+        (FAX["0781"][0], IDF_FAX),  # the postcode's agency, not live yet: escalated all the same
         danger=True,
-        region="IDF",
+        postcode="78000",
     ),
     row("unknown-caller-no-danger", None, "2026-12-25 10:00", NC),
 ]
 
 
 @pytest.mark.parametrize(FIELDS, ROLLOUT)
-def test_agency_not_live_yet(client, at, danger, caller_region, action, call_at, calls, faxes):
-    check(ROTA, client, at, danger, caller_region, action, call_at, calls, faxes)
+def test_agency_not_live_yet(client, at, danger, postcode, action, call_at, calls, faxes):
+    check(ROTA, client, at, danger, postcode, action, call_at, calls, faxes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1069,10 +1067,8 @@ SEVEN_SEVEN = [
 
 
 @pytest.mark.parametrize(FIELDS, SEVEN_SEVEN)
-def test_individual_7_7_after_1800(
-    client, at, danger, caller_region, action, call_at, calls, faxes
-):
-    check(ROTA, client, at, danger, caller_region, action, call_at, calls, faxes)
+def test_individual_7_7_after_1800(client, at, danger, postcode, action, call_at, calls, faxes):
+    check(ROTA, client, at, danger, postcode, action, call_at, calls, faxes)
 
 
 # Outside the window, other clients: next morning only before an on-call day (0752: only
@@ -1132,10 +1128,8 @@ NEXT_MORNING = [
 
 
 @pytest.mark.parametrize(FIELDS, NEXT_MORNING)
-def test_next_morning_outside_windows(
-    client, at, danger, caller_region, action, call_at, calls, faxes
-):
-    check(ROTA, client, at, danger, caller_region, action, call_at, calls, faxes)
+def test_next_morning_outside_windows(client, at, danger, postcode, action, call_at, calls, faxes):
+    check(ROTA, client, at, danger, postcode, action, call_at, calls, faxes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1274,15 +1268,15 @@ DANGER = [
         danger=True,
     ),
     row(
-        "unidentified-caller-region-from-postcode",
+        "unidentified-caller-agency-and-region-from-postcode",
         None,
         "2026-06-17 14:00",
         ESC,
         NOW,
         (CLAIRE,),
-        (IDF_FAX,),
+        (FAX["0751"][0], IDF_FAX),
         danger=True,
-        region="IDF",
+        postcode="75018",
     ),
     row(
         "unidentified-caller-est-in-the-gap",
@@ -1291,9 +1285,9 @@ DANGER = [
         ESC,
         NOW,
         (NATIONAL,),
-        (EST_FAX,),
+        (FAX["5704"][0], EST_FAX),
         danger=True,
-        region="EST",
+        postcode="57000",
     ),
     row(
         "unidentified-caller-no-region",
@@ -1306,7 +1300,7 @@ DANGER = [
         danger=True,
     ),
     row(
-        "unidentified-caller-unknown-region",
+        "unidentified-caller-postcode-without-agency",
         None,
         "2026-06-17 14:00",
         ESC,
@@ -1314,7 +1308,7 @@ DANGER = [
         (NATIONAL,),
         (),
         danger=True,
-        region="ZZZ",
+        postcode="13001",
     ),
     row(
         "known-client-agency-region-over-keyed-postcode",
@@ -1325,7 +1319,7 @@ DANGER = [
         (CLAIRE,),
         (FAX["0751"][0], IDF_FAX),
         danger=True,
-        region="EST",
+        postcode="57000",
     ),
     row(
         "given-in-utc",
@@ -1341,8 +1335,8 @@ DANGER = [
 
 
 @pytest.mark.parametrize(FIELDS, DANGER)
-def test_danger(client, at, danger, caller_region, action, call_at, calls, faxes):
-    check(ROTA, client, at, danger, caller_region, action, call_at, calls, faxes)
+def test_danger(client, at, danger, postcode, action, call_at, calls, faxes):
+    check(ROTA, client, at, danger, postcode, action, call_at, calls, faxes)
 
 
 def test_danger_in_a_planning_gap_without_a_national_number_still_escalates():
@@ -1395,8 +1389,8 @@ COVER = [
 
 
 @pytest.mark.parametrize(FIELDS, COVER)
-def test_who_is_covered(client, at, danger, caller_region, action, call_at, calls, faxes):
-    check(ROTA, client, at, danger, caller_region, action, call_at, calls, faxes)
+def test_who_is_covered(client, at, danger, postcode, action, call_at, calls, faxes):
+    check(ROTA, client, at, danger, postcode, action, call_at, calls, faxes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1466,8 +1460,8 @@ TYPES = [
 
 
 @pytest.mark.parametrize(FIELDS, TYPES)
-def test_on_call_types(client, at, danger, caller_region, action, call_at, calls, faxes):
-    check(ROTA, client, at, danger, caller_region, action, call_at, calls, faxes)
+def test_on_call_types(client, at, danger, postcode, action, call_at, calls, faxes):
+    check(ROTA, client, at, danger, postcode, action, call_at, calls, faxes)
 
 
 # An agency with windows but no on-call line (0793).
@@ -1478,10 +1472,8 @@ NO_LINES = [
 
 
 @pytest.mark.parametrize(FIELDS, NO_LINES)
-def test_agency_without_on_call_line(
-    client, at, danger, caller_region, action, call_at, calls, faxes
-):
-    check(ROTA, client, at, danger, caller_region, action, call_at, calls, faxes)
+def test_agency_without_on_call_line(client, at, danger, postcode, action, call_at, calls, faxes):
+    check(ROTA, client, at, danger, postcode, action, call_at, calls, faxes)
 
 
 # --------------------------------------------------------------------------------------------

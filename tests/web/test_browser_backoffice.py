@@ -33,7 +33,7 @@ def site(settings, demo, clock):
         simulator = stack.simulator
         simulator.behaviours.update({TECHNICIAN: "ring", BACKUP: "ring"})
         number = simulator.place("+33611111111", None)
-        for keys in ("10000002#", "1", "1", "1", "1", "#"):
+        for keys in ("10000002#", "1", "1", "1", "#"):
             simulator.act(number, "press", keys)
         simulator.act(number, "message", "12")
         yield stack

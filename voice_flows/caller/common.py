@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Protocol
 
 from ivr.domain.model import Client
 from ivr.domain.routing import Decision
+from ivr.domain.spoken import said
 from voice_flows.engine import Go, Note, State, Step
 from voice_flows.instructions import Ask, Instruction, Say
 
@@ -26,15 +28,20 @@ class CallerFacts(Protocol):
     @property
     def speech(self) -> bool: ...
 
+    @property
+    def now(self) -> datetime: ...
+
     def client(self, client_id: str) -> Client | None: ...
 
     def clients_with_phone(self, number: str) -> list[Client]: ...
 
-    def decide(
-        self, client: Client | None, danger: bool, caller_region: str | None
-    ) -> Decision: ...
+    def decide(self, client: Client | None, danger: bool, postcode: str | None) -> Decision:
+        """What the rules decide (`postcode`: keyed by an unidentified caller)."""
+        ...
 
     def region_of_postcode(self, postcode: str) -> str | None: ...
+
+    def agency_of_postcode(self, postcode: str) -> str | None: ...
 
     def gas_emergency_number(self, client: Client | None) -> str: ...
 
@@ -50,7 +57,7 @@ class CallerState(State):
     proposed: str | None = None
     id_attempts: int = 0
     callback: str | None = None
-    equipment_confirmed: bool | None = None
+    details_confirmed: bool | None = None  # address and equipment, as read back
     fault: str | None = None
     description: str | None = None
     danger: str | None = None
@@ -90,19 +97,16 @@ def description_given(
 
 def read_back(client: Client) -> dict[str, str]:
     """A client as read back to the caller: name, town, contract number digit by digit."""
-    return {"name": client.name, "city": client.city, "client_id": " ".join(client.client_id)}
+    return {"name": said(client.name), "city": client.city, "client_id": " ".join(client.client_id)}
 
 
-def options(facts: CallerFacts, *, danger_first: bool = False) -> tuple[Say, ...]:
-    """The keys of every menu: danger (9) and, where there is one, the operator (0)."""
+def options(facts: CallerFacts) -> tuple[Say, ...]:
+    """The keys that work at every menu, said at the greeting and at the fault menu only (a
+    call must stay short): danger (9) and, where there is one, the operator (0)."""
     operator = (Say("operator_option"),) if facts.operator_number else ()
-    if danger_first:
-        return (Say("danger_option"), *operator)
-    return (*operator, Say("danger_option"))
+    return (Say("danger_option"), *operator)
 
 
-def menu(
-    name: str, *says: Say, facts: CallerFacts, danger_first: bool = False
-) -> tuple[Instruction, ...]:
-    """A one-key question, with the keys of every menu."""
-    return (Ask(name, (*says, *options(facts, danger_first=danger_first))),)
+def menu(name: str, *says: Say) -> tuple[Instruction, ...]:
+    """A one-key question."""
+    return (Ask(name, says),)

@@ -58,10 +58,11 @@ def heard_everywhere(
 
 
 def _confirm_danger(state: CallerState, facts: CallerFacts) -> Entered:
-    """The caller's words sounded like a danger: ask. Yes (1, or 9) is the danger path; a
-    caller who keeps silent is taken as in danger too."""
-    label = Danger(state.danger).label if state.danger else "danger"
-    return (Ask("confirm_danger", (Say("confirm_danger", {"danger": label}),), timeout=5),)
+    """The caller's words sounded like a danger: ask, in plain words (« Vous sentez une odeur
+    de gaz ? »). Yes (1, or 9) is the danger path; a caller who keeps silent is taken as in
+    danger too."""
+    asked = f"confirm_danger_{state.danger or Danger.OTHER.value}"
+    return (Ask("confirm_danger", (Say(asked),), timeout=5),)
 
 
 def _danger_confirmed(state: CallerState, event: Event, facts: CallerFacts) -> Move:
@@ -130,14 +131,14 @@ def _danger_postcode_given(state: CallerState, event: Event, facts: CallerFacts)
 def _danger_decide(state: CallerState, facts: CallerFacts) -> Entered:
     """The manager on duty, screened; unreachable, the next of the chain: the national duty
     number, last resort of every escalation."""
-    decision = facts.decide(state.client(facts), True, state.region)
+    decision = facts.decide(state.client(facts), True, state.postcode)
     if decision.action is Action.LEGACY:
         return state.decided(decision, Go("legacy"))
     chain = list(decision.call_numbers)
     if facts.national_duty_number and facts.national_duty_number not in chain:
         chain.append(facts.national_duty_number)
-    if not chain:
-        return state.decided(decision, Go("leave_message", (Say("manager_unreached"),)))
+    if not chain:  # nobody to warn: never say that someone is being warned
+        return state.decided(decision, Go("leave_message", (Say("nobody_on_duty"),)))
     then = state.decided(decision, Go("dial", (Say("calling_manager"),)))
     state.call_numbers = chain
     return then

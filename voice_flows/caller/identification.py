@@ -27,13 +27,15 @@ ID_ATTEMPTS = 3  # the number is asked once, then again twice
 
 
 def _welcome(state: CallerState, facts: CallerFacts) -> Entered:
+    """The greeting, and the keys that work at every menu: danger first."""
     state.recording = facts.recording_calls
-    return Go("recording_choice" if state.recording else "identify", (Say("welcome"),))
+    greeting = (Say("welcome"), *options(facts))
+    return Go("recording_choice" if state.recording else "identify", greeting)
 
 
 def _ask_recording(state: CallerState, facts: CallerFacts) -> Entered:
     """Calls are recorded: the caller is told, and may refuse with a key."""
-    return (Ask("recording_choice", (Say("recording_notice"), *options(facts)), timeout=4),)
+    return (Ask("recording_choice", (Say("recording_notice"),), timeout=4),)
 
 
 def _recording_answered(state: CallerState, event: Event, facts: CallerFacts) -> Move:
@@ -54,7 +56,7 @@ def _ask_client_id(state: CallerState, facts: CallerFacts) -> Entered:
     return (
         Ask(
             "identify",
-            (*options(facts, danger_first=True), Say("ask_client_id")),
+            (Say("ask_client_id"),),
             max_digits=None,
             finish_on_key=keys.FINISH,
             timeout=8,
@@ -81,9 +83,7 @@ def _propose(state: CallerState, facts: CallerFacts) -> Entered:
     client = facts.client(state.proposed or "")
     if client is None:
         return Go("identify")
-    return menu(
-        "propose_client", Say("propose_client", read_back(client)), facts=facts, danger_first=True
-    )
+    return menu("propose_client", Say("propose_client", read_back(client)))
 
 
 def _proposal_answered(state: CallerState, event: Event, facts: CallerFacts) -> Move:
@@ -101,7 +101,7 @@ def _confirm_identity(state: CallerState, facts: CallerFacts) -> Entered:
     client = state.client(facts)
     if client is None:
         return Go("identify")
-    return menu("confirm_identity", Say("confirm_identity", read_back(client)), facts=facts)
+    return menu("confirm_identity", Say("confirm_identity", read_back(client)))
 
 
 def _identity_answered(state: CallerState, event: Event, facts: CallerFacts) -> Move:
@@ -129,7 +129,7 @@ def _identified(state: CallerState, facts: CallerFacts) -> Entered:
         return state.decided(decision, Go("legacy"))
     if decision.action is Action.NOT_COVERED:
         return state.decided(decision, Go("leave_message", (Say("not_covered"),)))
-    return Go("confirm_callback")
+    return Go("confirm_details")
 
 
 def _unidentified(state: CallerState, facts: CallerFacts) -> Entered:
@@ -142,7 +142,7 @@ def _ask_postcode(state: CallerState, facts: CallerFacts) -> Entered:
     return (
         Ask(
             "ask_postcode",
-            (Say("ask_postcode"), *options(facts)),
+            (Say("ask_postcode"),),
             max_digits=5,
             finish_on_key=keys.FINISH,
             timeout=8,
@@ -156,16 +156,15 @@ def _postcode_given(state: CallerState, event: Event, facts: CallerFacts) -> Mov
         return Again((Say("invalid_postcode"),))
     state.postcode = postcode
     state.region = facts.region_of_postcode(postcode)
-    return _message_for_agency(state, facts, state.region)
+    return _message_for_agency(state, facts)
 
 
-def _postcode_given_up(state: CallerState, facts: CallerFacts) -> Go:
-    return _message_for_agency(state, facts, None)
-
-
-def _message_for_agency(state: CallerState, facts: CallerFacts, region: str | None) -> Go:
-    decision = facts.decide(None, False, region)
-    return state.decided(decision, Go("leave_message", (Say("message_for_agency"),)))
+def _message_for_agency(state: CallerState, facts: CallerFacts) -> Go:
+    """A message for the agency of the postcode, when one is found: it gets the sheet."""
+    decision = facts.decide(None, False, state.postcode)
+    known = facts.agency_of_postcode(state.postcode) if state.postcode else None
+    said = Say("message_for_agency" if known else "message_without_agency")
+    return state.decided(decision, Go("leave_message", (said,)))
 
 
 STEPS: tuple[CallerStep, ...] = (
@@ -184,5 +183,5 @@ STEPS: tuple[CallerStep, ...] = (
     ),
     CallerStep("identified", _identified),
     CallerStep("unidentified", _unidentified),
-    CallerStep("ask_postcode", _ask_postcode, _postcode_given, give_up=_postcode_given_up),
+    CallerStep("ask_postcode", _ask_postcode, _postcode_given, give_up=_message_for_agency),
 )

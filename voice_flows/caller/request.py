@@ -1,12 +1,13 @@
-"""The request (§5.1.2, §5.2): the number to call back, the equipment, the fault, the caller's
-own words; what the rules decide, and the caller put through to the technician when they say
-so."""
+"""The request (§5.1.2, §5.2): the client's details read back (address, equipment, the number
+to call back), the fault, the caller's own words; what the rules decide, what the caller is
+told of it (only what is true at that moment), and the caller put through to the technician
+when the rules say so."""
 
 from __future__ import annotations
 
-from ivr.domain import wording
 from ivr.domain.phones import InvalidPhoneNumber, digit_pairs, to_e164
 from ivr.domain.routing import Action
+from ivr.domain.spoken import contract_said, said, when_said
 from ivr.domain.summary import equipment_words
 from ivr.domain.triage import Fault, spoken_digits
 from voice_flows import keys
@@ -22,29 +23,59 @@ from voice_flows.engine import Again, Entered, Event, Go, Move, Note, chosen, st
 from voice_flows.instructions import Ask, Connect, Say
 
 
-def _confirm_callback(state: CallerState, facts: CallerFacts) -> Entered:
+def _confirm_details(state: CallerState, facts: CallerFacts) -> Entered:
+    """§5.1.2: the client's address, the equipment and the number to call back, read back
+    in one question (a call must stay short)."""
     client = state.client(facts)
     state.callback = state.callback or state.caller or (client.phone if client else None)
     if not state.callback:
         return Go("ask_callback")
-    said = Say("confirm_callback", {"phone": digit_pairs(state.callback)})
-    return menu("confirm_callback", said, facts=facts)
+    if client is None:
+        return Go("ask_fault")
+    details = {
+        "address": said(client.address),
+        "city": client.city,
+        "equipment": said(equipment_words(client)),
+        "phone": digit_pairs(state.callback),
+    }
+    return menu("confirm_details", Say("confirm_details", details))
 
 
-def _callback_answered(state: CallerState, event: Event, facts: CallerFacts) -> Move:
+def _details_answered(state: CallerState, event: Event, facts: CallerFacts) -> Move:
     answer = yes_no(event)
     if answer is None:
         return stray()
     if answer:
-        return Go("confirm_equipment", notes=(Note("callback", {"number": state.callback}),))
-    return Go("ask_callback")
+        return _details(state, True)
+    return Go("correct_details")
+
+
+def _details(state: CallerState, confirmed: bool, says: tuple[Say, ...] = ()) -> Go:
+    state.details_confirmed = confirmed
+    noted = Note("details", {"confirmed": confirmed, "callback": state.callback})
+    return Go("ask_fault", says, (noted,))
+
+
+def _ask_correction(state: CallerState, facts: CallerFacts) -> Entered:
+    return menu("correct_details", Say("correct_details"))
+
+
+def _correction_chosen(state: CallerState, event: Event, facts: CallerFacts) -> Move:
+    """Another number to call back; or the address or the equipment is not right: noted for
+    the technician and the agency (on the sheet), and the call goes on."""
+    answer = yes_no(event)
+    if answer is None:
+        return stray()
+    if answer:
+        return Go("ask_callback")
+    return _details(state, False, (Say("details_flagged"),))
 
 
 def _ask_callback(state: CallerState, facts: CallerFacts) -> Entered:
     return (
         Ask(
             "ask_callback",
-            (Say("ask_callback"), *options(facts)),
+            (Say("ask_callback"),),
             max_digits=None,
             finish_on_key=keys.FINISH,
             timeout=10,
@@ -57,27 +88,12 @@ def _callback_given(state: CallerState, event: Event, facts: CallerFacts) -> Mov
         state.callback = to_e164(event.digits or spoken_digits(event.speech))
     except InvalidPhoneNumber:
         return Again((Say("invalid_callback"),))
-    return Go("confirm_callback")
-
-
-def _confirm_equipment(state: CallerState, facts: CallerFacts) -> Entered:
-    client = state.client(facts)
-    if client is None:
-        return Go("ask_fault")
-    said = Say("confirm_equipment", {"equipment": equipment_words(client)})
-    return menu("confirm_equipment", said, facts=facts)
-
-
-def _equipment_answered(state: CallerState, event: Event, facts: CallerFacts) -> Move:
-    answer = yes_no(event)
-    if answer is None:
-        return stray()
-    state.equipment_confirmed = answer
-    return Go("ask_fault", notes=(Note("equipment", {"confirmed": answer}),))
+    return Go("confirm_details")
 
 
 def _ask_fault(state: CallerState, facts: CallerFacts) -> Entered:
-    return menu("ask_fault", Say("ask_fault"), facts=facts)
+    """The fault; the keys of every menu are said again here, danger first."""
+    return menu("ask_fault", *options(facts), Say("ask_fault"))
 
 
 def _fault_given_up(state: CallerState, facts: CallerFacts) -> Go:
@@ -90,8 +106,7 @@ def _ask_description(state: CallerState, facts: CallerFacts) -> Entered:
     every menu (`voice_flows.caller.danger.heard_everywhere`)."""
     if not facts.speech:
         return Go("decide")  # nothing would hear the caller's words
-    said = (Say("ask_description"), *options(facts))
-    return (Ask("ask_description", said, max_digits=1, timeout=5),)
+    return (Ask("ask_description", (Say("ask_description"),), max_digits=1, timeout=5),)
 
 
 def _description_answered(state: CallerState, event: Event, facts: CallerFacts) -> Move:
@@ -104,12 +119,12 @@ def _decide(state: CallerState, facts: CallerFacts) -> Entered:
     """What the rules decide (§5.2), and what the caller is told of it."""
     client = state.client(facts)
     decision = facts.decide(client, False, None)
-    delay = (Say("delay", {"delay": client.delay_label}),) if client and client.delay_label else ()
+    delay = (Say("delay", contract_said(client)),) if client and client.delay_label else ()
     action = decision.action
     if action is Action.CALL_NOW and decision.call_numbers:
         return state.decided(decision, Go("dial", (*delay, Say("calling_technician"))))
     if action is Action.CALL_NEXT_MORNING and decision.call_at:
-        when = Say("next_morning", {"when": wording.when(decision.call_at)})
+        when = Say("next_morning", {"when": when_said(decision.call_at, facts.now)})
         return state.decided(decision, Go("leave_message", (*delay, when)))
     if action is Action.FAX_ONLY:
         return state.decided(decision, Go("leave_message", (*delay, Say("fax_only"))))
@@ -142,16 +157,9 @@ def _dialed(state: CallerState, event: Event, facts: CallerFacts) -> Move:
 
 
 STEPS: tuple[CallerStep, ...] = (
-    CallerStep(
-        "confirm_callback",
-        _confirm_callback,
-        _callback_answered,
-        give_up=to("confirm_equipment"),
-    ),
-    CallerStep("ask_callback", _ask_callback, _callback_given, give_up=to("confirm_equipment")),
-    CallerStep(
-        "confirm_equipment", _confirm_equipment, _equipment_answered, give_up=to("ask_fault")
-    ),
+    CallerStep("confirm_details", _confirm_details, _details_answered, give_up=to("ask_fault")),
+    CallerStep("correct_details", _ask_correction, _correction_chosen, give_up=to("ask_fault")),
+    CallerStep("ask_callback", _ask_callback, _callback_given, give_up=to("ask_fault")),
     CallerStep(
         "ask_fault",
         _ask_fault,
