@@ -1,7 +1,11 @@
 """What the person called hears before a caller is put through to them (call screening): who
 needs them, and a key to take the call (`keys.PUT_THROUGH`, as everywhere the staff are put
 through to a client). A voicemail box, a person who presses nothing, another key: the call is
-not taken, and the caller is never connected to it."""
+not taken, and the caller is never connected to it.
+
+Silence after the announcement ends the leg at once, without a word: it is most often a
+voicemail box recording, which must not keep the announcement three times and a goodbye. The
+dispatcher's own call leaves the summary on it after its beep (`voice_flows.dispatch_call`)."""
 
 from __future__ import annotations
 
@@ -44,6 +48,8 @@ def _announce(state: WhisperState, facts: WhisperFacts) -> Entered:
 
 
 def _answered(state: WhisperState, event: Event, facts: WhisperFacts) -> Move:
+    if event.silent:
+        return Go("unanswered", notes=(Note("call_declined", {**_who(facts), "why": "silence"}),))
     pressed = key(event)
     if pressed == keys.PUT_THROUGH:
         return Go("taken", notes=(Note("call_taken", _who(facts)),))
@@ -53,7 +59,7 @@ def _answered(state: WhisperState, event: Event, facts: WhisperFacts) -> Move:
 
 
 def _declined(state: WhisperState, facts: WhisperFacts) -> Go:
-    return Go("declined", notes=(Note("call_declined", _who(facts)),))
+    return Go("declined", notes=(Note("call_declined", {**_who(facts), "why": "keys"}),))
 
 
 def _who(facts: WhisperFacts) -> dict[str, str]:
@@ -61,8 +67,9 @@ def _who(facts: WhisperFacts) -> dict[str, str]:
 
 
 STEPS: tuple[WhisperStep, ...] = (
-    WhisperStep("announce", _announce, _answered),
+    WhisperStep("announce", _announce, _answered, takes_silence=True),
     WhisperStep("taken", lambda state, facts: (Bridge(),)),
+    WhisperStep("unanswered", lambda state, facts: (Hangup(),)),
     WhisperStep("declined", lambda state, facts: (Say("whisper_declined"), Hangup())),
 )
 

@@ -281,7 +281,9 @@ class DialAttemptRow(Base):
     ended_at: Mapped[datetime | None]
     leg_sid: Mapped[str | None] = mapped_column(String(64))
     accepted: Mapped[bool] = mapped_column(default=False)
-    outcome: Mapped[str | None] = mapped_column(String(20))  # completed, no-answer, busy...
+    outcome: Mapped[str | None] = mapped_column(
+        String(20)
+    )  # completed, no-answer, busy..., or the announcement's: voicemail, declined
 
 
 class LegRow(Base):

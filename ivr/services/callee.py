@@ -115,14 +115,18 @@ class Announcements(Legs):
     def apply(
         self, session: Session, talk: Conversation, played: Played, hook: Webhook, now: datetime
     ) -> int | None:
-        if any(note.kind == "call_taken" for note in played.reply.notes):
-            attempts = table_of(DialAttemptRow)
-            session.execute(
-                update(attempts)
-                .where(attempts.c.id == talk.row.id)
-                .values(accepted=True, leg_sid=hook.call_sid)
-            )
+        for note in played.reply.notes:
+            if note.kind == "call_taken":
+                self._attempt(session, talk, accepted=True, leg_sid=hook.call_sid)
+            elif note.kind == "call_declined":  # kept when the dial's outcome comes
+                silent = note.detail.get("why") == "silence"
+                self._attempt(session, talk, outcome="voicemail" if silent else "declined")
         return None
+
+    @staticmethod
+    def _attempt(session: Session, talk: Conversation, **values: Any) -> None:
+        attempts = table_of(DialAttemptRow)
+        session.execute(update(attempts).where(attempts.c.id == talk.row.id).values(**values))
 
 
 @dataclass(frozen=True)

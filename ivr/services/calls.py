@@ -242,7 +242,7 @@ _CLOSE_ATTEMPT = (
     .where(_ATTEMPTS.c.id == bindparam("attempt"))
     .values(
         ended_at=bindparam("ended"),
-        outcome=bindparam("status"),
+        outcome=func.coalesce(_ATTEMPTS.c.outcome, bindparam("status")),  # the announcement's
         accepted=bindparam("taken"),
         leg_sid=func.coalesce(_ATTEMPTS.c.leg_sid, bindparam("leg")),
     )

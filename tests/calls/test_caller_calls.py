@@ -104,6 +104,14 @@ def test_a_voicemail_is_never_taken_for_the_technician(phone, demo):
     assert f"BRIDGED caller <-> {TECHNICIAN}" not in call.transcript
     assert f"BRIDGED caller <-> {BACKUP}" in call.transcript
     assert attempts(demo) == [("technician", TECHNICIAN, False), ("technician", BACKUP, True)]
+    # The voicemail box keeps the announcement once, and no goodbye: the leg ends at once.
+    box = [line for line in call.transcript if line.startswith(f"TECH({TECHNICIAN}): IVR")]
+    assert len([line for line in box if "Appel d'astreinte" in line]) == 1
+    assert not any("Appel non pris" in line for line in box)
+    assert box[-1].endswith("IVR hangs up")
+    with demo.snapshot() as session:
+        first = session.scalars(select(DialAttemptRow).order_by(DialAttemptRow.id)).first()
+    assert first.outcome == "voicemail"  # for the sheet: never "answered"
 
 
 def test_nobody_takes_it_the_caller_leaves_a_message(phone, demo):
