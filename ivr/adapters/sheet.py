@@ -40,15 +40,19 @@ ACTIONS = {
     "fax_only": "Fiche seule (hors astreinte)",
     "escalate": "Danger : cadre régional d'astreinte prévenu",
     "not_covered": "Non couvert : message pour l'agence",
-    "legacy": "Transféré au centre d'appels",
+    "legacy": "Transféré à l'astreinte habituelle de l'agence",
 }
-CALL_RESULTS = {  # what came of a call placed, as the sheet words it
+CALL_RESULTS = {  # what came of a call placed and not taken, as the sheet words it
     "no-answer": "pas de réponse",
     "busy": "occupé",
     "voicemail": "messagerie",
-    "completed": "appel abouti",
+    "declined": "décroché, non pris",
+    "not_taken": "décroché, non pris",
+    "completed": "décroché, non pris",  # a screened call is taken only by its key
     "failed": "échec de l'appel",
     "canceled": "annulé",
+    "cancelled": "annulé",
+    "waiting": "en cours",
 }
 UNKNOWN = "non renseigné"
 
@@ -74,7 +78,7 @@ BUDGETS = (
     Budget(attempts=6, words=700, text=120),
     Budget(attempts=6, words=400, text=80),
     Budget(attempts=4, words=200, text=60),
-    Budget(attempts=3, words=80, text=20),  # only for absurd data: keeps the sheet on a page
+    Budget(attempts=2, words=40, text=16),  # only for absurd data: keeps the sheet on a page
 )
 
 
@@ -83,10 +87,21 @@ class SheetAttempt:
     """One call placed to a technician or manager for this request."""
 
     number: str
-    role: str
+    role: str  # as the sheet says it: « technicien d'astreinte »
     at: datetime
     outcome: str  # "no-answer", "busy", "voicemail", "completed", ...
     reached: bool
+
+
+@dataclass(frozen=True)
+class SheetReach:
+    """Who took the request, how and when (§5.2: the sheet says whether someone was reached)."""
+
+    title: str  # « Technicien joint », « Cadre régional joint », « Permanence nationale jointe »
+    who: str  # « Cadre régional d'astreinte Claire Lefèvre »
+    number: str
+    how: str  # « mis en relation avec l'appelant pendant son appel »
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -110,14 +125,15 @@ class SheetData:
     danger: str | None
     action: str
     reason: str
-    reached: bool
-    reached_by: str | None
+    reached: SheetReach | None
+    awaited: str  # who was to be reached: « Technicien », « Cadre régional »
     attempts: tuple[SheetAttempt, ...]
     next_morning_at: datetime | None
     message_left: bool
     message_seconds: int
     voicemail_message_left: bool
-    agency: str | None
+    agency: str | None  # its name and code
+    details_confirmed: bool | None = None  # the address and equipment read back to the caller
     title_suffix: str = ""
     follow_up: str | None = None  # what the technician reported (§6), when they did
 
@@ -125,19 +141,67 @@ class SheetData:
 def render_sheet(data: SheetData) -> bytes:
     """The sheet as a one-page A4 PDF; the same data always gives the same bytes."""
     buffer = io.BytesIO()
-    document = SimpleDocTemplate(
+    document = _document(buffer, f"Fiche récapitulative {data.reference}")
+    document.build(_fitting_story(data, document.width, document.height))
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class FollowUpData:
+    """A short sheet that tells the agency what changed since its sheet went: the morning's
+    call reached the technician (or not), the technician said what came of the request."""
+
+    reference: str
+    received_at: datetime
+    agency: str | None
+    client: str  # name, address, town; or « client non identifié »
+    change: str  # one sentence: who, what
+    at: datetime
+
+
+def render_follow_up(data: FollowUpData) -> bytes:
+    """The follow-up sheet as a one-page A4 PDF; the same data always gives the same bytes."""
+    buffer = io.BytesIO()
+    document = _document(buffer, f"Fiche de suite {data.reference}")
+    received = in_paris(data.received_at)
+    happened = in_paris(data.at)
+    lines = [
+        f"Demande reçue le {day(received.date())} à {received:%H:%M}",
+        f"Agence : {_clip(data.agency or UNKNOWN, 120)}",
+        f"Client : {_clip(data.client, 200)}",
+    ]
+    box = Table(
+        [
+            [Paragraph(_text(f"Le {day(happened.date())} à {happened:%H:%M}"), _STYLES["bold"])],
+            [Paragraph(_text(_clip(data.change, 600)), _STYLES["centred"])],
+        ],
+        colWidths=["100%"],
+    )
+    box.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 2, colors.black)]))
+    title = f"Fiche de suite — réf. {_clip(data.reference, 40)}"
+    document.build(
+        [
+            Paragraph(_text(title), _STYLES["title"]),
+            *(Paragraph(_text(line), _STYLES["body"]) for line in lines),
+            Spacer(1, 4 * mm),
+            box,
+        ]
+    )
+    return buffer.getvalue()
+
+
+def _document(buffer: io.BytesIO, title: str) -> SimpleDocTemplate:
+    return SimpleDocTemplate(
         buffer,
         pagesize=A4,
         leftMargin=MARGIN,
         rightMargin=MARGIN,
         topMargin=MARGIN,
         bottomMargin=MARGIN,
-        title=_plain(f"Fiche récapitulative {data.reference}"),
+        title=_plain(title),
         author="Serveur d'astreinte",
         invariant=True,  # no creation date or random id: a re-sent sheet is the same file
     )
-    document.build(_fitting_story(data, document.width, document.height))
-    return buffer.getvalue()
 
 
 def _fitting_story(data: SheetData, width: float, height: float) -> list[Flowable]:
@@ -165,7 +229,7 @@ def _content(data: SheetData, budget: Budget) -> list[Flowable]:
     story: list[Flowable] = [*_header(data, budget)]
     if data.danger:
         story += [_banner(f"DANGER : {_clip(data.danger, budget.text)}"), Spacer(1, 3 * mm)]
-    story += [*_reached_box(data), Spacer(1, 3 * mm)]
+    story += [*_reached_box(data, budget), Spacer(1, 3 * mm)]
     if data.follow_up:
         story += _section(
             "Suite donnée", [("Le technicien indique", _clip(data.follow_up, budget.text))]
@@ -209,15 +273,18 @@ def _banner(words: str) -> Table:
     return table
 
 
-def _reached_box(data: SheetData) -> list[Flowable]:
-    """The one thing the agency must see first: was the technician reached."""
-    answer = "OUI" if data.reached else "NON"
-    cells: list[Flowable] = [Paragraph(f"Technicien joint : {answer}", _STYLES["reached"])]
-    if data.reached and data.reached_by:
-        by = _clip(_phone(data.reached_by), 40)
-        cells.append(Paragraph(_text(f"par {by}"), _STYLES["centred"]))
+def _reached_box(data: SheetData, budget: Budget) -> list[Flowable]:
+    """The one thing the agency must see first: was someone reached, who, how and when."""
+    reach = data.reached
+    headline = f"{reach.title} : OUI" if reach else f"{data.awaited} joint : NON"
+    cells: list[Flowable] = [Paragraph(_text(_clip(headline, 60)), _STYLES["reached"])]
+    if reach is not None:
+        cut = 160 if budget is not BUDGETS[-1] else budget.text  # our words: whole
+        who = f"{_clip(reach.who, cut)}, {_clip(_phone(reach.number), 40)}"
+        how = f"{_clip(reach.how, cut)}, {_time(reach.at, in_paris(data.received_at).date())}"
+        cells += [Paragraph(_text(line), _STYLES["centred"]) for line in (who, how)]
     elif not data.attempts:
-        cells.append(Paragraph("Aucun appel au technicien", _STYLES["centred"]))
+        cells.append(Paragraph("Aucun appel passé", _STYLES["centred"]))
     if data.next_morning_at is not None:
         planned = f"Rappel du technicien prévu le {when(data.next_morning_at)}"
         cells.append(Paragraph(_text(planned), _STYLES["centred"]))
@@ -227,19 +294,27 @@ def _reached_box(data: SheetData) -> list[Flowable]:
 
 
 def _decision_rows(data: SheetData, budget: Budget) -> list[tuple[str, str | None]]:
+    """The reason is one sentence of the rules: whole, but for absurd data."""
     action = ACTIONS.get(data.action) or _clip(data.action, budget.text)
-    return [("Suite donnée", action), ("Motif", _cut(data.reason, budget.text))]
+    reason = data.reason if budget is not BUDGETS[-1] else _clip(data.reason, budget.text)
+    return [("Suite donnée", action), ("Motif", reason or None)]
 
 
 def _client_rows(data: SheetData, budget: Budget) -> list[tuple[str, str | None]]:
     town = " ".join(part for part in (data.postcode, data.city) if part)
     phones = ", ".join(_phone(number) for number in data.phones)
     callback = _phone(data.callback_number) if data.callback_number else None
+    checked = {
+        True: "confirmés par l'appelant",
+        False: "SIGNALÉS INEXACTS par l'appelant : à vérifier avec lui",
+        None: "non confirmés",
+    }
     return [
         ("N° client", _cut(data.client_id, budget.text) or "client non identifié"),
         ("Nom", _cut(data.client_name, budget.text)),
         ("Adresse", _cut(data.address, budget.text)),
         ("Commune", _cut(town, budget.text)),
+        ("Adresse et équipement", checked[data.details_confirmed] if data.client_id else None),
         ("Téléphones", _cut(phones, budget.text)),
         ("Rappeler au", _cut(callback, budget.text)),
     ]
@@ -265,7 +340,7 @@ def _message_rows(data: SheetData) -> list[tuple[str, str | None]]:
         else "aucun message"
     )
     voicemail = "message laissé" if data.voicemail_message_left else "aucun message laissé"
-    return [("Message de l'appelant", caller), ("Messagerie du technicien", voicemail)]
+    return [("Message de l'appelant", caller), ("Messagerie de la personne appelée", voicemail)]
 
 
 def _attempts_table(data: SheetData, budget: Budget) -> Flowable:

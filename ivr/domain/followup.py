@@ -26,6 +26,7 @@ class EndedCall:
     reached: bool  # someone took the call while the caller was on the line
     national_duty_number: str | None = None
     reached_by: str | None = None  # who
+    agency_fax: str | None = None  # the agency the request is for, when it is known
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,10 @@ def follow_up(call: EndedCall) -> list[Planned]:
         return [*jobs, *sheets(call.call_id, call.fax_numbers, call.ended_at)]
     if action in (Action.CALL_NOW, Action.FAX_ONLY):
         return sheets(call.call_id, call.fax_numbers, call.ended_at)
-    return []  # not covered (a message for the agency), legacy (the call centre has it)
+    if action is Action.NOT_COVERED and call.agency_fax:
+        # A message for the agency (§5.1.1): its sheet says so; nobody is called.
+        return sheets(call.call_id, (call.agency_fax,), call.ended_at)
+    return []  # legacy: the agency's usual arrangement has the call
 
 
 def call_line(

@@ -186,6 +186,11 @@ class Directory:
         on_duty = [s for s in self.shifts.get(region, ()) if s.start <= t < s.end]
         return tuple(sorted(on_duty, key=lambda s: s.start, reverse=True))
 
+    def manager_named(self, mobile: str) -> str | None:
+        """The name the planning gives a regional manager's mobile, if it is one."""
+        shifts = (s for region in self.shifts.values() for s in region)
+        return next((s.name for s in shifts if s.mobile == mobile), None)
+
     def staff_phones(self) -> list[tuple[str, str]]:
         """Every on-call line and regional manager's mobile, with whose it is."""
         lines = {(x.mobile, f"astreinte {cia}") for cia, ls in self.lines.items() for x in ls}

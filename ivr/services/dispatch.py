@@ -16,8 +16,6 @@ looks at it first when it runs again: a job run twice does its work once.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +26,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr.adapters.db import Database
-from ivr.adapters.fax import make_transport
 from ivr.adapters.orm import CallEventRow, CallRow, DialAttemptRow, JobRow
 from ivr.adapters.twilio_rest import UNDER_WAY, TwilioRest
 from ivr.clock import Clock
@@ -48,7 +45,7 @@ from ivr.services.jobs import (
 )
 from ivr.services.records import CallRecord, record_of
 from ivr.services.reference import ReferenceCache
-from ivr.services.sheets import Sheets
+from ivr.services.sheets import Sheets, make_sheets, plan_follow_up, plan_sheets
 from ivr.services.staff import coverage_declared
 from ivr.services.trace import add_event, record_alert
 from ivr.settings import Settings
@@ -121,6 +118,7 @@ class Dispatcher:
         )
         if taken and call.reached is None:
             call.reached = taken  # the whisper's key came before the dial's outcome
+        agency = self.reference.directory(self.db).agencies.get(call.agency or "")
         ended = followup.EndedCall(
             call_id=call.id,
             ended_at=now,
@@ -131,6 +129,7 @@ class Dispatcher:
             reached=call.reached is not None,
             national_duty_number=self.settings.NATIONAL_DUTY_NUMBER,
             reached_by=call.reached,
+            agency_fax=agency.fax if agency else None,
         )
         jobs = followup.follow_up(ended)
         self._schedule(session, call.id, jobs)
@@ -352,14 +351,6 @@ class Dispatcher:
             self._event(session, call, "line_failed", {"number": number, "job": job.id})
             self._not_reached(session, call, dict(job.payload))
 
-    def dealt_with(self, call_id: int, by: str) -> int:
-        """Someone took the request in hand (a technician called back, a manager took over):
-        what was still to be done to reach them is cancelled; the number of jobs cancelled."""
-        with self.db.session() as session:
-            call = session.get_one(CallRow, call_id)
-            call.reached = call.reached or by
-            return self.queue.cancel(session, call_id, ("call_line", "sms"), "dealt with")
-
     def _reached(
         self, session: Session, call: CallRow, payload: dict[str, Any], number: str
     ) -> None:
@@ -367,6 +358,9 @@ class Dispatcher:
             call.reached = number  # a reach resets the unreachable count
         if payload["purpose"] == "request":
             self._sheets(session, call)
+        elif _told_on_a_sheet(payload):  # the sheet went already: what changed follows it
+            change = {"what": "reached", "by": number, "role": payload["role"]}
+            self._follow_up(session, call, payload, change)
 
     def _not_reached(self, session: Session, call: CallRow, payload: dict[str, Any]) -> None:
         now = self.clock.now()
@@ -385,15 +379,24 @@ class Dispatcher:
             self._schedule(session, call.id, [following])
         elif payload["purpose"] == "request":
             self._sheets(session, call)  # the outcome is known: nobody was reached
-        elif payload["role"] == "manager":
-            record_alert(session, now, "manager_unreached", f"call {call.sid}: nobody of the chain")
-        else:  # the morning's call: the agency has the sheet, but nobody has the request
-            why = f"call {call.sid}: next-morning call"
-            record_alert(session, now, "technician_unreached", why)
+        else:  # the agency has the sheet, but nobody has the request
+            kind = "manager_unreached" if payload["role"] == "manager" else "technician_unreached"
+            record_alert(session, now, kind, f"call {call.sid}: nobody of the chain")
+            if _told_on_a_sheet(payload):
+                tries = len(payload["numbers"]) * int(payload["round"])
+                change = {"what": "unreached", "role": payload["role"], "tries": tries}
+                self._follow_up(session, call, payload, change)
 
     def _sheets(self, session: Session, call: CallRow) -> None:
-        faxes = tuple(record_of(session, call).decision.get("fax_numbers", ()))
-        self._schedule(session, call.id, followup.sheets(call.id, faxes, self.clock.now()))
+        faxes = record_of(session, call).decision.get("fax_numbers", ())
+        plan_sheets(session, self.queue, call.id, faxes, self.clock.now())
+
+    def _follow_up(
+        self, session: Session, call: CallRow, payload: dict[str, Any], change: dict[str, Any]
+    ) -> None:
+        at = self.clock.now()
+        key = f"followup:{call.id}:{payload['purpose']}"
+        plan_follow_up(session, self.queue, call.id, key, {**change, "at": at.isoformat()})
 
     # --- Text messages --------------------------------------------------------------------
 
@@ -448,6 +451,13 @@ class Dispatcher:
         add_event(session, self.clock.now(), call.id, kind, detail, step="dispatch", turn=call.turn)
 
 
+def _told_on_a_sheet(payload: dict[str, Any]) -> bool:
+    """A chain whose outcome the agency learns on a follow-up sheet: the morning's call, a
+    danger's manager called again (their sheets went at once). Not the manager told of an
+    unreachable technician: that is about the agency's line, not this request."""
+    return payload["purpose"] in ("next_morning", "danger")
+
+
 def _counted(session: Session, call: CallRow) -> bool:
     """Whether the request already counted as one unreachable "time"."""
     found = session.scalar(
@@ -462,23 +472,11 @@ def _instant(text: object) -> datetime | None:
     return datetime.fromisoformat(text) if isinstance(text, str) and text else None
 
 
-def fax_callback_token(settings: Settings) -> str | None:
-    """What the fax provider's callback URL carries to be believed (it signs nothing):
-    derived from SECRET_KEY, so that every process agrees; none without one."""
-    if not settings.SECRET_KEY:
-        return None
-    digest = hmac.new(settings.SECRET_KEY.encode(), b"fax-callback", hashlib.sha256)
-    return digest.hexdigest()[:32]
-
-
 def make_dispatcher(
     db: Database, settings: Settings, clock: Clock, reference: ReferenceCache | None = None
 ) -> Dispatcher:
     """The worker's dispatcher: Twilio's REST API when the account is configured, and the
-    fax transport of FAX_TRANSPORT (reporting deliveries to /fax/status when SECRET_KEY is
-    set; else the worker asks the provider)."""
-    token = fax_callback_token(settings)
-    callback = f"{settings.PUBLIC_BASE_URL}/fax/status?token={token}" if token else None
+    sheets' fax transport (`make_sheets`)."""
     rest = (
         TwilioRest(
             settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, settings.TWILIO_API_BASE_URL
@@ -487,6 +485,5 @@ def make_dispatcher(
         else None
     )
     reference = reference or ReferenceCache()
-    queue = JobQueue(db, clock)
-    sheets = Sheets(db, clock, reference, queue, make_transport(settings, callback))
+    sheets = make_sheets(db, settings, clock, reference, JobQueue(db, clock))
     return Dispatcher(db, settings, clock, reference, rest, sheets)

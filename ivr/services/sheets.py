@@ -1,25 +1,104 @@
-"""The summary sheet (§5.2): what it says of a request, and its delivery to a fax (the agency's;
-the regional direction's too, for a danger), followed until the provider says it arrived."""
+"""The summary sheet (§5.2): what it says of a request, when it goes, and its delivery to a fax
+(the agency's; the regional direction's too, for a danger), followed until the provider says
+it arrived.
+
+The agency always gets its sheet, once the request's fate is known: nobody could be reached,
+someone took it (while the caller waited, when the dispatcher called, or from their own
+phone), or nobody was to be called. What changes after it went (the morning's call, what the
+technician reported) goes on a short follow-up sheet; a sheet still to go is drawn when it
+goes, and says it already.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ivr.adapters.db import Database
-from ivr.adapters.fax import Fax, FaxTransport
+from ivr.adapters.fax import Fax, FaxTransport, make_transport
 from ivr.adapters.orm import CallEventRow, CallRow, DialAttemptRow, JobRow
-from ivr.adapters.sheet import SheetAttempt, SheetData, render_sheet
+from ivr.adapters.sheet import (
+    FollowUpData,
+    SheetAttempt,
+    SheetData,
+    SheetReach,
+    render_follow_up,
+    render_sheet,
+)
 from ivr.clock import Clock
+from ivr.domain import followup
+from ivr.domain.outcomes import RequestOutcome
+from ivr.domain.phones import digit_pairs
+from ivr.domain.routing import Action
 from ivr.domain.summary import equipment_words
 from ivr.domain.triage import Danger, Fault
 from ivr.services import jobs
 from ivr.services.records import CallRecord, record_of
 from ivr.services.reference import ReferenceCache
+from ivr.settings import Settings
+from voice_flows.caller import CallerState
 
 WAIT_FOR_FAX = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class _Person:
+    """Whoever has a number, as the sheet names them."""
+
+    title: str  # the box's headline when they took the request
+    role: str
+    name: str = ""
+
+    @property
+    def who(self) -> str:
+        return f"{self.role} {self.name}".strip()
+
+
+_ROLES = {
+    "technician": _Person("Technicien joint", "technicien d'astreinte"),
+    "manager": _Person("Cadre régional joint", "cadre régional d'astreinte"),
+    "national": _Person("Permanence nationale jointe", "permanence nationale"),
+    "operator": _Person("Conseiller joint", "conseiller du centre d'appels"),
+    "legacy": _Person("Astreinte habituelle jointe", "astreinte habituelle de l'agence"),
+    "client": _Person("Client joint", "client"),
+}
+_TAKEN = {  # how someone the dispatcher called took the request
+    "put_through": "a répondu à l'appel du service d'astreinte et a été mis en relation avec le "
+    "client",
+    RequestOutcome.ACKNOWLEDGED.value: "a répondu à l'appel du service d'astreinte et a pris "
+    "la demande en charge",
+}
+
+
+def plan_sheets(
+    session: Session, queue: jobs.JobQueue, call_id: int, faxes: Iterable[str], at: datetime
+) -> None:
+    """The request's sheet to each fax, once (its job's key): a second plan changes nothing."""
+    for job in followup.sheets(call_id, tuple(faxes), at):
+        queue.schedule(session, job.kind, job.key, job.due_at, call_id, job.payload)
+
+
+def plan_follow_up(
+    session: Session, queue: jobs.JobQueue, call_id: int, key: str, change: dict[str, Any]
+) -> None:
+    """What changed (`change`: what, by whom, when) on a short sheet, to each fax the request's
+    sheet went to already; one still to go says it itself."""
+    sheets = session.scalars(
+        select(JobRow).where(JobRow.call_id == call_id, JobRow.kind == "sheet")
+    ).all()
+    gone = dict.fromkeys(
+        j.payload["to"] for j in sheets if not j.payload.get("change") and j.status != "pending"
+    )
+    for fax in gone:
+        payload = {"to": fax, "change": change}
+        queue.schedule(session, "sheet", f"{key}:{fax}", queue.clock.now(), call_id, payload)
 
 
 @dataclass
@@ -29,9 +108,11 @@ class Sheets:
     reference: ReferenceCache
     queue: jobs.JobQueue
     fax: FaxTransport | None  # none configured: every sheet fails, visibly
+    national_duty_number: str | None = None
 
     def send(self, job: jobs.Job) -> jobs.JobOutcome:
-        """The `sheet` job: the request's sheet, to one fax number, until it is delivered."""
+        """The `sheet` job: the request's sheet (or a follow-up), to one fax number, until it
+        is delivered."""
         if self.fax is None:
             raise jobs.PermanentError("no fax transport configured")
         if job.provider_ref is not None:
@@ -39,14 +120,30 @@ class Sheets:
         if job.call_id is None:
             raise jobs.PermanentError("a sheet without its call")
         with self.db.snapshot() as session:
-            sid = session.get_one(CallRow, job.call_id).sid
-        # The same name when the job runs again (a transport may drop the duplicate); a new
-        # one when the provider failed to deliver the last.
-        name = f"{sid}-sheet-{job.id}-{job.payload.get('resends', 0)}"
+            call = session.get_one(CallRow, job.call_id)
+        change = job.payload.get("change")
+        pdf = self.follow_up_pdf(call, change) if change else self.pdf(job.call_id)
         with jobs.provider_errors():
-            reference = self.fax.send(Fax(job.payload["to"], name, self.pdf(job.call_id), sid))
+            reference = self.fax.send(Fax(job.payload["to"], self._name(job, call), pdf, call.sid))
         self.queue.record_ref(job, reference)
         return self._status(job, reference)
+
+    def _name(self, job: jobs.Job, call: CallRow) -> str:
+        """Named after the sheet's reference and whom it is for: the same name when the job
+        runs again (a transport may drop the duplicate), a new one when the provider failed to
+        deliver the last."""
+        directory = self.reference.directory(self.db)
+        to = job.payload["to"]
+        agency = directory.agencies.get(call.agency or "")
+        regions = {r.fax for r in directory.regions.values()}
+        recipient = "agence" if agency and agency.fax == to else "direction-regionale"
+        if to not in regions and recipient != "agence":
+            recipient = f"fax-{to.lstrip('+')}"
+        name = (
+            f"fiche-{call.id}-suite-{job.id}" if job.payload.get("change") else f"fiche-{call.id}"
+        )
+        resends = int(job.payload.get("resends", 0))
+        return f"{name}-{recipient}" + (f"-renvoi-{resends}" if resends else "")
 
     def _status(self, job: jobs.Job, reference: str) -> jobs.JobOutcome:
         assert self.fax is not None
@@ -82,9 +179,11 @@ class Sheets:
                 row.last_error = "the fax provider could not deliver the sheet"
             return True
 
+    # --- What a sheet says ------------------------------------------------------------------
+
     def pdf(self, call_id: int) -> bytes:
-        """The request's sheet as it stands: what the call established, who was tried and
-        reached, and what came of it when someone reported it."""
+        """The request's sheet as it stands: what the call established, who was tried, who
+        took it, how and when, and what came of it when someone reported it."""
         with self.db.snapshot() as session:
             record = record_of(session, session.get_one(CallRow, call_id))
             attempts = session.scalars(
@@ -93,18 +192,102 @@ class Sheets:
             lines = session.scalars(
                 select(JobRow).where(JobRow.call_id == call_id, JobRow.kind == "call_line")
             ).all()
-            reported = session.scalar(
-                select(CallEventRow.detail)
+            reports = session.execute(
+                select(CallEventRow.at, CallEventRow.detail)
                 .where(CallEventRow.call_id == call_id, CallEventRow.kind == "staff_outcome")
-                .order_by(CallEventRow.id.desc())
-                .limit(1)
-            )
+                .order_by(CallEventRow.id)
+            ).all()
         data = self._data(record, list(attempts), list(lines))
-        if reported and reported.get("outcome") != "acknowledged":
-            said = reported.get("label", reported.get("outcome", ""))
-            slot = f", {reported['slot']}" if reported.get("slot") else ""
+        data = replace(data, reached=self._reach(list(attempts), list(lines), list(reports)))
+        final = [r.detail for r in reports if r.detail.get("outcome") != "acknowledged"]
+        if final:
+            said = final[-1].get("label", final[-1].get("outcome", ""))
+            slot = f", {final[-1]['slot']}" if final[-1].get("slot") else ""
             data = replace(data, follow_up=f"{said}{slot}", title_suffix=" — suite donnée")
         return render_sheet(data)
+
+    def follow_up_pdf(self, call: CallRow, change: dict[str, Any]) -> bytes:
+        """The short sheet of what changed since the request's sheet went."""
+        client = self.reference.client(self.db, call.client_id) if call.client_id else None
+        where = (
+            f"{client.name}, {client.address}, {client.postcode} {client.city}"
+            if client
+            else "client non identifié"
+        )
+        return render_follow_up(
+            FollowUpData(
+                reference=str(call.id),
+                received_at=call.started_at,
+                agency=self._agency(call.agency),
+                client=where,
+                change=self._change(change),
+                at=datetime.fromisoformat(change["at"]),
+            )
+        )
+
+    def _change(self, change: dict[str, Any]) -> str:
+        """One sentence for the agency: who, what."""
+        number = change.get("by") or ""
+        person = self._person(number, change.get("role"))
+        who = f"Le {person.who} ({digit_pairs(number)})"
+        if change["what"] == "reported":
+            outcome = RequestOutcome(change["outcome"]).label
+            slot = f", {change['slot']}" if change.get("slot") else ""
+            return f"{who} indique : {outcome}{slot}."
+        if change["what"] == "reached":
+            return f"{who} a répondu à l'appel du service d'astreinte et a pris la demande."
+        return (
+            f"Le service d'astreinte n'a pas pu joindre le {person.role} après "
+            f"{change['tries']} appel(s) : la demande reste à traiter."
+        )
+
+    def _reach(
+        self, attempts: list[DialAttemptRow], lines: list[JobRow], reports: list[Any]
+    ) -> SheetReach | None:
+        """Who took the request first, how and when: put through while the caller waited, on
+        the dispatcher's call, or from their own phone."""
+        found: list[tuple[datetime, str, str | None, str]] = [
+            (a.started_at, a.number, a.role, "mis en relation avec l'appelant pendant son appel")
+            for a in attempts
+            if a.accepted
+        ]
+        found += [
+            (
+                j.updated_at,
+                j.payload["numbers"][j.payload["index"]],
+                j.payload["role"],
+                _TAKEN.get(
+                    j.payload.get("taken", ""),
+                    "a répondu à l'appel du service d'astreinte et a indiqué la suite donnée",
+                ),
+            )
+            for j in lines
+            if j.outcome == "reached" or j.payload.get("taken")  # taken: still on the line
+        ]
+        found += [
+            (r.at, r.detail["by"], None, "a pris la demande en charge depuis son téléphone")
+            for r in reports
+        ]
+        if not found:
+            return None
+        at, number, role, how = min(found, key=lambda f: f[0])
+        person = self._person(number, role)
+        who = person.who
+        return SheetReach(person.title, who[:1].upper() + who[1:], number, how, at)
+
+    def _person(self, number: str, role: str | None) -> _Person:
+        """Whoever has `number` (`role`: what they were called as)."""
+        if number and number == self.national_duty_number:
+            return _ROLES["national"]
+        name = self.reference.directory(self.db).manager_named(number) if number else None
+        if name:
+            return replace(_ROLES["manager"], name=name)
+        return _ROLES.get(role or "technician", _ROLES["technician"])
+
+    def _agency(self, cia: str | None) -> str | None:
+        """The agency's name with its code."""
+        agency = self.reference.directory(self.db).agencies.get(cia or "")
+        return f"{agency.name} ({agency.cia})" if agency else cia
 
     def _data(
         self, record: CallRecord, attempts: list[DialAttemptRow], lines: list[JobRow]
@@ -112,12 +295,18 @@ class Sheets:
         call, state = record.call, record.state
         client = self.reference.client(self.db, call.client_id) if call.client_id else None
         tried = [
-            SheetAttempt(a.number, a.role, a.started_at, a.outcome or "", a.accepted)
+            SheetAttempt(
+                a.number,
+                self._person(a.number, a.role).who,
+                a.started_at,
+                a.outcome or "",
+                a.accepted,
+            )
             for a in attempts
         ] + [
             SheetAttempt(
                 j.payload["numbers"][j.payload["index"]],
-                j.payload["role"],
+                self._person(j.payload["numbers"][j.payload["index"]], j.payload["role"]).who,
                 j.updated_at,
                 j.outcome or j.status,
                 j.outcome == "reached",
@@ -139,19 +328,45 @@ class Sheets:
             phones=tuple(filter(None, [client.phone, client.phone2])) if client else (),
             callback_number=record.callback,
             equipment=equipment_words(client) if client else None,
-            contract=client.contract.value if client else None,
+            contract=client.contract.label if client else None,
             delay=client.delay_label if client else None,
             fault=Fault(state.fault).label if state.fault else None,
-            caller_words=state.description,
+            caller_words=" / ".join(dict.fromkeys(_words_of(state))) or None,
             danger=Danger(state.danger).label if state.danger else None,
-            action=call.action or "not_covered",
+            action=call.action or Action.NOT_COVERED.value,
             reason=call.reason or "",
-            reached=call.reached is not None,
-            reached_by=call.reached,
+            reached=None,
+            awaited="Cadre régional" if call.action == Action.ESCALATE.value else "Technicien",
             attempts=tuple(sorted(tried, key=lambda a: a.at)),
             next_morning_at=next_morning,
             message_left=call.message_seconds > 0,
             message_seconds=call.message_seconds,
             voicemail_message_left=any(j.outcome == "voicemail" for j in lines),
-            agency=call.agency,
+            agency=self._agency(call.agency),
+            details_confirmed=state.details_confirmed,
         )
+
+
+def _words_of(state: CallerState) -> list[str]:
+    """Everything the caller said in their own words: of a danger, and of their request."""
+    return [*state.danger_words, *filter(None, [state.description])]
+
+
+def fax_callback_token(settings: Settings) -> str | None:
+    """What the fax provider's callback URL carries to be believed (it signs nothing):
+    derived from SECRET_KEY, so that every process agrees; none without one."""
+    if not settings.SECRET_KEY:
+        return None
+    digest = hmac.new(settings.SECRET_KEY.encode(), b"fax-callback", hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
+def make_sheets(
+    db: Database, settings: Settings, clock: Clock, reference: ReferenceCache, queue: jobs.JobQueue
+) -> Sheets:
+    """The sheets, through the fax transport of FAX_TRANSPORT (reporting deliveries to
+    /fax/status when SECRET_KEY is set; else the worker asks the provider)."""
+    token = fax_callback_token(settings)
+    callback = f"{settings.PUBLIC_BASE_URL}/fax/status?token={token}" if token else None
+    transport = make_transport(settings, callback)
+    return Sheets(db, clock, reference, queue, transport, settings.NATIONAL_DUTY_NUMBER)

@@ -17,6 +17,8 @@ from ivr.clock import Clock
 from ivr.domain.model import Directory
 from ivr.domain.outcomes import Report
 from ivr.services.jobs import JobQueue
+from ivr.services.records import record_of
+from ivr.services.sheets import plan_follow_up, plan_sheets
 from ivr.services.trace import add_event
 
 MAX_COVERAGE_HOURS = 24
@@ -166,7 +168,8 @@ def record_outcome(
     """What the person who took a request reports of it, in the caller's transaction: on its
     trace; it counts as taken, so what the dispatcher still had to do to reach someone for it
     is cancelled (a next-morning call, a call or text again), but `keep_job`: the call the
-    report was made on. A final outcome sends the agency a follow-up sheet."""
+    report was made on. The agency gets its sheet now if it was waiting for the outcome, and
+    a follow-up sheet of a final outcome if its sheet went already."""
     call = session.get(CallRow, call_id)
     if call is None:
         return
@@ -179,26 +182,11 @@ def record_outcome(
     at = queue.clock.now()
     event = add_event(session, at, call_id, "staff_outcome", detail, step="staff", turn=call.turn)
     if outcome.final:
-        _follow_up_sheets(queue, session, call_id, event)
-
-
-def _follow_up_sheets(queue: JobQueue, session: Session, call_id: int, event_id: int) -> None:
-    decision = session.scalar(
-        select(CallEventRow.detail)
-        .where(CallEventRow.call_id == call_id, CallEventRow.kind == "decision")
-        .order_by(CallEventRow.id.desc())
-        .limit(1)
-    )
-    faxes = (decision or {}).get("fax_numbers", [])[:1]  # the agency's
-    for fax in faxes:
-        queue.schedule(
-            session,
-            "sheet",
-            f"followup:{call_id}:{event_id}:{fax}",
-            queue.clock.now(),
-            call_id,
-            {"to": fax, "follow_up": True},
-        )
+        change = {"what": "reported", **detail, "at": at.isoformat()}
+        plan_follow_up(session, queue, call_id, f"followup:{call_id}:{event}", change)
+    if call.followed_up_at is not None:  # the call was planned: its sheet is due now
+        faxes = record_of(session, call).decision.get("fax_numbers", ())
+        plan_sheets(session, queue, call_id, faxes, at)
 
 
 def manager_region(directory: Directory, number: str | None) -> str | None:

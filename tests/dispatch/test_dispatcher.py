@@ -383,18 +383,6 @@ def test_a_call_that_cannot_be_planned_raises_an_alert_and_holds_up_no_other(
     assert [c["To"] for c in fake_twilio.calls] == [TECHNICIAN]  # the second request's
 
 
-def test_a_request_dealt_with_meanwhile_cancels_what_was_still_to_do(night, demo, fake_twilio):
-    n = night(at="2026-12-18T19:30")
-    caller_call(n, "10000001", {})
-    n.run_worker()
-    with demo.snapshot() as session:
-        call_id = session.scalars(select(CallRow.id)).one()
-    assert n.dispatcher.dealt_with(call_id, TECHNICIAN) == 2  # the morning's call and text
-    n.later(hours=13)
-    assert n.run_worker() == 0
-    assert fake_twilio.calls == [] and job_of(demo, "call_line").status == "cancelled"
-
-
 def test_on_the_dispatchers_call_the_technician_reports_the_outcome_as_on_the_staff_side(
     night, demo, fake_twilio, twiml_schema
 ):

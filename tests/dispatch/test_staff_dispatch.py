@@ -95,14 +95,25 @@ def test_a_next_morning_call_is_cancelled_when_the_technician_already_handled_it
         line = session.scalars(select(JobRow).where(JobRow.kind == "call_line")).one()
     assert line.status == "cancelled"
     assert timedelta(0) < n.dispatcher.clock.now() - line.due_at
+    # The agency had its sheet on Friday evening: what the technician said follows it.
+    sheet, follow_up_pdf = sorted(n.faxes.glob("*.pdf"))
+    assert sheet.name == "fiche-1-agence.pdf"
+    assert re.fullmatch(r"fiche-1-suite-\d+-agence\.pdf", follow_up_pdf.name)
+    follow_up = pdf_text(follow_up_pdf)
+    assert "Fiche de suite — réf. 1" in follow_up and "Madame" not in follow_up
+    assert "Le technicien d'astreinte (06 39 98 01 01) indique : hors de notre ressort" in (
+        " ".join(follow_up.split())
+    )
 
 
-def test_an_outcome_reported_sends_the_agency_a_follow_up_sheet(night, demo, clock, fake_twilio):
-    from pypdf import PdfReader
-
+def test_an_outcome_reported_before_the_sheet_went_is_on_the_sheet(night, demo, clock, fake_twilio):
+    """Taken in hand from the technician's own phone before the dispatcher's rounds were over:
+    the agency gets its sheet at once, saying who took it, how, when and what came of it."""
     pins(demo, clock)
     n = night()
     unanswered_request(phone_of(n, "+33611111111", NOBODY))
+    n.run_worker()  # the line called again, and texted; the sheet waits for the outcome
+    assert list(n.faxes.glob("*.pdf")) == []
     n.later(minutes=10)
     tech = phone_of(n, TECHNICIAN)
     tech.start()
@@ -114,14 +125,18 @@ def test_an_outcome_reported_sends_the_agency_a_follow_up_sheet(night, demo, clo
     tech.press("09")
     tech.press("3")
     n.run_worker()
-    followups = [
-        p for p in n.faxes.glob("*.pdf") if "suite donnée" in PdfReader(p).pages[0].extract_text()
-    ]
-    assert followups  # every sheet rendered from now on says what came of it
-    assert all(
-        "rendez-vous convenu, le 23 à 9 h" in PdfReader(p).pages[0].extract_text()
-        for p in followups
-    )
+    [sheet] = n.faxes.glob("*.pdf")
+    text = " ".join(pdf_text(sheet).split())
+    assert sheet.name == "fiche-1-agence.pdf"
+    assert "Technicien joint : OUI" in text and "Technicien d'astreinte, 06 39 98 01 01" in text
+    assert "a pris la demande en charge depuis son téléphone, 23:10" in text
+    assert "suite donnée" in text and "rendez-vous convenu, le 23 à 9 h" in text
     with demo.snapshot() as session:
         keys = session.scalars(select(JobRow.key).where(JobRow.kind == "sheet")).all()
-    assert [k for k in keys if k.startswith("followup:")]  # the follow-up sheet, its own job
+    assert keys == ["sheet:1:+33199001101"]  # no follow-up: the sheet says it
+
+
+def pdf_text(path) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(path).pages)

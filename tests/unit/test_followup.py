@@ -92,8 +92,15 @@ def test_fax_only_the_sheet(action):
     assert [k for k, _ in kinds(ended(action, call_numbers=()))] == ["sheet"]
 
 
+def test_not_covered_a_message_for_the_agency_its_sheet_and_nobody_called():
+    jobs = follow_up(ended("not_covered", call_numbers=(), fax_numbers=(), agency_fax="+3301"))
+    assert [(job.kind, job.payload) for job in jobs] == [("sheet", {"to": "+3301"})]
+
+
 @pytest.mark.parametrize("action", ["not_covered", "legacy", None])
 def test_nothing_to_do(action):
+    """Legacy: the agency's own arrangement has the call. Not covered without an agency
+    (an unidentified caller who gave no postcode): no fax to send to."""
     assert follow_up(ended(action)) == []
 
 

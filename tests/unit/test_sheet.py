@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pypdf import PdfReader
 
+from ivr.adapters import sheet as pdf_sheet
 from ivr.adapters.sheet import SheetAttempt, SheetData, render_sheet
 
 # Christmas Eve, 22:05 UTC: 23:05 in Paris (winter time).
@@ -35,8 +36,8 @@ def _sheet(**changes: object) -> SheetData:
         danger=None,
         action="call_now",
         reason="Dans la fenêtre d'astreinte de l'agence",
-        reached=False,
-        reached_by=None,
+        reached=None,
+        awaited="Technicien",
         attempts=(
             SheetAttempt(
                 "+33611223344", "technicien", RECEIVED + timedelta(minutes=1), "no-answer", False
@@ -53,7 +54,7 @@ def _sheet(**changes: object) -> SheetData:
         message_left=True,
         message_seconds=42,
         voicemail_message_left=True,
-        agency="Lyon Est",
+        agency="Lyon Est (6903)",
     )
     return dataclasses.replace(data, **changes)
 
@@ -89,17 +90,79 @@ def test_technician_reached():
     attempt = SheetAttempt(
         "+33611223344", "technicien", RECEIVED + timedelta(minutes=1), "completed", True
     )
+    how = "mis en relation avec l'appelant pendant son appel"
     sheet = _sheet(
-        reached=True,
-        reached_by="+33611223344",
+        reached=pdf_sheet.SheetReach(
+            "Technicien joint", "Technicien d'astreinte", attempt.number, how, attempt.at
+        ),
         attempts=(attempt,),
         message_left=False,
         voicemail_message_left=False,
     )
     _, text = _read(render_sheet(sheet))
     assert "Technicien joint : OUI" in text
-    assert "par 06 11 22 33 44" in text
+    assert "Technicien d'astreinte, 06 11 22 33 44" in text
+    assert "mis en relation avec l'appelant pendant son appel, 23:06" in text
     assert "JOINT" in text and "aucun message" in text
+
+
+def test_a_danger_taken_by_the_regional_manager_names_them_not_a_technician():
+    at = RECEIVED + timedelta(minutes=2)
+    manager = pdf_sheet.SheetReach(
+        "Cadre régional joint",
+        "Cadre régional d'astreinte Claire Lefèvre",
+        "+33639980201",
+        "mis en relation avec l'appelant pendant son appel",
+        at,
+    )
+    attempt = SheetAttempt(
+        "+33639980201", "cadre régional d'astreinte Claire Lefèvre", at, "completed", True
+    )
+    sheet = _sheet(
+        danger="odeur de gaz",
+        action="escalate",
+        awaited="Cadre régional",
+        reached=manager,
+        attempts=(attempt,),
+    )
+    _, text = _read(render_sheet(sheet))
+    assert "Cadre régional joint : OUI" in text and "Technicien joint" not in text
+    assert "Cadre régional d'astreinte Claire Lefèvre, 06 39 98 02 01" in text
+
+
+def test_a_voicemail_that_answered_is_never_an_answered_call():
+    box = SheetAttempt("+33611223344", "technicien d'astreinte", RECEIVED, "voicemail", False)
+    declined = SheetAttempt("+33611223355", "technicien d'astreinte", RECEIVED, "completed", False)
+    _, text = _read(render_sheet(_sheet(attempts=(box, declined))))
+    assert "messagerie" in text and "décroché, non pris" in text and "abouti" not in text
+
+
+def test_an_address_the_caller_said_is_wrong_is_shown_to_be_checked():
+    _, text = _read(render_sheet(_sheet(details_confirmed=False)))
+    assert "SIGNALÉS INEXACTS par l'appelant" in text
+    _, text = _read(render_sheet(_sheet(details_confirmed=True)))
+    assert "confirmés par l'appelant" in text
+
+
+def test_a_follow_up_sheet_says_what_changed_when_and_for_which_request():
+    pdf = pdf_sheet.render_follow_up(
+        pdf_sheet.FollowUpData(
+            reference="42",
+            received_at=RECEIVED,
+            agency="Paris 18e (0751)",
+            client="Mme Hélène Bérard, 14 rue Custine, 75018 Paris",
+            change=(
+                "Le technicien d'astreinte (06 39 98 01 01) indique : rendez-vous convenu, "
+                "le 25 à 10 h."
+            ),
+            at=RECEIVED + timedelta(minutes=40),
+        )
+    )
+    reader, text = _read(pdf)
+    _one_a4_page(reader)
+    assert "Fiche de suite — réf. 42" in text and "Paris 18e (0751)" in text
+    assert "Le jeudi 24 décembre 2026 à 23:45" in text
+    assert "rendez-vous convenu, le 25 à 10 h" in text and "14 rue Custine" in text
 
 
 def test_next_morning_call_is_announced_in_paris_time():
@@ -142,7 +205,11 @@ def test_long_words_and_many_attempts_stay_on_one_page():
     sheet = _sheet(
         caller_words=words,
         address="Résidence les Tilleuls, bâtiment B, escalier 3, " * 20,
-        reason="raison " * 300,
+        reason=(  # as long as the rules write one
+            "Client individuel 7/7 appelant après 18 h (repos du technicien), avant un jour "
+            "d'astreinte : le technicien sera appelé le samedi 26 décembre à 08:00, au début "
+            "de l'astreinte de jour ; la fiche est faxée à l'agence Paris Nord-Est Montmartre."
+        ),
         phones=tuple(f"+3361122330{i}" for i in range(10)),
         attempts=attempts,
         danger="fumée",
@@ -169,12 +236,12 @@ def test_absurd_data_still_fits_one_page():
     sheet = _sheet(
         **{name: wide for name in ("reference", "client_id", "client_name", "address", "postcode")},
         **{name: wide for name in ("city", "callback_number", "equipment", "contract", "delay")},
-        **{name: wide for name in ("fault", "danger", "reason", "reached_by", "agency")},
+        **{name: wide for name in ("fault", "danger", "reason", "agency")},
         caller_words=wide * 10,
         title_suffix=wide,
         phones=(wide,) * 20,
         attempts=(attempt,) * 50,
-        reached=True,
+        reached=pdf_sheet.SheetReach("Technicien joint", wide, wide, wide, RECEIVED),
         next_morning_at=RECEIVED + timedelta(hours=9),
     )
     reader, text = _read(render_sheet(sheet))
@@ -223,7 +290,7 @@ def test_summer_time_and_the_same_data_give_the_same_file():
 def test_unknown_action_and_outcome_are_shown_as_they_are():
     attempt = SheetAttempt("Jean Dupont", "cadre régional", RECEIVED, "ringing", False)
     _, text = _read(render_sheet(_sheet(action="legacy", attempts=(attempt,))))
-    assert "Transféré au centre d'appels" in text
+    assert "Transféré à l'astreinte habituelle de l'agence" in text
     assert "Jean Dupont" in text and "ringing" in text
     _, text = _read(render_sheet(_sheet(action="something_new")))
     assert "something_new" in text

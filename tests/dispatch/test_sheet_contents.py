@@ -1,0 +1,175 @@
+"""What the agency reads at 8 a.m. (§5.2): every request gets its sheet, saying who was reached,
+how and when, in French; what changes later follows on a short sheet. Whole calls through the
+app, then the worker against a fake Twilio, sheets to a folder."""
+
+from __future__ import annotations
+
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from ivr.adapters.orm import JobRow
+from ivr.simulator.dialer import Callee
+from ivr.simulator.phone import PhoneCall
+from ivr.simulator.transports import FlaskTransport
+from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN
+from tests.conftest import AUTH_TOKEN, BASE_URL
+from tests.dispatch.test_dispatcher import (
+    AGENCY_0751_FAX,
+    caller_call,
+    job_of,
+    jobs,
+    sheet_texts,
+    unanswered_call,
+)
+
+IDF_FAX = "+33199001001"
+METZ_FAX = "+33353011101"
+EST_FAX = "+33353011001"
+
+
+def phone(n, callees: dict[str, Callee] | None = None) -> PhoneCall:
+    return PhoneCall(
+        FlaskTransport(n.app),
+        BASE_URL,
+        AUTH_TOKEN,
+        from_="+33611111111",
+        callees=callees or {},
+        started_at=n.dispatcher.clock.now(),
+    )
+
+
+def sheets(n) -> dict[str, str]:
+    """Each sheet by its file's name, its words on one line."""
+    return {
+        pdf.stem: " ".join(" ".join(page.extract_text() for page in PdfReader(pdf).pages).split())
+        for pdf in n.faxes.glob("*.pdf")
+    }
+
+
+def ring_out(n, demo) -> None:
+    """Every line still ringing rings out, and the worker goes on, until nothing is left."""
+    while True:
+        waiting = [j for j in jobs(demo) if j.kind == "call_line" and j.status == "waiting"]
+        for job in waiting:
+            n.twilio_posts(f"/twilio/outbound/status?job={job.id}", CallStatus="no-answer")
+        ran = n.run_worker()
+        if not waiting and not ran:
+            return
+
+
+def test_a_manager_taking_an_unreachable_alert_leaves_no_request_without_its_sheet(
+    night, demo, fake_twilio
+):
+    """Three requests nobody took: the manager is called and takes the third in hand; each of
+    the three reaches the agency, the third saying who took it."""
+    n = night(DISPATCH_ROUNDS=1)
+    for _ in range(3):
+        unanswered_call(n)
+        n.run_worker()
+        n.later(minutes=30)
+    manager_job = job_of(demo, "call_line", MANAGER_IDF)
+    manager = n.pick_up(next(c for c in fake_twilio.calls if c["To"] == MANAGER_IDF))
+    assert "n'a pas pu être joint 3 fois de suite" in manager.answer()
+    assert "C'est noté" in manager.press("2")  # taken in hand
+    n.twilio_posts(f"/twilio/outbound/status?job={manager_job.id}", CallStatus="completed")
+    ring_out(n, demo)  # the technicians' lines: nobody
+    sent = sheets(n)
+    assert sorted(sent) == ["fiche-1-agence", "fiche-2-agence", "fiche-3-agence"]
+    assert "Technicien joint : NON" in sent["fiche-1-agence"]
+    third = sent["fiche-3-agence"]
+    assert "Cadre régional joint : OUI" in third
+    assert "Cadre régional d'astreinte Claire Lefèvre, 06 39 98 02 01" in third
+    assert "a répondu à l'appel du service d'astreinte et a pris la demande en charge" in third
+
+
+def test_a_danger_sheet_names_the_manager_who_took_it_in_french_to_agency_and_direction(
+    night, demo, fake_twilio
+):
+    n = night()
+    call = phone(n, {MANAGER_IDF: Callee(keys=["1"])})
+    call.start()
+    call.say("ça sent le gaz dans la cuisine")
+    call.press("1")  # yes, a danger
+    call.press("10000002#")
+    assert f"BRIDGED caller <-> {MANAGER_IDF}" in call.transcript
+    n.run_worker()
+    sent = sheets(n)
+    assert sorted(sent) == ["fiche-1-agence", "fiche-1-direction-regionale"]
+    assert sorted(meta["to"] for meta, _ in sheet_texts(n)) == sorted([AGENCY_0751_FAX, IDF_FAX])
+    text = sent["fiche-1-agence"]
+    assert "Cadre régional joint : OUI" in text and "Technicien joint" not in text
+    assert "Cadre régional d'astreinte Claire Lefèvre, 06 39 98 02 01" in text
+    assert "mis en relation avec l'appelant pendant son appel" in text
+    assert "Agence : Paris Nord (0751)" in text
+    assert "collectif" in text and "collective" not in text and "technician" not in text
+    assert "Paroles de l'appelant ça sent le gaz dans la cuisine" in text
+    assert "la fiche est faxée à l'agence Paris Nord et à la direction régionale" in text
+
+
+def test_an_unidentified_caller_in_danger_the_agency_of_the_postcode_gets_the_sheet_too(
+    night, demo, fake_twilio
+):
+    n = night()
+    call = phone(n, {"+33639980301": Callee(keys=["1"])})
+    call.start()
+    call.press("9")
+    call.press("1")  # gas
+    call.press("#")  # no contract number
+    call.press("57000")  # Metz
+    call.hang_up()
+    n.run_worker()
+    assert sorted(meta["to"] for meta, _ in sheet_texts(n)) == sorted([METZ_FAX, EST_FAX])
+    assert "Code postal 57000" in fake_twilio.messages[0]["Body"]
+
+
+def test_a_client_without_cover_leaves_a_message_and_the_agency_gets_its_sheet(
+    night, demo, fake_twilio
+):
+    n = night()
+    call = phone(n)
+    call.start()
+    call.press("10000003#")
+    assert "laissez votre message" in call.press("1")
+    call.leave_message(12)
+    n.run_worker()
+    [(meta, text)] = sheet_texts(n)
+    assert meta["to"] == AGENCY_0751_FAX and fake_twilio.calls == []
+    assert "Non couvert : message pour l'agence" in text and "message enregistré (12 s)" in text
+    assert "Technicien joint : NON" in text and "Aucun appel passé" in text
+
+
+def test_a_voicemail_that_took_the_announcement_is_messagerie_on_the_sheet(
+    night, demo, fake_twilio
+):
+    n = night(DISPATCH_ROUNDS=1)
+    callees = {TECHNICIAN: Callee(voicemail=True), BACKUP: Callee(answers=False)}
+    caller_call(n, "10000002", callees, message=10)
+    ring_out(n, demo)
+    [(_, text)] = sheet_texts(n)
+    text = " ".join(text.split())
+    assert "06 39 98 01 01 technicien d'astreinte messagerie" in text and "abouti" not in text
+
+
+def test_the_morning_call_that_reached_the_technician_follows_the_sheet(night, demo, fake_twilio):
+    n = night(at="2026-12-18T19:30")  # Friday: the 7/7 client is called back Saturday 08:00
+    caller_call(n, "10000001", {})
+    n.run_worker()  # the sheet goes at once
+    n.later(hours=12, minutes=31)
+    n.run_worker()
+    technician = n.pick_up(fake_twilio.calls[0])
+    technician.answer()
+    technician.press("2")  # taken in hand
+    line = job_of(demo, "call_line")
+    n.twilio_posts(f"/twilio/outbound/status?job={line.id}", CallStatus="completed")
+    n.run_worker()
+    sent = sheets(n)
+    [follow_up] = [name for name in sent if "-suite-" in name]
+    assert "Fiche de suite — réf. 1" in sent[follow_up]
+    assert "Le samedi 19 décembre 2026 à 08:01" in sent[follow_up]
+    assert (
+        "Le technicien d'astreinte (06 39 98 01 01) a répondu à l'appel du service d'astreinte"
+        in sent[follow_up]
+    )
+    with demo.snapshot() as session:
+        kinds = session.scalars(select(JobRow.kind).where(JobRow.kind == "sheet")).all()
+    assert len(kinds) == 2
