@@ -154,11 +154,15 @@ def test_a_7_7_client_on_friday_evening_is_called_back_saturday_morning(phone, d
 
 
 def test_fax_only_the_agency_deals_with_it_when_it_opens(phone, demo):
+    """A 7/7 client at night before a working day: told the agency has it, and never, before
+    or after, that a technician will call them back."""
     call = phone(at="2026-12-22T23:00")
     identify(call, "10000001")
     heard = through_details(call)
-    assert "transmise à votre agence" in heard
+    assert "transmise à votre agence, qui la traitera dès son ouverture" in heard
     assert stored_call(demo).action == "fax_only"
+    said = " ".join(line for line in call.transcript if line.startswith("IVR: "))
+    assert "technicien" not in said and "rappellera" not in said
 
 
 def test_a_client_without_cover_is_told_at_once_and_may_leave_a_message(phone, demo):
@@ -330,6 +334,14 @@ def test_an_unidentified_caller_in_danger_reaches_the_manager_of_the_region(phon
     assert "code postal" in heard
     call.press("75018")
     assert f"BRIDGED caller <-> {MANAGER_IDF}" in call.transcript
+    whisper = " ".join(line for line in call.transcript if line.startswith(f"TECH({MANAGER_IDF})"))
+    assert "Code postal 75018." in whisper and "À code postal" not in whisper
+
+
+def test_equipment_written_with_symbols_is_read_in_words(phone, demo):
+    call = phone()
+    identify(call, "10402517")  # « Chaufferie gaz 2 × 120 kW »
+    assert "Équipement : Chaufferie gaz 2 fois 120 kilowatts." in call.said_since_last_input
 
 
 def test_danger_from_nowhere_known_goes_to_the_national_duty_number(phone, demo):

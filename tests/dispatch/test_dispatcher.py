@@ -89,12 +89,15 @@ def test_nobody_took_it_the_technician_is_called_and_texted_then_the_sheet_says_
     assert line.status == "waiting" and line.provider_ref == placed["Sid"]
     [sms] = fake_twilio.messages
     assert sms["To"] == TECHNICIAN and "06 11 11 11 11" in sms["Body"]
-    assert "Paris" in sms["Body"] and "panne de chauffage" in sms["Body"]
+    assert "Paris, 37 rue Riquet : panne de chauffage" in sms["Body"]  # the street, the fault
+    assert "Chaudières murales gaz des 48 logements" in sms["Body"]  # the equipment
+    assert "intervention sous 4 heures" in sms["Body"] and f"réf. {line.call_id}" in sms["Body"]
 
     # The technician answers: the summary, then the menu; they take it in hand.
     technician = n.pick_up(placed)
     heard = technician.answer()
     assert "06 11 11 11 11" in heard and "prendre la demande en charge" in heard
+    assert "Paris, 37 rue Riquet" in heard and "Chaudières murales gaz" in heard
     assert "C'est noté" in technician.press("2")
     assert technician.ended
 
@@ -115,7 +118,8 @@ def test_voicemail_then_no_answer_then_a_second_round_then_the_sheet_says_not_re
     n.run_worker()
     # The technician's voicemail answers: the summary is left after its beep, once.
     voicemail = n.pick_up(fake_twilio.calls[0])
-    assert "06 11 11 11 11" in voicemail.answer(voicemail=True)
+    left = voicemail.answer(voicemail=True)
+    assert "06 11 11 11 11" in left and "37 rue Riquet" in left and "Chaudières murales" in left
     assert voicemail.ended and voicemail.transcript.count("IVR hangs up") == 1
     assert job_of(demo, "call_line", TECHNICIAN).outcome == "voicemail"
     assert n.run_worker() == 1  # then the backup line, at once
@@ -216,6 +220,9 @@ def test_danger_the_sheet_goes_to_the_agency_and_the_regional_direction(night, d
     assert all("DANGER" in text for _, text in sheet_texts(n))
     assert fake_twilio.calls[0]["To"] == MANAGER_IDF  # not reached in the call: called again
     assert fake_twilio.messages[0]["To"] == MANAGER_IDF
+    alert = fake_twilio.messages[0]["Body"]
+    assert "ALERTE DANGER (odeur de gaz" in alert and "Paris, 37 rue Riquet" in alert
+    assert "Chaudières murales gaz des 48 logements" in alert
 
 
 def test_a_third_unreachable_request_in_one_night_raises_the_manager_a_second_does_not(
