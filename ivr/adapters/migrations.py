@@ -1,12 +1,19 @@
-"""Running the Alembic migrations of `migrations/` from code (`ivr db upgrade`, tests)."""
+"""Running the Alembic migrations of `migrations/` from code (`ivr db upgrade`, tests), and
+the data steps migrations share: the words administrators saved for a prompt whose default
+changed."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+
+from ivr.adapters.orm import UTCDateTime
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -25,3 +32,46 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+_VERSIONS = sa.table(
+    "prompt_versions",
+    sa.column("name", sa.String),
+    sa.column("version", sa.Integer),
+    sa.column("text", sa.Text),
+    sa.column("audio_path", sa.String),
+    sa.column("created_at", UTCDateTime()),
+    sa.column("created_by", sa.String),
+)
+_ALERTS = sa.table(
+    "alerts",
+    sa.column("at", UTCDateTime()),
+    sa.column("kind", sa.String),
+    sa.column("message", sa.Text),
+)
+
+
+def saved_prompts(connection: Connection, names: Iterable[str]) -> dict[str, int]:
+    """Of these prompts, those an administrator saved words for: their newest version."""
+    rows = connection.execute(
+        sa.select(_VERSIONS.c.name, sa.func.max(_VERSIONS.c.version))
+        .where(_VERSIONS.c.name.in_(list(names)))
+        .group_by(_VERSIONS.c.name)
+    )
+    return {name: version for name, version in rows}
+
+
+def replace_saved_prompts(connection: Connection, words: Mapping[str, str], by: str) -> list[str]:
+    """Each prompt of `words` an administrator saved gets these words as a new version (the
+    old one stays in the history, for a rollback by hand); the names replaced."""
+    saved = saved_prompts(connection, words)
+    now = datetime.now(UTC)
+    for name, version in saved.items():
+        new = {"name": name, "version": version + 1, "text": words[name], "audio_path": None}
+        connection.execute(_VERSIONS.insert().values(**new, created_at=now, created_by=by))
+    return sorted(saved)
+
+
+def alert(connection: Connection, kind: str, message: str) -> None:
+    """An alert for the operators, as the app stores them."""
+    connection.execute(_ALERTS.insert().values(at=datetime.now(UTC), kind=kind, message=message))

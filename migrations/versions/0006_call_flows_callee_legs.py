@@ -7,12 +7,11 @@ Create Date: 2026-12-03 06:14:31.724883
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import sqlalchemy as sa
 from alembic import op
 
 import ivr.adapters.orm
+from ivr.adapters.migrations import alert, replace_saved_prompts
 
 
 revision = '0006'
@@ -35,47 +34,15 @@ NEW_WORDS = {
 
 
 def _new_words_for_saved_prompts() -> None:
-    versions = sa.table(
-        "prompt_versions",
-        sa.column("name", sa.String),
-        sa.column("version", sa.Integer),
-        sa.column("text", sa.Text),
-        sa.column("audio_path", sa.String),
-        sa.column("created_at", ivr.adapters.orm.UTCDateTime()),
-        sa.column("created_by", sa.String),
-    )
-    alerts = sa.table(
-        "alerts",
-        sa.column("at", ivr.adapters.orm.UTCDateTime()),
-        sa.column("kind", sa.String),
-        sa.column("message", sa.Text),
-    )
-    connection = op.get_bind()
-    saved = connection.execute(
-        sa.select(versions.c.name, sa.func.max(versions.c.version))
-        .where(versions.c.name.in_(list(NEW_WORDS)))
-        .group_by(versions.c.name)
-    ).all()
-    now = datetime.now(UTC)
-    for name, version in saved:
-        connection.execute(
-            versions.insert().values(
-                name=name,
-                version=version + 1,
-                text=NEW_WORDS[name],
-                audio_path=None,
-                created_at=now,
-                created_by="migration 0006 (the staff's keys)",
-            )
-        )
-    if saved:
-        names = ", ".join(sorted(name for name, _ in saved))
-        message = (
+    replaced = replace_saved_prompts(op.get_bind(), NEW_WORDS, "migration 0006 (the staff's keys)")
+    if replaced:
+        alert(
+            op.get_bind(),
+            "prompts_reset",
             "The staff's keys changed (1 put through, 2 take in hand, 3 what came of it, "
-            f"* again): the saved words of {names} were replaced by the new default "
-            "words; check them in the back office (Messages)."
+            f"* again): the saved words of {', '.join(replaced)} were replaced by the new "
+            "default words; check them in the back office (Messages).",
         )
-        connection.execute(alerts.insert().values(at=now, kind="prompts_reset", message=message))
 
 
 def upgrade() -> None:

@@ -30,7 +30,7 @@ def test_saved_words_that_name_the_old_staff_keys_are_replaced_and_an_alert_says
                 for name, text in (("outbound_menu", old), ("welcome", mine))
             ],
         )
-    upgrade(db.engine)
+    upgrade(db.engine, "0006")
     with db.snapshot() as session:
         versions = session.execute(
             select(PromptVersionRow.name, PromptVersionRow.version, PromptVersionRow.text).order_by(
@@ -46,4 +46,41 @@ def test_saved_words_that_name_the_old_staff_keys_are_replaced_and_an_alert_says
     assert "mis en relation avec le client maintenant, tapez 1" in versions[1].text  # the new keys
     assert versions[2].text == mine  # words that name no staff key are theirs still
     assert alert.kind == "prompts_reset" and "outbound_menu" in alert.message
+    db.dispose()
+
+
+def test_saved_words_that_were_untrue_are_replaced_shorter_ones_kept_with_an_alert(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'before.sqlite3'}")
+    upgrade(db.engine, "0006")
+    untrue = "Le technicien n'a pas pu être joint. Il est prévenu et vous rappellera."
+    greeting = "Bonjour, vous êtes au service d'urgence de la société."
+    saved = {"technician_unreached": untrue, "welcome": greeting, "confirm_callback": "Tapez 1."}
+    with db.engine.begin() as connection:
+        connection.execute(
+            insert(PromptVersionRow.__table__),
+            [
+                {
+                    "name": name,
+                    "version": 1,
+                    "text": text,
+                    "created_by": "admin",
+                    "created_at": datetime(2026, 11, 1, tzinfo=UTC),
+                }
+                for name, text in saved.items()
+            ],
+        )
+    upgrade(db.engine)
+    with db.snapshot() as session:
+        newest = dict(
+            session.execute(
+                select(PromptVersionRow.name, PromptVersionRow.text).order_by(
+                    PromptVersionRow.version
+                )
+            ).all()
+        )
+        alerts = dict(session.execute(select(AlertRow.kind, AlertRow.message)).all())
+    assert "Nous continuons à l'appeler" in newest["technician_unreached"]  # a new version
+    assert newest["welcome"] == greeting  # the administrator's words, in force still
+    assert "technician_unreached" in alerts["prompts_reset"]
+    assert "welcome" in alerts["prompts_review"] and "confirm_callback" in alerts["prompts_review"]
     db.dispose()
