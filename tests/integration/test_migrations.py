@@ -16,20 +16,7 @@ def test_saved_words_that_name_the_old_staff_keys_are_replaced_and_an_alert_says
     upgrade(db.engine, "0005")
     old = "Pour réécouter, tapez 1. Pour confirmer que vous prenez la demande en charge, tapez 2."
     mine = "Bonjour, tapez 1 pour réécouter."
-    with db.engine.begin() as connection:
-        connection.execute(
-            insert(PromptVersionRow.__table__),
-            [
-                {
-                    "name": name,
-                    "version": 1,
-                    "text": text,
-                    "created_by": "admin",
-                    "created_at": datetime(2026, 11, 1, tzinfo=UTC),
-                }
-                for name, text in (("outbound_menu", old), ("welcome", mine))
-            ],
-        )
+    saved_by_an_administrator(db, {"outbound_menu": old, "welcome": mine})
     upgrade(db.engine, "0006")
     with db.snapshot() as session:
         versions = session.execute(
@@ -55,20 +42,7 @@ def test_saved_words_that_were_untrue_are_replaced_shorter_ones_kept_with_an_ale
     untrue = "Le technicien n'a pas pu être joint. Il est prévenu et vous rappellera."
     greeting = "Bonjour, vous êtes au service d'urgence de la société."
     saved = {"technician_unreached": untrue, "welcome": greeting, "confirm_callback": "Tapez 1."}
-    with db.engine.begin() as connection:
-        connection.execute(
-            insert(PromptVersionRow.__table__),
-            [
-                {
-                    "name": name,
-                    "version": 1,
-                    "text": text,
-                    "created_by": "admin",
-                    "created_at": datetime(2026, 11, 1, tzinfo=UTC),
-                }
-                for name, text in saved.items()
-            ],
-        )
+    saved_by_an_administrator(db, saved)
     upgrade(db.engine)
     with db.snapshot() as session:
         newest = dict(
@@ -84,3 +58,21 @@ def test_saved_words_that_were_untrue_are_replaced_shorter_ones_kept_with_an_ale
     assert "technician_unreached" in alerts["prompts_reset"]
     assert "welcome" in alerts["prompts_review"] and "confirm_callback" in alerts["prompts_review"]
     db.dispose()
+
+
+def saved_by_an_administrator(db: Database, words: dict[str, str]) -> None:
+    """The first version of each prompt, as the back office saves it."""
+    with db.engine.begin() as connection:
+        connection.execute(
+            insert(PromptVersionRow.__table__),
+            [
+                {
+                    "name": name,
+                    "version": 1,
+                    "text": text,
+                    "created_by": "admin",
+                    "created_at": datetime(2026, 11, 1, tzinfo=UTC),
+                }
+                for name, text in words.items()
+            ],
+        )
