@@ -11,7 +11,7 @@ from ivr.adapters.orm import JobRow
 from ivr.simulator.dialer import Callee
 from ivr.simulator.phone import PhoneCall
 from ivr.simulator.transports import FlaskTransport
-from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN
+from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN, identify
 from tests.conftest import AUTH_TOKEN, BASE_URL
 from tests.dispatch.test_dispatcher import (
     AGENCY_0751_FAX,
@@ -173,3 +173,21 @@ def test_the_morning_call_that_reached_the_technician_follows_the_sheet(night, d
     with demo.snapshot() as session:
         kinds = session.scalars(select(JobRow.kind).where(JobRow.kind == "sheet")).all()
     assert len(kinds) == 2
+
+
+def test_an_address_the_caller_said_is_wrong_is_flagged_on_the_sheet_and_the_reason_is_whole(
+    night, demo, fake_twilio
+):
+    n = night()
+    call = phone(n, {TECHNICIAN: Callee(keys=["1"])})
+    identify(call, "10000002")
+    call.press("2")  # not right
+    call.press("2")  # the address or the equipment
+    call.press("1")  # no heating
+    call.press("#")
+    assert f"BRIDGED caller <-> {TECHNICIAN}" in call.transcript
+    n.run_worker()
+    text = sheets(n)["fiche-1-agence"]
+    assert "Adresse et équipement SIGNALÉS INEXACTS par l'appelant : à vérifier avec lui" in text
+    assert "Technicien joint : OUI" in text and "Technicien d'astreinte, 06 39 98 01 01" in text
+    assert "le technicien d'astreinte est appelé maintenant." in text  # the reason, whole
