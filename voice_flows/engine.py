@@ -6,8 +6,8 @@ A flow is a set of named steps. A step says what it asks when the conversation e
 asking) and where each answer leads (`answer`: a `Go`, an `Again`, or a `Handoff` to another
 flow). A silence or a stray key is answered, shorter, and the question asked again; after the
 third miss in a step its `give_up` leads on: never silence. A flow may also bound how often
-a question is asked in one call (`max_visits`): past it, the flow's `give_up` leads on, so a
-caller going round in circles is never kept there.
+a question is asked in one call (`max_visits`): past it, the step's `give_up` leads on (else
+the flow's), as after three misses, so a caller going round in circles is never kept there.
 
 `Flow.next_step` moves a conversation on by one turn, from its state and what happened. It
 knows no Twilio and no database: what it needs of the world comes through the flow's facts,
@@ -210,7 +210,7 @@ class Flow(Generic[S, F]):
                 says, notes, name = says + entered.says, notes + entered.notes, entered.step
                 continue
             if self._visited_too_often(state, name, entered):
-                way = self.give_up(state, facts)
+                way = (self.steps[name].give_up or self.give_up)(state, facts)
                 notes += (Note("visit_limit", {"step": name}), *way.notes)
                 says, name = says + way.says, way.step
                 continue

@@ -38,7 +38,7 @@ ACTIONS = {
     "call_now": "Appel immédiat du technicien d'astreinte",
     "call_next_morning": "Appel du technicien le lendemain matin",
     "fax_only": "Fiche seule (hors astreinte)",
-    "escalate": "Danger : cadre régional d'astreinte prévenu",
+    "escalate": "Danger : appel du responsable d'astreinte",
     "not_covered": "Non couvert : message pour l'agence",
     "legacy": "Transféré à l'astreinte habituelle de l'agence",
 }
@@ -126,7 +126,7 @@ class SheetData:
     action: str
     reason: str
     reached: SheetReach | None
-    awaited: str  # who was to be reached: « Technicien », « Cadre régional »
+    awaited: str  # who was to be reached, as the box says it: « Technicien joint »
     attempts: tuple[SheetAttempt, ...]
     next_morning_at: datetime | None
     message_left: bool
@@ -231,9 +231,7 @@ def _content(data: SheetData, budget: Budget) -> list[Flowable]:
         story += [_banner(f"DANGER : {_clip(data.danger, budget.text)}"), Spacer(1, 3 * mm)]
     story += [*_reached_box(data, budget), Spacer(1, 3 * mm)]
     if data.follow_up:
-        story += _section(
-            "Suite donnée", [("Le technicien indique", _clip(data.follow_up, budget.text))]
-        )
+        story += _section("Suite donnée", [("Suite indiquée", _clip(data.follow_up, budget.text))])
     story += _section("Décision", _decision_rows(data, budget))
     story += _section("Client", _client_rows(data, budget))
     story += _section("Demande", _request_rows(data, budget))
@@ -276,7 +274,7 @@ def _banner(words: str) -> Table:
 def _reached_box(data: SheetData, budget: Budget) -> list[Flowable]:
     """The one thing the agency must see first: was someone reached, who, how and when."""
     reach = data.reached
-    headline = f"{reach.title} : OUI" if reach else f"{data.awaited} joint : NON"
+    headline = f"{reach.title} : OUI" if reach else f"{data.awaited} : NON"
     cells: list[Flowable] = [Paragraph(_text(_clip(headline, 60)), _STYLES["reached"])]
     if reach is not None:
         cut = 160 if budget is not BUDGETS[-1] else budget.text  # our words: whole

@@ -179,7 +179,7 @@ class DispatcherCalls(Legs):
         an outcome reported. Reached (the job's outcome says so when the call ends); on the
         request's trace, cancelling what else was to reach someone for it."""
         job = session.get_one(JobRow, job_id, with_for_update=True)
-        job.payload = {**job.payload, "taken": how}
+        job.payload = {**job.payload, "taken": how, "taken_at": self.clock.now().isoformat()}
         number = job.payload["numbers"][job.payload["index"]]
         outcome = RequestOutcome.ACKNOWLEDGED if how == "put_through" else RequestOutcome(how)
         assert job.call_id is not None

@@ -52,22 +52,37 @@ WAIT_FOR_FAX = timedelta(minutes=10)
 class _Person:
     """Whoever has a number, as the sheet names them."""
 
-    title: str  # the box's headline when they took the request
-    role: str
+    title: str  # the box's headline: « Technicien joint »
+    role: str  # « technicien d'astreinte »
+    the_role: str  # « le technicien d'astreinte », « la permanence nationale »
     name: str = ""
 
     @property
     def who(self) -> str:
         return f"{self.role} {self.name}".strip()
 
+    @property
+    def the(self) -> str:
+        return f"{self.the_role} {self.name}".strip()
+
 
 _ROLES = {
-    "technician": _Person("Technicien joint", "technicien d'astreinte"),
-    "manager": _Person("Cadre régional joint", "cadre régional d'astreinte"),
-    "national": _Person("Permanence nationale jointe", "permanence nationale"),
-    "operator": _Person("Conseiller joint", "conseiller du centre d'appels"),
-    "legacy": _Person("Astreinte habituelle jointe", "astreinte habituelle de l'agence"),
-    "client": _Person("Client joint", "client"),
+    "technician": _Person(
+        "Technicien joint", "technicien d'astreinte", "le technicien d'astreinte"
+    ),
+    "manager": _Person(
+        "Cadre régional joint", "cadre régional d'astreinte", "le cadre régional d'astreinte"
+    ),
+    "national": _Person(
+        "Permanence nationale jointe", "permanence nationale", "la permanence nationale"
+    ),
+    "operator": _Person("Conseiller joint", "conseiller", "le conseiller"),
+    "legacy": _Person(
+        "Astreinte habituelle jointe",
+        "astreinte habituelle de l'agence",
+        "l'astreinte habituelle de l'agence",
+    ),
+    "client": _Person("Client joint", "client", "le client"),
 }
 _TAKEN = {  # how someone the dispatcher called took the request
     "put_through": "a répondu à l'appel du service d'astreinte et a été mis en relation avec le "
@@ -89,16 +104,23 @@ def plan_follow_up(
     session: Session, queue: jobs.JobQueue, call_id: int, key: str, change: dict[str, Any]
 ) -> None:
     """What changed (`change`: what, by whom, when) on a short sheet, to each fax the request's
-    sheet went to already; one still to go says it itself."""
+    sheet went to already; one still to go says it itself. The sheets are locked meanwhile:
+    a worker cannot draw one between this look and the change's commit."""
     sheets = session.scalars(
-        select(JobRow).where(JobRow.call_id == call_id, JobRow.kind == "sheet")
+        select(JobRow).where(JobRow.call_id == call_id, JobRow.kind == "sheet").with_for_update()
     ).all()
-    gone = dict.fromkeys(
-        j.payload["to"] for j in sheets if not j.payload.get("change") and j.status != "pending"
-    )
+    gone = dict.fromkeys(j.payload["to"] for j in sheets if _drawn(j))
     for fax in gone:
         payload = {"to": fax, "change": change}
         queue.schedule(session, "sheet", f"{key}:{fax}", queue.clock.now(), call_id, payload)
+
+
+def _drawn(job: JobRow) -> bool:
+    """A request's sheet drawn already: being sent, sent, or waiting to be sent again after a
+    provider's hiccup (it keeps its reference, and is not drawn again)."""
+    return not job.payload.get("change") and (
+        job.status != "pending" or job.provider_ref is not None
+    )
 
 
 @dataclass
@@ -227,19 +249,19 @@ class Sheets:
 
     def _change(self, change: dict[str, Any]) -> str:
         """One sentence for the agency: who, what."""
-        number = change.get("by") or ""
-        person = self._person(number, change.get("role"))
-        who = f"Le {person.who} ({digit_pairs(number)})"
+        if change["what"] == "unreached":
+            return (
+                f"Le service d'astreinte n'a pu joindre personne après {change['tries']} "
+                "appel(s) : la demande reste à traiter."
+            )
+        number = change["by"]
+        the = self._person(number, change.get("role")).the
+        who = f"{the[:1].upper()}{the[1:]} ({digit_pairs(number)})"
         if change["what"] == "reported":
             outcome = RequestOutcome(change["outcome"]).label
             slot = f", {change['slot']}" if change.get("slot") else ""
             return f"{who} indique : {outcome}{slot}."
-        if change["what"] == "reached":
-            return f"{who} a répondu à l'appel du service d'astreinte et a pris la demande."
-        return (
-            f"Le service d'astreinte n'a pas pu joindre le {person.role} après "
-            f"{change['tries']} appel(s) : la demande reste à traiter."
-        )
+        return f"{who} a répondu à l'appel du service d'astreinte et a pris la demande."
 
     def _reach(
         self, attempts: list[DialAttemptRow], lines: list[JobRow], reports: list[Any]
@@ -253,20 +275,21 @@ class Sheets:
         ]
         found += [
             (
-                j.updated_at,
+                _taken_at(j),
                 j.payload["numbers"][j.payload["index"]],
                 j.payload["role"],
                 _TAKEN.get(
-                    j.payload.get("taken", ""),
+                    j.payload["taken"],
                     "a répondu à l'appel du service d'astreinte et a indiqué la suite donnée",
                 ),
             )
             for j in lines
-            if j.outcome == "reached" or j.payload.get("taken")  # taken: still on the line
+            if j.payload.get("taken")  # also while still on the line
         ]
         found += [
             (r.at, r.detail["by"], None, "a pris la demande en charge depuis son téléphone")
             for r in reports
+            if "job" not in r.detail  # reported on the dispatcher's call: counted above
         ]
         if not found:
             return None
@@ -283,6 +306,13 @@ class Sheets:
         if name:
             return replace(_ROLES["manager"], name=name)
         return _ROLES.get(role or "technician", _ROLES["technician"])
+
+    def _awaited(self, record: CallRecord) -> str:
+        """Who the rules meant to reach, as the box says they were not: the decision's first
+        number (a manager, the national duty number), else the technician."""
+        numbers = record.decision.get("call_numbers") or [""]
+        role = "manager" if record.call.action == Action.ESCALATE.value else "technician"
+        return self._person(numbers[0], role).title
 
     def _agency(self, cia: str | None) -> str | None:
         """The agency's name with its code."""
@@ -336,7 +366,7 @@ class Sheets:
             action=call.action or Action.NOT_COVERED.value,
             reason=call.reason or "",
             reached=None,
-            awaited="Cadre régional" if call.action == Action.ESCALATE.value else "Technicien",
+            awaited=self._awaited(record),
             attempts=tuple(sorted(tried, key=lambda a: a.at)),
             next_morning_at=next_morning,
             message_left=call.message_seconds > 0,
@@ -345,6 +375,13 @@ class Sheets:
             agency=self._agency(call.agency),
             details_confirmed=state.details_confirmed,
         )
+
+
+def _taken_at(job: JobRow) -> datetime:
+    """When the person the dispatcher called took the request (before `taken_at` was kept:
+    the job's last change)."""
+    taken_at = job.payload.get("taken_at")
+    return datetime.fromisoformat(taken_at) if taken_at else job.updated_at
 
 
 def _words_of(state: CallerState) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -176,9 +177,11 @@ def record_outcome(
     by, outcome = report.by, report.outcome
     call.reached = call.reached or by
     queue.cancel(session, call_id, ("call_line", "sms"), f"dealt with by {by}", except_job=keep_job)
-    detail = {"outcome": outcome.value, "label": outcome.label, "by": by}
+    detail: dict[str, Any] = {"outcome": outcome.value, "label": outcome.label, "by": by}
     if report.slot:
         detail["slot"] = report.slot
+    if keep_job is not None:
+        detail["job"] = keep_job  # reported on the dispatcher's call, not their own
     at = queue.clock.now()
     event = add_event(session, at, call_id, "staff_outcome", detail, step="staff", turn=call.turn)
     if outcome.final:

@@ -313,16 +313,33 @@ def test_danger_words_denied_in_the_description_it_is_kept_and_the_call_goes_on(
 
 
 def test_a_caller_asked_the_same_question_a_sixth_time_is_offered_a_way_forward(phone, demo):
-    """Danger words at the contract number, denied, again and again: never kept going round."""
+    """Danger words at the contract number, denied, again and again: never kept going round;
+    the way on is the question's own, and the message is followed up like any other."""
     call = phone()
     call.start()
     for _ in range(5):
         assert "numéro de contrat" in call.said_since_last_input
         assert "odeur de gaz" in call.say("ça sent le gaz chez le voisin")
         heard = call.press("2")  # no danger
-    assert "numéro de contrat" not in heard and "laissez votre message" in heard
-    assert call.waiting_for == "record"
+    assert "numéro de contrat" not in heard and "code postal" in heard
+    assert "laissez votre message" in call.press("75018")
     assert events(demo, "visit_limit") == [{"step": "identify"}]
+    stored = stored_call(demo)
+    assert (stored.action, stored.agency) == ("not_covered", "0751")  # the agency's sheet
+
+
+def test_a_client_going_round_at_the_details_moves_on_to_the_fault(phone, demo):
+    call = phone(callees={TECHNICIAN: Callee(keys=["1"])})
+    identify(call, "10000002")
+    for _ in range(5):  # « not right, another number », and the same again
+        call.press("2")
+        call.press("1")
+        heard = call.press("0622334455#")
+    assert "Panne de chauffage, tapez 1" in heard
+    call.press("1")
+    call.press("#")
+    assert f"BRIDGED caller <-> {TECHNICIAN}" in call.transcript
+    assert events(demo, "visit_limit") == [{"step": "confirm_details"}]
 
 
 def test_an_unidentified_caller_in_danger_reaches_the_manager_of_the_region(phone, demo):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from ivr.adapters.orm import JobRow
+from ivr.adapters.orm import CallRow, JobRow
 from ivr.simulator.dialer import Callee
 from ivr.simulator.phone import PhoneCall
 from ivr.simulator.transports import FlaskTransport
@@ -36,6 +36,13 @@ def phone(n, callees: dict[str, Callee] | None = None) -> PhoneCall:
         callees=callees or {},
         started_at=n.dispatcher.clock.now(),
     )
+
+
+def request_ids(db) -> list[int]:
+    """The callers' requests, oldest first (their ids name the sheets)."""
+    with db.snapshot() as session:
+        query = select(CallRow.id).where(CallRow.flow == "caller").order_by(CallRow.id)
+        return list(session.scalars(query))
 
 
 def sheets(n) -> dict[str, str]:
@@ -74,9 +81,10 @@ def test_a_manager_taking_an_unreachable_alert_leaves_no_request_without_its_she
     n.twilio_posts(f"/twilio/outbound/status?job={manager_job.id}", CallStatus="completed")
     ring_out(n, demo)  # the technicians' lines: nobody
     sent = sheets(n)
-    assert sorted(sent) == ["fiche-1-agence", "fiche-2-agence", "fiche-3-agence"]
-    assert "Technicien joint : NON" in sent["fiche-1-agence"]
-    third = sent["fiche-3-agence"]
+    first, second, third_id = request_ids(demo)
+    assert sorted(sent) == [f"fiche-{i}-agence" for i in (first, second, third_id)]
+    assert "Technicien joint : NON" in sent[f"fiche-{first}-agence"]
+    third = sent[f"fiche-{third_id}-agence"]
     assert "Cadre régional joint : OUI" in third
     assert "Cadre régional d'astreinte Claire Lefèvre, 06 39 98 02 01" in third
     assert "a répondu à l'appel du service d'astreinte et a pris la demande en charge" in third
@@ -94,9 +102,10 @@ def test_a_danger_sheet_names_the_manager_who_took_it_in_french_to_agency_and_di
     assert f"BRIDGED caller <-> {MANAGER_IDF}" in call.transcript
     n.run_worker()
     sent = sheets(n)
-    assert sorted(sent) == ["fiche-1-agence", "fiche-1-direction-regionale"]
+    [request] = request_ids(demo)
+    assert sorted(sent) == [f"fiche-{request}-agence", f"fiche-{request}-direction-regionale"]
     assert sorted(meta["to"] for meta, _ in sheet_texts(n)) == sorted([AGENCY_0751_FAX, IDF_FAX])
-    text = sent["fiche-1-agence"]
+    text = sent[f"fiche-{request}-agence"]
     assert "Cadre régional joint : OUI" in text and "Technicien joint" not in text
     assert "Cadre régional d'astreinte Claire Lefèvre, 06 39 98 02 01" in text
     assert "mis en relation avec l'appelant pendant son appel" in text
@@ -164,7 +173,8 @@ def test_the_morning_call_that_reached_the_technician_follows_the_sheet(night, d
     n.run_worker()
     sent = sheets(n)
     [follow_up] = [name for name in sent if "-suite-" in name]
-    assert "Fiche de suite — réf. 1" in sent[follow_up]
+    [request] = request_ids(demo)
+    assert f"Fiche de suite — réf. {request}" in sent[follow_up]
     assert "Le samedi 19 décembre 2026 à 08:01" in sent[follow_up]
     assert (
         "Le technicien d'astreinte (06 39 98 01 01) a répondu à l'appel du service d'astreinte"
@@ -187,7 +197,8 @@ def test_an_address_the_caller_said_is_wrong_is_flagged_on_the_sheet_and_the_rea
     call.press("#")
     assert f"BRIDGED caller <-> {TECHNICIAN}" in call.transcript
     n.run_worker()
-    text = sheets(n)["fiche-1-agence"]
+    [request] = request_ids(demo)
+    text = sheets(n)[f"fiche-{request}-agence"]
     assert "Adresse et équipement SIGNALÉS INEXACTS par l'appelant : à vérifier avec lui" in text
     assert "Technicien joint : OUI" in text and "Technicien d'astreinte, 06 39 98 01 01" in text
     assert "le technicien d'astreinte est appelé maintenant." in text  # the reason, whole

@@ -15,6 +15,7 @@ from ivr.simulator.transports import FlaskTransport
 from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN, identify, through_details
 from tests.calls.test_staff_calls import NOBODY, events, pins, unanswered_request
 from tests.conftest import AUTH_TOKEN, BASE_URL
+from tests.dispatch.test_sheet_contents import request_ids
 
 
 def phone_of(n, from_: str, callees=None) -> PhoneCall:
@@ -96,11 +97,12 @@ def test_a_next_morning_call_is_cancelled_when_the_technician_already_handled_it
     assert line.status == "cancelled"
     assert timedelta(0) < n.dispatcher.clock.now() - line.due_at
     # The agency had its sheet on Friday evening: what the technician said follows it.
+    [request] = request_ids(demo)
     sheet, follow_up_pdf = sorted(n.faxes.glob("*.pdf"))
-    assert sheet.name == "fiche-1-agence.pdf"
-    assert re.fullmatch(r"fiche-1-suite-\d+-agence\.pdf", follow_up_pdf.name)
+    assert sheet.name == f"fiche-{request}-agence.pdf"
+    assert re.fullmatch(rf"fiche-{request}-suite-\d+-agence\.pdf", follow_up_pdf.name)
     follow_up = pdf_text(follow_up_pdf)
-    assert "Fiche de suite — réf. 1" in follow_up and "Madame" not in follow_up
+    assert f"Fiche de suite — réf. {request}" in follow_up and "Madame" not in follow_up
     assert "Le technicien d'astreinte (06 39 98 01 01) indique : hors de notre ressort" in (
         " ".join(follow_up.split())
     )
@@ -127,13 +129,14 @@ def test_an_outcome_reported_before_the_sheet_went_is_on_the_sheet(night, demo, 
     n.run_worker()
     [sheet] = n.faxes.glob("*.pdf")
     text = " ".join(pdf_text(sheet).split())
-    assert sheet.name == "fiche-1-agence.pdf"
+    [request] = request_ids(demo)
+    assert sheet.name == f"fiche-{request}-agence.pdf"
     assert "Technicien joint : OUI" in text and "Technicien d'astreinte, 06 39 98 01 01" in text
     assert "a pris la demande en charge depuis son téléphone, 23:10" in text
     assert "suite donnée" in text and "rendez-vous convenu, le 23 à 9 h" in text
     with demo.snapshot() as session:
         keys = session.scalars(select(JobRow.key).where(JobRow.kind == "sheet")).all()
-    assert keys == ["sheet:1:+33199001101"]  # no follow-up: the sheet says it
+    assert keys == [f"sheet:{request}:+33199001101"]  # no follow-up: the sheet says it
 
 
 def pdf_text(path) -> str:

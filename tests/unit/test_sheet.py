@@ -37,7 +37,7 @@ def _sheet(**changes: object) -> SheetData:
         action="call_now",
         reason="Dans la fenêtre d'astreinte de l'agence",
         reached=None,
-        awaited="Technicien",
+        awaited="Technicien joint",
         attempts=(
             SheetAttempt(
                 "+33611223344", "technicien", RECEIVED + timedelta(minutes=1), "no-answer", False
@@ -121,7 +121,7 @@ def test_a_danger_taken_by_the_regional_manager_names_them_not_a_technician():
     sheet = _sheet(
         danger="odeur de gaz",
         action="escalate",
-        awaited="Cadre régional",
+        awaited="Cadre régional joint",
         reached=manager,
         attempts=(attempt,),
     )
@@ -190,7 +190,7 @@ def test_danger_has_a_banner_and_the_regional_copy_says_so():
     reader, text = _read(render_sheet(sheet))
     _one_a4_page(reader)
     assert "DANGER : odeur de gaz" in text
-    assert "Danger : cadre régional d'astreinte prévenu" in text
+    assert "Danger : appel du responsable d'astreinte" in text
     assert "copie direction régionale" in text
 
 

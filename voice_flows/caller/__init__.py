@@ -4,7 +4,8 @@
 Two keys work at every menu: danger (9, or danger words when speech is on) and, when a call
 centre is configured, the operator (0). A silence or a stray key is answered, shorter, and
 after the third miss the caller is offered a way forward, never dropped; so is a caller asked
-the same question a sixth time (going round in circles).
+the same question a sixth time (going round in circles). A message is never left without a
+decision: every request is followed up.
 """
 
 from __future__ import annotations

@@ -49,6 +49,11 @@ def _operator_dialed(state: CallerState, event: Event, facts: CallerFacts) -> Mo
 
 
 def _leave_message(state: CallerState, facts: CallerFacts) -> Entered:
+    """A message, always with a decision: whatever way led here (the operator unavailable, a
+    way forward), the request is followed up and its agency gets the sheet."""
+    if state.action is None:
+        decision = facts.decide(state.client(facts), bool(state.danger), state.postcode)
+        return state.decided(decision, Go("leave_message"))
     return (Say("leave_message"), RecordMessage("message_recorded"))
 
 
