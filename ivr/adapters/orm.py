@@ -283,7 +283,7 @@ class DialAttemptRow(Base):
     accepted: Mapped[bool] = mapped_column(default=False)
     outcome: Mapped[str | None] = mapped_column(
         String(20)
-    )  # completed, no-answer, busy..., or the announcement's: voicemail, declined
+    )  # completed, no-answer, busy..., or the announcement's: silent, declined
 
 
 class LegRow(Base):

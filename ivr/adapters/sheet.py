@@ -45,7 +45,8 @@ ACTIONS = {
 CALL_RESULTS = {  # what came of a call placed and not taken, as the sheet words it
     "no-answer": "pas de réponse",
     "busy": "occupé",
-    "voicemail": "messagerie",
+    "voicemail": "messagerie",  # the dispatcher's call: Twilio's answering machine detection
+    "silent": "messagerie ou sans réponse",  # the announcement heard no key, then silence
     "declined": "décroché, non pris",
     "not_taken": "décroché, non pris",
     "completed": "décroché, non pris",  # a screened call is taken only by its key
@@ -53,6 +54,7 @@ CALL_RESULTS = {  # what came of a call placed and not taken, as the sheet words
     "canceled": "annulé",
     "cancelled": "annulé",
     "waiting": "en cours",
+    "not_needed": "pas appelé : demande déjà prise",
 }
 UNKNOWN = "non renseigné"
 
@@ -89,7 +91,7 @@ class SheetAttempt:
     number: str
     role: str  # as the sheet says it: « technicien d'astreinte »
     at: datetime
-    outcome: str  # "no-answer", "busy", "voicemail", "completed", ...
+    outcome: str  # "no-answer", "busy", "voicemail", "silent", "completed", ...
     reached: bool
 
 

@@ -72,11 +72,15 @@ def when_said(at: datetime, now: datetime) -> str:
 
 
 def hour_said(hour: int, minute: int = 0) -> str:
-    """« 8 heures », « 8 heures 30 », « midi », « minuit »."""
-    named = {0: "minuit", 12: "midi"}.get(hour)
-    if named and not minute:
-        return named
-    return f"{hour} heures {minute}" if minute else f"{hour} heures"
+    """« 8 heures », « 8 heures 30 », « 1 heure 5 », « midi », « minuit », « minuit 15 »
+    (never « 0 heure »)."""
+    if hour == 0:
+        words = "minuit"
+    elif hour == 12 and not minute:
+        words = "midi"
+    else:
+        words = f"{hour} heure" + ("s" if hour > 1 else "")
+    return f"{words} {minute}" if minute else words
 
 
 def contract_said(client: Client) -> dict[str, str]:

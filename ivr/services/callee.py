@@ -119,8 +119,10 @@ class Announcements(Legs):
             if note.kind == "call_taken":
                 self._attempt(session, talk, accepted=True, leg_sid=hook.call_sid)
             elif note.kind == "call_declined":  # kept when the dial's outcome comes
+                # Silence: a voicemail box, or a person who pressed nothing; the whisper cannot
+                # tell them apart, and the sheet does not guess.
                 silent = note.detail.get("why") == "silence"
-                self._attempt(session, talk, outcome="voicemail" if silent else "declined")
+                self._attempt(session, talk, outcome="silent" if silent else "declined")
         return None
 
     @staticmethod

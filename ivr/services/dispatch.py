@@ -262,6 +262,9 @@ class Dispatcher:
         """Call one line of a chain; the outcome comes by Twilio's callback (`line_outcome`)."""
         call = self._call_of(job)
         if call.reached is not None and job.payload["role"] == "technician":
+            if job.payload["purpose"] == "request":  # its sheet, if whoever took it had none
+                with self.db.session() as session:
+                    self._sheets(session, session.get_one(CallRow, call.id))
             return Done("not_needed")  # someone took it meanwhile
         rest, caller_id = self._rest()
         number = job.payload["numbers"][job.payload["index"]]

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select
 
 from ivr.adapters.orm import CallEventRow, CallRow, DialAttemptRow, RecordingRow
 from ivr.simulator.dialer import Callee
+from ivr.simulator.phone import CallStateError
 from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN, identify, through_details
 
 
@@ -65,7 +67,7 @@ def test_call_now_the_technician_takes_the_call(phone, demo):
     assert "Décrivez le problème" in call.press("1")
     heard = call.say("Plus de chauffage depuis ce soir dans tout l'immeuble")
     assert "Votre contrat prévoit une intervention sous 4 heures" in heard
-    assert "Nous appelons le technicien d'astreinte" in heard
+    assert "Nous appelons le technicien, restez en ligne." in heard
     assert f"BRIDGED caller <-> {TECHNICIAN}" in call.transcript
     whisper = " ".join(line for line in call.transcript if line.startswith(f"TECH({TECHNICIAN})"))
     assert "Paris, 37 rue Riquet : panne de chauffage" in whisper
@@ -80,11 +82,14 @@ def test_call_now_the_technician_takes_the_call(phone, demo):
     assert keyed["confirm_identity"] == keyed["confirm_details"] == ["1"]
 
 
+@pytest.mark.parametrize("operator", [{}, {"OPERATOR_NUMBER": "+33199008888"}])
 def test_a_client_known_by_their_number_hears_at_most_120_words_before_the_technician_rings(
-    phone, demo
+    phone, demo, operator
 ):
-    """The expected keys only: yes, it is me; the details are right; no heating; no words."""
-    call = phone(from_="+33199002102", callees={TECHNICIAN: Callee(keys=["1"])})  # the Syndic's
+    """The expected keys only: yes, it is me; the details are right; no heating; no words.
+    With or without an operator to offer."""
+    callees = {TECHNICIAN: Callee(keys=["1"])}
+    call = phone(from_="+33199002102", callees=callees, **operator)  # the Syndic's phone
     call.start()
     for key in ("1", "1", "1", "#"):
         call.press(key)
@@ -111,7 +116,7 @@ def test_a_voicemail_is_never_taken_for_the_technician(phone, demo):
     assert box[-1].endswith("IVR hangs up")
     with demo.snapshot() as session:
         first = session.scalars(select(DialAttemptRow).order_by(DialAttemptRow.id)).first()
-    assert first.outcome == "voicemail"  # for the sheet: never "answered"
+    assert first.outcome == "silent"  # for the sheet: never "answered"
 
 
 def test_nobody_takes_it_the_caller_leaves_a_message(phone, demo):
@@ -215,6 +220,8 @@ def test_another_number_to_call_back(phone, demo):
     call = phone()
     identify(call, "10000002")
     assert "autre numéro de rappel, tapez 1" in call.press("2")
+    with pytest.raises(CallStateError):  # keys only: « oui » would answer neither choice
+        call.say("oui")
     assert "Tapez le numéro" in call.press("1")
     assert "n'est pas valide" in call.press("0612#")
     assert "Rappel au 06 22 33 44 55" in call.press("0622334455#")
@@ -411,7 +418,7 @@ def test_danger_for_an_agency_not_live_yet_safety_first_then_the_legacy_number(p
 
 
 def test_the_operator_key_at_every_menu_and_back_when_nobody_answers(phone, demo):
-    """Said at the greeting and at the fault menu; heard at every menu."""
+    """Said at the greeting only; heard at every menu."""
     call = phone(OPERATOR_NUMBER="+33199008888", callees={"+33199008888": Callee(answers=False)})
     heard = call.start()
     assert "conseiller, tapez 0" in heard
@@ -420,7 +427,9 @@ def test_the_operator_key_at_every_menu_and_back_when_nobody_answers(phone, demo
     heard = call.press("0")
     assert "Aucun conseiller n'est disponible" in heard and "Syndic Résidence" in heard
     call.press("1")
-    assert "conseiller, tapez 0" in call.press("1")  # the fault menu
+    heard = call.press("1")  # the fault menu: danger said again, not the operator
+    assert "tapez 9" in heard and "conseiller" not in heard
+    assert "Aucun conseiller" in call.press("0")  # it still works there
 
 
 def test_without_an_operator_number_0_is_a_stray_key(phone, demo):
@@ -498,7 +507,7 @@ def test_spoken_answers_are_read_as_a_person_means_them(phone, demo):
     call = phone()
     identify(call, "10000002")
     assert "autre numéro de rappel" in call.say("non, j'ai un autre numéro")
-    assert "Tapez le numéro" in call.say("un")
+    assert "Tapez le numéro" in call.press("1")  # this menu takes keys only
     call.press("0622334455#")
     call.press("1")
     call.press("1")  # no heating

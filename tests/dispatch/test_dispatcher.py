@@ -256,6 +256,21 @@ def test_the_next_morning_call_is_not_made_when_the_request_was_reached_meanwhil
     assert job_of(demo, "call_line").outcome == "not_needed"
 
 
+def test_a_line_not_called_as_the_request_was_taken_meanwhile_still_sends_its_sheet(
+    night, demo, fake_twilio
+):
+    n = night()
+    unanswered_call(n)
+    n.worker.housekeeping()  # the ended call's jobs: the technician's line, no sheet yet
+    assert [j.kind for j in jobs(demo)] == ["call_line", "sms"]
+    with demo.session() as session:  # taken meanwhile, by a way that sent no sheet
+        session.scalars(select(CallRow)).one().reached = TECHNICIAN
+    n.run_worker()
+    assert fake_twilio.calls == []
+    assert job_of(demo, "call_line").outcome == "not_needed"
+    assert job_of(demo, "sheet").status == "done"
+
+
 def test_the_running_worker_starts_a_job_within_seconds_of_falling_due(night, demo, fake_twilio):
     n = night()
     stop = threading.Event()

@@ -147,16 +147,15 @@ def test_a_client_without_cover_leaves_a_message_and_the_agency_gets_its_sheet(
     assert "Technicien joint : NON" in text and "Aucun appel passé" in text
 
 
-def test_a_voicemail_that_took_the_announcement_is_messagerie_on_the_sheet(
-    night, demo, fake_twilio
-):
+def test_a_voicemail_that_took_the_announcement_is_no_answer_on_the_sheet(night, demo, fake_twilio):
     n = night(DISPATCH_ROUNDS=1)
     callees = {TECHNICIAN: Callee(voicemail=True), BACKUP: Callee(answers=False)}
     caller_call(n, "10000002", callees, message=10)
     ring_out(n, demo)
     [(_, text)] = sheet_texts(n)
     text = " ".join(text.split())
-    assert "06 39 98 01 01 technicien d'astreinte messagerie" in text and "abouti" not in text
+    assert "06 39 98 01 01 technicien d'astreinte messagerie ou sans réponse" in text
+    assert "abouti" not in text
 
 
 def test_the_morning_call_that_reached_the_technician_follows_the_sheet(night, demo, fake_twilio):

@@ -75,7 +75,7 @@ def make_agency(
         "name": f"Agence {cia}",
         "region": region,
         "address": "1 rue de la Paix",
-        "postcode": f"{department}000"[:5],
+        "postcode": {"2A": "20000", "2B": "20200"}.get(department, f"{department}000"[:5]),
         "city": "Ville",
         "phone": fixed(100),
         "fax": fixed(101),

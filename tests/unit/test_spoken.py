@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ivr.domain.local_time import parse_instant
-from ivr.domain.spoken import contract_said, said, when_said
+from ivr.domain.spoken import contract_said, hour_said, said, when_said
 from tests.unit.builders import make_client
 
 
@@ -45,6 +45,24 @@ def test_what_a_voice_would_misread_is_written_in_words(written, spoken):
 )
 def test_times_are_said_as_people_say_them(at, now, spoken):
     assert when_said(parse_instant(at), parse_instant(now)) == spoken
+
+
+@pytest.mark.parametrize(
+    "hour, minute, spoken",
+    [
+        (8, 0, "8 heures"),
+        (8, 30, "8 heures 30"),
+        (1, 0, "1 heure"),
+        (1, 5, "1 heure 5"),
+        (12, 0, "midi"),
+        (12, 30, "12 heures 30"),
+        (0, 0, "minuit"),
+        (0, 15, "minuit 15"),
+        (23, 45, "23 heures 45"),
+    ],
+)
+def test_an_hour_is_said_as_people_say_it(hour, minute, spoken):
+    assert hour_said(hour, minute) == spoken
 
 
 def test_the_contractual_delay_as_the_caller_hears_it():

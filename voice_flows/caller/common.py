@@ -101,8 +101,9 @@ def read_back(client: Client) -> dict[str, str]:
 
 
 def options(facts: CallerFacts) -> tuple[Say, ...]:
-    """The keys that work at every menu, said at the greeting and at the fault menu only (a
-    call must stay short): danger (9) and, where there is one, the operator (0)."""
+    """The keys that work at every menu, said at the greeting (a call must stay short): danger
+    (9) and, where there is one, the operator (0). The fault menu says danger again (`9`):
+    it is where a caller thinks of it."""
     operator = (Say("operator_option"),) if facts.operator_number else ()
     return (Say("danger_option"), *operator)
 

@@ -17,9 +17,20 @@ from voice_flows.caller.common import (
     CallerStep,
     description_given,
     menu,
-    options,
 )
-from voice_flows.engine import Again, Entered, Event, Go, Move, Note, chosen, stray, to, yes_no
+from voice_flows.engine import (
+    Again,
+    Entered,
+    Event,
+    Go,
+    Move,
+    Note,
+    choice,
+    chosen,
+    stray,
+    to,
+    yes_no,
+)
 from voice_flows.instructions import Ask, Connect, Say
 
 
@@ -57,16 +68,17 @@ def _details(state: CallerState, confirmed: bool, says: tuple[Say, ...] = ()) ->
 
 
 def _ask_correction(state: CallerState, facts: CallerFacts) -> Entered:
-    return menu("correct_details", Say("correct_details"))
+    # Keys only: « oui » or « non » answers neither choice.
+    return (Ask("correct_details", (Say("correct_details"),), speech=False),)
 
 
 def _correction_chosen(state: CallerState, event: Event, facts: CallerFacts) -> Move:
     """Another number to call back; or the address or the equipment is not right: noted for
     the technician and the agency (on the sheet), and the call goes on."""
-    answer = yes_no(event)
-    if answer is None:
+    picked = choice(event, {"1": "callback", "2": "details"})
+    if picked is None:
         return stray()
-    if answer:
+    if picked == "callback":
         return Go("ask_callback")
     return _details(state, False, (Say("details_flagged"),))
 
@@ -93,7 +105,7 @@ def _callback_given(state: CallerState, event: Event, facts: CallerFacts) -> Mov
 
 def _ask_fault(state: CallerState, facts: CallerFacts) -> Entered:
     """The fault; the keys of every menu are said again here, danger first."""
-    return menu("ask_fault", *options(facts), Say("ask_fault"))
+    return menu("ask_fault", Say("danger_option"), Say("ask_fault"))
 
 
 def _fault_given_up(state: CallerState, facts: CallerFacts) -> Go:
