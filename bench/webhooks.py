@@ -130,6 +130,7 @@ def _server_env(base_url: str, database_url: str) -> dict[str, str]:
         TWILIO_AUTH_TOKEN=TOKEN,
         PUBLIC_BASE_URL=base_url,
         IVR_CLOCK=CLOCK,
+        NATIONAL_DUTY_NUMBER="+33199009999",
         PYTHONUNBUFFERED="1",
     )
     return env

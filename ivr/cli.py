@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from ivr.adapters.db import Database
-from ivr.settings import Settings, SettingsError, load_settings
+from ivr.settings import Settings, SettingsError, check_for_calls, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -132,6 +132,7 @@ def serve(obj: Context, bind: str, workers: int | None, threads: int | None) -> 
     """Serve the web app with gunicorn."""
     from ivr.composition import serve as run
 
+    check_for_calls(obj.settings)
     run(obj.settings, bind=bind, workers=workers, threads=threads)
 
 
@@ -156,6 +157,7 @@ def worker(obj: Context, burst: bool) -> None:
     ]
     if missing:  # else every call and text message would fail, one by one, at night
         raise SettingsError(f"invalid settings: ivr worker needs {', '.join(missing)}")
+    check_for_calls(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     runner = make_worker(make_dispatcher(obj.db, settings, settings.make_clock()))
     if burst:

@@ -17,31 +17,45 @@ from ivr.services.callee import Announcements, DispatcherCalls
 from ivr.services.calls import Calls
 from ivr.services.dispatch import Dispatcher, make_dispatcher
 from ivr.services.reference import ReferenceCache
+from ivr.services.retention import Retention
 from ivr.services.worker import Worker
 from ivr.settings import Settings, load_settings
 from ivr.simulator import pages
 from ivr.simulator.audio import message_recording
 from ivr.simulator.demo import ACCOUNT, DemoStack, Simulator
 from ivr.web import auth, server, web_app
+from ivr.web.twilio import DatabaseOutage
+
+# A turn of a call waits at most this long for the database (to connect, for a lock, for a
+# statement), then the caller gets the safe answer: Twilio gives up on a webhook at 15 s, and
+# a caller must never hear silence.
+CALLS_DB_SECONDS = 2.0
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """The web app from settings (the environment by default): Twilio's webhooks, the back
-    office; the phone simulator too when IVR_SIMULATOR is on."""
+    office; the phone simulator too when IVR_SIMULATOR is on.
+
+    Two engines on the one database: the webhooks' bounds every wait (`CALLS_DB_SECONDS`),
+    the back office's lets an import run long."""
     settings = settings or load_settings()
-    db = Database(settings.DATABASE_URL)
+    # Only `ivr db upgrade` makes a database: a missing one is reported (`/healthz`).
+    db = Database(settings.DATABASE_URL, create=False)
+    calls_db = Database(settings.DATABASE_URL, answer_within=CALLS_DB_SECONDS, create=False)
     clock = settings.make_clock()
     reference = ReferenceCache()
     parts: dict[str, Any] = {
         "ivr.settings": settings,
         "ivr.db": db,
+        "ivr.calls_db": calls_db,
         "ivr.clock": clock,
         "ivr.reference": reference,
-        "ivr.calls": Calls(db, settings, clock, reference),
-        "ivr.announcements": Announcements(db, settings, clock, reference),
-        "ivr.dispatcher_calls": DispatcherCalls(db, settings, clock, reference),
+        "ivr.calls": Calls(calls_db, settings, clock, reference),
+        "ivr.announcements": Announcements(calls_db, settings, clock, reference),
+        "ivr.dispatcher_calls": DispatcherCalls(calls_db, settings, clock, reference),
         # The web app follows the dispatcher's calls; placing them is the worker's.
-        "ivr.dispatcher": make_dispatcher(db, settings, clock, reference),
+        "ivr.dispatcher": make_dispatcher(calls_db, settings, clock, reference),
+        "ivr.outage": DatabaseOutage(),
     }
     app = web_app(settings, parts)
     if settings.IVR_SIMULATOR:
@@ -57,11 +71,16 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def make_worker(dispatcher: Dispatcher) -> Worker:
-    """The dispatcher's worker: its jobs, the planning of ended calls, the chains that go on
-    when a job is given up."""
-    return Worker(
-        dispatcher.queue, dispatcher.handlers(), dispatcher.plan_ended_calls, dispatcher.job_failed
-    )
+    """The dispatcher's worker: its jobs, the planning of ended calls and of the day's pass
+    over old recordings, the chains that go on when a job is given up."""
+    days = dispatcher.settings.RECORDING_RETENTION_DAYS
+    retention = Retention(dispatcher.db, dispatcher.clock, dispatcher.rest, days)
+
+    def housekeeping() -> None:
+        dispatcher.plan_ended_calls()
+        retention.housekeep()
+
+    return Worker(dispatcher.queue, dispatcher.handlers(), housekeeping, dispatcher.job_failed)
 
 
 def worker_of(app: Flask) -> Worker:
@@ -104,7 +123,7 @@ def warm_up(app: Flask) -> None:
     connection to the database, the directory and the prompts in force. A database that does
     not answer yet is no reason not to start: the first call then loads them."""
     parts = app.extensions
-    db, reference = parts["ivr.db"], parts["ivr.reference"]
+    db, reference = parts["ivr.calls_db"], parts["ivr.reference"]
     try:
         reference.directory(db)
         reference.prompts(db)

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     IVR_SIMULATOR: bool = False
     # Reverse proxies in front of the app whose X-Forwarded-* headers are believed (0: none).
     IVR_TRUSTED_PROXIES: int = 0
+    # Callers' recordings are deleted, at Twilio and here, this many days after they were
+    # made (about six months: the CNIL's guidance for call recordings).
+    RECORDING_RETENTION_DAYS: int = Field(default=183, ge=1)
     # Where recorded prompts (audio files uploaded in the back office) are kept.
     MEDIA_FOLDER: Path = PROJECT_ROOT / "var" / "media"
 
@@ -143,6 +146,17 @@ def _describe(error: Any) -> str:
 
 class SettingsError(Exception):
     """A bad environment variable, with a message fit for an operator."""
+
+
+def check_for_calls(settings: Settings) -> None:
+    """What answering calls needs outside the demo: a danger call always reaches someone, so
+    the last resort of every escalation chain must be set before the first call."""
+    if not settings.IVR_SIMULATOR and not settings.NATIONAL_DUTY_NUMBER:
+        raise SettingsError(
+            "invalid settings: NATIONAL_DUTY_NUMBER is needed: it is called when a danger "
+            "finds no regional manager on duty (or none answers); only the demo "
+            "(IVR_SIMULATOR=true) runs without it"
+        )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -217,12 +217,18 @@ def running_ivr(database_url: str, **env: str) -> Iterator[str]:
             "--workers",
             "2",
         ],
-        env={**os.environ, "DATABASE_URL": database_url, "PUBLIC_BASE_URL": base, **env},
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "PUBLIC_BASE_URL": base,
+            "NATIONAL_DUTY_NUMBER": "+33199009999",
+            **env,
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_until(lambda: _answers(f"{base}/healthz"), "ivr serve to answer")
+        wait_until(lambda: _answers(f"{base}/livez"), "ivr serve to answer")
         yield base
     finally:
         server.terminate()

@@ -11,6 +11,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
 from ivr.adapters.orm import UTCDateTime
@@ -24,6 +26,13 @@ def alembic_config(url: str | None = None) -> Config:
     if url:
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+def revisions(connection: Connection) -> tuple[str | None, str | None]:
+    """The schema's revision, and the newest the code knows (`ivr db upgrade` brings the one
+    to the other)."""
+    current = MigrationContext.configure(connection).get_current_revision()
+    return current, ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

@@ -386,6 +386,18 @@ class UserRow(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
+    # In every session's cookie; bumped at logout, which ends every session of the account.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class LoginFailureRow(Base):
+    """Failed logins in a row, by e-mail address and by network address (`key`): the next
+    try waits longer and longer, whichever process of the app answers it."""
+
+    __tablename__ = "login_failures"
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    failures: Mapped[int]
+    last_at: Mapped[datetime]
 
 
 class StaffPinRow(Base):

@@ -85,6 +85,15 @@ class TwilioRest:
         )
         return [str(m.sid) for m in messages if _since(m.date_created, since)]
 
+    def delete_recording(self, sid: str) -> None:
+        """The recording's audio deleted at Twilio; one already gone is not an error."""
+        with _provider_errors():
+            try:
+                self.client.api.account.recordings(sid).delete()
+            except TwilioRestException as error:
+                if error.status != 404:
+                    raise
+
     def send_sms(self, to: str, from_: str, body: str) -> str:
         message = _provider(lambda: self.client.messages.create(to=to, from_=from_, body=body))
         return str(message.sid)

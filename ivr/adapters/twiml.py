@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from ivr.domain.characters import without_forbidden
 from ivr.domain.prompts import Prompts
 from voice_flows.instructions import (
     Ask,
@@ -27,6 +28,12 @@ from voice_flows.instructions import (
 LANGUAGE = "fr-FR"
 # Recognised better when announced: the danger words, and the answers to our menus.
 SPEECH_HINTS = "gaz, odeur de gaz, fumée, incendie, feu, explosion, monoxyde, malaise, oui, non"
+
+
+def _document(response: VoiceResponse) -> str:
+    """The TwiML as sent: never a character XML forbids, wherever it came from (a prompt saved
+    before the editor refused them, a name from an old file), or Twilio rejects the answer."""
+    return without_forbidden(str(response))
 
 
 def url(base: str, path: str, **query: object) -> str:
@@ -89,7 +96,7 @@ class Renderer:
                 response.play(f"{instruction.url}.mp3")
             elif isinstance(instruction, Bridge):
                 pass  # the callee's leg ends here without hanging up: Twilio connects it
-        return str(response)
+        return _document(response)
 
     def says(self, says: Iterable[Say], into: VoiceResponse | Gather) -> None:
         for say in says:
@@ -156,7 +163,7 @@ class Renderer:
         response = VoiceResponse()
         self.says(says, response)
         response.hangup()
-        return str(response)
+        return _document(response)
 
     def emergency(self, forward_to: str | None) -> str:
         """When the app cannot work normally: put the caller through to `forward_to`, or give
@@ -182,4 +189,4 @@ class Renderer:
                 recording_status_callback_event="completed",
             )
         response.redirect(goodbye, method="POST")
-        return str(response)
+        return _document(response)

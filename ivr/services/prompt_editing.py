@@ -3,10 +3,16 @@ history, a new version of its words or a recording of it, in force from the next
 
 from __future__ import annotations
 
+import io
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import mutagen
+from mutagen import MutagenError
+from mutagen.mp3 import MP3
+from mutagen.wave import WAVE
 from sqlalchemy import func, select
 
 from ivr.adapters.db import Database
@@ -14,6 +20,7 @@ from ivr.adapters.orm import PromptVersionRow
 from ivr.adapters.prompt_store import defaults as prompt_defaults
 from ivr.adapters.prompt_store import newest_versions
 from ivr.clock import Clock
+from ivr.domain.characters import forbidden_in
 from ivr.domain.prompts import placeholders_in
 from ivr.services.accounts import Account
 
@@ -62,17 +69,21 @@ class PromptError(ValueError):
     """Words that cannot be saved, said so the administrator can fix them."""
 
 
-AUDIO_TYPES = {"wav": (b"RIFF", b"WAVE"), "mp3": (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")}
 MAX_AUDIO = 5 * 1024 * 1024
+AUDIO_FILE_NAME = re.compile(r"[a-z0-9_]+-v[0-9]+\.(wav|mp3)")  # `{prompt}-v{version}.{kind}`
+AUDIO_KINDS = {WAVE: "wav", MP3: "mp3"}
 
 
 def audio_kind(content: bytes) -> str | None:
-    """ "wav" or "mp3" when the file is one (read from its first bytes, not its name)."""
-    if content[:4] == b"RIFF" and content[8:12] == b"WAVE":
-        return "wav"
-    if content[:3] == b"ID3" or content[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
-        return "mp3"
-    return None
+    """ "wav" or "mp3" when the file is one with sound in it, read by `mutagen` (its chunks or
+    its frames, not its first bytes nor its name: « RIFF....WAVE<html>… » is not a recording)."""
+    try:
+        audio = mutagen.File(io.BytesIO(content))
+    except MutagenError:
+        return None
+    if audio is None or not audio.info.length > 0:
+        return None
+    return AUDIO_KINDS.get(type(audio))
 
 
 def save_prompt_audio(
@@ -113,6 +124,9 @@ def save_prompt(db: Database, clock: Clock, who: Account, name: str, text: str) 
     text = " ".join(text.split())
     if not text:
         raise PromptError("le texte est vide")
+    forbidden = forbidden_in(text)
+    if forbidden:
+        raise PromptError(f"caractère de contrôle {forbidden} : retapez le texte sans lui")
     try:
         used = placeholders_in(text)
     except ValueError:

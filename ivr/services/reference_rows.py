@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
 
+from ivr.domain.characters import forbidden_in
 from ivr.domain.local_time import parse_instant
 from ivr.domain.model import DAY_NAMES, Contract, Equipment, OnCallType
 from ivr.domain.phones import to_e164
@@ -32,6 +33,9 @@ TEXT_LIMIT = 200
 def text(value: str) -> str:
     if len(value) > TEXT_LIMIT:
         raise ValueError(f"longer than {TEXT_LIMIT} characters")
+    forbidden = forbidden_in(value)
+    if forbidden:  # an old export's Ctrl-Z: it would break every answer that says the name
+        raise ValueError(f"control character {forbidden} in {value!r}: remove it")
     return value
 
 

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from ivr.adapters.db import Database
 from ivr.adapters.orm import AlertRow, CallEventRow, table_of
-from ivr.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +74,12 @@ def record_alert(
 
 
 def alert_on_failure(
-    db: Database, clock: Clock, kind: str, message: str, call_sid: str | None = None
+    db: Database, at: datetime, kind: str, message: str, call_sid: str | None = None
 ) -> None:
-    """An alert raised while handling a failure: in its own transaction, and never raising
-    (the database may be what failed: then it is only logged)."""
+    """An alert raised while handling a failure (seen `at`): in its own transaction, and never
+    raising (the database may be what failed: then it is only logged)."""
     try:
         with db.session() as session:
-            record_alert(session, clock.now(), kind, message, call_sid)
+            record_alert(session, at, kind, message, call_sid)
     except Exception:
         log.exception("could not store alert %s", kind)

@@ -55,6 +55,9 @@ from ivr.simulator.twiml import (
 
 # Where the simulated recordings "are": Twilio's own host, as in real RecordingUrl values.
 RECORDINGS_HOST = "https://api.twilio.com"
+# The Twilio account a simulated call belongs to, unless told: the app checks that a webhook
+# is its own account's (TWILIO_ACCOUNT_SID).
+ACCOUNT = "AC" + "0" * 32
 _KEYS = frozenset("0123456789*#")
 
 
@@ -122,7 +125,7 @@ class PhoneCall(_PlayedCall):
         started_at: datetime | None = None,
     ) -> None:
         self.call_sid = new_sid("CA")
-        self.account_sid = account_sid or new_sid("AC")
+        self.account_sid = account_sid or ACCOUNT
         self.from_ = from_
         self.to = to
         self._base_url = base_url.rstrip("/")

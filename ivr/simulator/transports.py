@@ -40,7 +40,9 @@ class FlaskTransport:
             data=params,
             headers=headers,
         )
-        return response.status_code, response.get_data(as_text=True)
+        body = response.get_data(as_text=True)
+        response.close()  # sent: what the app does after the answer is done, as a server would
+        return response.status_code, body
 
 
 class HttpTransport:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,8 @@ def prompt_audio(name: str) -> Response:
 def media(file_name: str) -> Response:
     """A recorded prompt, as Twilio fetches it to play it (no login: Twilio has none, and a
     prompt is what every caller hears anyway)."""
+    if not prompt_editing.AUDIO_FILE_NAME.fullmatch(file_name):  # only names we write
+        abort(404)
     folder = (Path(settings().MEDIA_FOLDER) / "prompts").resolve()
     path = (folder / file_name).resolve()
     if path.parent != folder or not path.is_file():
@@ -156,9 +159,10 @@ def _import_upload() -> ImportReport | None:
         if kind == "clients":
             report = import_clients(db(), path, clock())
         else:
-            unpacked = _unzip(path, Path(folder) / "directory")
-            if unpacked is None:
-                flash("L'annuaire s'envoie en zip de ses cinq fichiers.")
+            try:
+                unpacked = _unzip(path, Path(folder) / "directory")
+            except _Unzippable as why:
+                flash(str(why))
                 return None
             report = import_directory(db(), unpacked, clock())
     audit(db(), clock(), current_account(), f"import_{kind}", file=name, accepted=report.accepted)
@@ -166,19 +170,44 @@ def _import_upload() -> ImportReport | None:
     return report
 
 
-def _unzip(path: Path, into: Path) -> Path | None:
-    """The zip's files, flattened into `into` (their folders dropped: only names matter)."""
+# The directory is five small files: a zip beyond these is a mistake or a zip bomb (1 MB that
+# expands to 1 GB), refused before it fills the memory or the disk.
+MAX_ZIP_ENTRIES = 20
+MAX_UNZIPPED = 20 * 1024 * 1024
+
+
+class _Unzippable(Exception):
+    """Why an upload is not the directory's zip, said to the administrator."""
+
+
+def _unzip(path: Path, into: Path) -> Path:
+    """The zip's files, flattened into `into` (their folders dropped: only names matter),
+    streamed to disk and counted as they come: a member's declared size is not trusted."""
     try:
         with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            if len(members) > MAX_ZIP_ENTRIES:
+                raise _Unzippable(f"Trop de fichiers dans le zip ({len(members)}).")
             into.mkdir()
-            for member in archive.infolist():
+            left = MAX_UNZIPPED
+            for member in members:
                 name = Path(member.filename).name
-                if member.is_dir() or not name or name.startswith("."):
-                    continue
-                (into / name).write_bytes(archive.read(member))
-    except zipfile.BadZipFile:
-        return None
+                if name and not name.startswith("."):
+                    left = _extract(archive, member, into / name, left)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error):
+        raise _Unzippable("L'annuaire s'envoie en zip de ses cinq fichiers.") from None
     return into
+
+
+def _extract(archive: zipfile.ZipFile, member: zipfile.ZipInfo, to: Path, left: int) -> int:
+    """One member written to `to`; what is left of the allowance after it."""
+    with archive.open(member) as source, to.open("wb") as target:
+        while chunk := source.read(64 * 1024):
+            left -= len(chunk)
+            if left < 0:
+                raise _Unzippable("Zip trop gros une fois décompressé (20 Mo au plus).")
+            target.write(chunk)
+    return left
 
 
 @blueprint.post("/reference/pin")

@@ -1,19 +1,18 @@
-"""Logging in to the back office: Flask-Login sessions, CSRF on every form (Flask-WTF),
-login attempts rate-limited (`limits`), cookies HttpOnly, SameSite and, over HTTPS,
-Secure. Twilio's and the fax provider's callbacks are signed their own way: no CSRF there."""
+"""Logging in to the back office: Flask-Login sessions, ended at logout; CSRF on every form
+(Flask-WTF); failed logins slowed down per account and per address (`accounts.login_wait`);
+cookies HttpOnly, SameSite and, over HTTPS, Secure. Twilio's and the fax provider's
+callbacks are signed their own way: no CSRF there."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
-from limits import RateLimitItemPerMinute
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from werkzeug.wrappers import Response
 
 from ivr.services import accounts
@@ -22,15 +21,14 @@ from ivr.services.accounts import Account
 F = TypeVar("F", bound=Callable[..., Any])
 blueprint = Blueprint("auth", __name__)
 csrf = CSRFProtect()
-# Login attempts per address, counted in the login view only (the `limits` library; a
-# Flask-wide hook would cost every Twilio webhook its time for nothing).
-LOGIN_ATTEMPTS = RateLimitItemPerMinute(10)
 
 
 class User(UserMixin):  # type: ignore[misc]
     def __init__(self, account: Account) -> None:
         self.account = account
-        self.id = str(account.id)
+        # The session names the account and its session version: after a logout, which
+        # bumps the version, a copy of the cookie finds nobody.
+        self.id = f"{account.id}:{account.session_version}"
 
 
 def init(app: Flask) -> None:
@@ -47,14 +45,14 @@ def init(app: Flask) -> None:
     manager.login_message = "Connectez-vous pour continuer."
 
     @manager.user_loader  # type: ignore[untyped-decorator]
-    def load(user_id: str) -> User | None:
+    def load(session_id: str) -> User | None:
+        user_id, _, version = session_id.partition(":")
+        if not (user_id.isdigit() and version.isdigit()):
+            return None  # a session of before session versions: log in again
         found = accounts.account(app.extensions["ivr.db"], int(user_id))
-        return User(found) if found else None
+        return User(found) if found and found.session_version == int(version) else None
 
     csrf.init_app(app)
-    # One app per process in production; the tests build many in one process, each of which
-    # must count its own login attempts.
-    app.extensions["ivr.login_attempts"] = MovingWindowRateLimiter(MemoryStorage())
     app.register_blueprint(blueprint)
 
 
@@ -83,20 +81,22 @@ def requires(*roles: str) -> Callable[[F], F]:
 @blueprint.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     if request.method == "POST":
-        attempts: MovingWindowRateLimiter = current_app.extensions["ivr.login_attempts"]
-        if not attempts.hit(LOGIN_ATTEMPTS, request.remote_addr or "?"):
-            return render_template("login.html", too_many=True), 429
         app = current_app
-        found = accounts.authenticate(
-            app.extensions["ivr.db"],
-            app.extensions["ivr.clock"],
-            request.form.get("email", ""),
-            request.form.get("password", ""),
-        )
+        db, clock = app.extensions["ivr.db"], app.extensions["ivr.clock"]
+        email = request.form.get("email", "").strip().lower()
+        # Counted by account and by address, in the database: every process sees them.
+        keys = [f"email:{email}"[:250], f"address:{request.remote_addr or '?'}"]
+        wait = accounts.login_wait(db, clock, keys)
+        if wait:
+            seconds = max(1, round(wait.total_seconds()))
+            return render_template("login.html", too_many=True, seconds=seconds), 429
+        found = accounts.authenticate(db, clock, email, request.form.get("password", ""))
         if found is not None:
+            accounts.login_succeeded(db, keys)
             login_user(User(found))
             app.logger.info("account %s logged in", found.id)
             return redirect(_safe_next(request.args.get("next")))
+        accounts.login_failed(db, clock, keys)
         app.logger.warning("failed login attempt")
         flash("Adresse ou mot de passe incorrect.")
     return render_template("login.html")
@@ -104,12 +104,19 @@ def login() -> Any:
 
 @blueprint.post("/logout")
 def logout() -> Response:
+    if current_user.is_authenticated:
+        accounts.end_sessions(current_app.extensions["ivr.db"], current_account().id)
     logout_user()
     return redirect("/login")
 
 
 def _safe_next(target: str | None) -> str:
-    """Back where the visitor was going, on this site only."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return "/"
+    """Back where the visitor was going, on this site only. Browsers drop tabs and line
+    breaks from a URL and read « \\ » as « / »: « /\t/evil.example » is « //evil.example »,
+    another site; so a target with any of them, or naming a scheme or a host, goes home."""
+    if not target or "\\" in target or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target

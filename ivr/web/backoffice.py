@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from ivr.services import back_office
 from ivr.services.accounts import audit
 from ivr.services.dispatch import Dispatcher
+from ivr.services.retention import DELETED
 from ivr.web.auth import current_account, requires
 from ivr.web.parts import clock, db, part, settings
 
@@ -75,6 +76,8 @@ def recording_audio(recording_id: int) -> Response:
     row = back_office.recording(db(), current_account(), recording_id)
     if row is None:
         abort(404)
+    if row.status == DELETED:
+        abort(410)  # past its retention: deleted at Twilio and here
     stand_in = current_app.extensions.get("ivr.recordings")  # the demo's: it records nothing
     if stand_in is not None:
         audio, mimetype = stand_in(row.duration)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, request
@@ -20,9 +21,13 @@ from ivr.services.calls import Calls
 from ivr.services.dispatch import Dispatcher
 from ivr.services.trace import alert_on_failure
 from ivr.services.turns import Conversations, Webhook
-from ivr.web.parts import clock, db, part, settings
+from ivr.web.parts import clock, part, settings
+from ivr.web.twilio_params import malformed
 
 log = logging.getLogger(__name__)
+# A webhook's body is a few hundred bytes (a spoken answer, a few kB): a larger one is not
+# Twilio's, and is refused before it is read.
+MAX_WEBHOOK_BYTES = 64 * 1024
 blueprint = Blueprint("twilio", __name__, url_prefix="/twilio")
 
 
@@ -32,7 +37,9 @@ def _calls() -> Calls:
 
 
 @blueprint.before_request
-def check_signature() -> None:
+def check_request() -> Response | None:
+    """Signed by Twilio, else 403; then one of our calls' webhooks, else 400 and an alert."""
+    request.max_content_length = MAX_WEBHOOK_BYTES  # before the body is read: else 413
     account = settings()
     tokens = [t for t in (account.TWILIO_AUTH_TOKEN, account.TWILIO_AUTH_TOKEN_SECONDARY) if t]
     url = account.PUBLIC_BASE_URL + request.path
@@ -43,6 +50,11 @@ def check_signature() -> None:
     if not any(_signed(RequestValidator(token), url, params, signature) for token in tokens):
         log.warning("refused an unsigned or badly signed request to %s", request.path)
         abort(403)
+    why = malformed(params, request.args.to_dict(), account.TWILIO_ACCOUNT_SID)
+    if why is None:
+        return None
+    log.warning("refused a malformed webhook to %s: %s", request.path, why)
+    return _after(Response(why, status=400), "webhook_malformed", f"{request.path}: {why}", None)
 
 
 def _signed(validator: RequestValidator, url: str, params: dict[str, str], signature: str) -> bool:
@@ -63,23 +75,50 @@ def _hook() -> Webhook:
     return Webhook(request.form.get("CallSid", ""), request.form.to_dict(), request.args.to_dict())
 
 
+class DatabaseOutage:
+    """Once a turn found the database unreachable (its waits are bounded: `CALLS_DB_SECONDS`),
+    the turns of the next `SECONDS` do not wait for it: each caller gets the safe answer at
+    once. Else a stalled database would hold every thread of the worker, each for its
+    bound, and the requests that need no database would wait behind them."""
+
+    SECONDS = 10.0
+
+    def __init__(self) -> None:
+        self._until = 0.0
+
+    def on(self) -> bool:
+        return time.monotonic() < self._until
+
+    def begin(self) -> None:
+        self._until = time.monotonic() + self.SECONDS
+
+
 def _turn(kind: str, safe: Callable[[], str] | None = None) -> Response:
     """A turn of a conversation of `kind`; if anything fails, the person on the line still
-    gets a way forward, and the operators an alert."""
+    gets a way forward at once, and the operators an alert, written after the answer went."""
     conversations: Conversations = part(kind)
+    safe_answer = safe or conversations.nothing_to_answer
+    outage: DatabaseOutage = part("ivr.outage")
+    if outage.on():
+        return _twiml(safe_answer())
     sid = request.form.get("CallSid")
     try:
         return _twiml(conversations.answer(_hook()))
     except OperationalError:
-        _alert("database_unreachable", f"{request.path}: database unreachable", sid)
+        outage.begin()
+        alert = ("database_unreachable", f"{request.path}: database unreachable", sid)
     except Exception as error:  # the caller must never get a 500 and silence
         log.exception("webhook %s failed", request.path)
-        _alert("webhook_failed", f"{request.path}: {type(error).__name__}", sid)
-    return _twiml((safe or conversations.nothing_to_answer)())
+        alert = ("webhook_failed", f"{request.path}: {type(error).__name__}", sid)
+    return _after(_twiml(safe_answer()), *alert)
 
 
-def _alert(kind: str, message: str, call_sid: str | None) -> None:
-    alert_on_failure(db(), clock(), kind, message, call_sid)
+def _after(response: Response, kind: str, message: str, call_sid: str | None) -> Response:
+    """`response`, with an alert stored once it is sent: the caller does not wait for a
+    database that may be the trouble (`alert_on_failure` logs it if it cannot be stored)."""
+    db, seen = part("ivr.calls_db"), clock().now()
+    response.call_on_close(lambda: alert_on_failure(db, seen, kind, message, call_sid))
+    return response
 
 
 @blueprint.post("/voice")
@@ -93,8 +132,10 @@ def voice(step: str | None = None) -> Response:
 def fallback() -> Response:
     """Twilio's "primary handler fails": a person if configured, else advice and a message."""
     error = request.form.get("ErrorCode")
-    _alert("fallback", f"Twilio used the fallback URL ({error})", request.form.get("CallSid"))
-    return _twiml(_calls().safe_answer())
+    answer = _twiml(_calls().safe_answer())
+    return _after(
+        answer, "fallback", f"Twilio used the fallback URL ({error})", request.form.get("CallSid")
+    )
 
 
 @blueprint.post("/voice/goodbye")

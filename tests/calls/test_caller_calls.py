@@ -10,8 +10,10 @@ from sqlalchemy import select
 
 from ivr.adapters.orm import CallEventRow, CallRow, DialAttemptRow, RecordingRow
 from ivr.simulator.dialer import Callee
-from ivr.simulator.phone import CallStateError
+from ivr.simulator.phone import CallStateError, PhoneCall
+from ivr.simulator.transports import FlaskTransport
 from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN, identify, through_details
+from tests.conftest import AUTH_TOKEN, BASE_URL
 
 
 def stored_call(db) -> CallRow:
@@ -383,6 +385,25 @@ def test_danger_from_nowhere_known_goes_to_the_national_duty_number(phone, demo)
     assert "BRIDGED caller <-> +33199009999" in call.transcript
 
 
+def test_danger_with_nobody_to_warn_never_says_someone_is_warned(make_app, twiml_schema):
+    """The demo may run without a national duty number (`ivr serve` refuses to start without
+    one, so in process): an unidentified caller keying no usable postcode is told to call
+    112, never reassured."""
+    app = make_app(at="2026-12-24T03:00", NATIONAL_DUTY_NUMBER=None)
+    call = PhoneCall(FlaskTransport(app), BASE_URL, AUTH_TOKEN, validate=twiml_schema)
+    call.start()
+    call.press("9")
+    call.press("1")  # gas
+    call.press("#")  # no contract number
+    call.press("#")  # no postcode either
+    call.silence()
+    heard = call.silence()
+    assert "Nous ne pouvons prévenir personne" in heard and "appelez le 112" in heard
+    assert "continuons" not in " ".join(call.transcript)
+    assert not any(line.startswith("IVR dials") for line in call.transcript)
+    assert call.waiting_for == "record"
+
+
 def test_nobody_reachable_in_danger_the_caller_is_told_and_may_leave_a_message(phone, demo):
     call = phone(at="2026-12-24T03:00", callees={MANAGER_IDF: Callee(answers=False)})
     call.start()
@@ -491,10 +512,6 @@ def test_nine_then_hash_where_a_number_is_typed(phone, demo):
 
 def test_safety_instructions_cannot_be_cut_short_by_a_key(make_app, demo):
     """They are played before the next question, outside it: a key does not interrupt them."""
-    from ivr.simulator.phone import PhoneCall
-    from ivr.simulator.transports import FlaskTransport
-    from tests.conftest import AUTH_TOKEN, BASE_URL
-
     call = PhoneCall(FlaskTransport(make_app()), BASE_URL, AUTH_TOKEN, from_="+33611111111")
     call.start()
     call.press("9")

@@ -36,12 +36,13 @@ def twilio_openapi():
 
 @dataclass
 class FakeTwilio:
-    """Twilio's Calls and Messages, as far as the dispatcher uses them."""
+    """Twilio's Calls, Messages and Recordings, as far as the worker uses them."""
 
     openapi: object
     calls: list[dict[str, str]] = field(default_factory=list)
     messages: list[dict[str, str]] = field(default_factory=list)
     statuses: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    deleted_recordings: list[str] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)  # next answers to give instead
     mock: responses.RequestsMock | None = None  # to fake other providers beside (fax)
     on_call: object = None  # called with each call placed, before Twilio answers
@@ -88,6 +89,16 @@ class FakeTwilio:
         page = [{"sid": m["Sid"], "to": m["To"]} for m in found[-1:]]
         return (200, {}, json.dumps({"messages": page, "next_page_uri": None, "page": 0}))
 
+    def delete_recording(self, request):
+        self._check(request)
+        if failed := self._failure():
+            return failed
+        sid = urlsplit(request.url).path.rsplit("/", 1)[1].removesuffix(".json")
+        if sid in self.deleted_recordings:
+            return (404, {}, json.dumps({"code": 20404, "message": "not found", "status": 404}))
+        self.deleted_recordings.append(sid)
+        return (204, {}, "")
+
     def create_message(self, request):
         self._check(request)
         if failed := self._failure():
@@ -110,6 +121,9 @@ def fake_twilio(twilio_openapi) -> Iterator[FakeTwilio]:
         mock.add_callback(responses.POST, f"{base}/Messages.json", fake.create_message)
         mock.add_callback(
             responses.GET, re.compile(rf"{base}/Messages\.json.*"), fake.list_messages
+        )
+        mock.add_callback(
+            responses.DELETE, re.compile(rf"{base}/Recordings/RE\w+\.json"), fake.delete_recording
         )
         yield fake
 
@@ -147,7 +161,18 @@ class Night:
         )
 
     def twilio_posts(self, path: str, **params: str) -> tuple[int, str]:
-        """Twilio posting to one of the app's URLs (signed)."""
+        """Twilio posting to one of the app's URLs (signed), for our account, about the call
+        it placed for the job the URL names (else a call of its own, unless `CallSid` is
+        given)."""
+        from urllib.parse import parse_qs, urlsplit
+
+        from ivr.adapters.orm import JobRow
+        from ivr.simulator.twiml import new_sid
+
+        job = parse_qs(urlsplit(path).query).get("job")
+        with self.app.extensions["ivr.db"].snapshot() as session:  # type: ignore[attr-defined]
+            placed = session.get(JobRow, int(job[0])).provider_ref if job else None
+        params = {"AccountSid": ACCOUNT, "CallSid": placed or new_sid("CA"), **params}
         url = BASE_URL + path
         client = self.app.test_client()  # type: ignore[attr-defined]
         answer = client.post(

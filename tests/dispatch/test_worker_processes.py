@@ -38,6 +38,7 @@ def worker_env(database_url: str, twilio: str, at, faxes: Path) -> dict[str, str
         "IVR_CALLER_ID": IVR_NUMBER,
         "IVR_CLOCK": at.isoformat(),
         "FAX_FOLDER": str(faxes),
+        "NATIONAL_DUTY_NUMBER": "+33199009999",
     }
 
 
@@ -75,7 +76,7 @@ def settled(db) -> bool:
     return len(statuses) == 4 and set(statuses) <= {"done", "waiting"}
 
 
-def test_two_workers_at_once_do_each_job_once(night, demo, database_url):
+def test_two_workers_at_once_do_each_job_once(night, demo, database_url, tmp_path):
     n = night()
     for _ in range(2):
         unanswered_call(n)
@@ -83,8 +84,12 @@ def test_two_workers_at_once_do_each_job_once(night, demo, database_url):
     fake = FakeTwilioRest()
     with fake.serve() as twilio:
         env = worker_env(database_url, twilio, n.dispatcher.clock.now(), n.faxes)
-        workers = [subprocess.Popen([IVR, "worker"], env=env) for _ in range(2)]
+        logs = [tmp_path / f"worker-{i}.log" for i in range(2)]
+        workers = [subprocess.Popen([IVR, "worker"], env=env, stderr=log.open("w")) for log in logs]
         try:
+            # Both running (their SIGTERM handler set) before either may be stopped.
+            started = lambda: all("worker started" in log.read_text() for log in logs)  # noqa: E731
+            wait_until(started, "both workers to start", timeout=30)
             # Every job settled: the texts sent, the calls placed and waiting for Twilio's
             # callback (minutes away). Nothing is left for either worker to take: a job done
             # twice would show in what the fake Twilio received.

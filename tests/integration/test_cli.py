@@ -153,6 +153,21 @@ def test_serve_answers_the_front_page_to_an_account_only(database_url, loaded, i
             assert json.loads(response.read()) == {"status": "ok"}
 
 
+@pytest.mark.parametrize("command", [["serve"], ["worker", "--burst"]])
+def test_calls_are_not_answered_without_a_last_resort_for_danger(ivr, command):
+    """Outside the demo, start-up refuses: a danger call must always reach someone."""
+    twilio = {
+        "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+        "TWILIO_AUTH_TOKEN": "token",
+        "IVR_CALLER_ID": "+33199000000",
+    }
+    refused = ivr(*command, env=twilio)
+    assert refused.exit_code == 2 and "NATIONAL_DUTY_NUMBER is needed" in refused.output
+    if command[0] == "worker":  # the demo runs without one (`serve` would not return)
+        demo = ivr(*command, env={**twilio, "IVR_SIMULATOR": "true"})
+        assert demo.exit_code == 0, demo.output
+
+
 def test_user_add_refuses_what_cannot_be_right(ivr, loaded):
     assert ivr("user", "add", "a@b.fr", "--role", "agency", input="long enough pw\n").exit_code == 1
     short = ivr("user", "add", "a@b.fr", "--role", "admin", input="short\n")

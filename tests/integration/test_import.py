@@ -136,6 +136,7 @@ BAD_LINES = {
     "stray column": (GOOD[1] + ";oops", "15 fields where the header has 14"),
     "missing column": (GOOD[1].rsplit(";", 1)[0], "13 fields where the header has 14"),
     "bad equipment": (GOOD[1].replace("boiler_room;", "chaudiere;"), "equipment 'chaudiere'"),
+    "control character": (GOOD[0].replace("Bérard", "B\x1aérard"), "control character U+001A"),
 }
 
 

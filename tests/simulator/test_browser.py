@@ -72,3 +72,27 @@ def test_a_call_placed_on_the_page_rings_the_technicians_phone(browser, settings
         finally:
             stop.set()
             runner.join(timeout=10)
+
+
+def test_what_the_page_shows_of_requests_it_was_sent_is_never_run_as_html(browser, settings, demo):
+    """The page is on the back office's origin: a number or a text sent to the demo's fake
+    Twilio API (it needs no login) is shown as text, never run."""
+    import requests
+
+    hostile = '<img src=x onerror="window.pwned=1">'
+    with demo_served(settings, "2026-12-22T23:00") as (app, _worker):
+        base = app.extensions["ivr.settings"].PUBLIC_BASE_URL
+        account = "AC" + "0" * 32
+        sent = requests.post(
+            f"{base}/simulator/twilio/2010-04-01/Accounts/{account}/Messages.json",
+            data={"To": hostile, "From": "+33199000000", "Body": hostile},
+            timeout=5,
+        )
+        assert sent.status_code == 201
+        page = browser.new_page()
+        page.goto(f"{base}/simulator")
+        page.uncheck("#voice")
+        page.click("#staff details summary")
+        page.locator("#messages li", has_text="onerror").wait_for()
+        assert page.locator("#messages img").count() == 0
+        assert page.evaluate("window.pwned") is None

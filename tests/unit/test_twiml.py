@@ -73,3 +73,17 @@ def test_words_that_look_like_a_url_are_read_as_they_are():
 def test_taking_the_call_ends_the_callees_leg_without_hanging_up():
     taken = ET.fromstring(renderer().render((Bridge(),), links()))
     assert list(taken) == []  # an empty answer: Twilio connects the two legs
+
+
+def test_a_character_xml_forbids_never_reaches_twilio():
+    """A prompt saved before the editor refused them, a name from an old export: the answer
+    stays a TwiML document Twilio accepts, the words around the character said."""
+    prompts = Prompts(defaults(), {"welcome": "Bonjour\x1b, service\x00 d'urgence chauffage."})
+    name = {"name": "Mme B\x1aérard", "city": "Paris", "client_id": "1 0 0"}
+    says = (Say("welcome"), Say("confirm_identity", name))
+    for twiml in (
+        renderer(prompts).render((Ask("confirm_identity", says),), links()),
+        renderer(prompts).say_and_hang_up(says),
+    ):
+        said = " ".join(e.text or "" for e in ET.fromstring(twiml).iter("Say"))
+        assert "Bonjour, service d'urgence chauffage." in said and "Mme Bérard" in said

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
+from datetime import timedelta
 
 import pytest
 import responses
@@ -16,7 +18,7 @@ from ivr.simulator.dialer import Callee
 from ivr.simulator.phone import PhoneCall
 from ivr.simulator.transports import FlaskTransport
 from tests.calls.conftest import BACKUP, TECHNICIAN, identify, through_details
-from tests.conftest import AUTH_TOKEN, BASE_URL
+from tests.conftest import AUTH_TOKEN, BASE_URL, DEMO
 
 PASSWORD = "a long enough password"
 ACCOUNTS = {
@@ -105,7 +107,7 @@ def test_every_route_is_in_the_matrix(office):
         # Public by design: Twilio's and the fax provider's (signed their own way), the
         # recorded prompts Twilio fetches to play, static files, the demo's simulator.
         if not rule.rule.startswith(("/twilio", "/fax", "/static", "/simulator", "/media"))
-        and rule.rule not in ("/login", "/logout", "/healthz")
+        and rule.rule not in ("/login", "/logout", "/healthz", "/livez")
     }
     listed = {re.sub(r"\d+", "X", path) for _, path in pages(call_id).values()}
     normalised = {re.sub(r"<[^>]+>", "X", rule) for rule in ours}
@@ -198,6 +200,38 @@ def test_a_prompt_with_an_unknown_placeholder_is_refused_and_said_why(office, de
     assert "Contrat de [name] à [city] ? Tapez 1." in saved  # the preview's TwiML
 
 
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x1b", "\ufffe"])
+def test_a_prompt_with_a_control_character_is_refused_and_said_why(office, demo, char):
+    app, _ = office
+    client, token = logged_in(app, "admin")
+    page = client.post(
+        "/prompts/welcome", data={"csrf_token": token, "text": f"Bonjour{char}, chauffage."}
+    ).get_data(as_text=True)
+    assert f"caractère de contrôle U+{ord(char):04X}" in page
+    with demo.snapshot() as session:
+        assert session.scalars(select(PromptVersionRow)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("target", "lands"),
+    [
+        ("/calls?page=2", "/calls?page=2"),
+        ("/%09/evil.example", "/"),  # a tab, dropped by browsers: //evil.example
+        ("//evil.example", "/"),
+        ("/%5Cevil.example", "/"),  # a backslash, read as a slash
+        ("https://evil.example/", "/"),
+    ],
+)
+def test_after_login_the_visitor_goes_back_on_this_site_only(office, target, lands):
+    app, _ = office
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    form = {"email": ACCOUNTS["admin"][0], "password": PASSWORD, "csrf_token": token}
+    answer = client.post(f"/login?next={target}", data=form)
+    assert answer.status_code == 302 and answer.headers["Location"] == lands
+
+
 def test_the_login_is_rate_limited(office):
     app, _ = office
     client = app.test_client()
@@ -210,6 +244,41 @@ def test_the_login_is_rate_limited(office):
         for _ in range(12)
     ]
     assert codes[0] == 200 and codes[-1] == 429
+
+
+def _try_login(app, password: str, email: str = "admin@example.fr") -> int:
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    form = {"email": email, "password": password, "csrf_token": token}
+    return client.post("/login", data=form).status_code
+
+
+def test_failed_logins_count_in_every_process_and_make_the_next_try_wait_not_a_lock(
+    office, make_app
+):
+    """Two apps are two gunicorn processes: the failures of one slow the other down; once
+    the wait is over, the real administrator gets in."""
+    app, _ = office
+    other = make_app(WTF_CSRF_ENABLED=True)
+    codes = [_try_login(app if n % 2 else other, "wrong") for n in range(6)]
+    assert codes[:5] == [200] * 5 and codes[5] == 429
+    assert _try_login(app, PASSWORD) == 429  # even the right password waits: no guessing
+    for clock in (app.extensions["ivr.clock"], other.extensions["ivr.clock"]):
+        clock.jump_to(clock.now() + timedelta(seconds=3))
+    assert _try_login(other, PASSWORD) == 302
+    assert _try_login(app, "wrong") == 200  # a success starts the count again
+
+
+def test_a_session_ends_at_logout_and_its_cookie_is_worth_nothing_after(office):
+    app, _ = office
+    client, token = logged_in(app, "admin")
+    stolen = client.get_cookie("session").value
+    assert client.get("/calls").status_code == 200
+    client.post("/logout", data={"csrf_token": token})
+    thief = app.test_client()
+    thief.set_cookie("session", stolen)
+    assert thief.get("/calls").status_code == 302  # to the login page
 
 
 def test_the_front_page_draws_its_charts_as_svg_from_the_app(office):
@@ -240,12 +309,14 @@ def test_a_recorded_greeting_is_played_to_the_next_caller(office, settings, tmp_
     app, _ = office
     app.extensions["ivr.settings"].MEDIA_FOLDER = tmp_path / "media"
     client, token = logged_in(app, "admin")
-    refused = client.post(
-        "/prompts/welcome/audio",
-        data={"csrf_token": token, "audio": (io.BytesIO(b"not audio at all"), "x.wav")},
-        follow_redirects=True,
-    )
-    assert "ni un fichier WAV ni un MP3" in refused.get_data(as_text=True)
+    disguised = b"RIFF\x00\x01\x00\x00WAVE<html><script>alert(1)</script></html>"
+    for content in (b"not audio at all", disguised, b"ID3" + b"<html>" * 20):
+        refused = client.post(
+            "/prompts/welcome/audio",
+            data={"csrf_token": token, "audio": (io.BytesIO(content), "x.wav")},
+            follow_redirects=True,
+        )
+        assert "ni un fichier WAV ni un MP3" in refused.get_data(as_text=True)
     client.post(
         "/prompts/welcome/audio",
         data={"csrf_token": token, "audio": (io.BytesIO(message_tone(2)), "accueil.wav")},
@@ -256,7 +327,34 @@ def test_a_recorded_greeting_is_played_to_the_next_caller(office, settings, tmp_
     assert played and f"{BASE_URL}/media/prompts/welcome-v1.wav" in played[0]
     media = app.test_client().get("/media/prompts/welcome-v1.wav")  # as Twilio: no login
     assert media.status_code == 200 and media.data[:4] == b"RIFF"
-    assert app.test_client().get("/media/prompts/..%2F..%2Fsecret").status_code == 404
+    assert media.headers["X-Content-Type-Options"] == "nosniff"
+    for wrong in ("..%2F..%2Fsecret", "%00", "welcome-v1.wav%00.html", "welcome-v9.wav"):
+        assert app.test_client().get(f"/media/prompts/{wrong}").status_code == 404, wrong
+
+
+def _zipped(files: dict[str, bytes]) -> io.BytesIO:
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    packed.seek(0)
+    return packed
+
+
+def test_a_directory_zip_is_unpacked_within_bounds(office):
+    app, _ = office
+    client, token = logged_in(app, "admin")
+    directory = {f"annuaire/{p.name}": p.read_bytes() for p in DEMO.glob("*.csv")}
+    del directory["annuaire/clients.csv"]
+    uploads = {
+        "accepted": (directory, "Import accepté"),
+        "a zip bomb": ({**directory, "big.csv": b"0" * (21 * 1024 * 1024)}, "Zip trop gros"),
+        "too many files": ({f"f{i}.csv": b"x" for i in range(21)}, "Trop de fichiers"),
+    }
+    for case, (files, said) in uploads.items():
+        form = {"csrf_token": token, "kind": "directory", "file": (_zipped(files), "a.zip")}
+        page = client.post("/reference", data=form, follow_redirects=True)
+        assert said in page.get_data(as_text=True), case
 
 
 def test_an_administrator_sets_a_technicians_pin_stored_hashed(office, demo):

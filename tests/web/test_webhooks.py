@@ -29,7 +29,9 @@ def post(
     signed_params: dict[str, str] | None = None,
 ):
     signature = sign(signed_url or BASE_URL + path, signed_params or params, token)
-    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+    answer = client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+    answer.close()  # sent: what the app does after the answer is done, as under gunicorn
+    return answer
 
 
 def action(twiml: str) -> str:
@@ -146,7 +148,12 @@ def test_the_whisper_is_valid_twiml_and_screens_the_callee(make_app, twiml_schem
     for digits in ("10000002", "1", "1", "1", ""):
         twiml = post(client, action(twiml), {**CALL, "Digits": digits}).get_data(as_text=True)
     whisper_url = re.search(r'<Number[^>]* url="([^"]+)"', twiml).group(1).replace("&amp;", "&")
-    leg = {"CallSid": "CA" + "2" * 32, "ParentCallSid": CALL["CallSid"], "To": "+33639980101"}
+    leg = {
+        "AccountSid": CALL["AccountSid"],
+        "CallSid": "CA" + "2" * 32,
+        "ParentCallSid": CALL["CallSid"],
+        "To": "+33639980101",
+    }
     whisper = post(client, whisper_url.removeprefix(BASE_URL), leg).get_data(as_text=True)
     twiml_schema(whisper)
     assert "Pour prendre l'appel, tapez 1" in whisper and "Paris" in whisper
@@ -198,7 +205,12 @@ def test_a_recording_is_kept_once(make_app, demo):
         "RecordingStatus": "completed",
     }
     for _ in range(2):
-        assert post(client, "/twilio/recording?call=x&kind=message", recording).status_code == 204
+        assert (
+            post(
+                client, f"/twilio/recording?call={CALL['CallSid']}&kind=message", recording
+            ).status_code
+            == 204
+        )
     with demo.snapshot() as session:
         rows = session.scalars(select(RecordingRow)).all()
     assert [(r.duration, r.kind) for r in rows] == [(14, "message")]
@@ -368,9 +380,44 @@ def test_a_worker_loads_what_calls_need_before_its_first_caller(make_app, demo):
     app = make_app()
     warm_up(app)  # as a gunicorn worker does once it has built the app
     sent: list[str] = []
-    engine = app.extensions["ivr.db"].engine
+    engine = app.extensions["ivr.calls_db"].engine
     event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
     twiml = post(app.test_client(), "/twilio/voice", CALL).get_data(as_text=True)
     assert "numéro de contrat" in twiml and sent  # the call itself is read and written
     loaded = [s for s in sent if "FROM agencies" in s or "FROM oncall_windows" in s]
     assert loaded == [] and not any("JOIN" in s and "prompt_versions" in s for s in sent)
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/twilio/voice", {k: v for k, v in CALL.items() if k != "CallSid"}),  # a text message
+        ("/twilio/voice", {**CALL, "CallSid": "CA1"}),
+        ("/twilio/voice", {**CALL, "AccountSid": "AC" + "9" * 32}),  # another account's
+        ("/twilio/status", {**CALL, "CallStatus": "completed", "SequenceNumber": "9" * 40}),
+        ("/twilio/voice/step/message_recorded?turn=1", {**CALL, "RecordingDuration": "9" * 40}),
+        ("/twilio/outbound/status?job=" + "9" * 30, {**CALL, "CallStatus": "busy"}),
+    ],
+    ids=["no CallSid", "bad CallSid", "another account", "huge sequence", "huge duration", "job"],
+)
+def test_a_signed_request_that_is_not_one_of_our_calls_is_refused_with_an_alert(
+    make_app, demo, path, params
+):
+    client = make_app().test_client()
+    for _ in range(2):  # two of them share nothing either
+        answer = post(client, path, params)
+        assert answer.status_code == 400
+    assert count(demo, CallRow) == 0
+    with demo.snapshot() as session:
+        assert session.scalars(select(AlertRow.kind)).all() == ["webhook_malformed"] * 2
+
+
+def test_a_body_too_large_for_a_webhook_is_refused_before_it_is_read(make_app, demo):
+    client = make_app().test_client()
+    huge = b"CallSid=" + b"x" * (1024 * 1024)  # unsigned, and not read to find that out
+    answer = client.post(
+        "/twilio/voice", data=huge, content_type="application/x-www-form-urlencoded"
+    )
+    assert answer.status_code == 413
+    spoken = {**CALL, "SpeechResult": "plus de chauffage " * 200}  # 3.6 kB: a long answer
+    assert post(client, "/twilio/voice", spoken).status_code == 200

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.adapters.csv_source import CsvSource, NotUtf8, UnreadableFile, is_blank
+from ivr.domain.characters import forbidden_in
 from ivr.services import reference_rows as rows
 from ivr.services.importing.report import ImportReport, Problem
 from ivr.services.reference_rows import Schema
@@ -147,13 +148,14 @@ def compile_check(schema: Schema, positions: list[int | None]) -> Callable[[list
     `check(fields, line)` returns `(line, value, ...)` in schema order, or raises at the first
     doubt; the caller then asks `Checker._reasons` for every detail.
     """
-    lines, values = [], []
+    lines, values, texts = [], [], []
     for i, (column, position) in enumerate(zip(schema.columns, positions, strict=True)):
         lines.append(
             f"    v{i} = f[{position}].strip()" if position is not None else f"    v{i} = ''"
         )
         if column.parse is rows.text:
             lines.append(f"    if len(v{i}) > {rows.TEXT_LIMIT}: raise NeedsDetail")
+            texts.append(f"v{i}")
             value = f"v{i}"
         else:
             value = f"parse{i}(v{i})"
@@ -162,10 +164,12 @@ def compile_check(schema: Schema, positions: list[int | None]) -> Callable[[list
             values.append(value)
         else:
             values.append(f"({value} if v{i} else default{i})")
+    if texts:  # the free texts' characters, in one search: the other parsers check theirs
+        lines.append(f"    if forbidden_in({' + '.join(texts)}): raise NeedsDetail")
     source = (
         "def check(f, line):\n" + "\n".join(lines) + f"\n    return (line, {', '.join(values)})\n"
     )
-    scope: dict[str, Any] = {"NeedsDetail": NeedsDetail}
+    scope: dict[str, Any] = {"NeedsDetail": NeedsDetail, "forbidden_in": forbidden_in}
     for i, column in enumerate(schema.columns):
         scope[f"parse{i}"], scope[f"default{i}"] = column.parse, column.default
     exec(source, scope)  # noqa: S102 - source built above from our own schema

@@ -53,17 +53,17 @@ function renderCaller(state) {
 
 function phoneButtons(sid, actions) {
   return actions.map(([action, label, value]) =>
-    `<button data-sid="${sid}" data-action="${action}" data-value="${value || ""}">${label}</button>`).join(" ");
+    `<button data-sid="${escapeHtml(sid)}" data-action="${escapeHtml(action)}" data-value="${escapeHtml(value || "")}">${escapeHtml(label)}</button>`).join(" ");
 }
 
 function renderStaff(state) {
   $("#ringing").innerHTML = state.ringing.map((c) => `
-    <div class="phone ringing"><strong>${c.to}</strong> sonne (appel du service d'astreinte)
+    <div class="phone ringing"><strong>${escapeHtml(c.to)}</strong> sonne (appel du service d'astreinte)
       <div class="actions">${phoneButtons(c.sid, [
         ["answer", "Décrocher"], ["voicemail", "Laisser la messagerie répondre"],
         ["no-answer", "Laisser sonner"], ["busy", "Occupé"]])}</div></div>`).join("");
   $("#outbound").innerHTML = state.outbound.map((c) => `
-    <div class="phone"><strong>${c.to}</strong> ${c.ended ? "— terminé" : "— en ligne"}
+    <div class="phone"><strong>${escapeHtml(c.to)}</strong> ${c.ended ? "— terminé" : "— en ligne"}
       <div class="transcript">${escapeHtml(c.transcript.join("\n"))}</div>
       ${c.waiting ? `<div class="keypad">${phoneButtons(c.sid,
         [..."123456789*0#"].map((key) => ["press", key, key]))}</div>
@@ -71,20 +71,23 @@ function renderStaff(state) {
         ["silence", "Silence"], ["hangup", "Raccrocher"]])}</div>` : ""}
     </div>`).join("");
   $("#messages").innerHTML = state.messages.map((m) =>
-    `<li><strong>${m.to}</strong> : ${escapeHtml(m.body)}</li>`).join("") || "<li>Aucun.</li>";
+    `<li><strong>${escapeHtml(m.to)}</strong> : ${escapeHtml(m.body)}</li>`).join("") || "<li>Aucun.</li>";
 }
 
 function renderDispatcher(state) {
   $("#sheets").innerHTML = state.sheets.map((s) =>
-    `<li><a href="/simulator/sheets/${encodeURIComponent(s.name)}.pdf" target="_blank">${s.name}</a></li>`,
+    `<li><a href="/simulator/sheets/${encodeURIComponent(s.name)}.pdf" target="_blank">${escapeHtml(s.name)}</a></li>`,
   ).join("") || "<li>Aucune fiche pour l'instant.</li>";
   $("#jobs").innerHTML = "<tr><th>Quoi</th><th>Pour</th><th>Quand</th><th>État</th></tr>" +
-    state.jobs.map((j) => `<tr><td>${j.kind}</td><td>${j.to}</td><td>${j.due}</td>` +
-      `<td>${j.status} ${j.outcome}</td></tr>`).join("");
+    state.jobs.map((j) => `<tr><td>${escapeHtml(j.kind)}</td><td>${escapeHtml(j.to)}</td>` +
+      `<td>${escapeHtml(j.due)}</td><td>${escapeHtml(j.status)} ${escapeHtml(j.outcome)}</td></tr>`).join("");
 }
 
+// Everything put into the page's HTML goes through here: numbers, names and words come from
+// the requests the simulator was sent, and the page is on the back office's origin.
 function escapeHtml(text) {
-  return text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+  return String(text ?? "").replace(/[&<>"']/g, (c) =>
+    ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
 
 async function refresh() {
