@@ -132,8 +132,10 @@ def _empty(db: Database, table: Table) -> None:
 
 
 def _index(db: Database, table: Table) -> None:
-    with db.engine.begin() as connection:
-        for index in table.indexes:
+    """Each index in its own transaction: SQLite's write lock, which calls need for their
+    traces, is held for one index at a time, not for all of them."""
+    for index in table.indexes:
+        with db.engine.begin() as connection:
             connection.execute(CreateIndex(index, if_not_exists=True))
 
 
