@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 
 from ivr.adapters.db import Database
+from ivr.services import uploads
 from ivr.services.callee import Announcements, DispatcherCalls
 from ivr.services.calls import Calls
 from ivr.services.dispatch import Dispatcher, make_dispatcher
@@ -81,7 +82,11 @@ def make_worker(dispatcher: Dispatcher) -> Worker:
         dispatcher.plan_ended_calls()
         retention.housekeep()
 
-    return Worker(dispatcher.queue, dispatcher.handlers(), housekeeping, dispatcher.job_failed)
+    handlers = {
+        **dispatcher.handlers(),
+        uploads.KIND: uploads.ClientImports(dispatcher.db, dispatcher.clock).run,
+    }
+    return Worker(dispatcher.queue, handlers, housekeeping, dispatcher.job_failed)
 
 
 def worker_of(app: Flask) -> Worker:

@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     # Callers' recordings are deleted, at Twilio and here, this many days after they were
     # made (about six months: the CNIL's guidance for call recordings).
     RECORDING_RETENTION_DAYS: int = Field(default=183, ge=1)
+    # Where client files sent from the back office wait for the worker to import them.
+    UPLOAD_FOLDER: Path = PROJECT_ROOT / "var" / "uploads"
     # Where recorded prompts (audio files uploaded in the back office) are kept.
     MEDIA_FOLDER: Path = PROJECT_ROOT / "var" / "media"
 

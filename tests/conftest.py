@@ -94,6 +94,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         DATABASE_URL=database_url,
         FAX_FOLDER=tmp_path / "faxes",
+        UPLOAD_FOLDER=tmp_path / "uploads",
         TWILIO_ACCOUNT_SID="AC" + "0" * 32,
         TWILIO_AUTH_TOKEN="test-token",
     )

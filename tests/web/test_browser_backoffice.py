@@ -119,7 +119,10 @@ def test_a_bad_client_file_is_refused_with_its_report(site, page, tmp_path):
     page.goto(f"{site.base_url}/reference")
     page.set_input_files('input[name="file"]', str(bad))
     page.click("text=Importer")
-    report = page.locator("#report")
-    report.get_by_text("Import refusé").wait_for()
+    page.get_by_text("importé en arrière-plan").wait_for()
+    assert site.worker.run_due() >= 1  # the worker imports it
+    page.reload()
+    report = page.locator("#clients-report")
+    report.get_by_text("refusé, rien n’a changé").wait_for()
     text = report.inner_text()
     assert "error" in text and "line 2" in text and "clients-semaine-52.csv" in text
