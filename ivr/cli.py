@@ -73,7 +73,7 @@ def db_upgrade(obj: Context) -> None:
     """Create or migrate the schema of DATABASE_URL."""
     from ivr.adapters.migrations import upgrade
 
-    upgrade(obj.db.engine)
+    upgrade(obj.db.engine, clock=obj.settings.make_clock())
     click.echo("database schema is up to date")
 
 

@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         "ivr.dispatcher_calls": DispatcherCalls(calls_db, settings, clock, reference),
         # The web app follows the dispatcher's calls; placing them is the worker's.
         "ivr.dispatcher": make_dispatcher(calls_db, settings, clock, reference),
-        "ivr.outage": DatabaseOutage(),
+        "ivr.outage": DatabaseOutage(clock),
     }
     app = web_app(settings, parts)
     if settings.IVR_SIMULATOR:

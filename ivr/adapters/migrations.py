@@ -5,17 +5,18 @@ changed."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
+from alembic import command, op
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
 from ivr.adapters.orm import UTCDateTime
+from ivr.clock import Clock
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -35,11 +36,13 @@ def revisions(connection: Connection) -> tuple[str | None, str | None]:
     return current, ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema of `engine`'s database to `revision`."""
+def upgrade(engine: Engine, revision: str = "head", clock: Clock | None = None) -> None:
+    """Bring the schema of `engine`'s database to `revision`; what the data steps write is
+    dated by `clock` (the program's: IVR_CLOCK)."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        config.attributes["clock"] = clock or Clock()
         command.upgrade(config, revision)
 
 
@@ -74,7 +77,7 @@ def replace_saved_prompts(connection: Connection, words: Mapping[str, str], by: 
     """Each prompt of `words` an administrator saved gets these words as a new version (the
     old one stays in the history, for a rollback by hand); the names replaced."""
     saved = saved_prompts(connection, words)
-    now = datetime.now(UTC)
+    now = _now()
     for name, version in saved.items():
         new = {"name": name, "version": version + 1, "text": words[name], "audio_path": None}
         connection.execute(_VERSIONS.insert().values(**new, created_at=now, created_by=by))
@@ -83,4 +86,11 @@ def replace_saved_prompts(connection: Connection, words: Mapping[str, str], by: 
 
 def alert(connection: Connection, kind: str, message: str) -> None:
     """An alert for the operators, as the app stores them."""
-    connection.execute(_ALERTS.insert().values(at=datetime.now(UTC), kind=kind, message=message))
+    connection.execute(_ALERTS.insert().values(at=_now(), kind=kind, message=message))
+
+
+def _now() -> datetime:
+    """Now, by the clock `upgrade` was given (the alembic command line gives none)."""
+    config = op.get_context().config
+    clock = config.attributes.get("clock") if config is not None else None
+    return (clock or Clock()).now()

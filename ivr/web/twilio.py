@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import hmac
 import logging
-import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from flask import Blueprint, Response, abort, request
 from sqlalchemy.exc import OperationalError
 from twilio.request_validator import RequestValidator
 
 from ivr.adapters.twilio_rest import UNDER_WAY
+from ivr.clock import Clock
 from ivr.services.calls import Calls
 from ivr.services.dispatch import Dispatcher
 from ivr.services.trace import alert_on_failure
@@ -77,20 +78,21 @@ def _hook() -> Webhook:
 
 class DatabaseOutage:
     """Once a turn found the database unreachable (its waits are bounded: `CALLS_DB_SECONDS`),
-    the turns of the next `SECONDS` do not wait for it: each caller gets the safe answer at
-    once. Else a stalled database would hold every thread of the worker, each for its
-    bound, and the requests that need no database would wait behind them."""
+    the turns of the next `LASTS`, by the program's clock, do not wait for it: each caller
+    gets the safe answer at once. Else a stalled database would hold every thread of the
+    worker, each for its bound, and the requests that need no database would wait behind."""
 
-    SECONDS = 10.0
+    LASTS = timedelta(seconds=10)
 
-    def __init__(self) -> None:
-        self._until = 0.0
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._until: datetime | None = None
 
     def on(self) -> bool:
-        return time.monotonic() < self._until
+        return self._until is not None and self._clock.now() < self._until
 
     def begin(self) -> None:
-        self._until = time.monotonic() + self.SECONDS
+        self._until = self._clock.now() + self.LASTS
 
 
 def _turn(kind: str, safe: Callable[[], str] | None = None) -> Response:
