@@ -13,12 +13,11 @@ from typing import Any
 from flask import Flask
 
 from ivr.adapters.db import Database
-from ivr.services import uploads
+from ivr.services import retention, uploads
 from ivr.services.callee import Announcements, DispatcherCalls
 from ivr.services.calls import Calls
 from ivr.services.dispatch import Dispatcher, make_dispatcher
 from ivr.services.reference import ReferenceCache
-from ivr.services.retention import Retention
 from ivr.services.worker import Worker
 from ivr.settings import Settings, load_settings
 from ivr.simulator import pages
@@ -76,15 +75,16 @@ def make_worker(dispatcher: Dispatcher) -> Worker:
     """The dispatcher's worker: its jobs, the planning of ended calls and of the day's pass
     over old recordings, the chains that go on when a job is given up."""
     days = dispatcher.settings.RECORDING_RETENTION_DAYS
-    retention = Retention(dispatcher.db, dispatcher.clock, dispatcher.rest, days)
+    recordings = retention.Retention(dispatcher.db, dispatcher.clock, dispatcher.rest, days)
 
     def housekeeping() -> None:
         dispatcher.plan_ended_calls()
-        retention.housekeep()
+        recordings.housekeep()
 
     handlers = {
         **dispatcher.handlers(),
         uploads.KIND: uploads.ClientImports(dispatcher.db, dispatcher.clock).run,
+        retention.KIND: recordings.run,
     }
     return Worker(dispatcher.queue, handlers, housekeeping, dispatcher.job_failed)
 

@@ -2,28 +2,31 @@
 
 At most `RECORDING_RETENTION_DAYS` after they were made (default 183, about six months: the
 CNIL's guidance for call recordings); then deleted at Twilio, which keeps the audio, and here,
-with the deletion on the call's trace. The worker makes the pass as part of its housekeeping,
-once a day (by the program's clock); a pass that fails raises an alert and is made again an
-hour later.
+with the deletion on the call's trace. It is a job of the worker, planned once a day (a Paris
+date, by the program's clock) when some recording is past its time: retried, leased and failed
+visibly like any other. A pass takes a batch at a time, well inside a job's lease, and plans
+the next batch at once.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
 from ivr.adapters.db import Database
 from ivr.adapters.orm import RecordingRow
 from ivr.adapters.twilio_rest import TwilioRest
 from ivr.clock import Clock
+from ivr.services.jobs import Done, Job, JobOutcome, JobQueue
 from ivr.services.trace import add_event, alert_on_failure
 
 log = logging.getLogger(__name__)
+KIND = "delete_recordings"
 DELETED = "deleted"
-RETRY = timedelta(hours=1)
+BATCH = 100  # Twilio deletes in ~0.3 s each: a batch ends well inside the job's lease
 
 
 @dataclass
@@ -32,39 +35,52 @@ class Retention:
     clock: Clock
     rest: TwilioRest | None
     days: int
-    next_at: datetime | None = None  # when this worker makes its next pass
+    planned_for: date | None = None  # the day this worker last planned a pass for
 
     def housekeep(self) -> None:
-        """The day's pass, if it is due."""
-        now = self.clock.now()
-        if self.rest is None or (self.next_at is not None and now < self.next_at):
+        """Plan the day's pass, once a day (whichever worker gets there first), when some
+        recording is past its time."""
+        today = self.clock.local_now().date()
+        if self.rest is None or self.planned_for == today:
             return
+        now = self.clock.now()
+        with self.db.session() as session:
+            if session.scalar(self._due(now).limit(1)) is not None:
+                JobQueue(self.db, self.clock).schedule(session, KIND, f"{KIND}:{today}", now)
+        self.planned_for = today
+
+    def run(self, job: Job) -> JobOutcome:
+        """The job: a batch of recordings past their time, deleted at Twilio then here.
+        Twilio or the database away: an alert at the first failure, and the job's retries."""
+        now = self.clock.now()
         try:
             deleted = self.delete_old(now)
-        except Exception as error:  # Twilio or the database away: the recordings wait an hour
-            self.next_at = now + RETRY
-            log.exception("recordings could not be deleted")
-            alert_on_failure(self.db, now, "retention_failed", f"{type(error).__name__}")
-            return
-        self.next_at = now + timedelta(days=1)
-        if deleted:
-            log.info("%d recording(s) deleted after %d days", deleted, self.days)
+        except Exception as error:
+            if job.attempts == 1:
+                alert_on_failure(self.db, now, "retention_failed", type(error).__name__)
+            raise
+        if deleted == BATCH:  # more are due: the next batch now, as its own job
+            with self.db.session() as session:
+                JobQueue(self.db, self.clock).schedule(session, KIND, f"{KIND}:{now}", now)
+        log.info("%d recording(s) deleted after %d days", deleted, self.days)
+        return Done(f"{deleted} deleted")
 
     def delete_old(self, now: datetime) -> int:
-        """Every recording made more than `days` ago, deleted at Twilio then here, one by one
-        (a pass cut short goes on where it stopped); how many."""
+        """Up to a batch of recordings made more than `days` ago, deleted at Twilio then
+        here, one by one (a pass cut short goes on where it stopped); how many."""
         assert self.rest is not None
-        cutoff = now - timedelta(days=self.days)
         with self.db.snapshot() as session:
-            due = session.scalars(
-                select(RecordingRow.sid)
-                .where(RecordingRow.received_at < cutoff, RecordingRow.status != DELETED)
-                .order_by(RecordingRow.id)
-            ).all()
+            due = session.scalars(self._due(now).order_by(RecordingRow.id).limit(BATCH)).all()
         for sid in due:
             self.rest.delete_recording(sid)  # outside any transaction: no lock held meanwhile
             self._forget(sid, now)
         return len(due)
+
+    def _due(self, now: datetime) -> Select[str]:
+        cutoff = now - timedelta(days=self.days)
+        return select(RecordingRow.sid).where(
+            RecordingRow.received_at < cutoff, RecordingRow.status != DELETED
+        )
 
     def _forget(self, sid: str, now: datetime) -> None:
         """The recording's row keeps that it was made and deleted, not where its audio was;

@@ -1,11 +1,14 @@
 """Callers' recordings are kept six months at most (RECORDING_RETENTION_DAYS), then deleted
-at Twilio and here, the deletion on the call's trace; by the worker, on the program's clock."""
+at Twilio and here, the deletion on the call's trace; by a job of the worker, planned once a day
+on the program's clock."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
-from ivr.adapters.orm import AlertRow, CallEventRow, RecordingRow
+from ivr.adapters.orm import AlertRow, CallEventRow, JobRow, RecordingRow
 from tests.dispatch.test_dispatcher import unanswered_call
 
 
@@ -44,7 +47,15 @@ def test_a_message_is_deleted_at_twilio_and_here_once_its_six_months_are_over(
     assert fake_twilio.deleted_recordings == [first[0], second[0]]
 
 
-def test_twilio_down_the_recordings_wait_an_hour_and_an_alert_says_why(night, demo, fake_twilio):
+def retention_jobs(db) -> list[tuple[str, str | None]]:
+    with db.snapshot() as session:
+        jobs = session.scalars(
+            select(JobRow).where(JobRow.kind == "delete_recordings").order_by(JobRow.id)
+        )
+        return [(job.status, job.outcome) for job in jobs]
+
+
+def test_twilio_down_the_recordings_wait_and_an_alert_says_why(night, demo, fake_twilio):
     n = night(RECORDING_RETENTION_DAYS=30)
     unanswered_call(n)
     n.run_worker()
@@ -54,6 +65,28 @@ def test_twilio_down_the_recordings_wait_an_hour_and_an_alert_says_why(night, de
     assert recordings(demo)[0][1] != "deleted"
     with demo.snapshot() as session:
         assert "retention_failed" in session.scalars(select(AlertRow.kind)).all()
-    n.later(minutes=61)
+    assert retention_jobs(demo)[-1][0] == "pending"  # the job's own retry, a little later
+    n.later(minutes=1)
     n.run_worker()
     assert recordings(demo)[0][1] == "deleted" and deletions(demo)[0]["kept_days"] == 30
+    assert retention_jobs(demo)[-1] == ("done", "1 deleted")
+
+
+def test_a_long_backlog_is_deleted_a_batch_at_a_time_each_its_own_job(night, demo, fake_twilio):
+    n = night(RECORDING_RETENTION_DAYS=30)
+    made = n.app.extensions["ivr.clock"].now() - timedelta(days=40)
+    with demo.session() as session:  # a year of recordings from before the retention
+        session.add_all(
+            RecordingRow(
+                sid=f"RE{i:032d}", url="u", kind="message", status="completed", received_at=made
+            )
+            for i in range(250)
+        )
+    n.run_worker()
+    assert len(fake_twilio.deleted_recordings) == 250
+    assert {status for _, status, _ in recordings(demo)} == {"deleted"}
+    assert retention_jobs(demo) == [
+        ("done", "100 deleted"),
+        ("done", "100 deleted"),
+        ("done", "50 deleted"),
+    ]

@@ -1,9 +1,10 @@
 """A bad night for the database: every webhook still answers with speech, at once.
 
 Each fault is real and in another process or socket: a SQLite write lock held by another
-process, a "PostgreSQL" that accepts connections and never replies, a database file moved
-away. `ivr serve` runs as in production; the client's timeouts are the bound the caller
-needs (Twilio gives up at 15 s), not a measure."""
+process, the real PostgreSQL's `calls` table locked by another process, a "PostgreSQL" that
+accepts connections and never replies, a database file moved away. `ivr serve` runs as in
+production; the client's timeouts are the bound the caller needs (Twilio gives up at 15 s),
+not a measure."""
 
 from __future__ import annotations
 
@@ -142,6 +143,47 @@ def test_a_database_that_never_replies_every_webhook_answers_with_speech(silent_
         assert health(base) == (503, "database unreachable")
         with urllib.request.urlopen(f"{base}/livez", timeout=ANSWER_WITHIN) as response:
             assert response.status == 200
+
+
+@pytest.fixture
+def postgres_locked(database_url, demo):
+    """The suite's real PostgreSQL (with the demo data), its `calls` table locked by another
+    process: every read and write of a call waits, as behind a stuck migration or a vacuum."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgresql://... (.ci/run does)")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from sqlalchemy import create_engine, text\n"
+            "connection = create_engine(sys.argv[1]).connect()\n"
+            "connection.execute(text('LOCK TABLE calls IN ACCESS EXCLUSIVE MODE'))\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(120)\n",
+            database_url,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        yield database_url
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_real_postgresql_that_holds_every_call_waiting_each_webhook_answers_with_speech(
+    postgres_locked,
+):
+    with running_ivr(postgres_locked, TWILIO_AUTH_TOKEN=AUTH_TOKEN) as base:
+        with ThreadPoolExecutor(8) as pool:
+            calls = [pool.submit(webhook, base, "/twilio/voice", sid(n)) for n in range(6)]
+            fallback = pool.submit(webhook, base, "/twilio/voice/fallback", sid(98))
+            heard = [call.result() for call in calls] + [fallback.result()]
+        assert all(SAFE_WORDS in twiml and "<Say" in twiml for twiml in heard)
+        assert health(base)[0] == 200  # the directory reads on: only the calls are held
 
 
 def test_a_database_file_moved_away_is_not_made_again_empty(make_app, tmp_path):
