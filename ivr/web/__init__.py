@@ -35,7 +35,7 @@ def web_app(settings: Settings, parts: Mapping[str, Any]) -> Flask:
     app.extensions.update(parts)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from ivr.web import admin, auth, backoffice, fax, home, twilio
+    from ivr.web import admin, auth, backoffice, fax, home, reference, twilio
 
     auth.init(app)
     app.after_request(_security_headers)
@@ -43,6 +43,7 @@ def web_app(settings: Settings, parts: Mapping[str, Any]) -> Flask:
     app.register_blueprint(home.blueprint)
     app.register_blueprint(backoffice.blueprint)
     app.register_blueprint(admin.blueprint)
+    app.register_blueprint(reference.blueprint)
     # Signed their own way (Twilio's signature, the fax callback's token): no CSRF token.
     app.register_blueprint(auth.csrf.exempt(twilio.blueprint))
     app.register_blueprint(auth.csrf.exempt(fax.blueprint))
