@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/import_clients.py [--rows 1000000] [--keep]
 
-1. writes a realistic, seeded client file of `--rows` rows (FORMATS.md, "Client file") in a
+1. writes a realistic, seeded client file of `--rows` rows (docs/formats.md, "Client file") in a
    temporary folder;
 2. measures the floor: the same file read with `csv.reader` and inserted with
    `sqlite3.executemany` into one plain table (every column TEXT, no index) of a fresh SQLite

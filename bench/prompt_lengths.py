@@ -25,33 +25,7 @@ import tempfile
 from pathlib import Path
 
 from ivr.adapters.prompt_store import default_prompts
-
-# A demo request, as the flows fill the prompts (spoken forms: digits in pairs, symbols in words).
-EXAMPLE = {
-    "name": "Syndic Résidence Les Pins",
-    "city": "Paris",
-    "address": "37 rue Riquet",
-    "place": "Paris, 37 rue Riquet",
-    "client_id": "1 0 0 0 0 0 0 2",
-    "phone": "06 11 11 11 11",
-    "equipment": "Chaudières murales gaz des 48 logements",
-    "contract": "Votre contrat",
-    "delay": "une intervention sous 4 heures",
-    "when": "demain samedi, à 8 heures",
-    "gas_number": "0 800 47 33 33",
-    "fault": "panne de chauffage",
-    "danger": "odeur de gaz ou fuite de gaz",
-    "reference": "1 2 7",
-    "postcode": "75019",
-    "position": "1",
-    "count": "2",
-    "time": "23 heures",
-    "client": "Syndic Résidence Les Pins, 37 rue Riquet, à Paris",
-    "message": "Un message de 20 secondes a été laissé.",
-    "hours": "6",
-    "agency": "Paris Nord",
-    "requests": "réf. 127 Paris, 37 rue Riquet, panne de chauffage, 06 11 11 11 11",
-}
+from ivr.services.prompt_editing import EXAMPLES  # the back office's Listen uses the same
 
 
 def seconds(text: str, wav: Path) -> float:
@@ -75,7 +49,7 @@ def main() -> int:
     for name in prompts.defaults:
         if name.startswith("sms_"):
             continue  # text messages: read, not heard
-        text = prompts.text(name, EXAMPLE)
+        text = prompts.text(name, EXAMPLES)
         words = len(re.findall(r"\w[\w'-]*", text))
         rows.append((name, words, seconds(text, folder / f"{name}.wav"), text))
     if args.longest:

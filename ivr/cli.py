@@ -1,4 +1,4 @@
-"""The `ivr` command (CONTRACT.md, "Running it")."""
+"""The `ivr` command (docs/contract.md, "Running it")."""
 
 from __future__ import annotations
 
@@ -80,17 +80,29 @@ def db_upgrade(obj: Context) -> None:
 @main.command("import")
 @click.argument("kind", type=click.Choice(["directory", "clients"]))
 @click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    help="clients: import a file that removes more than 10 % of the clients in force "
+    "(refused without it, in case the file was cut short).",
+)
 @click.pass_obj
 @_fails_cleanly
-def import_(obj: Context, kind: str, path: Path) -> None:
-    """Load the company's reference data (FORMATS.md), all or nothing: `directory DIR`, the
-    five directory files of DIR; `clients FILE`, the weekly client file."""
+def import_(obj: Context, kind: str, path: Path, allow_shrink: bool) -> None:
+    """Load the company's reference data (docs/formats.md), all or nothing: `directory DIR`,
+    the five directory files of DIR; `clients FILE`, the weekly client file."""
     from ivr.services.importing import import_clients, import_directory
 
-    run = import_clients if kind == "clients" else import_directory
-    report = run(obj.db, path, obj.settings.make_clock())
+    clock = obj.settings.make_clock()
+    if kind == "clients":
+        report = import_clients(obj.db, path, clock, allow_shrink=allow_shrink)
+    elif allow_shrink:  # said in French, as the report is: the operators are French
+        click.echo("--allow-shrink : seulement pour « ivr import clients »", err=True)
+        sys.exit(2)
+    else:
+        report = import_directory(obj.db, path, clock)
     for line in report.lines():
-        click.echo(line, err=not report.accepted and line.startswith("error"))
+        click.echo(line, err=not report.accepted and line.startswith("erreur"))
     if not report.accepted:
         click.echo(report.summary(), err=True)
         sys.exit(1)
@@ -241,10 +253,11 @@ def user() -> None:
 def user_add(
     obj: Context, email: str, role: str, region: str | None, agency: str | None, exists_ok: bool
 ) -> None:
-    """Create an account; the password is read from standard input (never an argument)."""
+    """Create an account; the password is asked for, unseen, twice at a terminal, else read
+    from standard input (scripts pipe it): never an argument, which `ps` would show."""
     from ivr.services.accounts import AccountError, AccountExists, add_user
 
-    password = sys.stdin.readline().rstrip("\r\n")
+    password = _password()
     try:
         created = add_user(obj.db, obj.settings.make_clock(), email, password, role, region, agency)
     except AccountExists as error:
@@ -256,6 +269,15 @@ def user_add(
         raise click.ClickException(str(error)) from None
     scope = created.region or created.agency or "everything"
     click.echo(f"{created.email}: {created.role} ({scope})")
+
+
+def _password() -> str:
+    """A person at a terminal is asked, and what they type is not shown; a script's line is
+    read as it comes."""
+    if sys.stdin.isatty():
+        typed: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return typed
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 @main.group()

@@ -1,4 +1,4 @@
-"""Settings from the environment (CONTRACT.md), validated once at start-up."""
+"""Settings from the environment (docs/contract.md), validated once at start-up."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class FaxTransport(StrEnum):
 
 
 class Settings(BaseSettings):
-    """Every variable of CONTRACT.md, plus the project's own (documented in README.md)."""
+    """Every variable of docs/contract.md, plus the project's own (documented in README.md)."""
 
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=True, extra="ignore")
 

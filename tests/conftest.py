@@ -234,3 +234,35 @@ def running_ivr(database_url: str, **env: str) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+# --- The back office: a logged-in client, a real browser -----------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def log_in(app, email: str, password: str):
+    """A test client of `app` logged in as `email`, and its CSRF token."""
+    import re
+
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    form = {"email": email, "password": password, "csrf_token": token}
+    assert client.post("/login", data=form).status_code == 302, email
+    return client, token
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium, headless (Playwright); audio may play without a click."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
+            headless=True,
+        )
+        yield chromium
+        chromium.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ivr.domain.outcomes import RequestOutcome
 from ivr.domain.triage import Danger, Fault
 
-# --- The caller's menus (VOICE.md: the option first, the key last) ---------------------------
+# --- The caller's menus (the option first, the key last) ------------------------------------
 
 DANGER = "9"  # at every menu: « Si vous sentez une odeur de gaz, tapez 9. »
 OPERATOR = "0"  # at every menu, when an operator number is configured

@@ -1,4 +1,4 @@
-"""The technicians' and managers' side of the out-of-hours number (PROCEDURE.md §6).
+"""The technicians' and managers' side of the out-of-hours number (docs/procedure.md §6).
 
 An on-call line or a regional manager's mobile calling is asked its PIN; anyone else comes
 here by keying * at the caller's first question, then the agency code and the PIN of one of

@@ -85,7 +85,7 @@ def _dialable(fax: Fax) -> str:
 
 
 class FolderFax:
-    """Writes `NAME.pdf`, then `NAME.json` beside it (CONTRACT.md, FAX_FOLDER).
+    """Writes `NAME.pdf`, then `NAME.json` beside it (docs/contract.md, FAX_FOLDER).
 
     Each file appears whole (temporary file, then rename) and the JSON last, so a watcher that
     sees `NAME.json` finds `NAME.pdf` complete. Sending the same name again rewrites the same

@@ -1,4 +1,4 @@
-"""Twilio's REST API, with the official client, at `TWILIO_API_BASE_URL` (CONTRACT.md).
+"""Twilio's REST API, with the official client, at `TWILIO_API_BASE_URL` (docs/contract.md).
 
 The few requests the dispatcher makes: place a call, ask how a call went, find a call placed
 before a crash, send a text message. Failures come out as a provider's errors
@@ -108,7 +108,7 @@ class NumberSetUp:
 
 
 def configure_number(rest: TwilioRest, number: str, base_url: str) -> NumberSetUp:
-    """Point the out-of-hours number's webhooks at this app (CONTRACT.md, "Twilio webhooks"):
+    """Point the out-of-hours number's webhooks at this app (docs/contract.md, "Twilio webhooks"):
     "A call comes in", "Primary handler fails", "Call status changes"."""
     found = _provider(lambda: rest.client.incoming_phone_numbers.list(phone_number=number, limit=2))
     if len(found) != 1:

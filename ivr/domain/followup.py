@@ -1,4 +1,4 @@
-"""What the dispatcher does once a caller's call has ended (PROCEDURE.md §5.2): pure rules.
+"""What the dispatcher does once a caller's call has ended (docs/procedure.md §5.2): pure rules.
 
 The call's decision (`ivr.domain.routing`) and how the call went give the jobs to schedule:
 call the technician (now, or next morning), call the manager on duty, text them, send the

@@ -1,6 +1,6 @@
 """The company's reference data as the rules see it: plain, immutable values.
 
-Names follow FORMATS.md. Phone numbers are E.164; times are local French times; instants
+Names follow docs/formats.md. Phone numbers are E.164; times are local French times; instants
 are aware datetimes.
 """
 

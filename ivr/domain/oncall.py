@@ -131,7 +131,7 @@ def daytime_start(windows: Iterable[OnCallWindow], day: date, department: str) -
     """When `day`'s daytime shift starts, if `day` is an on-call day; else None.
 
     An on-call day is a Saturday, Sunday or public holiday with a window starting between
-    05:00 and 12:00 (PROCEDURE.md, special cases).
+    05:00 and 12:00 (docs/procedure.md, special cases).
     """
     if not is_weekend_or_holiday(day, department):
         return None

@@ -1,4 +1,4 @@
-"""The routing decision (PROCEDURE.md §3, §5): one pure function, `decide`.
+"""The routing decision (docs/procedure.md §3, §5): one pure function, `decide`.
 
 The command line (`ivr route`), the voice flow and the dispatcher all call it; none of them
 re-implements a rule. It reads the directory and the client as plain values and returns what
@@ -54,7 +54,7 @@ class Decision:
     reason: str
 
     def as_json(self) -> dict[str, Any]:
-        """The object `ivr route` prints (CONTRACT.md)."""
+        """The object `ivr route` prints (docs/contract.md)."""
         return {
             "action": self.action.value,
             "call_at": in_paris(self.call_at).isoformat() if self.call_at else None,

@@ -1,6 +1,6 @@
 """What a technician or a manager is told of a request, wherever they are told it: the
 announcement before being put through, the dispatcher's call and voicemail message, the text
-message, the summary sheet. The most useful first (VOICE.md): the town and the fault, then the
+message, the summary sheet. The most useful first: the town and the fault, then the
 client and the number to call back, then the reference."""
 
 from __future__ import annotations

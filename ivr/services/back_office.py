@@ -1,6 +1,6 @@
 """What the back office shows and changes (its queries; the views only render): calls within
-an account's reach, a call's whole trace, the agency's morning, jobs to retry, the overview
-of the front page and of operations, the client file searched."""
+an account's reach, a call's whole trace, jobs to retry, the overview of the front page and of
+operations, the client file searched. The agency's morning: ivr.services.agency_morning."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from ivr.adapters.db import Database
@@ -27,6 +27,7 @@ from ivr.adapters.orm import (
 from ivr.adapters.repository import client_count, table_in_force
 from ivr.clock import Clock
 from ivr.domain.local_time import PARIS
+from ivr.domain.trace_words import CALL_OUTCOMES, Name, job_state
 from ivr.services.accounts import Account
 
 PAGE = 25
@@ -93,6 +94,40 @@ class CallTrace:
     recordings: list[RecordingRow]
     jobs: list[JobRow]
 
+    def placed(self, name: Name) -> list[PlacedCall]:
+        """Every call placed for the request, in time order: put through while the caller
+        waited, then the dispatcher's calls to the lines."""
+        placed = [
+            PlacedCall(
+                a.started_at,
+                name(a.number),
+                "mise en relation pendant l'appel",
+                "a pris l'appel"
+                if a.accepted
+                else CALL_OUTCOMES.get(a.outcome or "", "sans suite"),
+            )
+            for a in self.attempts
+        ]
+        placed += [
+            PlacedCall(
+                job.done_at or job.due_at,
+                name(job.payload["numbers"][job.payload["index"]]),
+                "appelé par le service d'astreinte",
+                job_state(job.status, job.outcome),
+            )
+            for job in self.jobs
+            if job.kind == "call_line"
+        ]
+        return sorted(placed, key=lambda p: p.at)
+
+
+@dataclass(frozen=True)
+class PlacedCall:
+    at: datetime
+    who: str
+    how: str
+    outcome: str
+
 
 def trace(db: Database, who: Account, call_id: int) -> CallTrace | None:
     """A call's whole trace, if the account may see it."""
@@ -120,26 +155,6 @@ def recording(db: Database, who: Account, recording_id: int) -> RecordingRow | N
             return None
         allowed = session.scalar(visible(select(CallRow.id).where(CallRow.id == row.call_id), who))
         return row if allowed else None
-
-
-def to_process(db: Database, who: Account) -> list[CallRow]:
-    """The agency's morning: requests and messages still to process, oldest first."""
-    query = visible(select(CallRow), who).where(
-        CallRow.processed_at.is_(None),
-        CallRow.ended_at.is_not(None),
-        or_(CallRow.action.is_not(None), CallRow.message_seconds > 0),
-    )
-    with db.snapshot() as session:
-        return list(session.scalars(query.order_by(CallRow.started_at).limit(200)))
-
-
-def mark_processed(db: Database, clock: Clock, who: Account, call_id: int) -> bool:
-    with db.session() as session:
-        call = session.scalar(visible(select(CallRow).where(CallRow.id == call_id), who))
-        if call is None or call.processed_at is not None:
-            return False
-        call.processed_at, call.processed_by = clock.now(), who.email
-        return True
 
 
 def retry_job(db: Database, clock: Clock, job_id: int) -> bool:
@@ -170,9 +185,19 @@ def job_in_reach(db: Database, who: Account, job_id: int) -> JobRow | None:
     return job
 
 
-def agency_codes(db: Database) -> list[str]:
+def agency_codes(db: Database, who: Account) -> list[str]:
+    """The agencies whose calls the account may see."""
     with db.snapshot() as session:
-        return list(session.scalars(select(AgencyRow.cia).order_by(AgencyRow.cia)))
+        return list(session.scalars(_agencies(who).order_by(AgencyRow.cia)))
+
+
+def _agencies(who: Account) -> Select[str]:
+    query = select(AgencyRow.cia)
+    if who.role == "manager":
+        return query.where(AgencyRow.region == who.region)
+    if who.role != "admin":
+        return query.where(AgencyRow.cia == who.agency)
+    return query
 
 
 @dataclass(frozen=True)
@@ -184,13 +209,23 @@ class Overview:
     imports: list[ImportRecord]
 
 
-def overview(db: Database) -> Overview:
+def overview(db: Database, who: Account) -> Overview:
+    """The counts within the account's reach: the company's, a region's, an agency's."""
     with db.snapshot() as session:
+        agencies = _agencies(who)
         return Overview(
-            client_count(session),
-            session.scalar(select(func.count()).select_from(AgencyRow)) or 0,
+            _clients_of(session, agencies) if who.role != "admin" else client_count(session),
+            session.scalar(select(func.count()).select_from(agencies.subquery())) or 0,
             list(session.scalars(select(ImportRecord).order_by(ImportRecord.id.desc()).limit(5))),
         )
+
+
+def _clients_of(session: Session, agencies: Select[str]) -> int:
+    table = table_in_force(session)
+    if table is None:
+        return 0
+    count = select(func.count()).select_from(table).where(table.c.agency.in_(agencies))
+    return session.scalar(count) or 0
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The dispatcher (PROCEDURE.md §5.2): what happens around and after a caller's call.
+"""The dispatcher (docs/procedure.md §5.2): what happens around and after a caller's call.
 
 Once a call has ended, `plan_ended_calls` schedules its jobs (`ivr.domain.followup`), in the
 same transaction that marks it planned, so each is planned once. The worker then runs them:

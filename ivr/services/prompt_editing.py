@@ -1,5 +1,7 @@
 """The words callers hear, as administrators edit them: each prompt's version in force, its
-history, a new version of its words or a recording of it, in force from the next call."""
+history, a new version of its words or a recording of it, in force from the next call; the
+prompts grouped by moment of the call, each with its French title, when it is heard, and its
+words as an example request would fill them (read aloud by the back office)."""
 
 from __future__ import annotations
 
@@ -17,12 +19,42 @@ from sqlalchemy import func, select
 
 from ivr.adapters.db import Database
 from ivr.adapters.orm import PromptVersionRow
+from ivr.adapters.prompt_store import Moment, guides, moments, newest_versions
 from ivr.adapters.prompt_store import defaults as prompt_defaults
-from ivr.adapters.prompt_store import newest_versions
 from ivr.clock import Clock
 from ivr.domain.characters import forbidden_in
-from ivr.domain.prompts import placeholders_in
+from ivr.domain.prompts import Prompts, placeholders_in
 from ivr.services.accounts import Account
+
+# What the back office fills a prompt's {values} with when it reads the words aloud: a demo
+# request (a boiler down in Paris), as the flows say them (digits in pairs, symbols in words).
+EXAMPLES = {
+    "name": "Syndic Résidence Les Pins",
+    "city": "Paris",
+    "address": "37 rue Riquet",
+    "place": "Paris, 37 rue Riquet",
+    "client_id": "1 0 0 0 0 0 0 2",
+    "phone": "06 11 11 11 11",
+    "equipment": "Chaudières murales gaz des 48 logements",
+    "contract": "Votre contrat",
+    "delay": "une intervention sous 4 heures",
+    "when": "demain samedi, à 8 heures",
+    "gas_number": "0 800 47 33 33",
+    "fault": "panne de chauffage",
+    "danger": "odeur de gaz ou fuite de gaz",
+    "reference": "1 2 7",
+    "postcode": "75019",
+    "position": "1",
+    "count": "3",
+    "time": "23 heures 05",
+    "client": "Syndic Résidence Les Pins, 37 rue Riquet, à Paris",
+    "message": "Un message de 20 secondes a été laissé.",
+    "hours": "6",
+    "agency": "Paris Nord",
+    "requests": "réf. 127 Paris, panne de chauffage, 06 11 11 11 11",
+}
+
+OTHERS = Moment("others", "Autres messages", "Messages sans moment de l'appel connu.")
 
 
 @dataclass(frozen=True)
@@ -33,14 +65,34 @@ class PromptView:
     version: int  # 0: the default of config/prompts.toml
     edited_by: str | None
     edited_at: datetime | None
+    title: str = ""  # French, for the administrator
+    moment: Moment = OTHERS
+    heard: str = ""  # French: when it is heard
+    example: str = ""  # the words in force, their {values} filled from EXAMPLES
+    audio: str | None = None  # a recording played instead of the words
+
+    def examples(self) -> dict[str, str]:
+        """The example values of this prompt's placeholders."""
+        return {p: EXAMPLES.get(p, p) for p in self.placeholders}
+
+
+@dataclass(frozen=True)
+class PromptGroup:
+    moment: Moment
+    prompts: list[PromptView]
 
 
 def prompt_list(db: Database) -> list[PromptView]:
+    """Every prompt, in the order of config/prompts.toml, with its version in force."""
     with db.snapshot() as session:
         latest = {row.name: row for row in newest_versions(session)}
+    texts = {name: row.text for name, row in latest.items()}
+    filled = Prompts(prompt_defaults(), texts=texts)
+    known = {m.key: m for m in moments()}
     out = []
     for name, default in prompt_defaults().items():
         row = latest.get(name)
+        guide = guides()[name]
         out.append(
             PromptView(
                 name,
@@ -49,9 +101,25 @@ def prompt_list(db: Database) -> list[PromptView]:
                 row.version if row else 0,
                 row.created_by if row else None,
                 row.created_at if row else None,
+                title=guide.title or name,
+                moment=known.get(guide.moment, OTHERS),
+                heard=guide.heard,
+                example=filled.text(name, EXAMPLES),
+                audio=row.audio_path if row else None,
             )
         )
     return out
+
+
+def prompt_groups(db: Database) -> list[PromptGroup]:
+    """The prompts by moment of the call, in the order a call meets them; a prompt whose
+    moment is unknown last, under « Autres messages », never left out."""
+    prompts = prompt_list(db)
+    groups = [
+        PromptGroup(moment, [p for p in prompts if p.moment == moment])
+        for moment in (*moments(), OTHERS)
+    ]
+    return [group for group in groups if group.prompts]
 
 
 def prompt_versions(db: Database, name: str) -> list[PromptVersionRow]:

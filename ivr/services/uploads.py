@@ -4,33 +4,41 @@ A million-row file takes a minute or more to import: in the web request, it held
 worker that whole time, beside the calls. The upload is kept in `UPLOAD_FOLDER`, a job of the
 worker imports it (as `ivr import clients` does), and the back office shows the import's
 report from the import history once it is done.
+
+A file that would remove more than a tenth of the clients in force is imported only when the
+administrator confirmed it when sending it (`allow_shrink`, kept with the job): else its
+report says how many clients it would remove and how to send it again, confirmed.
 """
 
 from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
 from ivr.adapters.db import Database
 from ivr.adapters.orm import ImportRecord, JobRow
 from ivr.clock import Clock
-from ivr.services.importing import import_clients
+from ivr.services.importing import SHRINK_CONFIRMATION, import_clients
 from ivr.services.jobs import Done, Job, JobOutcome, JobQueue
 
 KIND = "import_clients"
 
 
-def queue_client_file(db: Database, clock: Clock, upload: Path, folder: Path) -> None:
+def queue_client_file(
+    db: Database, clock: Clock, upload: Path, folder: Path, *, allow_shrink: bool = False
+) -> None:
     """Keep `upload` (a file about to be removed) for the worker, and plan its import now."""
     kept = folder / uuid.uuid4().hex / upload.name  # its own folder: the name stays the file's
     kept.parent.mkdir(parents=True)
     shutil.move(upload, kept)
     with db.session() as session:
-        payload = {"path": str(kept)}
+        payload = {"path": str(kept), "name": upload.name, "allow_shrink": allow_shrink}
         JobQueue(db, clock).schedule(
             session, KIND, f"{KIND}:{kept.parent.name}", clock.now(), None, payload
         )
@@ -42,7 +50,7 @@ def waiting_imports(db: Database) -> list[str]:
         jobs = session.scalars(
             select(JobRow).where(JobRow.kind == KIND, JobRow.status.in_(("pending", "running")))
         ).all()
-        return [Path(job.payload["path"]).name for job in jobs]
+        return [_name(job.payload) for job in jobs]
 
 
 def last_client_import(db: Database) -> ImportRecord | None:
@@ -53,6 +61,12 @@ def last_client_import(db: Database) -> ImportRecord | None:
             .order_by(ImportRecord.id.desc())
             .limit(1)
         ).first()
+
+
+def refused_for_shrinking(record: ImportRecord) -> bool:
+    """Whether a client import was refused for removing too many clients unconfirmed (its
+    report then names the confirmation to give)."""
+    return record.status == "rejected" and SHRINK_CONFIRMATION in record.report
 
 
 @dataclass
@@ -66,6 +80,18 @@ class ClientImports:
         path = Path(job.payload["path"])
         if not path.exists():  # imported already by a run cut short after its end
             return Done("gone")
-        report = import_clients(self.db, path, self.clock)
+        report = import_clients(
+            self.db,
+            path,
+            self.clock,
+            name=_name(job.payload),
+            allow_shrink=bool(job.payload.get("allow_shrink")),
+        )
         shutil.rmtree(path.parent, ignore_errors=True)
         return Done("accepted" if report.accepted else "rejected")
+
+
+def _name(payload: Mapping[str, Any]) -> str:
+    """The file's name as the administrator sent it (jobs queued before it was kept: the
+    name of the file kept, the same)."""
+    return str(payload.get("name") or Path(payload["path"]).name)

@@ -6,6 +6,7 @@ demo with one gunicorn worker); never enabled in production (`IVR_SIMULATOR`).""
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,16 +17,21 @@ from sqlalchemy import select
 
 from ivr.adapters.db import Database
 from ivr.adapters.orm import JobRow
+from ivr.adapters.repository import find_client, table_in_force
 from ivr.clock import Clock
 from ivr.domain import wording
 from ivr.domain.local_time import in_paris
+from ivr.domain.model import Directory
 from ivr.services.reference import ReferenceCache
 from ivr.services.worker import Worker
 from ivr.settings import Settings
+from ivr.simulator import words
 from ivr.simulator.dialer import Callee
-from ivr.simulator.phone import OutboundCall, PhoneCall
+from ivr.simulator.guide import Case, cases
+from ivr.simulator.phone import CallStateError, OutboundCall, PhoneCall
 from ivr.simulator.rest import FakeTwilioRest
 from ivr.simulator.transports import FlaskTransport
+from ivr.simulator.twiml import RING_ACTIONS, Ringing, Whispering
 from ivr.simulator.twiml_schema import validate
 
 if TYPE_CHECKING:
@@ -33,13 +39,22 @@ if TYPE_CHECKING:
 
 ACCOUNT = "AC" + "5" * 32  # the demo's Twilio account, as the simulator knows it
 
-# How a technician's or manager's phone behaves when a caller's call is put through to it.
+# How a technician's or manager's phone behaves when a caller's call is put through to it:
+# scripted, or `live`: it rings on the page, where a person answers it or not.
 BEHAVIOURS = {
+    "live": Callee(live=True),
     "take": Callee(keys=["1"]),
     "ring": Callee(answers=False),
     "voicemail": Callee(voicemail=True),
     "busy": Callee(busy=True),
 }
+# Placing a call at a time up to this long before the simulated clock places it now (the
+# page's date field holds minutes; the clock runs on).
+SAME_MINUTE = timedelta(minutes=1)
+
+
+class Refused(ValueError):
+    """What the page asked for cannot be done now; the message says why, in French."""
 
 
 @dataclass
@@ -53,16 +68,25 @@ class Simulator:
     calls: dict[int, PhoneCall] = field(default_factory=dict)
     outbound: dict[str, OutboundCall] = field(default_factory=dict)
     behaviours: dict[str, str] = field(default_factory=dict)
+    default_behaviour: str = "live"  # of a phone not in `behaviours`
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    _book: tuple[Directory, words.Phonebook] | None = None
 
     # --- Callers ----------------------------------------------------------------------------
 
     def place(self, caller: str, at: datetime | None) -> int:
-        """A caller dials the out-of-hours number (at `at`, the clock jumps there first)."""
+        """A caller dials the out-of-hours number: now, or at `at`, to which the clock jumps
+        first. The clock never goes back: a time already past is refused."""
         with self._lock:
-            if at is not None:
+            now = self.clock.now()
+            if at is not None and at > now:
                 self.clock.jump_to(at)
+            elif at is not None and at < now - SAME_MINUTE:
+                raise Refused(
+                    f"L'horloge simulée est déjà au {wording.clock(now)} et ne recule jamais : "
+                    "choisissez une date et une heure à venir."
+                )
             call = PhoneCall(
                 FlaskTransport(self.app),
                 self.settings.PUBLIC_BASE_URL,
@@ -80,24 +104,39 @@ class Simulator:
             return number
 
     def act(self, number: int, action: str, value: str = "") -> None:
-        """What the caller does: press keys, say words, stay silent, leave a message, hang up."""
+        """What the caller does: press keys, say words, stay silent, leave a message, hang up.
+        What the call cannot take now is `Refused`."""
         with self._lock:
             call = self.calls[number]
-            if action == "press":
-                call.press(value)
-            elif action == "say":
-                call.say(value)
-            elif action == "silence":
-                call.silence()
-            elif action == "message":
-                call.leave_message(int(value or 15))
-            elif action == "hangup":
-                call.hang_up()
-            else:
-                raise ValueError(f"unknown action {action!r}")
+            try:
+                if action == "press":
+                    call.press(value)
+                elif action == "say":
+                    call.say(value)
+                elif action == "silence":
+                    call.silence()
+                elif action == "message":
+                    call.leave_message(int(value or 15))
+                elif action == "hangup":
+                    call.hang_up()
+                else:
+                    raise Refused("Action inconnue.")
+            except Refused:
+                raise
+            except (CallStateError, ValueError) as error:
+                raise Refused(words.caller_refusal(call, action)) from error
+
+    def put_through(self, number: int, phone: str, action: str, keys: str = "") -> None:
+        """The person at `phone`, which call `number` rings to put the caller through: answer,
+        let the voicemail answer, let it ring, busy; then press keys, stay silent, hang up."""
+        with self._lock:
+            try:
+                self.calls[number].pick_up(phone, action, keys)
+            except (CallStateError, ValueError) as error:
+                raise Refused(words.PICKUP_REFUSED) from error
 
     def _callee(self, number: str) -> Callee:
-        return BEHAVIOURS[self.behaviours.get(number, "take")]
+        return BEHAVIOURS[self.behaviours.get(number, self.default_behaviour)]
 
     # --- The dispatcher's calls to technicians and managers ----------------------------------
 
@@ -108,11 +147,16 @@ class Simulator:
 
     def pick_up(self, sid: str, action: str, digits: str = "") -> None:
         """The callee's side of a dispatcher's call: answer (or the voicemail does), let it
-        ring, refuse it; once answered, press keys, stay silent, hang up."""
+        ring, refuse it; once answered, press keys, stay silent, hang up. What the phone
+        cannot do now is `Refused`."""
         with self._lock:
             call = self.outbound.get(sid)
+            placed = next((c for c in self.rest.calls if c["Sid"] == sid), None)
+            rings = call is None and placed is not None
+            if (action in RING_ACTIONS) != rings or (call is not None and call.ended):
+                raise Refused(words.PICKUP_REFUSED)
             if call is None:
-                placed = next(c for c in self.rest.calls if c["Sid"] == sid)
+                assert placed is not None
                 call = OutboundCall(
                     FlaskTransport(self.app),
                     self.settings.TWILIO_AUTH_TOKEN or "",
@@ -123,19 +167,22 @@ class Simulator:
                     started_at=self.clock.now(),
                 )
                 self.outbound[sid] = call
-            if action in ("answer", "voicemail"):
-                call.answer(voicemail=action == "voicemail")
-            elif action in ("no-answer", "busy"):
-                self.rest.statuses[sid] = (action, None)
-                call.not_answered("no-answer" if action == "no-answer" else "busy")
-            elif action == "press":
-                call.press(digits)
-            elif action == "silence":
-                call.silence()
-            elif action == "hangup":
-                call.hang_up()
-            else:
-                raise ValueError(f"unknown action {action!r}")
+            try:
+                if action in ("answer", "voicemail"):
+                    call.answer(voicemail=action == "voicemail")
+                elif action in ("no-answer", "busy"):
+                    self.rest.statuses[sid] = (action, None)
+                    call.not_answered("no-answer" if action == "no-answer" else "busy")
+                elif action == "press":
+                    call.press(digits)
+                elif action == "silence":
+                    call.silence()
+                elif action == "hangup":
+                    call.hang_up()
+                else:
+                    raise Refused("Action inconnue.")
+            except CallStateError as error:
+                raise Refused(words.PICKUP_REFUSED) from error
             if call.ended:
                 self.rest.statuses[sid] = self.rest.statuses.get(sid, ("completed", None))
 
@@ -175,42 +222,97 @@ class Simulator:
         return True
 
     def state(self) -> dict[str, Any]:
-        """Everything the page shows."""
+        """Everything the page shows, in French (the raw transcripts too, for scripts)."""
+        book = self.phonebook()
         with self._lock:
+            now = self.clock.now()
             return {
-                "clock": wording.clock(self.clock.now()),
+                "clock": wording.clock(now),
+                "clock_input": in_paris(now).strftime("%Y-%m-%dT%H:%M"),
                 "calls": [
-                    {
-                        "id": number,
-                        "from": call.from_,
-                        "transcript": call.transcript,
-                        "waiting_for": call.waiting_for,
-                        "keys": call.keys_expected,
-                        "ended": call.ended,
-                    }
+                    _caller_state(number, call, book)
                     for number, call in sorted(self.calls.items(), reverse=True)
                 ],
-                "ringing": [{"sid": c["Sid"], "to": c["To"]} for c in self.ringing()],
+                "ringing": [
+                    {"sid": c["Sid"], "to": c["To"], "who": book.short(c["To"])}
+                    for c in self.ringing()
+                ],
+                "transfers_ringing": [
+                    {"call": number, "to": phone, "who": book.short(phone)}
+                    for number, call in self.calls.items()
+                    if isinstance(call.transfer, Ringing)
+                    for phone in call.transfer.numbers
+                ],
+                "transfers": [
+                    _transfer_state(number, call, phone, book)
+                    for number, call in reversed(self.calls.items())
+                    for phone in _answered(call.transcript)
+                ],
                 "outbound": [
                     {
                         "sid": sid,
                         "to": call.to,
+                        "who": book.short(call.to),
                         "transcript": call.transcript,
+                        "lines": words.outbound_transcript(call.transcript, book, call.to),
                         "waiting": call.waiting_for_keys,
                         "ended": call.ended,
                     }
                     for sid, call in reversed(self.outbound.items())
                 ],
                 "messages": [
-                    {"to": m.get("To", ""), "body": m.get("Body", "")}
+                    {
+                        "to": m.get("To", ""),
+                        "who": book.short(m.get("To", "")),
+                        "body": m.get("Body", ""),
+                    }
                     for m in reversed(self.rest.messages)
                 ],
                 "behaviours": dict(self.behaviours),
-                "jobs": self._jobs(),
+                "jobs": self._jobs(book),
                 "sheets": self._sheets(),
             }
 
-    def _jobs(self) -> list[dict[str, str]]:
+    def phonebook(self) -> words.Phonebook:
+        """Whose each number is, from the directory in force."""
+        directory = self.reference.directory(self.db)
+        if self._book is None or self._book[0] is not directory:
+            self._book = (
+                directory,
+                words.Phonebook.of(
+                    directory,
+                    national_duty=self.settings.NATIONAL_DUTY_NUMBER,
+                    operator=self.settings.OPERATOR_NUMBER,
+                    ivr=self.settings.IVR_CALLER_ID,
+                ),
+            )
+        return self._book[1]
+
+    # --- The guide ------------------------------------------------------------------------
+
+    def guide(self) -> list[Case]:
+        """The guide's cases, from the simulated clock on."""
+        directory = self.reference.directory(self.db)
+        with self.db.snapshot() as session:
+            table = table_in_force(session)
+            return cases(
+                lambda client_id: find_client(session, client_id, table),
+                directory,
+                self.clock.now(),
+            )
+
+    def try_case(self, key: str) -> Case:
+        """Ready a case of the guide: every phone rings on the page again, but those the case
+        sets otherwise; the case, for the form."""
+        case = next((c for c in self.guide() if c.key == key), None)
+        if case is None:
+            raise Refused("Ce cas ne peut pas être essayé avec les données en vigueur.")
+        with self._lock:
+            self.behaviours.clear()
+            self.behaviours.update(case.phones)
+        return case
+
+    def _jobs(self, book: words.Phonebook) -> list[dict[str, str]]:
         with self.db.snapshot() as session:
             rows = session.scalars(select(JobRow).order_by(JobRow.id.desc()).limit(30)).all()
         return [
@@ -220,6 +322,9 @@ class Simulator:
                 "status": row.status,
                 "outcome": row.outcome or "",
                 "to": _job_target(row),
+                "what": words.job_what(row.kind, row.payload),
+                "state": words.job_state(row.status, row.outcome or ""),
+                "for": book.short(_job_target(row)) if _job_target(row) else "",
             }
             for row in rows
         ]
@@ -229,7 +334,50 @@ class Simulator:
         if not folder.is_dir():
             return []
         found = sorted(folder.glob("*.pdf"), key=lambda p: p.stat().st_mtime, reverse=True)
-        return [{"name": path.stem} for path in found[:20]]
+        return [{"name": p.stem, "title": words.sheet_title(p.stem)} for p in found[:20]]
+
+
+def _caller_state(number: int, call: PhoneCall, book: words.Phonebook) -> dict[str, Any]:
+    waiting = call.waiting_for
+    return {
+        "id": number,
+        "from": call.from_,
+        "transcript": call.transcript,
+        "lines": words.caller_transcript(call.transcript, book),
+        "status": words.caller_status(call, book),
+        "waiting_for": waiting,
+        "keys": call.keys_expected,
+        "ended": call.ended,
+        "can": {
+            "press": waiting == "gather" and "dtmf" in call.inputs,
+            "say": waiting == "gather" and "speech" in call.inputs,
+            "silence": waiting in ("gather", "record"),
+            "message": waiting == "record",
+            "hangup": not call.ended,
+        },
+    }
+
+
+def _answered(transcript: list[str]) -> list[str]:
+    """The numbers that answered while the call was being put through, in order."""
+    answered = (re.fullmatch(r"(\S+): answers(?: \(voicemail\))?", line) for line in transcript)
+    return list(dict.fromkeys(m[1] for m in answered if m))
+
+
+def _transfer_state(
+    number: int, call: PhoneCall, phone: str, book: words.Phonebook
+) -> dict[str, Any]:
+    """The phone of someone the caller was put through to (or offered), as it shows it."""
+    transfer = call.transfer
+    live = isinstance(transfer, Whispering) and transfer.number == phone
+    return {
+        "call": number,
+        "to": phone,
+        "who": book.short(phone),
+        "lines": words.callee_transcript(call.transcript, book, phone, call.from_),
+        "waiting": live,
+        "ended": not live,
+    }
 
 
 def _job_target(row: JobRow) -> str:

@@ -5,16 +5,22 @@ its action, and each leg's status callbacks are posted."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field, replace
 
 from ivr.simulator.twiml import (
     API_VERSION,
+    DialRun,
+    DialWait,
     Ended,
+    Gather,
     Leg,
     Line,
+    Pickup,
     Record,
+    Ringing,
     TwimlError,
+    Whispering,
     check_post,
     events_attr,
     int_attr,
@@ -32,7 +38,8 @@ class Callee:
 
     `keys` are what the callee presses at each `<Gather>` of their leg, in order (`["1"]`,
     `["12#"]`); once they run out, the callee presses nothing. A `voicemail` box answers but never
-    presses anything. `talk_seconds` is how long a bridged conversation lasts.
+    presses anything. `talk_seconds` is how long a bridged conversation lasts. A `live` callee
+    is a person at the simulator's page: the dial waits for what they do (`PhoneCall.pick_up`).
     """
 
     answers: bool = True
@@ -41,6 +48,7 @@ class Callee:
     voicemail: bool = False
     keys: list[str] = field(default_factory=list)
     talk_seconds: int = 30
+    live: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,10 @@ class Dialer:
     parent: Mapping[str, str]  # the leg that dials: its sid, account, number
     whisper_hangup_status: str
 
-    def dial(self, verb: ET.Element, url: str) -> dict[str, str]:
+    def dial(self, verb: ET.Element, url: str) -> DialRun:
+        """Ring the numbers, run the whispers, bridge, as Twilio does; return the action's
+        parameters. Scripted callees never make it wait; `live` ones ring until a person
+        acts for them (`Ringing`, then `Whispering` once answered)."""
         timeout = int_attr(verb, "timeout", 30, url)
         caller_id = verb.get("callerId") or self.parent["From"]
         targets = self._targets(verb, url)
@@ -78,7 +89,9 @@ class Dialer:
             f"IVR dials {', '.join(t.number for t in targets)} (timeout {timeout} s)"
         )
         attempts = [_Attempt(t, self.callee_for(t.number), new_sid("CA")) for t in targets]
-        for attempt in attempts:
+        scripted = [a for a in attempts if not a.callee.live]
+        live = [a for a in attempts if a.callee.live]
+        for attempt in scripted:
             callee, number = attempt.callee, attempt.target.number
             if callee.fails:
                 attempt.status = "failed"
@@ -88,9 +101,15 @@ class Dialer:
                 self.line.transcript.append(f"{number}: busy")
             elif not callee.answers:
                 self.line.transcript.append(f"{number}: no answer")
-        if not any(map(self._answers, attempts)) and any(a.status == "no-answer" for a in attempts):
+        if (
+            not live
+            and not any(map(self._answers, attempts))
+            and any(a.status == "no-answer" for a in attempts)
+        ):
             self.line.clock.advance(timeout)  # rang out
-        winner = self._connect(attempts, caller_id)
+        winner = yield from self._connect(scripted, caller_id, live)
+        if winner is None and live:
+            winner = yield from self._live(live, caller_id, timeout)
         for attempt in attempts:
             self._leg_callbacks(attempt, caller_id)
         return self._outcome(attempts, winner)
@@ -100,35 +119,73 @@ class Dialer:
         callee = attempt.callee
         return callee.answers and not callee.busy and not callee.fails
 
-    def _connect(self, attempts: list[_Attempt], caller_id: str) -> _Attempt | None:
-        """Whispers to the callees who answer, in order; bridges the first who accepts."""
-        for attempt in attempts:
-            if not self._answers(attempt):
-                continue
-            number = attempt.target.number
-            attempt.answered = True
-            attempt.status = "completed"
-            self.line.transcript.append(
-                f"{number}: answers" + (" (voicemail)" if attempt.callee.voicemail else "")
-            )
-            started = self.line.clock.seconds
-            accepted = attempt.target.url is None or self._whisper(attempt, caller_id)
-            attempt.duration = self.line.clock.seconds - started
-            if accepted:
-                self.line.transcript.append(f"BRIDGED caller <-> {number}")
-                self.line.clock.advance(attempt.callee.talk_seconds)
-                attempt.duration += attempt.callee.talk_seconds
-                self.line.transcript.append(
-                    f"{number}: conversation over after {attempt.callee.talk_seconds} s"
-                )
-                for other in attempts[attempts.index(attempt) + 1 :]:
-                    if self._answers(other):  # still ringing: Twilio drops it
-                        self.line.transcript.append(f"{other.target.number}: stops ringing")
+    def _connect(
+        self, attempts: list[_Attempt], caller_id: str, also_ringing: list[_Attempt]
+    ) -> Generator[DialWait, Pickup, _Attempt | None]:
+        """Whispers to the scripted callees who answer, in order; bridges the first who
+        accepts (the others, and `also_ringing`, stop ringing)."""
+        for index, attempt in enumerate(attempts):
+            if self._answers(attempt) and (yield from self._answer(attempt, caller_id)):
+                others = [o for o in attempts[index + 1 :] if self._answers(o)]
+                self._bridge(attempt, others + also_ringing)
                 return attempt
         return None
 
-    def _whisper(self, attempt: _Attempt, caller_id: str) -> bool:
-        """Run the `<Number url>` TwiML on the callee's leg; True unless it hung up."""
+    def _live(
+        self, attempts: list[_Attempt], caller_id: str, timeout: int
+    ) -> Generator[DialWait, Pickup, _Attempt | None]:
+        """The phones a person answers for ring until each is answered, let ring or busy;
+        the first who accepts is bridged. If the caller hangs up meanwhile, they stop."""
+        ringing = {a.target.number: a for a in attempts}
+        rang_out = False
+        try:
+            while ringing:
+                pickup = yield Ringing(tuple(ringing))
+                attempt = ringing.pop(pickup.number)
+                if pickup.action in ("no-answer", "busy"):
+                    attempt.status = pickup.action
+                    said = "busy" if pickup.action == "busy" else "no answer"
+                    self.line.transcript.append(f"{pickup.number}: {said}")
+                    if pickup.action == "no-answer" and not rang_out:
+                        rang_out = True
+                        self.line.clock.advance(timeout)
+                    continue
+                if pickup.action == "voicemail":
+                    attempt.callee = replace(attempt.callee, voicemail=True, live=False)
+                if (yield from self._answer(attempt, caller_id)):
+                    self._bridge(attempt, list(ringing.values()))
+                    return attempt
+            return None
+        except GeneratorExit:
+            for number in ringing:
+                self.line.transcript.append(f"{number}: stops ringing")
+            raise
+
+    def _answer(self, attempt: _Attempt, caller_id: str) -> Generator[DialWait, Pickup, bool]:
+        """The callee picks up and hears the whisper; True if they accept the call."""
+        attempt.answered = True
+        attempt.status = "completed"
+        self.line.transcript.append(
+            f"{attempt.target.number}: answers"
+            + (" (voicemail)" if attempt.callee.voicemail else "")
+        )
+        started = self.line.clock.seconds
+        accepted = attempt.target.url is None or (yield from self._whisper(attempt, caller_id))
+        attempt.duration = self.line.clock.seconds - started
+        return accepted
+
+    def _bridge(self, attempt: _Attempt, still_ringing: list[_Attempt]) -> None:
+        number, talk = attempt.target.number, attempt.callee.talk_seconds
+        self.line.transcript.append(f"BRIDGED caller <-> {number}")
+        self.line.clock.advance(talk)
+        attempt.duration += talk
+        self.line.transcript.append(f"{number}: conversation over after {talk} s")
+        for other in still_ringing:  # Twilio drops them
+            self.line.transcript.append(f"{other.target.number}: stops ringing")
+
+    def _whisper(self, attempt: _Attempt, caller_id: str) -> Generator[DialWait, Pickup, bool]:
+        """Run the `<Number url>` TwiML on the callee's leg; True unless it hung up. A live
+        callee's keys are asked for at each `<Gather>` (`Whispering`)."""
         number, callee = attempt.target.number, attempt.callee
         assert attempt.target.url is not None
         params = {
@@ -154,7 +211,15 @@ class Dialer:
                 leg.log("records nothing")
                 self.line.clock.advance(stop.timeout)
                 continue
-            pressed = keys.pop(0) if keys else ""
+            assert isinstance(stop, Gather)  # a whisper's leg has no <Dial>
+            if callee.live:
+                pickup = yield Whispering(number, stop)
+                if pickup.action == "hangup":
+                    leg.log("hangs up")
+                    return False
+                pressed = pickup.keys if pickup.action == "press" else ""
+            else:
+                pressed = keys.pop(0) if keys else ""
             if pressed and "dtmf" in stop.inputs:
                 leg.log(f"presses {pressed}")
                 leg.documents_without_input = 0

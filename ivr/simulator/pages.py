@@ -10,8 +10,9 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 from sqlalchemy import select
 
 from ivr.adapters.repository import table_in_force
-from ivr.domain.local_time import parse_instant
-from ivr.simulator.demo import BEHAVIOURS, Simulator
+from ivr.domain.local_time import in_paris, parse_instant
+from ivr.domain.phones import digit_pairs
+from ivr.simulator.demo import BEHAVIOURS, Refused, Simulator
 
 blueprint = Blueprint(
     "simulator",
@@ -21,10 +22,23 @@ blueprint = Blueprint(
     static_folder="static",
 )
 
+# How a phone may be set to behave when a caller is put through to it, as the page says it.
+BEHAVIOUR_LABELS = {
+    "live": "sonne ici : vous décidez",
+    "take": "décroche et tape 1",
+    "ring": "ne répond pas",
+    "voicemail": "messagerie",
+    "busy": "occupé",
+}
+
 
 def _simulator() -> Simulator:
     simulator: Simulator = current_app.extensions["ivr.simulator"]
     return simulator
+
+
+def _refused(error: Refused) -> Any:
+    return jsonify(error=str(error)), 400
 
 
 @blueprint.get("")
@@ -41,8 +55,24 @@ def page() -> str:
             if table is not None
             else []
         )
-    staff = simulator.reference.directory(simulator.db).staff_phones()
-    return render_template("simulator.html", clients=clients, staff=staff)
+    book = simulator.phonebook()
+    staff = [
+        (number, book.short(number))
+        for number, _label in simulator.reference.directory(simulator.db).staff_phones()
+    ]
+    cases = simulator.guide()
+    # The caller is a demo client from the start: the guide's first, else the file's first.
+    caller = cases[0].caller if cases else (clients[0].phone if clients else "")
+    return render_template(
+        "simulator.html",
+        clients=clients,
+        staff=staff,
+        cases=cases,
+        caller=caller,
+        now=in_paris(simulator.clock.now()).strftime("%Y-%m-%dT%H:%M"),
+        behaviours=BEHAVIOUR_LABELS,
+        pairs=digit_pairs,
+    )
 
 
 @blueprint.get("/api/state")
@@ -60,7 +90,10 @@ def place() -> Any:
         at = parse_instant(body["at"]) if body.get("at") else None
     except ValueError:
         return jsonify(error="Date et heure illisibles."), 400
-    return jsonify(id=_simulator().place(caller, at))
+    try:
+        return jsonify(id=_simulator().place(caller, at))
+    except Refused as error:
+        return _refused(error)
 
 
 @blueprint.post("/api/calls/<int:number>/<action>")
@@ -70,9 +103,17 @@ def act(number: int, action: str) -> Any:
     if number not in simulator.calls:
         abort(404)
     try:
-        simulator.act(number, action, str(body.get("value", "")))
-    except (ValueError, RuntimeError) as error:
-        return jsonify(error=str(error)), 400
+        if action == "transfer":  # at a phone the call rings to put the caller through
+            simulator.put_through(
+                number,
+                str(body.get("number", "")),
+                str(body.get("action", "")),
+                str(body.get("value", "")),
+            )
+        else:
+            simulator.act(number, action, str(body.get("value", "")))
+    except Refused as error:
+        return _refused(error)
     return jsonify(ok=True)
 
 
@@ -81,8 +122,8 @@ def pick_up(sid: str, action: str) -> Any:
     body = request.get_json(silent=True) or {}
     try:
         _simulator().pick_up(sid, action, str(body.get("value", "")))
-    except (ValueError, RuntimeError, StopIteration) as error:
-        return jsonify(error=str(error) or "appel inconnu"), 400
+    except Refused as error:
+        return _refused(error)
     return jsonify(ok=True)
 
 
@@ -91,9 +132,19 @@ def behaviour() -> Any:
     body = request.get_json(force=True)
     number, how = str(body.get("number", "")), str(body.get("behaviour", ""))
     if how not in BEHAVIOURS:
-        return jsonify(error="comportement inconnu"), 400
+        return jsonify(error="Comportement inconnu."), 400
     _simulator().behaviours[number] = how
     return jsonify(ok=True)
+
+
+@blueprint.post("/api/guide/<key>")
+def try_case(key: str) -> Any:
+    """Ready a case of the guide: its phones set; the caller and time for the form."""
+    try:
+        case = _simulator().try_case(key)
+    except Refused as error:
+        return _refused(error)
+    return jsonify(caller=case.caller, at=case.at_input, phones=dict(case.phones))
 
 
 @blueprint.post("/api/clock")
@@ -103,8 +154,14 @@ def clock() -> Any:
     if body.get("next_job"):
         if not simulator.to_next_job():
             return jsonify(error="Aucune tâche à venir."), 400
-    else:
-        simulator.advance(float(body.get("minutes", 0)))
+        return jsonify(ok=True)
+    try:
+        minutes = float(body.get("minutes", 0))
+    except (TypeError, ValueError):
+        return jsonify(error="Durée illisible."), 400
+    if minutes < 0:
+        return jsonify(error="L'horloge simulée ne recule jamais."), 400
+    simulator.advance(minutes)
     return jsonify(ok=True)
 
 

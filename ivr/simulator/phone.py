@@ -24,6 +24,10 @@ Behaviour taken from Twilio's documentation, where it matters to a test:
 - `<Dial>` with several `<Number>`s rings them at once; the first to answer is connected. The
   simulator plays the answering callees' whispers in document order; the first whisper that ends
   without `<Hangup>` is bridged and the others are dropped.
+- A `<Dial>` whose callee is `live` (a person at the simulator's page) waits: `waiting_for` is
+  `transfer` until `pick_up` says what the person did at the ringing phone, then at each
+  question of the whisper. A caller who hangs up meanwhile ends it; its action is not
+  requested (the simulator's choice: the caller is gone).
 - The `DialCallStatus` that Twilio posts when the callee's whisper hangs up is not documented; the
   simulator posts `whisper_hangup_status` (default `completed`) with `DialCallDuration=0` and no
   `DialBridged`, so that the app has to tell a refused call from a bridged one by `DialBridged`
@@ -38,67 +42,38 @@ from datetime import datetime
 from typing import Literal
 
 from ivr.clock import Clock
-from ivr.simulator.dialer import Callee, party_leg
+from ivr.simulator.dialer import Callee
+from ivr.simulator.outbound import OutboundCall
+from ivr.simulator.played import KEYS, CallStateError, PlayedCall
 from ivr.simulator.transports import Transport
 from ivr.simulator.twiml import (
     API_VERSION,
+    RING_ACTIONS,
+    WHISPER_ACTIONS,
     CallClock,
+    DialWait,
     Ended,
     Gather,
     Line,
+    Pickup,
     Record,
-    TwimlError,
-    WebhookRequest,
+    Ringing,
+    Stop,
     Webhooks,
+    Whispering,
     new_sid,
 )
+
+__all__ = ["ACCOUNT", "CallStateError", "OutboundCall", "PhoneCall"]
 
 # Where the simulated recordings "are": Twilio's own host, as in real RecordingUrl values.
 RECORDINGS_HOST = "https://api.twilio.com"
 # The Twilio account a simulated call belongs to, unless told: the app checks that a webhook
 # is its own account's (TWILIO_ACCOUNT_SID).
 ACCOUNT = "AC" + "0" * 32
-_KEYS = frozenset("0123456789*#")
 
 
-class CallStateError(RuntimeError):
-    """The caller did something the call cannot take now (keys at a `<Record>`, after its end)."""
-
-
-class _PlayedCall:
-    """A call the simulator plays one side of: its leg's TwiML followed through the webhooks,
-    everything heard and done kept as a transcript."""
-
-    def __init__(
-        self,
-        line: Line,
-        params: dict[str, str],
-        callee_for: Callable[[str], Callee],
-        whisper_hangup_status: str,
-    ) -> None:
-        self._webhooks = line.webhooks
-        self._clock = line.clock
-        self._transcript = line.transcript
-        self._params = params
-        self._leg = party_leg(line, params, callee_for, whisper_hangup_status)
-
-    @property
-    def transcript(self) -> list[str]:
-        """Everything heard and done so far, one line per event (a copy)."""
-        return list(self._transcript)
-
-    @property
-    def said_since_last_input(self) -> str:
-        """All the words spoken to this side since its last input, joined by spaces."""
-        return " ".join(self._leg.spoken)
-
-    @property
-    def requests(self) -> list[WebhookRequest]:
-        """Every request made to the webhooks so far, callbacks included (a copy)."""
-        return list(self._webhooks.log)
-
-
-class PhoneCall(_PlayedCall):
+class PhoneCall(PlayedCall):
     """One inbound call, placed into `{base_url}/twilio/voice` as Twilio does.
 
     `callees` says how dialed numbers behave: a mapping (numbers not in it answer and press
@@ -144,7 +119,7 @@ class PhoneCall(_PlayedCall):
         clock = CallClock(started_at or Clock().now())
         line = Line(Webhooks(transport, auth_token, validate), clock, [])
         super().__init__(line, params, self._callee_for, whisper_hangup_status)
-        self._waiting: Gather | Record | None = None
+        self._waiting: Gather | Record | DialWait | None = None
         self._started = False
         self._ended = False
         self._sequence = 0
@@ -157,13 +132,27 @@ class PhoneCall(_PlayedCall):
         return self._ended
 
     @property
-    def waiting_for(self) -> Literal["gather", "record"] | None:
-        """What the call waits for from the caller: a `<Gather>`, a `<Record>`, or nothing."""
+    def waiting_for(self) -> Literal["gather", "record", "transfer"] | None:
+        """What the call waits for: the caller at a `<Gather>` or a `<Record>`, a person at a
+        phone its `<Dial>` rings (`transfer`), or nothing."""
         if isinstance(self._waiting, Gather):
             return "gather"
         if isinstance(self._waiting, Record):
             return "record"
+        if isinstance(self._waiting, Ringing | Whispering):
+            return "transfer"
         return None
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        """What the `<Gather>` the caller is at listens to (`dtmf`, `speech`); else none."""
+        return self._waiting.inputs if isinstance(self._waiting, Gather) else frozenset()
+
+    @property
+    def transfer(self) -> Ringing | Whispering | None:
+        """While the caller is being put through to a live callee: the phones ringing, or the
+        question of the whisper the person who answered is at."""
+        return self._waiting if isinstance(self._waiting, Ringing | Whispering) else None
 
     @property
     def keys_expected(self) -> tuple[int | None, str] | None:
@@ -198,7 +187,7 @@ class PhoneCall(_PlayedCall):
         `numDigits` are dropped. Nothing left to send (a lone `#`) counts as no input.
         """
         gather = self._gather("press keys")
-        if not digits or not set(digits) <= _KEYS:
+        if not digits or not set(digits) <= KEYS:
             raise ValueError(f"not phone keys: {digits!r}")
         if "dtmf" not in gather.inputs:
             raise CallStateError("this <Gather> only listens to speech")
@@ -222,7 +211,7 @@ class PhoneCall(_PlayedCall):
     def silence(self) -> str:
         """Do nothing: the `<Gather>` times out, or the `<Record>` records nothing."""
         waiting = self._waiting
-        if waiting is None:
+        if not isinstance(waiting, Gather | Record):
             raise CallStateError(self._not_waiting("stay silent"))
         self._input("CALLER stays silent")
         self._clock.advance(waiting.timeout)
@@ -255,6 +244,29 @@ class PhoneCall(_PlayedCall):
             self._recording_callback(record, sid, duration, "completed")
         return self._follow()
 
+    def pick_up(self, number: str, action: str, keys: str = "") -> str:
+        """A person at a phone the call's `<Dial>` rings (`transfer`): `answer`, `voicemail`,
+        `no-answer` or `busy` while it rings; then `press` keys, `silence` or `hangup` at each
+        question of the whisper. Returns what the caller heard since."""
+        waiting = self.transfer
+        if waiting is None:
+            raise CallStateError(self._not_waiting("pick up", expected="transfer"))
+        if isinstance(waiting, Ringing):
+            if number not in waiting.numbers:
+                raise CallStateError(f"{number} is not ringing")
+            if action not in RING_ACTIONS:
+                raise ValueError(f"a ringing phone cannot {action!r}")
+        else:
+            if number != waiting.number:
+                raise CallStateError(f"{number} is not on the line")
+            if action not in WHISPER_ACTIONS:
+                raise ValueError(f"an answered phone cannot {action!r}")
+            if action == "press" and (not keys or not set(keys) <= KEYS):
+                raise ValueError(f"not phone keys: {keys!r}")
+        self._waiting = None
+        self._leg.spoken.clear()
+        return self._follow(self._leg.pick_up(Pickup(number, action, keys)))
+
     def ask_again(self) -> str:
         """Twilio sends the last request of the call again (as it does when no answer came
         back in time, or the connection dropped), and follows the new answer."""
@@ -271,6 +283,7 @@ class PhoneCall(_PlayedCall):
         if not self._started:
             raise CallStateError("the call has not started")
         self._transcript.append("CALLER hangs up")
+        self._leg.drop_dial()
         self._finish()
 
     # -- internals -----------------------------------------------------------------------------
@@ -303,8 +316,8 @@ class PhoneCall(_PlayedCall):
         self._leg.documents_without_input = 0
         self._waiting = None
 
-    def _follow(self) -> str:
-        stop = self._leg.run()
+    def _follow(self, stop: Stop | None = None) -> str:
+        stop = self._leg.run() if stop is None else stop
         if isinstance(stop, Ended):
             self._finish()
         else:
@@ -345,116 +358,3 @@ class PhoneCall(_PlayedCall):
         else:
             params["RecordingUrl"] = self._recording_url(sid)
         self._webhooks.callback(record.status_callback, params)
-
-
-class OutboundCall(_PlayedCall):
-    """A call the app asked Twilio to place (`Calls.create`), played from the callee's side.
-
-    `placed` is the request's form (`To`, `From`, `Url`, `StatusCallback`, ...). The callee
-    answers as a person or lets the voicemail box answer (`answer`), presses keys or stays
-    silent at each `<Gather>`, hangs up; or never answers, or is busy (`not_answered`). The
-    status callback, with `AnsweredBy` as answering-machine detection would give it, ends it.
-    """
-
-    def __init__(
-        self,
-        transport: Transport,
-        auth_token: str,
-        placed: Mapping[str, str],
-        sid: str,
-        account_sid: str,
-        validate: Callable[[str], None] | None = None,
-        *,
-        started_at: datetime | None = None,
-    ) -> None:
-        self.sid = sid
-        self.to = placed["To"]
-        self._placed = dict(placed)
-        params = {
-            "CallSid": sid,
-            "AccountSid": account_sid,
-            "From": placed.get("From", ""),
-            "To": self.to,
-            "Direction": "outbound-api",
-            "CallStatus": "in-progress",
-            "ApiVersion": API_VERSION,
-        }
-        clock = CallClock(started_at or Clock().now())
-        opened = [f"CALL {placed.get('From', '?')} -> {self.to}"]
-        line = Line(Webhooks(transport, auth_token, validate), clock, opened)
-        # The client, when the callee is put through, answers.
-        super().__init__(line, params, lambda _number: Callee(), "completed")
-        self._waiting: Gather | None = None
-        self._answered_by: str | None = None
-        self.ended = False
-
-    @property
-    def waiting_for_keys(self) -> bool:
-        return self._waiting is not None
-
-    def answer(self, voicemail: bool = False) -> str:
-        """Picked up by a person, or by the voicemail box (after its greeting and beep)."""
-        self._answered_by = "machine_end_beep" if voicemail else "human"
-        self._transcript.append("VOICEMAIL answers" if voicemail else "CALLEE answers")
-        self._leg.request(self._placed["Url"], {"AnsweredBy": self._answered_by})
-        return self._follow()
-
-    def press(self, digits: str) -> str:
-        gather = self._gather()
-        self._leg.spoken.clear()
-        self._transcript.append(f"CALLEE presses {digits}")
-        keyed = gather.digits(digits)
-        self._leg.answer_gather(gather, {"Digits": keyed} if keyed else None)
-        return self._follow()
-
-    def silence(self) -> str:
-        gather = self._gather()
-        self._leg.spoken.clear()
-        self._transcript.append("CALLEE stays silent")
-        self._clock.advance(gather.timeout)
-        self._leg.answer_gather(gather, None)
-        return self._follow()
-
-    def hang_up(self) -> None:
-        if not self.ended:
-            self._transcript.append("CALLEE hangs up")
-            self._finish("completed")
-
-    def not_answered(self, status: Literal["no-answer", "busy", "failed"] = "no-answer") -> None:
-        """Rang out, busy or failed: only the status callback."""
-        self._transcript.append(f"{self.to}: {status}")
-        self._finish(status)
-
-    def _gather(self) -> Gather:
-        if self._waiting is None:
-            raise CallStateError("the call waits for no keys")
-        return self._waiting
-
-    def _follow(self) -> str:
-        self._leg.documents_without_input = 0
-        stop = self._leg.run()
-        if isinstance(stop, Gather):
-            self._waiting = stop
-        else:
-            self._waiting = None
-            if isinstance(stop, Record):
-                raise TwimlError("<Record> on a dispatcher's call is not simulated")
-            self._finish("completed")
-        return self.said_since_last_input
-
-    def _finish(self, status: str) -> None:
-        if self.ended:
-            return
-        self.ended = True
-        self._waiting = None
-        callback = self._placed.get("StatusCallback")
-        self._transcript.append(f"CALL ENDED ({status})")
-        if callback:
-            params = {
-                **self._params,
-                "CallStatus": status,
-                "CallDuration": str(self._clock.seconds),
-            }
-            if self._answered_by:
-                params["AnsweredBy"] = self._answered_by
-            self._webhooks.callback(callback, params)

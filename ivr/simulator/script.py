@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from ivr.domain import wording
 from ivr.services.worker import Worker
-from ivr.simulator.demo import DemoStack, Simulator
+from ivr.simulator.demo import DemoStack, Refused, Simulator
 
 MAX_ROUNDS = 40  # dispatcher rounds followed, at most (a chain, its retries, the sheets)
 
@@ -23,16 +23,24 @@ def run_script(
     """One call through the demo `stack`, step by step, then the dispatcher's work."""
     logging.getLogger().setLevel(logging.WARNING)  # the transcript is the output
     simulator = stack.simulator
+    simulator.default_behaviour = "take"  # nobody at a page: a phone not told answers
     simulator.behaviours.update(behaviours)
     number = simulator.place(caller, None)
+    refused = None
     for step in steps:
         if simulator.calls[number].ended:
             break
         action, value = _action(step)
-        simulator.act(number, action, value)
+        try:
+            simulator.act(number, action, value)
+        except Refused as error:  # a step the call cannot take there: the script stops
+            refused = f"step {step!r} not taken: {error}"
+            break
     if not simulator.calls[number].ended:  # the script ended before the call: hang up
         simulator.act(number, "hangup")
     yield from simulator.calls[number].transcript
+    if refused:
+        yield refused
     yield ""
     yield "--- the dispatcher ---"
     yield from _dispatch(simulator, stack.worker, follow)

@@ -9,7 +9,7 @@ import math
 import secrets
 import urllib.parse
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime
@@ -217,7 +217,42 @@ class Ended:
     hung_up: bool
 
 
-Stop = Gather | Record | Ended
+@dataclass(frozen=True)
+class Ringing:
+    """A `<Dial>` rings phones that a person answers, or not (the simulator's page): it waits
+    until each of `numbers` is answered, let ring, or busy."""
+
+    numbers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Whispering:
+    """A person answered a `<Dial>`'s `number`: their leg waits for keys at the whisper's
+    `gather`."""
+
+    number: str
+    gather: Gather
+
+
+@dataclass(frozen=True)
+class Pickup:
+    """What a person does at a phone a `<Dial>` rings: `answer`, `voicemail` (lets the box
+    answer), `no-answer` (lets it ring), `busy`; once answered, `press` (`keys`), `silence`,
+    `hangup`."""
+
+    number: str
+    action: str
+    keys: str = ""
+
+
+RING_ACTIONS = frozenset({"answer", "voicemail", "no-answer", "busy"})
+WHISPER_ACTIONS = frozenset({"press", "silence", "hangup"})
+
+DialWait = Ringing | Whispering
+# A `<Dial>` under way: it yields what it waits for and is sent what the person did; it
+# returns the parameters of its action.
+DialRun = Generator[DialWait, Pickup, dict[str, str]]
+Stop = Gather | Record | Ended | Ringing | Whispering
 
 
 @dataclass(frozen=True)
@@ -245,6 +280,7 @@ class Leg:
         self._next = 0
         self.spoken: list[str] = []
         self.documents_without_input = 0
+        self._dial: tuple[DialRun, str | None] | None = None  # a <Dial> waiting for a person
 
     def log(self, line: str) -> None:
         self.line.transcript.append(self._prefix + line)
@@ -299,13 +335,37 @@ class Leg:
                 if self._dialer is None:
                     raise TwimlError("<Dial> is not allowed on a dialed leg", url=self.url)
                 check_post(verb, self.url)
-                action = url_attr(verb, "action", self.url)
-                outcome = self._dialer.dial(verb, self.url)
-                if action is not None:
-                    self.request(action, outcome)
+                self._dial = (self._dialer.dial(verb, self.url), url_attr(verb, "action", self.url))
+                waits = self._dial_on(None)
+                if waits is not None:
+                    return waits
             else:
                 raise TwimlError(f"<{verb.tag}> is not simulated", url=self.url)
         return Ended(hung_up=False)
+
+    def pick_up(self, pickup: Pickup) -> Stop:
+        """What a person did at a phone the waiting `<Dial>` rings; then on, as `run`."""
+        waits = self._dial_on(pickup)
+        return waits if waits is not None else self.run()
+
+    def drop_dial(self) -> None:
+        """The party hung up while a `<Dial>` waited: it ends, its action is not requested."""
+        if self._dial is not None:
+            self._dial[0].close()
+            self._dial = None
+
+    def _dial_on(self, pickup: Pickup | None) -> DialWait | None:
+        """Run the `<Dial>` under way until it waits for a person (returned) or ends; at its
+        end, request its action (the document followed next)."""
+        assert self._dial is not None
+        dial, action = self._dial
+        try:
+            return dial.send(pickup) if pickup is not None else next(dial)
+        except StopIteration as done:
+            self._dial = None
+            if action is not None:
+                self.request(action, done.value)
+            return None
 
     def _speak(self, verb: ET.Element) -> None:
         if verb.tag == "Say":

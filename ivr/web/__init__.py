@@ -9,11 +9,25 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, Request, Response
+from flask import Flask, Request, Response, render_template, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr.domain.local_time import in_paris
+from ivr.domain.phones import digit_pairs
+from ivr.domain.trace_words import (
+    ALERTS,
+    AUDIT_ACTIONS,
+    AUDIT_KEYS,
+    IMPORT_KINDS,
+    IMPORT_STATES,
+    JOB_KINDS,
+    audit_value,
+    job_state,
+    label,
+)
+from ivr.domain.triage import Danger
 from ivr.settings import Settings
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
@@ -40,6 +54,21 @@ def web_app(settings: Settings, parts: Mapping[str, Any]) -> Flask:
     auth.init(app)
     app.after_request(_security_headers)
     app.add_template_filter(_paris, "paris")
+    app.add_template_filter(_day, "day")
+    app.add_template_filter(lambda number: digit_pairs(number or ""), "phone")
+    app.add_template_filter(lambda kind: JOB_KINDS.get(kind, kind), "job_kind")
+    app.add_template_filter(job_state, "job_state")
+    app.add_template_filter(audit_value, "audit_value")
+    app.add_template_filter(lambda code: label(Danger, code), "danger")
+    for name, words in (
+        ("import_kind", IMPORT_KINDS),
+        ("import_state", IMPORT_STATES),
+        ("alert", ALERTS),
+        ("audit_action", AUDIT_ACTIONS),
+        ("audit_key", AUDIT_KEYS),
+    ):
+        app.add_template_filter(lambda code, words=words: words.get(code, code), name)
+    app.register_error_handler(HTTPException, _error_page)
     app.register_blueprint(home.blueprint)
     app.register_blueprint(backoffice.blueprint)
     app.register_blueprint(admin.blueprint)
@@ -82,3 +111,34 @@ class _PeopleSessions(SecureCookieSessionInterface):
 def _paris(instant: datetime | None, pattern: str = "%d/%m/%Y %H:%M") -> str:
     """A stored (UTC) instant as people in France read it."""
     return in_paris(instant).strftime(pattern) if instant else ""
+
+
+ERRORS = {  # what people read instead of Werkzeug's English pages
+    400: ("Demande incomprise", "La page n'a pas compris ce qui lui a été envoyé."),
+    403: ("Accès refusé", "Votre compte n'a pas accès à cette page."),
+    404: ("Page introuvable", "Cette page n'existe pas, ou n'est pas dans votre périmètre."),
+    405: ("Action impossible", "Cette page ne s'utilise pas ainsi."),
+    410: ("Effacé", "Cet enregistrement a été effacé après sa durée de conservation."),
+    413: ("Fichier trop gros", "Le fichier envoyé dépasse la taille permise."),
+    429: ("Trop d'essais", "Patientez un peu avant de réessayer."),
+    500: ("Erreur du serveur", "Une erreur est survenue ; l'exploitation est prévenue."),
+    502: ("Service injoignable", "Le service externe n'a pas répondu ; réessayez plus tard."),
+}
+
+
+def _error_page(error: HTTPException) -> Any:
+    """People get a French page; Twilio and the fax provider keep the bare status."""
+    if request.path.startswith(("/twilio/", "/fax/")) or error.code not in ERRORS:
+        return error
+    title, explanation = ERRORS[error.code]
+    page = render_template("error.html", title=title, explanation=explanation)
+    return page, error.code
+
+
+DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
+def _day(instant: datetime) -> str:
+    """« mardi 22/12/2026 »: the Paris date, its day in French whatever the server's locale."""
+    local = in_paris(instant)
+    return f"{DAYS[local.weekday()]} {local:%d/%m/%Y}"

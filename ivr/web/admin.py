@@ -26,7 +26,7 @@ blueprint = Blueprint("admin", __name__)
 @blueprint.get("/prompts")
 @requires("admin")
 def prompts() -> str:
-    return render_template("prompts.html", prompts=prompt_editing.prompt_list(db()))
+    return render_template("prompts.html", groups=prompt_editing.prompt_groups(db()))
 
 
 @blueprint.route("/prompts/<name>", methods=["GET", "POST"])

@@ -12,23 +12,16 @@ import requests
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ivr.services import back_office
+from ivr.domain.model import Client
+from ivr.domain.trace_words import ACTIONS, Name, event_said, namer
+from ivr.services import agency_morning, back_office
 from ivr.services.accounts import audit
 from ivr.services.dispatch import Dispatcher
 from ivr.services.retention import DELETED
 from ivr.web.auth import current_account, requires
-from ivr.web.parts import clock, db, part, settings
+from ivr.web.parts import clock, db, part, reference, settings
 
 blueprint = Blueprint("backoffice", __name__)
-
-ACTIONS = {
-    "call_now": "Technicien appelé",
-    "call_next_morning": "Technicien le lendemain matin",
-    "fax_only": "Fiche seule",
-    "escalate": "Danger : cadre régional",
-    "not_covered": "Non couvert",
-    "legacy": "Centre d'appels",
-}
 
 
 @blueprint.app_context_processor
@@ -53,7 +46,7 @@ def calls() -> str:
     )
     rows, total = back_office.calls(db(), current_account(), wanted)
     pages = max((total + back_office.PAGE - 1) // back_office.PAGE, 1)
-    agencies = back_office.agency_codes(db())
+    agencies = back_office.agency_codes(db(), current_account())
     return render_template(
         "calls.html", rows=rows, total=total, wanted=wanted, pages=pages, agencies=agencies
     )
@@ -65,7 +58,12 @@ def call(call_id: int) -> str:
     found = back_office.trace(db(), current_account(), call_id)
     if found is None:
         abort(404)
-    return render_template("call.html", trace=found)
+    name = _namer()
+    card = agency_morning.card(db(), found.call, _client_of, name)
+    events = [(e.at, event_said(e.kind, e.detail, name)) for e in found.events]
+    return render_template(
+        "call.html", trace=found, card=card, events=events, placed=found.placed(name), name=name
+    )
 
 
 @blueprint.get("/recordings/<int:recording_id>/audio")
@@ -127,15 +125,39 @@ def retry(job_id: int) -> Response:
 @blueprint.get("/morning")
 @requires()
 def morning() -> str:
-    return render_template("morning.html", rows=back_office.to_process(db(), current_account()))
+    who, now = current_account(), clock().now()
+    found = agency_morning.morning(db(), clock(), who, _client_of, _namer())
+    undo = {card.id for card in found.processed if agency_morning.undoable(card, who, now)}
+    return render_template("morning.html", morning=found, undo=undo)
 
 
 @blueprint.post("/calls/<int:call_id>/processed")
 @requires()
 def processed(call_id: int) -> Response:
-    if back_office.mark_processed(db(), clock(), current_account(), call_id):
+    if agency_morning.mark_processed(db(), clock(), current_account(), call_id):
         audit(db(), clock(), current_account(), "call_processed", call=call_id)
+        minutes = int(agency_morning.UNDO.total_seconds() // 60)
+        flash(f"Demande n° {call_id} traitée : annulable {minutes} minutes, plus bas.")
     return redirect(url_for("backoffice.morning"))
+
+
+@blueprint.post("/calls/<int:call_id>/unprocessed")
+@requires()
+def unprocessed(call_id: int) -> Response:
+    if agency_morning.undo_processed(db(), clock(), current_account(), call_id):
+        audit(db(), clock(), current_account(), "call_processed_undone", call=call_id)
+        flash(f"Demande n° {call_id} remise à traiter.")
+    else:
+        flash(f"La demande n° {call_id} ne peut plus être remise à traiter.")
+    return redirect(url_for("backoffice.morning"))
+
+
+def _client_of(client_id: str) -> Client | None:
+    return reference().client(db(), client_id)
+
+
+def _namer() -> Name:
+    return namer(reference().directory(db()), settings().NATIONAL_DUTY_NUMBER)
 
 
 def _twilio_media(url: str, api_base: str) -> bool:

@@ -20,7 +20,7 @@ blueprint = Blueprint("home", __name__)
 @requires()
 def index() -> str:
     """What this is, and what data it answers from."""
-    seen = overview(db())
+    seen = overview(db(), current_account())
     return render_template(
         "index.html",
         clients=seen.clients,

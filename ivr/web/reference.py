@@ -7,24 +7,29 @@ from __future__ import annotations
 import tempfile
 import zipfile
 import zlib
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ivr.domain.model import Directory
+from ivr.domain.model import Contract, Directory
 from ivr.services import back_office, timelines
 from ivr.services.accounts import audit
-from ivr.services.importing import ImportReport, import_directory
+from ivr.services.importing import SHRINK_CONFIRMATION, ImportReport, import_directory
 from ivr.services.staff import StaffError, set_pin
-from ivr.services.uploads import last_client_import, queue_client_file, waiting_imports
+from ivr.services.uploads import (
+    last_client_import,
+    queue_client_file,
+    refused_for_shrinking,
+    waiting_imports,
+)
 from ivr.web.auth import current_account, requires
 from ivr.web.parts import clock, db, reference, settings
 
 blueprint = Blueprint("reference", __name__)
 
 MAX_UPLOAD = 200 * 1024 * 1024  # a million clients is some 150 MB of CSV
-DAY_LABELS = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
+CONTRACT_NAMES = {contract.value: contract.label for contract in Contract}
 
 
 @blueprint.route("/reference", methods=["GET", "POST"])
@@ -36,16 +41,21 @@ def reference_data() -> str:
     report = _import_upload() if request.method == "POST" else None
     query = request.args.get("q", "").strip()
     directory = _directory()
+    last_clients = last_client_import(db())
     return render_template(
         "reference.html",
         report=report,
         waiting=waiting_imports(db()),
-        last_clients=last_client_import(db()),
+        last_clients=last_clients,
+        shrinking=last_clients is not None and refused_for_shrinking(last_clients),
+        shrink_confirmation=SHRINK_CONFIRMATION,
         query=query,
         clients=back_office.search_clients(db(), query) if query else [],
+        contract_names=CONTRACT_NAMES,
         week=timelines.on_call_week(directory),
+        oncall_types=timelines.ONCALL_TYPE_NAMES,
         planning=timelines.managers_planning(directory, clock().now()),
-        days=DAY_LABELS,
+        days=timelines.DAY_NAMES,
         staff_numbers=directory.staff_phones(),
     )
 
@@ -60,28 +70,40 @@ def _import_upload() -> ImportReport | None:
     if upload is None or not upload.filename or kind not in ("clients", "directory"):
         flash("Choisissez un fichier.")
         return None
-    name = Path(upload.filename).name  # the name the import history keeps, never a path
+    name = _sent_name(upload.filename)  # what the reports and the history say, never a path
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / name
+        path = Path(folder) / "sent" / name  # apart from the unpacked zip, whatever its name
+        path.parent.mkdir()
         upload.save(path)
         if path.stat().st_size > MAX_UPLOAD:
             flash("Fichier trop gros.")
             return None
         if kind == "clients":  # the worker's: a million rows take a minute
-            queue_client_file(db(), clock(), path, Path(settings().UPLOAD_FOLDER))
-            audit(db(), clock(), current_account(), "import_clients_sent", file=name)
-            flash(f"Fichier {name} reçu : il est importé en arrière-plan.")
+            shrink = request.form.get("allow_shrink") == "yes"
+            folder_kept = Path(settings().UPLOAD_FOLDER)
+            queue_client_file(db(), clock(), path, folder_kept, allow_shrink=shrink)
+            who = current_account()
+            audit(db(), clock(), who, "import_clients_sent", file=name, allow_shrink=shrink)
+            even = ", même s’il retire plus de 10 % des clients" if shrink else ""
+            flash(f"Fichier {name} reçu : il est importé en arrière-plan{even}.")
             return None
         else:
             try:
-                unpacked = _unzip(path, Path(folder) / "directory")
+                unpacked = _unzip(path, Path(folder) / "unpacked")
             except _Unzippable as why:
                 flash(str(why))
                 return None
-            report = import_directory(db(), unpacked, clock())
+            report = import_directory(db(), unpacked, clock(), name=name)
     audit(db(), clock(), current_account(), f"import_{kind}", file=name, accepted=report.accepted)
     reference().forget()
     return report
+
+
+def _sent_name(filename: str) -> str:
+    """The file's own name as the browser sent it: some send a Windows path; `.` and `..`
+    would name a folder."""
+    name = PureWindowsPath(filename).name  # splits on either kind of slash
+    return name if name not in ("", ".", "..") else "fichier"
 
 
 # The directory is five small files: a zip beyond these is a mistake or a zip bomb (1 MB that

@@ -1,4 +1,4 @@
-"""Twilio's webhooks (CONTRACT.md): thin. Check the signature, parse, call, render.
+"""Twilio's webhooks (docs/contract.md): thin. Check the signature, parse, call, render.
 
 Every request under /twilio/ is checked here, in one place, against X-Twilio-Signature over
 PUBLIC_BASE_URL, the path and the raw query string; the secondary token is accepted too so

@@ -1,4 +1,4 @@
-"""The dispatcher end to end (PROCEDURE.md §5.2): a caller's call through the app, then the
+"""The dispatcher end to end (docs/procedure.md §5.2): a caller's call through the app, then the
 worker's jobs against a fake Twilio, Twilio's callbacks signed, sheets to a folder."""
 
 from __future__ import annotations

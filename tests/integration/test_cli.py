@@ -1,11 +1,18 @@
-"""The `ivr` command as operators and the acceptance checks run it (CONTRACT.md)."""
+"""The `ivr` command as operators and the acceptance checks run it (docs/contract.md)."""
 
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
+import select
+import sys
+import termios
+import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 import requests
@@ -43,10 +50,13 @@ def test_db_upgrade_is_idempotent(ivr):
 def test_import_prints_counts(ivr):
     result = ivr("import", "directory", str(DEMO))
     assert result.exit_code == 0, result.output
-    assert "agencies.csv: added 4, changed 0, removed 0" in result.output
+    assert "agencies.csv : 4 ajoutés, 0 modifié, 0 retiré" in result.output
     result = ivr("import", "clients", str(DEMO / "clients.csv"))
     assert result.exit_code == 0
-    assert "added 51, changed 0, removed 0" in result.output
+    assert (
+        "Import du fichier clients accepté depuis clients.csv : 51 lignes ; "
+        "51 ajoutés, 0 modifié, 0 retiré"
+    ) in result.output
 
 
 def test_rejected_import_exits_nonzero_with_its_report(ivr, loaded, tmp_path):
@@ -56,8 +66,38 @@ def test_rejected_import_exits_nonzero_with_its_report(ivr, loaded, tmp_path):
     bad.write_text("\n".join(lines), encoding="utf-8")
     result = ivr("import", "clients", str(bad))
     assert result.exit_code == 1
-    assert "clients.csv, line 4" in result.output
-    assert "rejected" in result.output
+    assert "erreur : clients.csv, ligne 4 : colonne « contract » : « gold »" in result.output
+    assert (
+        "Import du fichier clients refusé : 1 erreur dans clients.csv ; "
+        "les données en vigueur n'ont pas changé"
+    ) in result.output
+
+
+def test_a_file_removing_more_than_a_tenth_of_the_clients_needs_allow_shrink(ivr, loaded, tmp_path):
+    """5 rows replacing 51: refused with how many it would remove, unless confirmed."""
+    short = tmp_path / "clients.csv"
+    short.write_text(
+        "\n".join((DEMO / "clients.csv").read_text(encoding="utf-8").splitlines()[:6]),
+        encoding="utf-8",
+    )
+    refused = ivr("import", "clients", str(short))
+    assert refused.exit_code == 1
+    assert "retirerait 46 des 51 clients en vigueur (90 %)" in refused.output
+    assert "--allow-shrink" in refused.output and "refusé" in refused.output
+    still = ivr("route", "--client-id", "40000001", "--at", "2026-12-24T23:00")
+    assert json.loads(still.output)["action"] != "not_covered"  # the file in force is whole
+    confirmed = ivr("import", "clients", str(short), "--allow-shrink")
+    assert confirmed.exit_code == 0, confirmed.output
+    assert "retire 46 des 51 clients en vigueur (90 %), comme confirmé" in confirmed.output
+    assert "0 ajouté, 0 modifié, 46 retirés" in confirmed.output
+    gone = ivr("route", "--client-id", "40000001", "--at", "2026-12-24T23:00")
+    assert json.loads(gone.output)["action"] == "not_covered"
+
+
+def test_allow_shrink_is_for_the_client_file_only(ivr):
+    result = ivr("import", "directory", str(DEMO), "--allow-shrink")
+    assert result.exit_code == 2
+    assert "--allow-shrink : seulement pour « ivr import clients »" in result.output
 
 
 def test_route_prints_the_contract_json(ivr, loaded):
@@ -182,6 +222,78 @@ def test_user_add_refuses_what_cannot_be_right(ivr, loaded):
     )
     again = ivr("user", "add", "M@b.fr", "--role", "admin", input="x" * 12)
     assert again.exit_code == 1 and "already has an account" in again.output
+
+
+def test_user_add_reads_a_piped_password_without_asking_or_showing_it(ivr, db):
+    from ivr.services.accounts import authenticate
+    from ivr.settings import Settings
+
+    made = ivr("user", "add", "ops@example.fr", "--role", "admin", input="piped secret pw\n")
+    assert made.exit_code == 0, made.output
+    assert made.output == "ops@example.fr: admin (everything)\n"  # no prompt, no password
+    clock = Settings(DATABASE_URL="sqlite://").make_clock()
+    assert authenticate(db, clock, "ops@example.fr", "piped secret pw") is not None
+
+
+IVR = Path(sys.executable).parent / "ivr"
+
+
+def _typed_at_a_terminal(args: list[str], env: dict[str, str], answers: list[bytes]) -> bytes:
+    """Run `ivr ARGS` on a pseudo-terminal of its own (its controlling terminal, as a login
+    shell's), answering each prompt in turn as a person would, once the program is reading
+    (a hidden prompt: once it turned the terminal's echo off); all the terminal showed."""
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: becomes `ivr`, or exits at once
+        try:
+            os.execve(IVR, [str(IVR), *args], env)
+        finally:
+            os._exit(127)
+    shown, deadline = b"", time.monotonic() + 30
+    pending = list(answers)
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([terminal], [], [], 1)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(terminal, 1024)
+        except OSError:  # the child is gone: the terminal is closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+        if pending and shown.rstrip().endswith(b":"):
+            _until_echo_is_off(terminal)
+            os.write(terminal, pending.pop(0))
+    os.close(terminal)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, shown
+    return shown
+
+
+def _until_echo_is_off(terminal: int, wait: float = 5) -> None:
+    """Wait (a while, no more: a program that never hides its input fails the test on what
+    the terminal showed) for the terminal to stop echoing what is typed."""
+    deadline = time.monotonic() + wait
+    while termios.tcgetattr(terminal)[3] & termios.ECHO and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_user_add_at_a_terminal_asks_twice_and_never_shows_the_password(database_url, db):
+    """A terminal echoes what is typed unless the program turns echo off: the password must
+    not appear on it."""
+    from ivr.services.accounts import authenticate
+    from ivr.settings import Settings
+
+    env = {**os.environ, "DATABASE_URL": database_url}
+    password = b"terminal secret pw"
+    shown = _typed_at_a_terminal(
+        ["user", "add", "tty@example.fr", "--role", "admin"], env, [password + b"\n"] * 2
+    )
+    assert b"Password:" in shown and b"Repeat for confirmation:" in shown
+    assert password not in shown
+    assert b"tty@example.fr: admin (everything)" in shown
+    clock = Settings(DATABASE_URL="sqlite://").make_clock()
+    assert authenticate(db, clock, "tty@example.fr", password.decode()) is not None
 
 
 def test_settings_are_checked_and_kept(ivr, db):

@@ -1,77 +1,144 @@
 """The simulator page in a real browser (Debian's Chromium, headless, driven by Playwright):
-a newcomer places a call, keys a client number, and sees the technician's phone ring."""
+a newcomer follows the guide, places a call as a demo client, keys through the questions,
+and answers the technician's phone while the caller waits; the dispatcher's later call rings
+there too; the date field follows the simulated clock, which never goes back."""
 
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 
 from tests.calls.conftest import BACKUP, TECHNICIAN
-from tests.simulator.test_demo import demo_served
+from tests.conftest import CHROMIUM
+from tests.simulator.test_demo import BERARD, NOTATION, PINS, demo_served
 
-CHROMIUM = Path("/usr/bin/chromium")
 # How many key presses the caller's transcript shows, at least (the next question came).
 PRESSES = """n => (document.querySelector('#caller-transcript').textContent
-    .match(/CALLER presses/g) || []).length >= n"""
+    .match(/L'appelant tape/g) || []).length >= n"""
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium)"
 )
 
 
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True
-        )
-        yield chromium
-        chromium.close()
+def open_page(browser, app):
+    page = browser.new_page(locale="fr-FR")
+    page.goto(f"{app.extensions['ivr.settings'].PUBLIC_BASE_URL}/simulator")
+    page.uncheck("#voice")  # no speech synthesis in a headless browser
+    return page
 
 
-def test_a_call_placed_on_the_page_rings_the_technicians_phone(browser, settings, demo):
+def keys(page, sequence: str, already: int = 0) -> int:
+    """Press one-key answers one by one, each once the previous one was heard."""
+    for pressed, key in enumerate(sequence, start=already + 1):
+        page.click(f'#keypad button[data-key="{key}"]')
+        page.wait_for_function(PRESSES, arg=pressed)
+    return already + len(sequence)
+
+
+def test_a_newcomer_puts_a_demo_client_through_to_the_technician(browser, settings, demo):
+    with demo_served(settings, "2026-12-22T23:00") as (app, _worker):
+        page = open_page(browser, app)
+        guide = page.locator("#guide")
+        assert guide.locator("h2").inner_text().startswith("Pour commencer")
+        assert guide.locator("li.case h3").count() == 5
+        # A demo client calls from the start, at the simulated clock's time.
+        assert page.input_value("#from") == PINS
+        assert "Syndic Résidence Les Pins" in page.locator("#client option:checked").inner_text()
+        assert page.input_value("#at") == "2026-12-22T23:00"
+
+        page.click("#place button[type=submit]")
+        transcript = page.locator("#caller-transcript")
+        transcript.get_by_text("Appelez-vous pour Syndic Résidence Les Pins").wait_for()
+        keys(page, "111#")
+        # The technician's phone rings in its panel while the caller waits.
+        ringing = page.locator("#ringing .phone.ringing")
+        ringing.wait_for()
+        assert "06 39 98 01 01" in ringing.inner_text()
+        assert "un appelant en ligne attend d'être mis en relation" in ringing.inner_text()
+        assert page.locator("#call-status").inner_text().startswith("Mise en relation")
+        assert page.is_disabled('#keypad button[data-key="1"]')  # the caller is on hold
+        ringing.locator('button[data-action="answer"]').click()
+        technician = page.locator("#phones .phone").first
+        technician.get_by_text("Pour prendre l'appel, tapez 1").wait_for()
+        for key in "123456789*0#":  # every key a prompt may name is on the phone
+            assert technician.locator(f'button[data-value="{key}"]').count() == 1
+        technician.locator('button[data-value="1"]').click()
+        transcript.get_by_text("Mis en relation avec le technicien").wait_for()
+        technician.get_by_text("Mis en relation avec l'appelant").wait_for()
+
+        # The call has ended: the keypad is disabled, and says so.
+        status = page.locator("#call-status")
+        status.get_by_text("L'appel est terminé : plus de touches.").wait_for()
+        assert all(page.is_disabled(f'#keypad button[data-key="{key}"]') for key in "123456789*0#")
+        assert page.is_disabled("#hangup") and page.is_disabled("#say button")
+        shown = transcript.inner_text() + technician.inner_text()
+        assert not NOTATION.search(shown), shown
+
+
+def test_the_dispatchers_call_rings_the_technicians_phone(browser, settings, demo):
     with demo_served(settings, "2026-12-22T23:00") as (app, worker):
         stop = threading.Event()
         runner = threading.Thread(target=worker.run, args=(stop,), kwargs={"poll": 0.2})
         runner.start()
         try:
-            page = browser.new_page()
-            base = app.extensions["ivr.settings"].PUBLIC_BASE_URL
-            page.goto(f"{base}/simulator")
-            page.uncheck("#voice")  # no speech synthesis in a headless browser
+            page = open_page(browser, app)
             page.click("#staff details summary")
             for number in (TECHNICIAN, BACKUP):  # nobody takes it while the caller waits
                 page.select_option(f'select[data-number="{number}"]', "ring")
-            page.fill('input[name="from"]', "+33611111111")
+            page.fill("#from", "+33611111111")
+            assert page.input_value("#client") == ""  # not a demo client's number
             page.click("#place button[type=submit]")
             transcript = page.locator("#caller-transcript")
             transcript.get_by_text("Tapez votre numéro de contrat").wait_for()
             for key in "10000002#":
                 page.click(f'#keypad button[data-key="{key}"]')
             transcript.get_by_text("Syndic Résidence Les Pins").wait_for()
-            for pressed, key in enumerate("111#", start=2):  # one-key menus, one by one
-                page.click(f'#keypad button[data-key="{key}"]')
-                page.wait_for_function(PRESSES, arg=pressed)
+            keys(page, "111#", already=1)
             transcript.get_by_text("laissez votre message").wait_for()
             page.click("#message")
-            ringing = page.wait_for_selector(".phone.ringing", timeout=10_000)
-            assert TECHNICIAN in ringing.inner_text()
-            page.click('.phone.ringing button[data-action="answer"]')
-            phone = page.locator("#outbound .phone")
-            phone.get_by_text("Paris, 37 rue Riquet : panne de chauffage").wait_for()
-            for key in "123456789*0#":  # every key a prompt may name is on the phone
-                assert phone.locator(f'button[data-value="{key}"]').count() == 1
-            phone.locator('button[data-value="*"]').click()  # hear it again
-            phone.get_by_text("CALLEE presses *").wait_for()
-            phone.locator('button[data-value="2"]').click()  # taken in hand
-            phone.get_by_text("C'est noté, merci").wait_for()
+            ringing = page.wait_for_selector("#ringing .phone.ringing", timeout=10_000)
+            assert "06 39 98 01 01" in ringing.inner_text()
+            assert "le service d'astreinte rappelle" in ringing.inner_text()
+            page.click('#ringing .phone.ringing button[data-action="answer"]')
+            called = page.locator("#phones .phone", has_text="rappel du service d'astreinte")
+            called.get_by_text("Paris, 37 rue Riquet : panne de chauffage").wait_for()
+            called.locator('button[data-value="*"]').click()  # hear it again
+            called.get_by_text("Le technicien tape *").wait_for()
+            called.locator('button[data-value="2"]').click()  # taken in hand
+            called.get_by_text("C'est noté, merci").wait_for()
+            page.locator("#jobs td", has_text="SMS au technicien").first.wait_for()
         finally:
             stop.set()
             runner.join(timeout=10)
+
+
+def test_the_date_follows_the_simulated_clock_which_never_goes_back(browser, settings, demo):
+    with demo_served(settings, "2026-12-22T23:00") as (app, _worker):
+        page = open_page(browser, app)
+        assert page.input_value("#at") == "2026-12-22T23:00"
+        page.click('button[data-advance="60"]')
+        page.wait_for_function("() => document.querySelector('#at').value === '2026-12-23T00:00'")
+        assert "mercredi 23 décembre 2026, 00:0" in page.inner_text("#clock")
+
+        page.fill("#at", "2026-12-22T23:30")  # already past
+        page.click("#place button[type=submit]")
+        page.locator("#error").get_by_text("ne recule jamais").wait_for()
+        assert page.locator("#current-call").is_hidden()
+        assert "mercredi 23 décembre 2026" in page.inner_text("#clock")
+
+        # The guide readies the 7/7 case on the next evening it shows.
+        page.click('button[data-case="7-7-soir"]')
+        page.wait_for_function("() => document.querySelector('#at').value === '2026-12-24T19:00'")
+        assert page.input_value("#from") == BERARD
+        assert "Hélène Bérard" in page.locator("#client option:checked").inner_text()
+        page.click("#place button[type=submit]")
+        page.locator("#caller-transcript").get_by_text("Hélène Bérard").wait_for()
+        assert "jeudi 24 décembre 2026, 19:0" in page.inner_text("#clock")
+        page.click("#hangup")
+        page.locator("#call-status").get_by_text("L'appel est terminé").wait_for()
+        assert page.input_value("#at").startswith("2026-12-24T19:0")  # following the clock
 
 
 def test_what_the_page_shows_of_requests_it_was_sent_is_never_run_as_html(browser, settings, demo):
@@ -89,9 +156,7 @@ def test_what_the_page_shows_of_requests_it_was_sent_is_never_run_as_html(browse
             timeout=5,
         )
         assert sent.status_code == 201
-        page = browser.new_page()
-        page.goto(f"{base}/simulator")
-        page.uncheck("#voice")
+        page = open_page(browser, app)
         page.click("#staff details summary")
         page.locator("#messages li", has_text="onerror").wait_for()
         assert page.locator("#messages img").count() == 0

@@ -1,4 +1,4 @@
-"""The dispatcher's pure rules: what follows an ended call (PROCEDURE.md §5.2)."""
+"""The dispatcher's pure rules: what follows an ended call (docs/procedure.md §5.2)."""
 
 from __future__ import annotations
 

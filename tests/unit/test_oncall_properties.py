@@ -1,9 +1,9 @@
 """Properties of the on-call calendar and of `decide`, against references written here.
 
 The references share no code with `ivr.domain.oncall`: public holidays come from the national
-list of the `holidays` package plus Good Friday and 26 December for 57, 67 and 68 (PROCEDURE.md,
-last section), and a local time is turned into an instant by asking which UTC instants the
-clocks in France show it at.
+list of the `holidays` package plus Good Friday and 26 December for 57, 67 and 68
+(docs/procedure.md, last section), and a local time is turned into an instant by asking which
+UTC instants the clocks in France show it at.
 """
 
 from __future__ import annotations
@@ -464,7 +464,7 @@ def test_next_morning_is_the_start_of_a_daytime_window_on_a_day_off(setup):
         assert not reference_instances(own_windows, instant, department)
 
 
-# ------------------------------------------- (c) every decision has the shape CONTRACT.md says
+# ------------------------------------------- (c) every decision has the shape docs/contract.md says
 
 
 @st.composite

@@ -1,12 +1,13 @@
-"""`decide`, table by table: what the rules say for a call, checked against PROCEDURE.md,
-FORMATS.md and the `ivr route` section of CONTRACT.md (and the French source where they differ).
+"""`decide`, table by table: what the rules say for a call, checked against docs/procedure.md,
+docs/formats.md and the `ivr route` section of docs/contract.md.
 
 One directory (`ROTA`) holds every agency the tables need; each row names a client of one of
 them, the call's instant (local Paris time unless an offset is given) and the expected answer
 in the shape `ivr route` prints. Where a row leaves `call_at`, `calls` or `faxes` out, they are
-what CONTRACT.md says for that action: `call_now`/`escalate`/`legacy` at the call's own instant,
-`call_now`/`call_next_morning` ring the agency's on-call line(s) and fax the agency, `fax_only`
-faxes the agency, `not_covered` has both lists empty, `legacy` rings the legacy number only.
+what docs/contract.md says for that action: `call_now`/`escalate`/`legacy` at the call's own
+instant, `call_now`/`call_next_morning` ring the agency's on-call line(s) and fax the agency,
+`fax_only` faxes the agency, `not_covered` has both lists empty, `legacy` rings the legacy
+number only.
 """
 
 from __future__ import annotations
@@ -245,7 +246,8 @@ def check(rota, client, at, danger, postcode, action, call_at, calls, faxes) -> 
 # --------------------------------------------------------------------------------------------
 # Daylight-saving changes: Sunday 29 March 2026 (02:00 CET -> 03:00 CEST) and Sunday
 # 25 October 2026 (03:00 CEST -> 02:00 CET). Windows are local times; instants are compared as
-# instants (FORMATS.md; PROCEDURE.md "Time is French local time ... with its daylight-saving
+# instants (docs/formats.md; docs/procedure.md "Time is French local time ... with its
+# daylight-saving
 # changes").
 
 DST = [
@@ -391,7 +393,7 @@ def test_window_durations_across_the_changes(days, start, end, day, hours):
     assert instance.start.astimezone(PARIS).date() == day
 
 
-# A window whose start or end falls in the hour the spring change skips. FORMATS.md: "start,
+# A window whose start or end falls in the hour the spring change skips. docs/formats.md: "start,
 # end: local times; the start is inside the window, the end is not". At 03:10 CEST on 29 March
 # the wall clock has already passed 02:30: a window "02:30-08:00" has begun, and one
 # "18:00-02:30" is over: the written time is the instant the clock jumps past it.
@@ -425,7 +427,7 @@ def test_window_time_in_the_spring_gap(cia, at, action):
     assert decision.action is action, decision.reason
 
 
-# The planning of managers is a list of instants (FORMATS.md: "the manager on duty at instant t
+# The planning of managers is a list of instants (docs/formats.md: "the manager on duty at instant t
 # is the row with start <= t < end"). A handover inside the hour the autumn change repeats:
 # 02:15 CET (01:15 UTC) comes after 02:30 CEST (00:30 UTC).
 HANDOVER = datetime(2026, 10, 25, 2, 30, tzinfo=PARIS)  # first occurrence, 00:30 UTC
@@ -471,7 +473,7 @@ def test_manager_handover_in_the_repeated_autumn_hour(at, manager):
 
 
 # --------------------------------------------------------------------------------------------
-# Public holidays (FORMATS.md: "On a public holiday only the rows listing `holiday` apply").
+# Public holidays (docs/formats.md: "On a public holiday only the rows listing `holiday` apply").
 
 HOLIDAYS = [
     # Armistice: Wednesday 11 November 2026
@@ -779,7 +781,7 @@ def test_christmas_rota(client, at, danger, postcode, action, call_at, calls, fa
 
 
 # Alsace-Moselle: Good Friday and 26 December are holidays in 57, 67 and 68, not in 75
-# (PROCEDURE.md, last section). Same rota (alsace_test_rota) in each department.
+# (docs/procedure.md, last section). Same rota (alsace_test_rota) in each department.
 ALSACE_MOSELLE = ("5704", "6704", "6804")
 ALSACE = [
     # id, contract, at, (action, call_at) in 75, (action, call_at) in 57/67/68
@@ -906,7 +908,8 @@ def test_window_boundaries(client, at, danger, postcode, action, call_at, calls,
     ],
 )
 def test_on_call_day_is_a_window_starting_between_0500_and_1200(start, action, call_at):
-    """PROCEDURE.md: an on-call day has "a window that starts that day between 05:00 and 12:00"."""
+    """docs/procedure.md: an on-call day has "a window that starts that day between 05:00 and
+    12:00"."""
     rota = directory(
         agencies=[make_agency("0794", fax=fixed(941))],
         windows=[window("0794", "all", "sun", start, "23:00")],
@@ -946,7 +949,7 @@ def test_agency_with_night_windows_only(
 
 
 # --------------------------------------------------------------------------------------------
-# Roll-out (PROCEDURE.md "Roll-out", §1): 0781 goes live on Monday 4 January 2027.
+# Roll-out (docs/procedure.md "Roll-out", §1): 0781 goes live on Monday 4 January 2027.
 
 ROLLOUT = [
     row("before-live-collective", coll("0781"), "2026-12-25 10:00", LEG),
@@ -990,7 +993,7 @@ def test_agency_not_live_yet(client, at, danger, postcode, action, call_at, call
 
 
 # --------------------------------------------------------------------------------------------
-# 7/7 clients after 18:00 (PROCEDURE.md special cases; source §5.2 "tout appel reçu après
+# 7/7 clients after 18:00 (docs/procedure.md special cases; source §5.2 "tout appel reçu après
 # 18H00"): handled as outside the window, up to the next morning. June 2026: Tuesday 16,
 # Friday 19, Saturday 20, Sunday 21, Monday 22.
 
@@ -1133,7 +1136,7 @@ def test_next_morning_outside_windows(client, at, danger, postcode, action, call
 
 
 # --------------------------------------------------------------------------------------------
-# Danger (PROCEDURE.md "Danger"): the regional manager on duty, faxes to the agency and the
+# Danger (docs/procedure.md "Danger"): the regional manager on duty, faxes to the agency and the
 # regional direction; covered or not, inside or outside windows.
 
 DANGER = [
@@ -1347,7 +1350,7 @@ def test_danger_in_a_planning_gap_without_a_national_number_still_escalates():
 
 
 # --------------------------------------------------------------------------------------------
-# Who is covered (§2, §3, §5.1.1; FORMATS.md `valid_until`: "last day of cover; after it the
+# Who is covered (§2, §3, §5.1.1; docs/formats.md `valid_until`: "last day of cover; after it the
 # client is treated as `standard`").
 
 COVER = [
@@ -1394,7 +1397,8 @@ def test_who_is_covered(client, at, danger, postcode, action, call_at, calls, fa
 
 
 # --------------------------------------------------------------------------------------------
-# On-call types (FORMATS.md): a client's windows are those of its type plus `all`; its lines are
+# On-call types (docs/formats.md): a client's windows are those of its type plus `all`; its
+# lines are
 # those of its type when the agency has any, else `all`; priority 1 first.
 # 0782: individual sat,sun,holiday 08-18; collective every day 18-08; boiler_room
 # sat,sun,holiday 00-00; all wed 12-14. Lines: individual, collective, all (no boiler_room).
@@ -1477,7 +1481,7 @@ def test_agency_without_on_call_line(client, at, danger, postcode, action, call_
 
 
 # --------------------------------------------------------------------------------------------
-# Decision.as_json(): exactly what `ivr route` prints (CONTRACT.md).
+# Decision.as_json(): exactly what `ivr route` prints (docs/contract.md).
 
 
 def test_as_json_next_morning_exact_shape():

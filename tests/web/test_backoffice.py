@@ -18,7 +18,7 @@ from ivr.simulator.dialer import Callee
 from ivr.simulator.phone import PhoneCall
 from ivr.simulator.transports import FlaskTransport
 from tests.calls.conftest import BACKUP, TECHNICIAN, identify, through_details
-from tests.conftest import AUTH_TOKEN, BASE_URL, DEMO
+from tests.conftest import AUTH_TOKEN, BASE_URL, DEMO, log_in
 
 PASSWORD = "a long enough password"
 ACCOUNTS = {
@@ -54,13 +54,7 @@ def office(make_app, demo, clock):
 
 
 def logged_in(app, role: str):
-    client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    email = ACCOUNTS[role][0]
-    answer = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
-    assert answer.status_code == 302, role
-    return client, token
+    return log_in(app, ACCOUNTS[role][0], PASSWORD)
 
 
 def pages(call_id: int, recording_id: int = 1) -> dict[str, tuple[str, str]]:
@@ -73,6 +67,7 @@ def pages(call_id: int, recording_id: int = 1) -> dict[str, tuple[str, str]]:
         "recording": ("GET", f"/recordings/{recording_id}/audio"),
         "morning": ("GET", "/morning"),
         "processed": ("POST", f"/calls/{call_id}/processed"),
+        "unprocessed": ("POST", f"/calls/{call_id}/unprocessed"),
         "retry": ("POST", "/jobs/1/retry"),
         "prompts": ("GET", "/prompts"),
         "prompt": ("GET", "/prompts/welcome"),
@@ -142,7 +137,7 @@ def test_the_role_matrix(office, role):
         answer = client.open(path, method=method, data=data if method == "POST" else None)
         if name in ADMIN_ONLY and kind != "admin":
             assert answer.status_code == 403, (role, name)
-        elif name in ("call", "sheet", "processed") and role not in SEES_THE_CALL:
+        elif name in ("call", "sheet", "processed", "unprocessed") and role not in SEES_THE_CALL:
             assert answer.status_code in (404, 302), (role, name)  # not theirs: not there
         elif name == "recording":
             expected = 200 if role in SEES_THE_CALL else 404

@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 from ivr.simulator.dialer import Callee
 from ivr.simulator.phone import CallStateError, PhoneCall
 from ivr.simulator.transports import FlaskTransport, HttpTransport
-from ivr.simulator.twiml import TwimlError, WebhookRequest
+from ivr.simulator.twiml import Ringing, TwimlError, WebhookRequest, Whispering
 from ivr.simulator.twiml_schema import InvalidTwiml
 
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -469,6 +469,143 @@ def test_a_dial_without_action_goes_on_to_the_next_verb(app: Flask) -> None:
     assert said == "Fin de la communication."
     assert f"BRIDGED caller <-> {TECH}" in call.transcript
     assert hits(app, "/twilio/dial-done") == []
+
+
+# -- a live callee: a person at the simulator's page -----------------------------------------------
+
+
+def live_call(app: Flask, choice: str = "1") -> PhoneCall:
+    """A call whose <Dial> (menu `choice`) rings phones a person answers, or not."""
+    call = phone(app, callees=lambda number: Callee(live=True, talk_seconds=45))
+    call.start()
+    call.press(choice)
+    return call
+
+
+def test_a_live_callee_rings_until_a_person_answers_then_presses_the_whisper_keys(
+    app: Flask,
+) -> None:
+    call = live_call(app)
+    assert call.waiting_for == "transfer" and call.transfer == Ringing((TECH,))
+    assert call.transcript[-1] == f"IVR dials {TECH} (timeout 20 s)"
+    assert hits(app, "/twilio/whisper") == [] and hits(app, "/twilio/dial-done") == []
+    with pytest.raises(CallStateError):
+        call.press("1")  # the caller is on hold
+    with pytest.raises(CallStateError):
+        call.silence()
+
+    said = call.pick_up(TECH, "answer")
+    assert said == ""  # the caller hears nothing of the whisper
+    waiting = call.transfer
+    assert isinstance(waiting, Whispering) and waiting.number == TECH
+    assert len(hits(app, "/twilio/whisper")) == 1
+    assert call.transcript[-2:] == [
+        f"{TECH}: answers",
+        f"TECH({TECH}): IVR: Urgence chaudière. Tapez 1 pour accepter.",
+    ]
+    said = call.pick_up(TECH, "press", "1")
+    assert said == "Merci, au revoir."
+    assert call.ended and call.transfer is None
+    assert call.transcript[-7:-3] == [
+        f"TECH({TECH}): presses 1",
+        f"TECH({TECH}): IVR: Mise en relation.",
+        f"BRIDGED caller <-> {TECH}",
+        f"{TECH}: conversation over after 45 s",
+    ]
+    done = hits(app, "/twilio/dial-done")[0]
+    assert (done["DialBridged"], done["DialCallDuration"]) == ("true", "45")
+    assert hits(app, "/twilio/whisper-answer")[0]["Digits"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "line"),
+    [("no-answer", "no-answer", "no answer"), ("busy", "busy", "busy")],
+)
+def test_a_live_callee_let_ring_or_busy(app: Flask, action: str, status: str, line: str) -> None:
+    call = live_call(app)
+    said = call.pick_up(TECH, action)
+    assert said == "Le technicien n'est pas disponible."
+    assert f"{TECH}: {line}" in call.transcript
+    assert hits(app, "/twilio/whisper") == []
+    assert hits(app, "/twilio/dial-done")[0]["DialCallStatus"] == status
+    assert hits(app, "/twilio/leg-status")[0]["CallStatus"] == status
+    assert (call.duration >= 20) is (action == "no-answer")  # it rang for the whole timeout
+
+
+def test_a_live_callees_voicemail_answers_and_presses_nothing(app: Flask) -> None:
+    call = live_call(app)
+    call.pick_up(TECH, "voicemail")
+    assert call.ended
+    assert f"{TECH}: answers (voicemail)" in call.transcript
+    assert f"TECH({TECH}): presses nothing" in call.transcript
+    assert "DialBridged" not in hits(app, "/twilio/dial-done")[0]
+
+
+@pytest.mark.parametrize(
+    ("action", "line"), [("silence", "presses nothing"), ("hangup", "hangs up")]
+)
+def test_a_live_callee_who_answers_but_does_not_accept(app: Flask, action: str, line: str) -> None:
+    call = live_call(app)
+    call.pick_up(TECH, "answer")
+    said = call.pick_up(TECH, action)
+    assert said == "Le technicien n'est pas disponible."
+    assert f"TECH({TECH}): {line}" in call.transcript
+    assert not any(x.startswith("BRIDGED") for x in call.transcript)
+    assert "DialBridged" not in hits(app, "/twilio/dial-done")[0]
+
+
+def test_what_a_live_phone_cannot_do_is_refused_and_it_still_waits(app: Flask) -> None:
+    call = live_call(app)
+    with pytest.raises(CallStateError):
+        call.pick_up(TECH2, "answer")  # not ringing
+    with pytest.raises(ValueError):
+        call.pick_up(TECH, "press", "1")  # it rings: answer it first
+    call.pick_up(TECH, "answer")
+    with pytest.raises(ValueError):
+        call.pick_up(TECH, "busy")
+    with pytest.raises(ValueError):
+        call.pick_up(TECH, "press", "x")
+    assert isinstance(call.transfer, Whispering)
+    call.pick_up(TECH, "press", "1")
+    with pytest.raises(CallStateError):
+        call.pick_up(TECH, "press", "1")  # it is over
+
+
+def test_the_caller_hangs_up_while_a_live_phone_rings(app: Flask) -> None:
+    call = live_call(app)
+    call.hang_up()
+    assert call.ended and call.transfer is None and call.waiting_for is None
+    assert call.transcript[-3:-1] == ["CALLER hangs up", f"{TECH}: stops ringing"]
+    assert hits(app, "/twilio/dial-done") == []  # the caller is gone
+    assert len(hits(app, "/twilio/status")) == 1
+
+
+def test_parallel_live_phones_the_first_to_accept_wins_the_others_stop_ringing(
+    app: Flask,
+) -> None:
+    call = live_call(app, choice="5")
+    assert call.transfer == Ringing((TECH, TECH2))
+    call.pick_up(TECH2, "answer")
+    call.pick_up(TECH2, "press", "1")
+    bridged = call.transcript.index(f"BRIDGED caller <-> {TECH2}")
+    assert call.transcript[bridged + 1 : bridged + 3] == [
+        f"{TECH2}: conversation over after 45 s",
+        f"{TECH}: stops ringing",
+    ]
+    assert [w["To"] for w in hits(app, "/twilio/whisper")] == [TECH2]
+    assert (
+        hits(app, "/twilio/dial-done")[0]["DialCallSid"]
+        == hits(app, "/twilio/whisper")[0]["CallSid"]
+    )
+
+
+def test_parallel_live_phones_after_one_refuses_the_other_still_rings(app: Flask) -> None:
+    call = live_call(app, choice="5")
+    call.pick_up(TECH, "no-answer")
+    assert call.transfer == Ringing((TECH2,))
+    call.pick_up(TECH2, "voicemail")
+    assert call.ended
+    assert hits(app, "/twilio/dial-done")[0]["DialCallStatus"] == "completed"  # the voicemail
 
 
 # -- the end of the call ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The caller's call (PROCEDURE.md §5.1, §5.2), as named steps on the engine
+"""The caller's call (docs/procedure.md §5.1, §5.2), as named steps on the engine
 (`voice_flows.engine`): identification, the request, danger, and the end of the call.
 
 Two keys work at every menu: danger (9, or danger words when speech is on) and, when a call

@@ -1,4 +1,4 @@
-"""Importing the reference data: the weekly client file and the directory (FORMATS.md).
+"""Importing the reference data: the weekly client file and the directory (docs/formats.md).
 
 Both follow one discipline: read and check everything, report every bad line, and only when
 nothing is wrong, swap the new data in at once. The data in force is never half-replaced,
@@ -13,8 +13,8 @@ and calls keep being answered from it while an import runs:
 
 from __future__ import annotations
 
-from ivr.services.importing.clients import import_clients
+from ivr.services.importing.clients import SHRINK_CONFIRMATION, import_clients
 from ivr.services.importing.directory import import_directory
 from ivr.services.importing.report import ImportReport
 
-__all__ = ["ImportReport", "import_clients", "import_directory"]
+__all__ = ["SHRINK_CONFIRMATION", "ImportReport", "import_clients", "import_directory"]

@@ -11,33 +11,66 @@ from typing import Any
 
 from ivr.adapters.csv_source import CsvSource, NotUtf8, UnreadableFile, is_blank
 from ivr.domain.characters import forbidden_in
+from ivr.domain.phones import InvalidPhoneNumber
 from ivr.services import reference_rows as rows
 from ivr.services.importing.report import ImportReport, Problem
-from ivr.services.reference_rows import Schema
+from ivr.services.reference_rows import PHONE_EXPECTED, Schema, quoted
+
+# What `CsvSource` and the csv module say of a file they cannot read, said in French: the
+# report is read by the people who send the files. Matched on how their messages start; one
+# not known here is shown as it comes, in parentheses.
+_UNREADABLE = {
+    "encoded in UTF-16": "fichier en UTF-16 ou binaire : enregistrez-le en CSV (UTF-8)",
+    "empty file": "fichier vide : pas de ligne d'en-tête",
+}
+
+
+def _unreadable(problem: str) -> str:
+    return next(
+        (said for start, said in _UNREADABLE.items() if problem.startswith(start)),
+        f"fichier illisible ({problem})",
+    )
+
+
+def _csv_error(error: csv.Error) -> str:
+    if str(error).startswith("field larger than field limit"):
+        return (
+            f"un champ de plus de {csv.field_size_limit()} caractères "
+            '(un guillemet " ouvert et jamais refermé ?)'
+        )
+    return f"erreur de lecture CSV ({error})"
+
+
+def columns(names: list[str]) -> str:
+    """Column names as the report shows them: `« phone », « phone2 »`."""
+    return ", ".join(quoted(n) for n in names)
 
 
 class Checker:
-    """Reads one file against its schema, collecting problems, yielding good rows."""
+    """Reads one file against its schema, collecting problems, yielding good rows. Problems
+    name the file as its sender knows it (`file_name`: an uploaded client file's own name),
+    else as the schema does."""
 
-    def __init__(self, report: ImportReport, schema: Schema) -> None:
+    def __init__(self, report: ImportReport, schema: Schema, file_name: str = "") -> None:
         self.report = report
         self.schema = schema
+        self.file_name = file_name or schema.file_name
 
     def error(self, line: int, reason: str) -> None:
-        self.report.errors.append(Problem(self.schema.file_name, line, reason))
+        self.report.errors.append(Problem(self.file_name, line, reason))
 
     def warn(self, line: int, reason: str) -> None:
-        self.report.warnings.append(Problem(self.schema.file_name, line, reason))
+        self.report.warnings.append(Problem(self.file_name, line, reason))
 
     def open(self, path: Path) -> CsvSource | None:
         """The file, if it can be read at all and its header is right; else None, reported."""
         try:
             source = CsvSource.open(path)
         except FileNotFoundError:
-            self.error(0, "file missing")
+            self.error(0, "fichier manquant")
             return None
         except UnreadableFile as problem:
-            self.error(0, str(problem))
+            self.error(0, _unreadable(str(problem)))
             return None
         return source if self._header_ok(source.header) else None
 
@@ -54,7 +87,7 @@ class Checker:
 
     def restart(self) -> None:
         """Forget what this file's reading reported: it is read again in another encoding."""
-        name = self.schema.file_name
+        name = self.file_name
         self.report.errors[:] = [p for p in self.report.errors if p.file != name or p.line <= 1]
         self.report.warnings[:] = [p for p in self.report.warnings if p.file != name or p.line <= 1]
 
@@ -62,12 +95,16 @@ class Checker:
         duplicates = sorted({n for n in header if header.count(n) > 1 and n})
         missing = [c.name for c in self.schema.columns if c.required and c.name not in header]
         if duplicates:
-            self.error(1, f"column(s) named twice in the header: {', '.join(duplicates)}")
+            self.error(1, f"colonne(s) en double dans l'en-tête : {columns(duplicates)}")
         if missing:
-            self.error(1, f"missing column(s): {', '.join(missing)} (found: {', '.join(header)})")
+            self.error(
+                1,
+                f"colonne(s) manquante(s) dans l'en-tête : {columns(missing)} "
+                f"(colonnes trouvées : {columns(header)})",
+            )
         extra = [n for n in header if n not in self.schema.names]
         if extra:
-            self.warn(1, f"column(s) ignored: {', '.join(extra)}")
+            self.warn(1, f"colonne(s) inconnue(s), ignorée(s) : {columns(extra)}")
         return not (duplicates or missing)
 
     def rows(self, source: CsvSource) -> Iterator[tuple[Any, ...]]:
@@ -78,8 +115,8 @@ class Checker:
         for line in source.foreign_lines:
             self.error(
                 line,
-                "this line is UTF-8 while the rest of the file is Windows-1252: "
-                "save the whole file in one encoding",
+                "cette ligne est en UTF-8 alors que le reste du fichier est en Windows-1252 : "
+                "enregistrez tout le fichier dans un seul encodage",
             )
         width = len(source.header)
         positions = [
@@ -102,11 +139,15 @@ class Checker:
                         continue
                     count += 1
                     yield values
-            except csv.Error as error:  # a NUL byte, an unclosed quote at the end
-                self.error(reader.line_num, f"unreadable from here on: {error}")
+            except csv.Error as error:  # a field past the csv module's limit: a quote left open
+                self.error(reader.line_num, f"illisible à partir d'ici : {_csv_error(error)}")
                 return
         if count == 0 and not self.report.errors:
-            self.error(0, "no data rows (header only): refusing to empty the data in force")
+            self.error(
+                0,
+                "aucune ligne de données, l'en-tête seul : refusé pour ne pas vider "
+                "les données en vigueur",
+            )
 
     def _explain(
         self, line: int, fields: list[str], width: int, positions: list[int | None]
@@ -114,25 +155,30 @@ class Checker:
         if len(fields) != width:
             self.error(
                 line,
-                f"{len(fields)} fields where the header has {width} (a stray "
-                f"separator{' or a missing one' if len(fields) < width else ''}?)",
+                f"{len(fields)} champs alors que l'en-tête en a {width} (un séparateur "
+                f"en trop{' ou en moins' if len(fields) < width else ''} ?)",
             )
         else:
             raw = [fields[p].strip() if p is not None else "" for p in positions]
-            self.error(line, "; ".join(self.reasons(raw)))
+            self.error(line, " ; ".join(self.reasons(raw)))
 
     def reasons(self, raw: list[str]) -> list[str]:
-        """Every reason a row is wrong, column by column (the slow path, for bad rows)."""
+        """Every reason a row is wrong, column by column (the slow path, for bad rows): the
+        column named, then what is wrong with its value."""
         reasons = []
         for column, value in zip(self.schema.columns, raw, strict=True):
+            where = f"colonne {quoted(column.name)}"
             if not value:
                 if column.required:
-                    reasons.append(f"{column.name} is missing")
+                    reasons.append(f"{where} vide : elle est obligatoire")
                 continue
             try:
                 column.parse(value)
+            except InvalidPhoneNumber:
+                why = f"{quoted(value)} n'est pas un numéro de téléphone valable ({PHONE_EXPECTED})"
+                reasons.append(f"{where} : {why}")
             except ValueError as error:
-                reasons.append(str(error))
+                reasons.append(f"{where} : {error}")
         return reasons
 
 

@@ -1,6 +1,10 @@
 """The weekly client file: read and checked whole, loaded into the standby table in short
 batches without indexes, then swapped in by a one-row update (the module `ivr.services.importing`
-says why)."""
+says why).
+
+A file that would remove more than a tenth of the clients in force is refused unless
+confirmed: an export cut short (5 rows for 51) is otherwise a perfectly valid file, and the
+clients it drops would be strangers to the service at night."""
 
 from __future__ import annotations
 
@@ -24,25 +28,38 @@ from ivr.domain.model import Contract
 from ivr.services import reference_rows as rows
 from ivr.services.importing.checking import Checker
 from ivr.services.importing.report import Counts, ImportReport, finish_record, start_record
+from ivr.services.reference_rows import quoted
 
 _BATCH = 50_000
+SHRINK_PERCENT = 10  # of the clients in force, a file may remove without being confirmed
+# The back office's confirmation, named by the report of a file refused for shrinking.
+SHRINK_CONFIRMATION = "J'accepte que le fichier retire plus de 10 % des clients"
 
 
-def import_clients(db: Database, path: Path, clock: Clock) -> ImportReport:
-    """Load the weekly client file, all or nothing; see the module docstring."""
-    report = ImportReport("clients", path.name)
-    checker = Checker(report, rows.CLIENTS)
+def import_clients(
+    db: Database, path: Path, clock: Clock, *, name: str = "", allow_shrink: bool = False
+) -> ImportReport:
+    """Load the weekly client file, all or nothing; see the module docstring. `name` is the
+    file's name as its sender knows it (an upload's; else the path's); `allow_shrink`
+    confirms a file that removes more than `SHRINK_PERCENT` % of the clients in force."""
+    name = name or path.name
+    report = ImportReport("clients", name)
+    checker = Checker(report, rows.CLIENTS, name)
     source = checker.open(path)
     with db.session() as session:
         busy = _running_import(session, clock.now())
         if busy is not None:
-            checker.error(0, f"another client import (#{busy}) is running: try again later")
+            checker.error(
+                0,
+                f"une autre importation du fichier clients (n° {busy}) est en cours : "
+                "réessayez dans quelques minutes",
+            )
             return report
         agencies = set(session.scalars(select(AgencyRow.cia)))
-        import_id = start_record(session, "clients", path.name, "", clock.now())
+        import_id = start_record(session, "clients", name, "", clock.now())
         in_force = table_in_force(session)
     if not agencies:
-        checker.error(0, "no directory loaded yet: import the directory first")
+        checker.error(0, "aucun annuaire chargé : importez d'abord l'annuaire")
     standby = CLIENT_TABLES["clients_b" if in_force is CLIENT_TABLES["clients_a"] else "clients_a"]
     with ThreadPoolExecutor(max_workers=1) as helper:
         # The hash and, later, the comparison with the file in force run beside the load:
@@ -52,7 +69,9 @@ def import_clients(db: Database, path: Path, clock: Clock) -> ImportReport:
         counting = helper.submit(_client_counts, db, in_force, standby)
         _index(db, standby)
         _report_duplicates(db, standby, checker)
-        counts = counting.result()
+        counts, in_force_count = counting.result()
+    if report.accepted:  # a file with bad lines is judged on them first: its counts are partial
+        _guard_shrink(checker, counts.removed, in_force_count, allow_shrink)
     with db.session() as session:
         if report.accepted:
             report.counts = counts
@@ -110,9 +129,16 @@ def _checked_clients(
     for values in good_rows:
         contract, delay_label, agency = values[10], values[11], values[13]
         if agency not in agencies:
-            checker.error(values[0], f"agency {agency!r} is not in the directory")
+            checker.error(
+                values[0],
+                f"colonne « agency » : l'agence {quoted(agency)} n'est pas dans l'annuaire",
+            )
         elif contract != standard and not delay_label:
-            checker.error(values[0], f"delay_label is missing (required for a {contract} contract)")
+            checker.error(
+                values[0],
+                "colonne « delay_label » vide : elle est obligatoire pour un contrat "
+                + quoted(contract),
+            )
         else:
             yield values
 
@@ -167,16 +193,38 @@ def _report_duplicates(db: Database, table: Table, checker: Checker) -> None:
     with db.engine.connect() as connection:
         for client_id, line in connection.execute(query):
             if client_id in first:
-                checker.error(line, f"client_id {client_id} already on line {first[client_id]}")
+                checker.error(
+                    line,
+                    f"colonne « client_id » : {quoted(client_id)} figure déjà à la ligne "
+                    f"{first[client_id]}",
+                )
             first.setdefault(client_id, line)
 
 
-def _client_counts(db: Database, old: Table | None, new: Table) -> Counts:
-    """Added, changed and removed clients between the file in force and the new one."""
+def _guard_shrink(checker: Checker, removed: int, in_force: int, allow_shrink: bool) -> None:
+    """Refuse a file that removes too many clients, unless confirmed; say so either way."""
+    if removed * 100 <= in_force * SHRINK_PERCENT:
+        return
+    share = f"{removed} des {in_force} clients en vigueur ({removed * 100 / in_force:.0f} %)"
+    if allow_shrink:
+        checker.warn(0, f"retire {share}, comme confirmé")
+        return
+    checker.error(
+        0,
+        f"retirerait {share}, plus de {SHRINK_PERCENT} % : un tel fichier n'est importé "
+        "qu'une fois confirmé, au cas où il aurait été tronqué ; rien n'a changé. Si le fichier "
+        f"est juste, renvoyez-le en cochant la case « {SHRINK_CONFIRMATION} » "
+        "(en ligne de commande : ivr import clients FICHIER --allow-shrink)",
+    )
+
+
+def _client_counts(db: Database, old: Table | None, new: Table) -> tuple[Counts, int]:
+    """Added, changed and removed clients between the file in force and the new one; how
+    many clients the file in force holds."""
     with db.snapshot() as session:
         total_new = session.scalar(select(func.count()).select_from(new)) or 0
         if old is None:
-            return Counts(added=total_new)
+            return Counts(added=total_new), 0
         total_old = session.scalar(select(func.count()).select_from(old)) or 0
         differs = or_(*(new.c[n].is_distinct_from(old.c[n]) for n in CLIENT_COLUMNS[2:]))
         common, changed = session.execute(
@@ -184,4 +232,5 @@ def _client_counts(db: Database, old: Table | None, new: Table) -> Counts:
                 func.count(), func.coalesce(func.sum(case((differs, 1), else_=0)), 0)
             ).select_from(new.join(old, new.c.client_id == old.c.client_id))
         ).one()
-    return Counts(added=total_new - common, changed=changed, removed=total_old - common)
+    counts = Counts(added=total_new - common, changed=changed, removed=total_old - common)
+    return counts, total_old

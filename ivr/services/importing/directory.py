@@ -17,6 +17,15 @@ from ivr.adapters.db import Database
 from ivr.adapters.orm import AgencyRow, ManagerShiftRow, OnCallLineRow, OnCallWindowRow, RegionRow
 from ivr.adapters.repository import reference_state, table_in_force
 from ivr.clock import Clock
+from ivr.domain.coverage import DAY, Hours, coverage_gaps, grouped
+from ivr.domain.local_time import in_paris
+from ivr.domain.model import (
+    ONCALL_TYPE_OF_CONTRACT,
+    Agency,
+    Directory,
+    OnCallType,
+    OnCallWindow,
+)
 from ivr.domain.oncall import local_date
 from ivr.services import reference_rows as rows
 from ivr.services.importing.checking import Checker
@@ -24,27 +33,33 @@ from ivr.services.importing.report import (
     Counts,
     ImportReport,
     Problem,
+    counted,
     finish_record,
     start_record,
 )
-from ivr.services.reference_rows import Schema
+from ivr.services.reference_rows import Schema, quoted
+from ivr.services.timelines import DAY_NAMES, ONCALL_TYPE_NAMES
+
+NO_CALL = "personne n'est appelé, la fiche est faxée à l'agence"
 
 
-def import_directory(db: Database, folder: Path, clock: Clock) -> ImportReport:
-    """Load the five directory files from `folder`, all or nothing."""
-    report = ImportReport("directory", str(folder))
+def import_directory(db: Database, folder: Path, clock: Clock, *, name: str = "") -> ImportReport:
+    """Load the five directory files from `folder`, all or nothing. `name` is what the sender
+    knows them by (an uploaded zip's name, not the folder it was unpacked into)."""
+    name = name or str(folder)
+    report = ImportReport("directory", name)
     today = local_date(clock.now())
     parsed: dict[str, list[tuple[int, tuple[Any, ...]]]] = {}
     digest = hashlib.sha256()
     if not folder.is_dir():
-        report.errors.append(Problem(str(folder), 0, "not a folder"))
+        report.errors.append(Problem(name, 0, "ce n'est pas un dossier"))
     for schema in rows.DIRECTORY:
         path = folder / schema.file_name
         good = Checker(report, schema).all_rows(path)
         parsed[schema.file_name] = [(values[0], values[1:]) for values in good]
         digest.update(file_sha256(path).encode() if path.is_file() else b"-")
     with db.session() as session:
-        import_id = start_record(session, "directory", str(folder), digest.hexdigest(), clock.now())
+        import_id = start_record(session, "directory", name, digest.hexdigest(), clock.now())
         clients_by_agency = _clients_by_agency(session)
     _check_directory(report, parsed, today, clients_by_agency)
     with db.session() as session:
@@ -77,45 +92,75 @@ def _check_directory(
     def warn(schema: Schema, line: int, reason: str) -> None:
         report.warnings.append(Problem(schema.file_name, line, reason))
 
-    def unique(schema: Schema, key: Any) -> set[Any]:
+    def unique(schema: Schema, key: Any, said: Any) -> set[Any]:
+        """The keys of a file's rows; a key given twice is an error, `said` saying it."""
         seen: dict[Any, int] = {}
         for line, values in parsed[schema.file_name]:
             k = key(values)
             if k in seen:
-                error(schema, line, f"{k} already on line {seen[k]}")
+                error(schema, line, f"{said(values)} figure déjà à la ligne {seen[k]}")
             seen.setdefault(k, line)
         return set(seen)
 
-    regions = unique(rows.REGIONS, lambda v: v[0])
-    agencies = unique(rows.AGENCIES, lambda v: v[0])
-    unique(rows.LINES, lambda v: f"priority {v[4]} for {v[0]}/{v[1]}")
+    regions = unique(rows.REGIONS, lambda v: v[0], lambda v: f"colonne « region » : {quoted(v[0])}")
+    agencies = unique(rows.AGENCIES, lambda v: v[0], lambda v: f"colonne « cia » : {quoted(v[0])}")
+    unique(
+        rows.LINES,
+        lambda v: (v[0], v[1], v[4]),
+        lambda v: (
+            f"colonne « priority » : la priorité {v[4]} de l'agence {quoted(v[0])} "
+            f"pour « oncall_type » {quoted(v[1])}"
+        ),
+    )
     for line, (cia, _name, region, *_rest, live_from, legacy) in parsed["agencies.csv"]:
         if region not in regions:
-            error(rows.AGENCIES, line, f"region {region!r} is not in regions.csv")
+            error(
+                rows.AGENCIES,
+                line,
+                f"colonne « region » : la région {quoted(region)} n'est pas dans regions.csv",
+            )
         if live_from is not None and live_from > today and not legacy:
             error(
                 rows.AGENCIES,
                 line,
-                f"agency {cia} goes live on {live_from}: its legacy_number is required until then",
+                "colonne « legacy_number » vide : elle est obligatoire jusqu'au "
+                f"{quoted(live_from.isoformat())} (« live_from »), jour où ce service prendra "
+                f"les appels de l'agence {cia}",
             )
     for schema in (rows.WINDOWS, rows.LINES):
         for line, values in parsed[schema.file_name]:
             if values[0] not in agencies:
-                error(schema, line, f"agency {values[0]!r} is not in agencies.csv")
+                error(
+                    schema,
+                    line,
+                    f"colonne « cia » : l'agence {quoted(values[0])} n'est pas dans agencies.csv",
+                )
     for line, (region, _n, _m, start, end) in parsed["regional_managers.csv"]:
         if region not in regions:
-            error(rows.MANAGERS, line, f"region {region!r} is not in regions.csv")
+            error(
+                rows.MANAGERS,
+                line,
+                f"colonne « region » : la région {quoted(region)} n'est pas dans regions.csv",
+            )
         if end <= start:
-            error(rows.MANAGERS, line, "end must come after start")
+            error(
+                rows.MANAGERS,
+                line,
+                f"colonne « end » : la fin du créneau ({_when(end)}) doit venir après "
+                f"son début (« start », {_when(start)})",
+            )
     for cia, count in sorted(clients_by_agency.items()):
         if cia not in agencies:
+            belong = "en dépend" if count == 1 else "en dépendent"
             error(
                 rows.AGENCIES,
                 0,
-                f"agency {cia} is missing, but {count} client(s) in force "
-                "belong to it: import a client file without them first",
+                f"l'agence {cia} n'est plus dans agencies.csv, mais {counted(count, 'client')} "
+                f"en vigueur {belong} : importez d'abord un fichier clients sans les clients "
+                "de cette agence",
             )
     _warn_uncovered(parsed, warn)
+    _warn_coverage_gaps(parsed, warn)
     _warn_planning(parsed, warn)
 
 
@@ -126,14 +171,61 @@ def _warn_uncovered(parsed: dict[str, list[tuple[int, tuple[Any, ...]]]], warn: 
             ["individual", "collective", "boiler_room"] if oncall_type == "all" else [oncall_type]
         )
         for t in types:
+            name = ONCALL_TYPE_NAMES[OnCallType(t)]
             if (cia, t) not in lines and (cia, "all") not in lines:
                 warn(
                     rows.WINDOWS,
                     line,
-                    f"agency {cia} is on call for {t} clients but has no "
-                    f"on-call line for them: such calls get the fax only",
+                    f"l'agence {cia} est d'astreinte pour ses clients {name} "
+                    f"(« {t} ») mais n'a pas de ligne d'astreinte pour eux dans "
+                    f"oncall_lines.csv : {NO_CALL}",
                 )
                 break
+
+
+def _warn_coverage_gaps(parsed: dict[str, list[tuple[int, tuple[Any, ...]]]], warn: Any) -> None:
+    """Hours of the week an agency's windows leave clients who expect cover without one."""
+    agencies = [
+        Agency(**dict(zip(rows.AGENCIES.names, v, strict=True))) for _, v in parsed["agencies.csv"]
+    ]
+    windows = [
+        OnCallWindow(cia, OnCallType(kind), days, start, end)
+        for _, (cia, kind, days, start, end) in parsed["oncall_windows.csv"]
+    ]
+    directory = Directory.build(agencies=agencies, windows=windows)
+    for cia in sorted(directory.agencies):
+        for hours in grouped(coverage_gaps(directory, cia)):
+            who = " et ".join(
+                ONCALL_TYPE_NAMES[ONCALL_TYPE_OF_CONTRACT[c]] for c in hours.contracts
+            )
+            warn(
+                rows.WINDOWS,
+                0,
+                f"l'agence {cia} n'a pas de plage d'astreinte pour ses clients {who} {said(hours)}",
+            )
+
+
+def said(hours: Hours) -> str:
+    """When a gap is and what it costs, as the report says it: `les lun., mar. de 18:00 à
+    08:00 le lendemain : personne n'est appelé, ...`; `du ven. 18:00 au lun. 08:00 : ...`."""
+    start = hours.start.hour * 60 + hours.start.minute
+    spill = (start + hours.length - 1) // DAY  # the days the gap runs into
+    end = start + hours.length - spill * DAY  # 24:00 when it ends at midnight
+    until = f"{end // 60:02}:{end % 60:02}"
+    first = DAY_NAMES[hours.days[0]]
+    if spill >= 2 and len(hours.days) == 1:
+        when = f"du {first} {hours.start:%H:%M} au {DAY_NAMES[(hours.days[0] + spill) % 7]} {until}"
+    else:
+        later = {0: "", 1: " le lendemain"}.get(spill, f", {spill} jours plus tard")
+        on = "le" if len(hours.days) == 1 else "les"
+        days = ", ".join(DAY_NAMES[d] for d in hours.days)
+        when = f"{on} {days} de {hours.start:%H:%M} à {until}{later}"
+    outcome = (
+        f"le technicien n'est appelé qu'à {hours.call_at:%H:%M}, au début de l'astreinte de jour"
+        if hours.call_at
+        else NO_CALL
+    )
+    return f"{when} : {outcome}"
 
 
 def _warn_planning(parsed: dict[str, list[tuple[int, tuple[Any, ...]]]], warn: Any) -> None:
@@ -144,13 +236,24 @@ def _warn_planning(parsed: dict[str, list[tuple[int, tuple[Any, ...]]]], warn: A
         shifts.sort()
         for (_s1, e1, _l1), (s2, _e2, l2) in pairwise(shifts):
             if s2 < e1:
-                warn(rows.MANAGERS, l2, f"overlaps the previous shift of region {region}")
+                warn(
+                    rows.MANAGERS,
+                    l2,
+                    f"chevauche le créneau précédent de la région {quoted(region)} : il commence "
+                    f"le {_when(s2)}, avant la fin du précédent, le {_when(e1)}",
+                )
             elif s2 > e1:
                 warn(
                     rows.MANAGERS,
                     l2,
-                    f"gap in region {region}'s planning from {e1} to {s2}: no manager on duty then",
+                    f"trou dans le planning de la région {quoted(region)} du {_when(e1)} au "
+                    f"{_when(s2)} : aucun cadre d'astreinte pendant ce temps",
                 )
+
+
+def _when(instant: datetime) -> str:
+    """An instant as the back office shows it: Paris time, `24/12/2026 18:00`."""
+    return f"{in_paris(instant):%d/%m/%Y %H:%M}"
 
 
 _DIRECTORY_TABLES = (

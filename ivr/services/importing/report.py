@@ -1,4 +1,7 @@
-"""What an import says of a file, line by line, and the import history that keeps it."""
+"""What an import says of a file, line by line, and the import history that keeps it.
+
+The report is read by the company's people (the back office shows it, `ivr import` prints it):
+it is in French. Column names and values stay as the files have them, between « »."""
 
 from __future__ import annotations
 
@@ -12,6 +15,13 @@ from sqlalchemy.orm import Session
 from ivr.adapters.orm import ImportRecord
 
 _REPORT_LINES_KEPT = 2_000
+# What is imported, as the summary says it: « Import du fichier clients refusé ».
+_KIND_NAMES = {"clients": "du fichier clients", "directory": "de l'annuaire"}
+
+
+def counted(count: int, singular: str, plural: str = "") -> str:
+    """`0 ligne`, `1 ligne`, `2 lignes`: in French, 0 and 1 are singular."""
+    return f"{count} {singular if count <= 1 else plural or singular + 's'}"
 
 
 @dataclass(frozen=True)
@@ -21,8 +31,8 @@ class Problem:
     reason: str
 
     def __str__(self) -> str:
-        where = f"{self.file}, line {self.line}" if self.line else self.file
-        return f"{where}: {self.reason}"
+        where = f"{self.file}, ligne {self.line}" if self.line else self.file
+        return f"{where} : {self.reason}"
 
 
 @dataclass
@@ -36,6 +46,12 @@ class Counts:
         self.changed += other.changed
         self.removed += other.removed
         return self
+
+    def __str__(self) -> str:
+        return (
+            f"{counted(self.added, 'ajouté')}, {counted(self.changed, 'modifié')}, "
+            f"{counted(self.removed, 'retiré')}"
+        )
 
 
 @dataclass
@@ -53,25 +69,25 @@ class ImportReport:
         return not self.errors
 
     def summary(self) -> str:
+        what = _KIND_NAMES.get(self.kind, f"de {self.kind}")
         if not self.accepted:
             return (
-                f"{self.kind} import rejected: {len(self.errors)} error(s) in {self.source}; "
-                "the data in force is unchanged"
+                f"Import {what} refusé : {counted(len(self.errors), 'erreur')} dans "
+                f"{self.source} ; les données en vigueur n'ont pas changé"
             )
-        c = self.counts
         return (
-            f"{self.kind} import accepted from {self.source}: {self.rows} rows; "
-            f"added {c.added}, changed {c.changed}, removed {c.removed}"
+            f"Import {what} accepté depuis {self.source} : {counted(self.rows, 'ligne')} ; "
+            f"{self.counts}"
         )
 
     def lines(self) -> Iterator[str]:
         """The report, line by line: every error, every warning, the counts."""
         for problem in self.errors:
-            yield f"error: {problem}"
+            yield f"erreur : {problem}"
         for problem in self.warnings:
-            yield f"warning: {problem}"
-        for name, c in self.detail.items():
-            yield f"{name}: added {c.added}, changed {c.changed}, removed {c.removed}"
+            yield f"avertissement : {problem}"
+        for name, counts in self.detail.items():
+            yield f"{name} : {counts}"
         yield self.summary()
 
 
@@ -87,8 +103,9 @@ def start_record(session: Session, kind: str, name: str, file_hash: str, now: da
 def finish_record(session: Session, import_id: int, report: ImportReport, now: datetime) -> None:
     report.errors.sort(key=lambda p: (p.file, p.line))  # found out of order: duplicates last
     text = list(report.lines())
-    if len(text) > _REPORT_LINES_KEPT:
-        text = [*text[:_REPORT_LINES_KEPT], f"... {len(text) - _REPORT_LINES_KEPT} more lines"]
+    if len(text) > _REPORT_LINES_KEPT:  # the summary, last, is kept
+        left_out = counted(len(text) - _REPORT_LINES_KEPT, "autre ligne", "autres lignes")
+        text = [*text[: _REPORT_LINES_KEPT - 1], f"… et {left_out} (rapport tronqué)", text[-1]]
     session.execute(
         update(ImportRecord)
         .where(ImportRecord.id == import_id)

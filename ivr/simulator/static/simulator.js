@@ -3,10 +3,13 @@
 "use strict";
 
 const $ = (selector) => document.querySelector(selector);
+const KEYS = [..."123456789*0#"];
+const KEY_NAMES = { "*": "* (étoile)", "#": "# (dièse)" };
 let currentCall = null;
 let spokenLines = 0;
 let keysExpected = null; // [how many, finish key] at the question being asked
 let keyed = ""; // keys pressed but not sent yet, as a phone's keypad holds them
+let atEdited = false; // the date field follows the simulated clock until it is edited
 
 async function api(path, body) {
   const options = body === undefined ? {} : {
@@ -25,62 +28,7 @@ function showError(text) {
   const box = $("#error");
   box.textContent = text;
   box.hidden = false;
-  setTimeout(() => { box.hidden = true; }, 5000);
-}
-
-function speak(lines) {
-  if (!$("#voice").checked || !window.speechSynthesis) return;
-  for (const line of lines) {
-    if (!line.startsWith("IVR: ")) continue;
-    const utterance = new SpeechSynthesisUtterance(line.slice(5));
-    utterance.lang = "fr-FR";
-    window.speechSynthesis.speak(utterance);
-  }
-}
-
-function renderCaller(state) {
-  const call = state.calls.find((c) => c.id === currentCall);
-  $("#current-call").hidden = !call;
-  if (!call) return;
-  keysExpected = call.keys;
-  $("#keyed").textContent = keyed;
-  const box = $("#caller-transcript");
-  box.textContent = call.transcript.join("\n");
-  box.scrollTop = box.scrollHeight;
-  speak(call.transcript.slice(spokenLines));
-  spokenLines = call.transcript.length;
-}
-
-function phoneButtons(sid, actions) {
-  return actions.map(([action, label, value]) =>
-    `<button data-sid="${escapeHtml(sid)}" data-action="${escapeHtml(action)}" data-value="${escapeHtml(value || "")}">${escapeHtml(label)}</button>`).join(" ");
-}
-
-function renderStaff(state) {
-  $("#ringing").innerHTML = state.ringing.map((c) => `
-    <div class="phone ringing"><strong>${escapeHtml(c.to)}</strong> sonne (appel du service d'astreinte)
-      <div class="actions">${phoneButtons(c.sid, [
-        ["answer", "Décrocher"], ["voicemail", "Laisser la messagerie répondre"],
-        ["no-answer", "Laisser sonner"], ["busy", "Occupé"]])}</div></div>`).join("");
-  $("#outbound").innerHTML = state.outbound.map((c) => `
-    <div class="phone"><strong>${escapeHtml(c.to)}</strong> ${c.ended ? "— terminé" : "— en ligne"}
-      <div class="transcript">${escapeHtml(c.transcript.join("\n"))}</div>
-      ${c.waiting ? `<div class="keypad">${phoneButtons(c.sid,
-        [..."123456789*0#"].map((key) => ["press", key, key]))}</div>
-        <div class="actions">${phoneButtons(c.sid, [
-        ["silence", "Silence"], ["hangup", "Raccrocher"]])}</div>` : ""}
-    </div>`).join("");
-  $("#messages").innerHTML = state.messages.map((m) =>
-    `<li><strong>${escapeHtml(m.to)}</strong> : ${escapeHtml(m.body)}</li>`).join("") || "<li>Aucun.</li>";
-}
-
-function renderDispatcher(state) {
-  $("#sheets").innerHTML = state.sheets.map((s) =>
-    `<li><a href="/simulator/sheets/${encodeURIComponent(s.name)}.pdf" target="_blank">${escapeHtml(s.name)}</a></li>`,
-  ).join("") || "<li>Aucune fiche pour l'instant.</li>";
-  $("#jobs").innerHTML = "<tr><th>Quoi</th><th>Pour</th><th>Quand</th><th>État</th></tr>" +
-    state.jobs.map((j) => `<tr><td>${escapeHtml(j.kind)}</td><td>${escapeHtml(j.to)}</td>` +
-      `<td>${escapeHtml(j.due)}</td><td>${escapeHtml(j.status)} ${escapeHtml(j.outcome)}</td></tr>`).join("");
+  setTimeout(() => { box.hidden = true; }, 6000);
 }
 
 // Everything put into the page's HTML goes through here: numbers, names and words come from
@@ -90,10 +38,114 @@ function escapeHtml(text) {
     ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
 
+function speak(lines) {
+  if (!$("#voice").checked || !window.speechSynthesis) return;
+  for (const line of lines) {
+    const said = /^Serveur vocal : « (.*) »$/.exec(line);
+    if (!said) continue;
+    const utterance = new SpeechSynthesisUtterance(said[1]);
+    utterance.lang = "fr-FR";
+    window.speechSynthesis.speak(utterance);
+  }
+}
+
+function renderClock(state) {
+  $("#clock").textContent = state.clock;
+  const at = $("#at");
+  if (!atEdited && document.activeElement !== at) at.value = state.clock_input;
+}
+
+function renderCaller(state) {
+  if (currentCall === null) { // the page was reloaded during a call: show it again
+    const going = state.calls.find((c) => !c.ended);
+    if (going) { currentCall = going.id; spokenLines = going.lines.length; }
+  }
+  const call = state.calls.find((c) => c.id === currentCall);
+  $("#current-call").hidden = !call;
+  if (!call) return;
+  keysExpected = call.keys;
+  if (!call.can.press) keyed = "";
+  $("#keyed").textContent = keyed;
+  $("#call-status").textContent = call.status;
+  const box = $("#caller-transcript");
+  box.textContent = call.lines.join("\n");
+  box.scrollTop = box.scrollHeight;
+  speak(call.lines.slice(spokenLines));
+  spokenLines = call.lines.length;
+  // Only what the call can take now: no keys once it has ended, nor while it rings a phone.
+  document.querySelectorAll("#keypad button").forEach((b) => { b.disabled = !call.can.press; });
+  $("#say-text").disabled = !call.can.say;
+  $("#say button").disabled = !call.can.say;
+  $("#silence").disabled = !call.can.silence;
+  $("#message").disabled = !call.can.message;
+  $("#hangup").disabled = !call.can.hangup;
+}
+
+// A phone's buttons: each carries whose phone it is (`target`: a dispatcher's call by its
+// sid, or a caller's call being put through, by its id and the number it rings).
+function phoneButtons(target, actions) {
+  const where = target.sid !== undefined
+    ? `data-sid="${escapeHtml(target.sid)}"`
+    : `data-call="${escapeHtml(target.call)}" data-number="${escapeHtml(target.to)}"`;
+  return actions.map(([action, label, value, name]) =>
+    `<button type="button" ${where} data-action="${escapeHtml(action)}" data-value="${escapeHtml(value || "")}"` +
+    (name ? ` aria-label="${escapeHtml(name)}"` : "") + `>${escapeHtml(label)}</button>`).join(" ");
+}
+
+const RING_BUTTONS = [
+  ["answer", "Décrocher"], ["voicemail", "Laisser la messagerie répondre"],
+  ["no-answer", "Laisser sonner"], ["busy", "Occupé"]];
+
+function ringingPhone(target, why) {
+  return `<div class="phone ringing"><h3>${escapeHtml(target.who)}</h3>
+    <p>Sonne : ${escapeHtml(why)}</p>
+    <div class="actions">${phoneButtons(target, RING_BUTTONS)}</div></div>`;
+}
+
+function answeredPhone(target, why, lines, waiting, ended) {
+  const keypad = waiting ? `
+    <div class="keypad" role="group" aria-label="${escapeHtml(`Clavier du ${target.who}`)}">${
+      phoneButtons(target, KEYS.map((key) => ["press", key, key, KEY_NAMES[key]]))}</div>
+    <div class="actions">${phoneButtons(target, [
+      ["silence", "Ne rien taper"], ["hangup", "Raccrocher"]])}</div>` : "";
+  return `<div class="phone"><h3>${escapeHtml(target.who)}</h3>
+    <p>${escapeHtml(why)} — ${ended ? "terminé" : "en ligne"}</p>
+    <div class="transcript" role="log" tabindex="0" aria-label="${escapeHtml(`Déroulé : ${target.who}`)}">${
+      escapeHtml(lines.join("\n"))}</div>${keypad}</div>`;
+}
+
+function renderStaff(state) {
+  $("#ringing").innerHTML =
+    state.transfers_ringing.map((c) => ringingPhone(c, "un appelant en ligne attend d'être mis en relation")).join("") +
+    state.ringing.map((c) => ringingPhone(c, "le service d'astreinte rappelle")).join("");
+  $("#phones").innerHTML =
+    state.transfers.filter((c) => c.call === currentCall || c.waiting).map((c) =>
+      answeredPhone(c, "appelant mis en relation", c.lines, c.waiting, c.ended)).join("") +
+    state.outbound.map((c) =>
+      answeredPhone(c, "rappel du service d'astreinte", c.lines, c.waiting, c.ended)).join("");
+  $("#messages").innerHTML = state.messages.map((m) =>
+    `<li><strong>${escapeHtml(m.who)}</strong> : ${escapeHtml(m.body)}</li>`).join("") || "<li>Aucun.</li>";
+  document.querySelectorAll("#behaviours select").forEach((select) => {
+    if (document.activeElement !== select) {
+      select.value = state.behaviours[select.dataset.number] || "live";
+    }
+  });
+}
+
+function renderDispatcher(state) {
+  $("#sheets").innerHTML = state.sheets.map((s) =>
+    `<li><a href="/simulator/sheets/${encodeURIComponent(s.name)}.pdf" target="_blank">${escapeHtml(s.title)}</a></li>`,
+  ).join("") || "<li>Aucune fiche pour l'instant.</li>";
+  $("#jobs").innerHTML = "<tr><th scope=\"col\">Quoi</th><th scope=\"col\">Pour</th>" +
+    "<th scope=\"col\">Quand</th><th scope=\"col\">État</th></tr>" +
+    state.jobs.map((j) => `<tr><td>${escapeHtml(j.what)}</td><td>${escapeHtml(j.for)}</td>` +
+      `<td>${escapeHtml(j.due)}</td><td>${escapeHtml(j.state)}</td></tr>`).join("");
+}
+
 async function refresh() {
   try {
     const state = await api("state");
-    $("#clock").textContent = state.clock;
+    renderClock(state);
     renderCaller(state);
     renderStaff(state);
     renderDispatcher(state);
@@ -102,21 +154,34 @@ async function refresh() {
 
 async function callerDoes(action, value) {
   if (currentCall === null) return;
-  await api(`calls/${currentCall}/${action}`, { value });
+  try { await api(`calls/${currentCall}/${action}`, { value }); } catch (error) { /* shown */ }
   refresh();
 }
 
+function syncClient() {
+  const number = $("#from").value.trim();
+  const option = [...$("#client").options].find((o) => o.value && o.value === number);
+  $("#client").value = option ? option.value : "";
+}
+
+$("#client").addEventListener("change", () => {
+  if ($("#client").value) $("#from").value = $("#client").value;
+});
+$("#from").addEventListener("input", syncClient);
+$("#at").addEventListener("input", () => { atEdited = true; });
 $("#place").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = new FormData(event.target);
   const answer = await api("calls", { from: form.get("from"), at: form.get("at") });
   currentCall = answer.id;
   spokenLines = 0;
+  keyed = "";
+  atEdited = false;
   refresh();
 });
 $("#keypad").addEventListener("click", (event) => {
   const key = event.target.dataset.key;
-  if (!key) return;
+  if (!key || event.target.disabled) return;
   // Keys go to the IVR once the question has all it takes: its number of digits, or its
   // finish key (# for a contract number); a one-key menu answers at the first key.
   keyed += key;
@@ -138,15 +203,34 @@ $("#silence").addEventListener("click", () => callerDoes("silence"));
 $("#message").addEventListener("click", () => callerDoes("message", "15"));
 $("#hangup").addEventListener("click", () => callerDoes("hangup"));
 document.body.addEventListener("click", async (event) => {
-  const { sid, action, value, advance } = event.target.dataset;
-  if (sid && action) { await api(`outbound/${sid}/${action}`, { value }); refresh(); }
-  if (advance) { await api("clock", { minutes: Number(advance) }); refresh(); }
+  const { sid, call, number, action, value, advance } = event.target.dataset;
+  try {
+    if (sid && action) await api(`outbound/${sid}/${action}`, { value });
+    else if (call && number && action) await api(`calls/${call}/transfer`, { number, action, value });
+    else if (advance) await api("clock", { minutes: Number(advance) });
+    else return;
+  } catch (error) { /* shown already */ }
+  refresh();
 });
-$("#next-job").addEventListener("click", async () => { await api("clock", { next_job: true }); refresh(); });
+$("#next-job").addEventListener("click", async () => {
+  try { await api("clock", { next_job: true }); } catch (error) { /* shown already */ }
+  refresh();
+});
 document.querySelectorAll("#behaviours select").forEach((select) => {
   select.addEventListener("change", () =>
-    api("behaviour", { number: select.dataset.number, behaviour: select.value }));
+    api("behaviour", { number: select.dataset.number, behaviour: select.value }).catch(() => {}));
+});
+document.querySelectorAll("[data-case]").forEach((button) => {
+  button.addEventListener("click", async () => {
+    const chosen = await api(`guide/${button.dataset.case}`, {});
+    $("#from").value = chosen.caller;
+    syncClient();
+    if (chosen.at) { $("#at").value = chosen.at; atEdited = true; } else { atEdited = false; }
+    refresh();
+    $("#place button[type=submit]").focus();
+  });
 });
 
+syncClient();
 refresh();
 setInterval(refresh, 1500);

@@ -1,0 +1,181 @@
+"""The agency's morning: each request of the night as the assistant works from it (who, where,
+the number to call back, the fault, danger first, who was reached, the message, what the
+technician reported), marked processed in one click, and undone for a few minutes after.
+The call page's header is the same card."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from ivr.adapters.db import Database
+from ivr.adapters.orm import CallEventRow, CallRow, RecordingRow
+from ivr.clock import Clock
+from ivr.domain.model import Client
+from ivr.domain.outcomes import RequestOutcome
+from ivr.domain.trace_words import ACTIONS, Name, label
+from ivr.domain.triage import Danger
+from ivr.services.accounts import Account
+from ivr.services.back_office import visible
+from ivr.services.records import CallRecord
+from ivr.services.retention import DELETED
+from voice_flows.caller import CallerState
+
+UNDO = timedelta(minutes=5)  # long enough to notice a wrong click, short enough to be over
+RECENT = timedelta(hours=24)  # the processed requests shown under the list
+
+ClientOf = Callable[[str], Client | None]
+
+
+@dataclass(frozen=True)
+class RequestCard:
+    """One request as the back office shows it at a glance."""
+
+    id: int
+    received_at: datetime
+    name: str  # « Mme Durand », or « Appelant non identifié »
+    place: str  # the town (and street), or the postcode an unidentified caller keyed
+    callback: str | None  # E.164
+    fault: str
+    equipment: str
+    danger: str  # empty when none
+    decision: str
+    reached_by: str  # empty when nobody was
+    message_id: int | None  # the caller's message, to play
+    message_seconds: int
+    outcome: str  # what the technician reported, empty until then
+    processed_at: datetime | None
+    processed_by: str | None
+
+
+def cards(
+    session: Session, calls: list[CallRow], client_of: ClientOf, name: Name
+) -> list[RequestCard]:
+    """The cards of `calls`, in their order (three queries, whatever their number)."""
+    ids = [call.id for call in calls]
+    messages = _messages(session, ids)
+    outcomes = _outcomes(session, ids)
+    return [
+        _card(call, client_of, name, messages.get(call.id), outcomes.get(call.id)) for call in calls
+    ]
+
+
+def card(db: Database, call: CallRow, client_of: ClientOf, name: Name) -> RequestCard:
+    with db.snapshot() as session:
+        return cards(session, [call], client_of, name)[0]
+
+
+def _card(
+    call: CallRow, client_of: ClientOf, name: Name, message: int | None, outcome: str | None
+) -> RequestCard:
+    record = CallRecord(call, CallerState.from_dict(call.state), {})
+    client = client_of(call.client_id) if call.client_id else None
+    summary = record.summary(client)
+    return RequestCard(
+        id=call.id,
+        received_at=call.started_at,
+        name=summary.name if client else "Appelant non identifié",
+        place=summary.place,
+        callback=record.callback or call.from_number,
+        fault=summary.fault,
+        equipment=summary.equipment if client else "",
+        danger=label(Danger, call.danger) or summary.danger,  # the column the list sorts by
+        decision=ACTIONS.get(call.action or "", "raccroché avant la décision"),
+        reached_by=name(call.reached) if call.reached else "",
+        message_id=message,
+        message_seconds=call.message_seconds,
+        outcome=outcome or "",
+        processed_at=call.processed_at,
+        processed_by=call.processed_by,
+    )
+
+
+def _messages(session: Session, ids: Iterable[int]) -> dict[int, int]:
+    rows = session.execute(
+        select(RecordingRow.call_id, RecordingRow.id)
+        .where(
+            RecordingRow.call_id.in_(ids),
+            RecordingRow.kind == "message",
+            RecordingRow.status != DELETED,
+        )
+        .order_by(RecordingRow.id)
+    )
+    return {call_id: recording_id for call_id, recording_id in rows if call_id is not None}
+
+
+def _outcomes(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """The last outcome each request's technician reported, in words."""
+    rows = session.execute(
+        select(CallEventRow.call_id, CallEventRow.detail)
+        .where(CallEventRow.call_id.in_(ids), CallEventRow.kind == "staff_outcome")
+        .order_by(CallEventRow.id)
+    )
+    said: dict[int, str] = {}
+    for call_id, detail in rows:
+        words = detail.get("label") or label(RequestOutcome, detail.get("outcome"))
+        said[call_id] = words + (f", {detail['slot']}" if detail.get("slot") else "")
+    return said
+
+
+@dataclass(frozen=True)
+class Morning:
+    to_process: list[RequestCard]  # danger first, then the oldest
+    processed: list[RequestCard]  # in the last day, the newest first
+
+
+def morning(db: Database, clock: Clock, who: Account, client_of: ClientOf, name: Name) -> Morning:
+    with db.snapshot() as session:
+        waiting = session.scalars(
+            visible(select(CallRow), who)
+            .where(
+                CallRow.processed_at.is_(None),
+                CallRow.ended_at.is_not(None),
+                or_(CallRow.action.is_not(None), CallRow.message_seconds > 0),
+            )
+            .order_by(CallRow.danger.is_(None), CallRow.started_at)
+            .limit(200)
+        ).all()
+        done = session.scalars(
+            visible(select(CallRow), who)
+            .where(CallRow.processed_at >= clock.now() - RECENT)
+            .order_by(CallRow.processed_at.desc())
+            .limit(50)
+        ).all()
+        return Morning(
+            cards(session, list(waiting), client_of, name),
+            cards(session, list(done), client_of, name),
+        )
+
+
+def undoable(card: RequestCard, who: Account, now: datetime) -> bool:
+    """Its own click, a few minutes old at most."""
+    return (
+        card.processed_at is not None
+        and card.processed_by == who.email
+        and now - card.processed_at <= UNDO
+    )
+
+
+def mark_processed(db: Database, clock: Clock, who: Account, call_id: int) -> bool:
+    with db.session() as session:
+        call = session.scalar(visible(select(CallRow).where(CallRow.id == call_id), who))
+        if call is None or call.processed_at is not None:
+            return False
+        call.processed_at, call.processed_by = clock.now(), who.email
+        return True
+
+
+def undo_processed(db: Database, clock: Clock, who: Account, call_id: int) -> bool:
+    """Back to the list: only one's own mark, within `UNDO` of it."""
+    with db.session() as session:
+        call = session.scalar(visible(select(CallRow).where(CallRow.id == call_id), who))
+        if call is None or call.processed_at is None or call.processed_by != who.email:
+            return False
+        if clock.now() - call.processed_at > UNDO:
+            return False
+        call.processed_at, call.processed_by = None, None
+        return True
