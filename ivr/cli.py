@@ -154,10 +154,10 @@ def serve(obj: Context, bind: str, workers: int | None, threads: int | None) -> 
 @_fails_cleanly
 def worker(obj: Context, burst: bool) -> None:
     """Run the dispatcher's jobs as they fall due (calls, text messages, summary sheets)."""
-    import logging
     import signal
     import threading
 
+    from ivr.adapters import logs
     from ivr.composition import make_worker
     from ivr.services.dispatch import make_dispatcher
 
@@ -170,7 +170,7 @@ def worker(obj: Context, burst: bool) -> None:
     if missing:  # else every call and text message would fail, one by one, at night
         raise SettingsError(f"invalid settings: ivr worker needs {', '.join(missing)}")
     check_for_calls(settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(json=settings.LOG_FORMAT == "json")
     runner = make_worker(make_dispatcher(obj.db, settings, settings.make_clock()))
     if burst:
         click.echo(f"{runner.run_due()} jobs run")
@@ -178,7 +178,7 @@ def worker(obj: Context, burst: bool) -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    runner.run(stop)
+    runner.run(stop, threads=settings.WORKER_THREADS)
 
 
 @main.command()

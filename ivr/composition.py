@@ -13,7 +13,8 @@ from typing import Any
 from flask import Flask
 
 from ivr.adapters.db import Database
-from ivr.services import retention, uploads
+from ivr.services import alerting, retention, uploads
+from ivr.services.beats import Beats
 from ivr.services.callee import Announcements, DispatcherCalls
 from ivr.services.calls import Calls
 from ivr.services.dispatch import Dispatcher, make_dispatcher
@@ -72,19 +73,25 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def make_worker(dispatcher: Dispatcher) -> Worker:
-    """The dispatcher's worker: its jobs, the planning of ended calls and of the day's pass
-    over old recordings, the chains that go on when a job is given up."""
-    days = dispatcher.settings.RECORDING_RETENTION_DAYS
-    recordings = retention.Retention(dispatcher.db, dispatcher.clock, dispatcher.rest, days)
+    """The dispatcher's worker: its jobs, and its housekeeping (it says it is alive, plans
+    the jobs of ended calls, the alerts to send and the day's pass over old recordings); the
+    chains that go on when a job is given up."""
+    db, clock, settings = dispatcher.db, dispatcher.clock, dispatcher.settings
+    recordings = retention.Retention(db, clock, dispatcher.rest, settings.RECORDING_RETENTION_DAYS)
+    notices = alerting.AlertNotices(db, clock, settings, dispatcher.rest)
+    beats = Beats(db, clock)
 
     def housekeeping() -> None:
+        beats.housekeep()
         dispatcher.plan_ended_calls()
+        notices.housekeep()
         recordings.housekeep()
 
     handlers = {
         **dispatcher.handlers(),
-        uploads.KIND: uploads.ClientImports(dispatcher.db, dispatcher.clock).run,
+        uploads.KIND: uploads.ClientImports(db, clock).run,
         retention.KIND: recordings.run,
+        alerting.KIND: notices.send,
     }
     return Worker(dispatcher.queue, handlers, housekeeping, dispatcher.job_failed)
 

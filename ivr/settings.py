@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -70,6 +70,25 @@ class Settings(BaseSettings):
     # this many minutes later, this many rounds in all.
     DISPATCH_RETRY_MINUTES: float = 10.0
     DISPATCH_ROUNDS: int = 2
+    # Twilio places this many calls a second for the account (1 unless raised with Twilio) and
+    # queues the rest; every worker together stays under it, so no queue forms ahead of a
+    # danger call. Each worker keeps this many jobs (provider requests) in flight at once.
+    TWILIO_CALLS_PER_SECOND: float = Field(default=1.0, gt=0)
+    # Who hears of each new alert at once (comma-separated): e-mail through this SMTP server,
+    # text messages from IVR_CALLER_ID. Alerts of one kind are sent at most once per quiet
+    # period; the ones that come meanwhile follow together at its end.
+    ALERT_EMAILS: str = ""
+    ALERT_SMS_NUMBERS: str = ""
+    ALERT_SMTP_HOST: str = "127.0.0.1"
+    ALERT_SMTP_PORT: int = 25
+    ALERT_SMTP_FROM: str = "astreinte@localhost"
+    ALERT_QUIET_MINUTES: float = Field(default=15.0, ge=0)
+    # `/metrics` (Prometheus) answers only a scrape that sends "Authorization: Bearer <it>";
+    # unset, `/metrics` does not exist.
+    METRICS_TOKEN: str | None = None
+    # Logs as JSON lines (production: the journal, a collector) or as text (people).
+    LOG_FORMAT: Literal["text", "json"] = "text"
+    WORKER_THREADS: int = Field(default=4, ge=1, le=64)
     # The demo: the phone simulator page, a fake Twilio REST API in the app, and the
     # dispatcher's worker in the web process (one clock for both). Never in production.
     IVR_SIMULATOR: bool = False

@@ -36,6 +36,22 @@ def revisions(connection: Connection) -> tuple[str | None, str | None]:
     return current, ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+def schema_behind(connection: Connection) -> str | None:
+    """Why this code cannot answer calls on the schema it finds, or None when it can: none
+    yet, or one older than the code's (`ivr db upgrade`). A newer schema is fine: a release's
+    migrations only add (columns with defaults, tables), so the code of the release before
+    keeps answering while the hosts are upgraded one by one (docs/operations.md)."""
+    current, expected = revisions(connection)
+    if current == expected:
+        return None
+    known = {
+        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    }
+    if current is None or current in known:
+        return f"schema at {current}, expected {expected}: ivr db upgrade"
+    return None
+
+
 def upgrade(engine: Engine, revision: str = "head", clock: Clock | None = None) -> None:
     """Bring the schema of `engine`'s database to `revision`; what the data steps write is
     dated by `clock` (the program's: IVR_CLOCK)."""

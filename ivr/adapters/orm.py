@@ -7,6 +7,7 @@ from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -358,6 +359,8 @@ class JobRow(Base):
     kind: Mapped[str] = mapped_column(String(30))
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
     due_at: Mapped[datetime]
+    # Among due jobs, the lower first (ivr.domain.followup.priority): danger before the rest.
+    priority: Mapped[int] = mapped_column(default=3, server_default="3")
     # pending -> running -> done | waiting (for a provider's callback) | failed | cancelled
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
@@ -370,7 +373,26 @@ class JobRow(Base):
     updated_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_jobs_status_due_at", "status", "due_at"),)
+    __table_args__ = (Index("ix_jobs_status_priority_due_at", "status", "priority", "due_at"),)
+
+
+class CallPacingRow(Base):
+    """One row: when the next outbound call may be placed (microseconds since the epoch),
+    shared by every worker (ivr.services.pacing)."""
+
+    __tablename__ = "call_pacing"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    next_slot_us: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class WorkerBeatRow(Base):
+    """Each `ivr worker` says it is alive (ivr.services.worker): the operations page shows who
+    was last seen when, and how late the jobs are."""
+
+    __tablename__ = "worker_beats"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)  # host:pid
+    started_at: Mapped[datetime]
+    seen_at: Mapped[datetime]
 
 
 class UserRow(Base):
@@ -444,3 +466,5 @@ class AlertRow(Base):
     message: Mapped[str] = mapped_column(Text)
     call_sid: Mapped[str | None] = mapped_column(String(64))
     resolved_at: Mapped[datetime | None]
+    # When it was sent to the people of ALERT_EMAILS / ALERT_SMS_NUMBERS (ivr.services.alerting).
+    notified_at: Mapped[datetime | None] = mapped_column(index=True)

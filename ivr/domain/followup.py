@@ -143,3 +143,24 @@ def unreachable_streak(requests: Sequence[LineRequest]) -> list[LineRequest]:
         if request.tried:
             streak.append(request)
     return streak[::-1]
+
+
+# --- Which due job goes first -------------------------------------------------------------
+# At 08:00 on a Saturday a thousand next-morning calls fall due at once: a danger arriving then
+# must not wait behind them, here nor in Twilio's queue. Lower goes first; equal, the earlier.
+DANGER, CALLER_WAITING, NEXT_MORNING, PAPERWORK, HOUSEKEEPING = range(5)
+
+
+def priority(kind: str, payload: dict[str, Any]) -> int:
+    """Danger and escalations (anything for a regional manager), then the calls on behalf of a
+    caller who just hung up, then next-morning calls, then sheets and texts, then the rest
+    (imports, retention)."""
+    if payload.get("role") == "manager" or payload.get("purpose") == "danger":
+        return DANGER
+    if kind == "call_line":
+        return NEXT_MORNING if payload.get("purpose") == "next_morning" else CALLER_WAITING
+    if kind == "alert_notice":  # an operator told of trouble (ivr.services.alerting)
+        return CALLER_WAITING
+    if kind in ("sheet", "sms"):
+        return PAPERWORK
+    return HOUSEKEEPING

@@ -23,6 +23,7 @@ from ivr.adapters.orm import (
     ImportRecord,
     JobRow,
     RecordingRow,
+    WorkerBeatRow,
 )
 from ivr.adapters.repository import client_count, table_in_force
 from ivr.clock import Clock
@@ -239,11 +240,18 @@ class Operations:
     imports: list[ImportRecord]
     audit_log: list[AuditRow]
     coverage: list[CoverageRow]
+    workers: list[WorkerBeatRow]  # each `ivr worker`, the last seen first
+    due: int  # jobs due and not started
+    oldest_due: datetime | None  # the longest waiting of them: how late the workers are
 
 
-def operations(db: Database) -> Operations:
+def operations(db: Database, now: datetime) -> Operations:
     under_way = ("pending", "waiting", "running")
+    due, oldest = _due(db, now)
     with db.snapshot() as session:
+        workers = session.scalars(
+            select(WorkerBeatRow).order_by(WorkerBeatRow.seen_at.desc()).limit(20)
+        )
         jobs = session.scalars(
             select(JobRow)
             .where(JobRow.status.in_((*under_way, "failed")))
@@ -262,7 +270,27 @@ def operations(db: Database) -> Operations:
             _newest(session, ImportRecord, 20),
             _newest(session, AuditRow, 50),
             _newest(session, CoverageRow, 20),
+            list(workers),
+            due,
+            oldest,
         )
+
+
+def _due(db: Database, now: datetime) -> tuple[int, datetime | None]:
+    """How many jobs are due and not started, and when the oldest of them fell due."""
+    with db.snapshot() as session:
+        count, oldest = session.execute(
+            select(func.count(), func.min(JobRow.due_at)).where(
+                JobRow.status == "pending", JobRow.due_at <= now
+            )
+        ).one()
+    return int(count), oldest
+
+
+def jobs_due(db: Database, now: datetime) -> tuple[int, float]:
+    """`_due` for a scrape: the count, and how long the oldest has waited (s)."""
+    count, oldest = _due(db, now)
+    return count, (now - oldest).total_seconds() if oldest else 0.0
 
 
 def _newest(session: Session, row: Any, count: int) -> list[Any]:

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ivr.adapters import metrics
 from ivr.adapters.db import Database
 from ivr.adapters.orm import CallEventRow, CallRow, DialAttemptRow, JobRow
 from ivr.adapters.twilio_rest import UNDER_WAY, TwilioRest
@@ -43,6 +44,7 @@ from ivr.services.jobs import (
     Waiting,
     provider_errors,
 )
+from ivr.services.pacing import CallPacing
 from ivr.services.records import CallRecord, record_of
 from ivr.services.reference import ReferenceCache
 from ivr.services.sheets import Sheets, make_sheets, plan_follow_up, plan_sheets
@@ -65,6 +67,7 @@ class Dispatcher:
     reference: ReferenceCache
     rest: TwilioRest | None  # none configured: every call and text fails, visibly
     sheets: Sheets
+    pacing: CallPacing
 
     @property
     def queue(self) -> JobQueue:
@@ -133,6 +136,7 @@ class Dispatcher:
         )
         jobs = followup.follow_up(ended)
         self._schedule(session, call.id, jobs)
+        metrics.count_call(call.action, call.danger is not None)
         if call.action == Action.ESCALATE.value and not any(j.kind == "sms" for j in jobs):
             record_alert(session, now, "nobody_to_escalate_to", f"call {call.sid}: danger, nobody")
         if call.action == Action.CALL_NOW.value and call.reached is None:
@@ -278,6 +282,7 @@ class Dispatcher:
             if outcome.status in UNDER_WAY:
                 return Waiting(self.clock.now() + WAIT_FOR_CALL)
             return Done(self.line_outcome(job.id, outcome.status, outcome.answered_by))
+        self.pacing.wait_turn(urgent=job.payload["role"] != "technician")  # Twilio's rate
         # Noted before the request: if the answer never comes back, the call may exist.
         self.queue.note(job, placing_since=self.clock.now().isoformat())
         try:
@@ -489,4 +494,5 @@ def make_dispatcher(
     )
     reference = reference or ReferenceCache()
     sheets = make_sheets(db, settings, clock, reference, JobQueue(db, clock))
-    return Dispatcher(db, settings, clock, reference, rest, sheets)
+    pacing = CallPacing(db, clock, settings.TWILIO_CALLS_PER_SECOND)
+    return Dispatcher(db, settings, clock, reference, rest, sheets, pacing)

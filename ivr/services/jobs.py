@@ -21,9 +21,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ivr.adapters.db import Database
+from ivr.adapters.metrics import PROVIDER_ERRORS
 from ivr.adapters.orm import JobRow
 from ivr.adapters.providers import PermanentProviderError, TransientProviderError
 from ivr.clock import Clock
+from ivr.domain.followup import priority
 from ivr.services.trace import record_alert
 
 log = logging.getLogger(__name__)
@@ -55,8 +57,10 @@ def provider_errors() -> Iterator[None]:
     try:
         yield
     except TransientProviderError as error:
+        PROVIDER_ERRORS.labels("transient").inc()
         raise TransientError(str(error), error.maybe_done) from error
     except PermanentProviderError as error:
+        PROVIDER_ERRORS.labels("permanent").inc()
         raise PermanentError(str(error)) from error
 
 
@@ -122,6 +126,7 @@ class JobQueue:
                         kind=kind,
                         call_id=call_id,
                         due_at=due_at,
+                        priority=priority(kind, dict(payload or {})),
                         payload=dict(payload or {}),
                         created_at=now,
                         updated_at=now,
@@ -132,9 +137,10 @@ class JobQueue:
         return True
 
     def claim(self) -> Job | None:
-        """The next due job, now leased to this worker; None when nothing is due. Due: pending
-        and due, or leased to a worker that stopped answering, or waiting too long for a
-        provider's callback. Looked for in a snapshot: an idle worker writes nothing."""
+        """The next due job (danger first: `priority`, then the earliest), now leased to this
+        worker; None when nothing is due. Due: pending and due, or leased to a worker that
+        stopped answering, or waiting too long for a provider's callback. Looked for in a
+        snapshot: an idle worker writes nothing."""
         now = self.clock.now()
         with self.db.snapshot() as session:
             rows = session.execute(
@@ -145,7 +151,7 @@ class JobQueue:
                         JobRow.status.in_(("running", "waiting")) & (JobRow.lease_until <= now),
                     )
                 )
-                .order_by(JobRow.due_at, JobRow.id)
+                .order_by(JobRow.priority, JobRow.due_at, JobRow.id)
                 .limit(10)
             ).all()
         for row in rows:

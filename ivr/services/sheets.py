@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from ivr.adapters.db import Database
 from ivr.adapters.fax import Fax, FaxTransport, make_transport
+from ivr.adapters.metrics import FAX_DELIVERIES
 from ivr.adapters.orm import CallEventRow, CallRow, DialAttemptRow, JobRow
 from ivr.adapters.sheet import (
     FollowUpData,
@@ -193,6 +194,7 @@ class Sheets:
                 return False
             now = self.clock.now()
             row.updated_at, row.lease_until = now, None
+            FAX_DELIVERIES.labels(status).inc()
             if status == "completed":
                 row.status, row.outcome, row.done_at = "done", "delivered", now
             elif status == "failed":

@@ -11,6 +11,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from ivr.adapters.db import Database
+from ivr.adapters.metrics import ALERTS
 from ivr.adapters.orm import AlertRow, CallEventRow, table_of
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ def record_alert(
     """Something an operator must look at, in the caller's transaction. The message says what
     happened without personal data (it is logged too)."""
     log.error("alert %s: %s", kind, message)
+    ALERTS.labels(kind).inc()
     session.add(AlertRow(at=at, kind=kind, message=message, call_sid=call_sid))
 
 

@@ -6,6 +6,8 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 
+from ivr.adapters.logs import bound
+from ivr.adapters.metrics import JOB_START_DELAY
 from ivr.services.jobs import Job, JobOutcome, JobQueue, PermanentError, TransientError
 
 log = logging.getLogger(__name__)
@@ -33,12 +35,15 @@ class Worker:
         job = self.queue.claim()
         if job is None:
             return False
+        late = (self.queue.clock.now() - job.due_at).total_seconds()
+        JOB_START_DELAY.labels(job.kind).observe(max(late, 0))
         handler = self.handlers.get(job.kind)
         if handler is None:
             self._gave_up(job, f"no handler for jobs of kind {job.kind!r}", at_once=True)
             return True
         try:
-            outcome = handler(job)
+            with bound(job=job.id, kind=job.kind):
+                outcome = handler(job)
         except TransientError as error:
             self._gave_up(job, str(error), at_once=False)
         except PermanentError as error:
@@ -74,15 +79,35 @@ class Worker:
         except Exception:
             log.exception("worker housekeeping failed")
 
-    def run(self, stop: threading.Event, poll: float = POLL_SECONDS) -> None:
-        """Until `stop` is set: run what is due, then look again every `poll` seconds."""
-        log.info("worker started")
+    def run(self, stop: threading.Event, poll: float = POLL_SECONDS, threads: int = 1) -> None:
+        """Until `stop` is set: run what is due, then look again every `poll` seconds; with
+        `threads` jobs in flight at once, so that one slow provider request (a call placed
+        in 300 ms, a fax upload) does not hold up the others. The first thread also does the
+        housekeeping."""
+        log.info("worker started with %d thread(s)", threads)
+        others = [
+            threading.Thread(target=self._loop, args=(stop, poll, False), daemon=True)
+            for _ in range(threads - 1)
+        ]
+        for thread in others:
+            thread.start()
+        self._loop(stop, poll, housekeeping=True)
+        for thread in others:
+            thread.join()
+        log.info("worker stopped")
+
+    def _loop(self, stop: threading.Event, poll: float, housekeeping: bool) -> None:
         while not stop.is_set():
             try:
-                ran = self.run_due(stop)
+                ran = self.run_due(stop) if housekeeping else self._run_all(stop)
             except Exception:  # the database away for a moment: keep the worker alive
                 log.exception("worker loop failed; trying again")
                 ran = 0
             if not ran:
                 stop.wait(poll)
-        log.info("worker stopped")
+
+    def _run_all(self, stop: threading.Event) -> int:
+        done = 0
+        while not stop.is_set() and self.run_one():
+            done += 1
+        return done

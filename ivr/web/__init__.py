@@ -3,7 +3,6 @@ database, clock) are built by the composition root (`ivr.composition`) and hande
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Mapping
 from datetime import datetime
@@ -14,6 +13,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from ivr.adapters import logs
 from ivr.domain.local_time import in_paris
 from ivr.domain.phones import digit_pairs
 from ivr.domain.trace_words import (
@@ -47,7 +47,7 @@ def web_app(settings: Settings, parts: Mapping[str, Any]) -> Flask:
         hops = settings.IVR_TRUSTED_PROXIES
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.extensions.update(parts)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(json=settings.LOG_FORMAT == "json")
 
     from ivr.web import admin, auth, backoffice, fax, home, reference, twilio
 

@@ -113,4 +113,5 @@ def _preview(name: str) -> str:
 @blueprint.get("/operations")
 @requires("admin")
 def operations() -> str:
-    return render_template("operations.html", ops=back_office.operations(db()), now=clock().now())
+    now = clock().now()
+    return render_template("operations.html", ops=back_office.operations(db(), now), now=now)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
 from ivr.adapters.db import Database
-from ivr.adapters.migrations import revisions
-from ivr.services.back_office import overview
+from ivr.adapters.metrics import JobsDue, exposition
+from ivr.adapters.migrations import schema_behind
+from ivr.services.back_office import jobs_due, overview
 from ivr.services.charts import charts
 from ivr.web.auth import current_account, requires
-from ivr.web.parts import clock, db, part, reference
+from ivr.web.parts import clock, db, part, reference, settings
 
 blueprint = Blueprint("home", __name__)
 
@@ -31,6 +33,19 @@ def index() -> str:
     )
 
 
+@blueprint.get("/metrics")
+def metrics() -> Any:
+    """Prometheus's scrape, with the `METRICS_TOKEN` bearer token only (else 404: the page
+    is not there for anyone else). The jobs due are read from the database, bounded."""
+    token = settings().METRICS_TOKEN
+    given = request.headers.get("Authorization", "")
+    if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        abort(404)
+    due, oldest = jobs_due(part("ivr.calls_db"), clock().now())
+    text, content_type = exposition(JobsDue(due, oldest))
+    return Response(text, content_type=content_type)
+
+
 @blueprint.get("/livez")
 def alive() -> Any:
     """Liveness: the process answers (restart it if not). Needs nothing else."""
@@ -45,9 +60,9 @@ def health() -> Any:
     calls_db: Database = part("ivr.calls_db")
     try:
         with calls_db.engine.connect() as connection:
-            current, expected = revisions(connection)
-        if current != expected:
-            return jsonify(status=f"schema at {current}, expected {expected}: ivr db upgrade"), 503
+            behind = schema_behind(connection)
+        if behind:
+            return jsonify(status=behind), 503
         if not reference().directory(calls_db).agencies:
             return jsonify(status="no directory loaded: ivr import directory"), 503
     except Exception:  # any failure means "not ready"; the reason goes to the log

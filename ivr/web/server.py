@@ -8,6 +8,8 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from ivr.adapters.metrics import process_gone
+
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def __init__(self, load: Callable[[], Any], options: dict[str, Any]) -> None:
@@ -46,4 +48,5 @@ def run(
     }
     if post_worker_init is not None:
         options["post_worker_init"] = post_worker_init
+    options["child_exit"] = lambda _server, worker: process_gone(worker.pid)
     _Gunicorn(load, options).run()

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from flask import Blueprint, Response, abort, request
+import structlog
+from flask import Blueprint, Response, abort, g, request
 from sqlalchemy.exc import OperationalError
 from twilio.request_validator import RequestValidator
 
+from ivr.adapters.metrics import WEBHOOK_SECONDS
 from ivr.adapters.twilio_rest import UNDER_WAY
 from ivr.clock import Clock
 from ivr.services.calls import Calls
@@ -40,6 +43,7 @@ def _calls() -> Calls:
 @blueprint.before_request
 def check_request() -> Response | None:
     """Signed by Twilio, else 403; then one of our calls' webhooks, else 400 and an alert."""
+    g.started = time.perf_counter()
     request.max_content_length = MAX_WEBHOOK_BYTES  # before the body is read: else 413
     account = settings()
     tokens = [t for t in (account.TWILIO_AUTH_TOKEN, account.TWILIO_AUTH_TOKEN_SECONDARY) if t]
@@ -48,6 +52,7 @@ def check_request() -> Response | None:
         url += "?" + request.query_string.decode("latin-1")
     signature = request.headers.get("X-Twilio-Signature", "")
     params = request.form.to_dict()
+    structlog.contextvars.bind_contextvars(call_sid=params.get("CallSid"))  # on every log line
     if not any(_signed(RequestValidator(token), url, params, signature) for token in tokens):
         log.warning("refused an unsigned or badly signed request to %s", request.path)
         abort(403)
@@ -93,6 +98,22 @@ class DatabaseOutage:
 
     def begin(self) -> None:
         self._until = self._clock.now() + self.LASTS
+
+
+@blueprint.teardown_request
+def forget_call(_error: BaseException | None) -> None:
+    structlog.contextvars.unbind_contextvars("call_sid")
+
+
+@blueprint.after_request
+def time_answer(response: Response) -> Response:
+    """How long the answer took, by the step it answers (`voice/identify`, `status`...)."""
+    step = (request.view_args or {}).get("step") or "start"
+    name = f"{(request.endpoint or '?').removeprefix('twilio.')}/{step}"
+    WEBHOOK_SECONDS.labels(name).observe(
+        time.perf_counter() - g.get("started", time.perf_counter())
+    )
+    return response
 
 
 def _turn(kind: str, safe: Callable[[], str] | None = None) -> Response:

@@ -24,7 +24,7 @@ def test_saved_words_that_name_the_old_staff_keys_are_replaced_and_an_alert_says
                 PromptVersionRow.name, PromptVersionRow.version
             )
         ).all()
-        [alert] = session.scalars(select(AlertRow)).all()
+        [alert] = session.execute(select(AlertRow.kind, AlertRow.message)).all()  # as of 0006
     assert [(n, v) for n, v, _ in versions] == [
         ("outbound_menu", 1),
         ("outbound_menu", 2),

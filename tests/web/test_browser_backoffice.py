@@ -142,7 +142,9 @@ def test_the_assistants_morning_on_a_phone_and_on_a_desk(site, browser, demo, cl
         assert chart.bounding_box()["width"] > 100  # drawn, not 0 px wide
     page.get_by_role("link", name="À traiter").click()
     card = page.locator("article.request").first
-    card.get_by_role("heading", name="Demande n° 1 : Syndic Résidence Les Pins").wait_for()
+    card.get_by_role(
+        "heading", name=f"Demande n° {_the_call(demo)} : Syndic Résidence Les Pins"
+    ).wait_for()
     assert card.locator('a[href="tel:+33611111111"]').inner_text() == "06 11 11 11 11"
     assert "panne de chauffage" in card.inner_text()
     assert fits(page)

@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from ivr.cli import main
-from tests.conftest import AUTH_TOKEN, DEMO, running_ivr, sign
+from tests.conftest import AUTH_TOKEN, DEMO, new_call, running_ivr
 
 SAFE_WORDS = "Nous rencontrons une difficulté technique"
 ANSWER_WITHIN = 8  # seconds the test waits for any answer: under Twilio's 15
@@ -31,20 +31,7 @@ ANSWER_WITHIN = 8  # seconds the test waits for any answer: under Twilio's 15
 
 def webhook(base: str, path: str, sid: str) -> str:
     """Twilio posting a new call (or any step) to `path`, signed; the TwiML that came back."""
-    params = {
-        "CallSid": sid,
-        "AccountSid": "AC" + "0" * 32,
-        "From": "+33611111111",
-        "To": "+33199000000",
-    }
-    request = urllib.request.Request(
-        base + path,
-        data=urllib.parse.urlencode(params).encode(),
-        headers={"X-Twilio-Signature": sign(base + path, params)},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=ANSWER_WITHIN) as response:
-        return response.read().decode()
+    return new_call(base + path, sid, timeout=ANSWER_WITHIN)[1]
 
 
 def health(base: str) -> tuple[int, str]:
@@ -205,4 +192,26 @@ def test_health_says_what_keeps_a_call_from_being_answered(settings, db, clock):
     assert client.get("/healthz").json["status"].startswith("no directory loaded")
     assert import_directory(db, DEMO, clock).accepted
     app.extensions["ivr.reference"].forget()  # as an import does (else: within a second)
+    assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_health_is_ready_on_a_newer_schema_and_not_on_an_older_one(make_app, db):
+    """A rolling upgrade: `ivr db upgrade` first, then the hosts one by one; the code of the
+    release before still answers on the newer schema, never the other way round."""
+    from sqlalchemy import text
+
+    client = make_app().test_client()
+    with db.engine.connect() as connection:
+        ours = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    try:
+        for found, ready in (("9999_a_later_release", True), ("0001", False)):
+            with db.engine.begin() as connection:
+                connection.execute(
+                    text("UPDATE alembic_version SET version_num = :v"), {"v": found}
+                )
+            answer = client.get("/healthz")
+            assert (answer.status_code == 200) is ready, (found, answer.json)
+    finally:
+        with db.engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": ours})
     assert client.get("/healthz").json == {"status": "ok"}

@@ -1,4 +1,4 @@
-"""The example nginx front (config/nginx/) before a real `ivr serve`: slow clients and large
+"""The example nginx front (deploy/nginx/) before a real `ivr serve`: slow clients and large
 bodies stop at nginx, and Twilio's webhooks go through. Debian's nginx; skipped, loudly,
 without it (apt-get install nginx-light)."""
 
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AUTH_TOKEN, running_ivr, sign, wait_until
+from tests.conftest import AUTH_TOKEN, new_call, running_ivr, wait_until
 
 NGINX = Path("/usr/sbin/nginx")
-LOCATIONS = Path(__file__).resolve().parents[2] / "config" / "nginx" / "ivr-locations.conf"
+LOCATIONS = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "ivr-locations.conf"
 
 pytestmark = pytest.mark.skipif(
     not NGINX.exists(), reason="NO NGINX: /usr/sbin/nginx missing (apt-get install nginx-light)"
@@ -69,21 +69,7 @@ def _listening(port: int) -> bool:
 
 
 def _webhook(base: str) -> tuple[int, str]:
-    params = {
-        "CallSid": "CA" + "7" * 32,
-        "AccountSid": "AC" + "0" * 32,
-        "From": "+33611111111",
-        "To": "+33199000000",
-    }
-    url = f"{base}/twilio/voice"
-    request = urllib.request.Request(
-        url,
-        data=urllib.parse.urlencode(params).encode(),
-        headers={"X-Twilio-Signature": sign(url, params)},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=8) as response:
-        return response.status, response.read().decode()
+    return new_call(f"{base}/twilio/voice")
 
 
 def test_slow_clients_stop_at_nginx_and_the_webhooks_go_through(front):

@@ -1,0 +1,147 @@
+"""The weekly client import at national scale on PostgreSQL (docs/performance.md).
+
+    .venv/bin/python bench/import_postgresql.py [--rows 2000000] [--postgresql URL]
+
+1. writes a seeded client file of `--rows` rows (`bench/import_clients.py`'s generator);
+2. measures the floor: the same file sent by a plain `COPY ... FROM STDIN (FORMAT csv)` into
+   one bare table (every column text, no index), in a schema of its own;
+3. measures `import_clients` (psycopg's COPY, its checks, its indexes, the diff against the
+   file in force, the swap) into a migrated schema with the demo directory: wall time and
+   peak RSS;
+4. prints both, PASS/FAIL against the targets (issue 17): at most 2x the floor, a peak RSS
+   under 400 MB. The exit status is 1 when one is missed.
+
+Each measurement runs in its own child process, so that the peak RSS is the import's alone.
+The webhooks during such an import: `bench/import_during_calls.py --rows 2000000
+--postgresql URL`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import import_clients
+from import_clients import DIRECTORY, HEADER, NOW, ROOT, _peak_mb
+
+MAX_RATIO = 2.0
+MAX_PEAK_MB = 400.0
+RESULT = "RESULT "
+
+
+def _schema(url: str) -> tuple[str, str]:
+    """A fresh schema: its name, and `url` with it as the search path."""
+    import psycopg
+
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as c:
+        c.execute(f'CREATE SCHEMA "{name}"')
+    return name, f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{name}"
+
+
+def _drop(url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+def child_floor(csv_path: Path, url: str) -> dict[str, Any]:
+    import psycopg
+
+    columns = ", ".join(f"{name} text" for name in HEADER)
+    started = time.perf_counter()
+    with psycopg.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE bare ({columns})")
+        copy_sql = "COPY bare FROM STDIN (FORMAT csv, DELIMITER ';', HEADER true)"
+        with cursor.copy(copy_sql) as copy, csv_path.open("rb") as data:
+            while chunk := data.read(1 << 20):
+                copy.write(chunk)
+        rows = cursor.execute("SELECT count(*) FROM bare").fetchone()
+    return {"seconds": time.perf_counter() - started, "peak_mb": _peak_mb(), "rows": rows[0]}
+
+
+def child_import(csv_path: Path, url: str) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    from ivr.adapters.db import Database
+    from ivr.adapters.migrations import upgrade
+    from ivr.clock import Clock
+    from ivr.domain.local_time import parse_instant
+    from ivr.services.importing import import_clients as load
+    from ivr.services.importing import import_directory
+
+    clock = Clock(parse_instant(NOW))
+    db = Database(url)
+    upgrade(db.engine)
+    if not import_directory(db, DIRECTORY, clock).accepted:
+        raise SystemExit("the demo directory was refused")
+    started = time.perf_counter()
+    report = load(db, csv_path, clock)
+    seconds = time.perf_counter() - started
+    db.dispose()
+    return {
+        "seconds": seconds,
+        "peak_mb": _peak_mb(),
+        "rows": report.rows,
+        "accepted": report.accepted,
+        "summary": report.summary(),
+    }
+
+
+def _child(*args: str) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
+    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
+    results = [line for line in done.stdout.splitlines() if line.startswith(RESULT)]
+    if done.returncode != 0 or not results:
+        sys.stdout.write(done.stdout)
+        raise SystemExit(f"the child {args[0]} failed (exit status {done.returncode})")
+    result: dict[str, Any] = json.loads(results[-1][len(RESULT) :])
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--postgresql", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        step, csv_path, url = args.child
+        run = child_floor if step == "floor" else child_import
+        print(RESULT + json.dumps(run(Path(csv_path), url)))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="ivr-bench-pg-import-") as folder:
+        csv_path = Path(folder) / "clients.csv"
+        started = time.perf_counter()
+        import_clients.generate(csv_path, args.rows)
+        size = csv_path.stat().st_size / 2**20
+        print(f"{args.rows} rows, {size:.0f} MB, written in {time.perf_counter() - started:.0f} s")
+        schemas = [_schema(args.postgresql) for _ in range(2)]
+        try:
+            floor = _child("floor", str(csv_path), schemas[0][1])
+            ours = _child("import", str(csv_path), schemas[1][1])
+        finally:
+            for name, _ in schemas:
+                _drop(args.postgresql, name)
+    ratio = ours["seconds"] / floor["seconds"]
+    ok = ours["accepted"] and ratio <= MAX_RATIO and ours["peak_mb"] <= MAX_PEAK_MB
+    print(f"plain COPY into a bare table: {floor['seconds']:.1f} s, {floor['rows']} rows")
+    print(
+        f"import_clients: {ours['seconds']:.1f} s ({ratio:.2f}x the plain COPY), "
+        f"peak RSS {ours['peak_mb']:.0f} MB; {ours['summary']}"
+    )
+    print(f"targets: <= {MAX_RATIO:g}x, <= {MAX_PEAK_MB:g} MB -> {'PASS' if ok else 'FAIL'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

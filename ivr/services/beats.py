@@ -1,0 +1,40 @@
+"""Each `ivr worker` says it is alive: a row per worker process, its last beat at most
+`EVERY` old. The operations page shows who was seen when; a worker not seen for a minute is
+stopped or stuck (its jobs go to the others when their lease runs out)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+
+from ivr.adapters.db import Database
+from ivr.adapters.orm import WorkerBeatRow
+from ivr.clock import Clock
+
+EVERY = timedelta(seconds=15)
+
+
+@dataclass
+class Beats:
+    db: Database
+    clock: Clock
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    started_at: datetime | None = None
+    last: datetime | None = None
+
+    def housekeep(self) -> None:
+        now = self.clock.now()
+        if self.last is not None and now - self.last < EVERY:
+            return
+        with self.db.session() as session:
+            seen = session.execute(
+                update(WorkerBeatRow).where(WorkerBeatRow.name == self.name).values(seen_at=now)
+            )
+            if not seen.rowcount:  # type: ignore[attr-defined]
+                self.started_at = now
+                session.add(WorkerBeatRow(name=self.name, started_at=now, seen_at=now))
+        self.last = now

@@ -1,0 +1,91 @@
+"""Danger first, at national scale: due jobs are taken by priority, outbound calls are paced to
+Twilio's rate across every worker, and a worker keeps several jobs in flight."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from ivr.clock import Clock
+from ivr.domain.local_time import parse_instant
+from ivr.services.jobs import Done, JobQueue
+from ivr.services.pacing import CallPacing
+from ivr.services.worker import Worker
+
+EIGHT = parse_instant("2026-12-19T08:00")
+
+
+def line(purpose: str, role: str = "technician") -> dict:
+    return {"numbers": ["+33639980101"], "index": 0, "role": role, "purpose": purpose}
+
+
+def test_a_danger_due_after_a_thousand_morning_calls_is_taken_first(db):
+    clock = Clock(EIGHT)
+    queue = JobQueue(db, clock)
+    with db.session() as session:
+        for n in range(1000):
+            queue.schedule(session, "call_line", f"morning:{n}", EIGHT, None, line("next_morning"))
+        queue.schedule(session, "sheet", "sheet:1", EIGHT, None, {"to": "+33199001101"})
+        danger = EIGHT + timedelta(seconds=5)
+        queue.schedule(session, "call_line", "danger:1", danger, None, line("danger", "manager"))
+        queue.schedule(session, "call_line", "waiting:1", danger, None, line("request"))
+    clock.jump_to(EIGHT + timedelta(seconds=6))
+    taken = [queue.claim() for _ in range(3)]
+    assert [job.key for job in taken if job] == ["danger:1", "waiting:1", "morning:0"]
+
+
+def paced(db, per_second: float) -> tuple[CallPacing, Clock, list[float]]:
+    """A pacing whose naps move the program's clock on (and are counted), not the test's."""
+    clock = Clock(EIGHT)
+    naps: list[float] = []
+
+    def nap(seconds: float) -> None:
+        naps.append(seconds)
+        clock.jump_to(clock.now() + timedelta(seconds=seconds))
+
+    return CallPacing(db, clock, per_second, sleep=nap), clock, naps
+
+
+def test_calls_are_placed_at_twilios_rate_and_an_urgent_one_takes_the_next_slot(db):
+    pacing, clock, naps = paced(db, per_second=1)
+    started = clock.now()
+    placed = []
+    for _ in range(3):
+        pacing.wait_turn()
+        placed.append((clock.now() - started).total_seconds())
+    assert (
+        placed[0] < 0.1 and 0.9 < placed[1] - placed[0] < 1.3 and 0.9 < placed[2] - placed[1] < 1.3
+    )
+    assert sum(naps) >= 1.8  # the workers waited for Twilio's rate, not Twilio's queue
+    pacing.wait_turn(urgent=True)  # reserved at once: within one slot, never behind a queue
+    assert (clock.now() - started).total_seconds() - placed[2] < 1.3
+
+
+def test_two_workers_share_the_rate(db):
+    first, clock, _ = paced(db, per_second=2)
+    second = CallPacing(db, clock, 2, sleep=first.sleep)
+    started = clock.now()
+    for pacing in (first, second, first, second):
+        pacing.wait_turn()
+    assert (clock.now() - started).total_seconds() >= 1.4  # four calls at 2 a second
+
+
+def test_a_worker_keeps_several_jobs_in_flight(db):
+    clock = Clock(EIGHT)
+    queue = JobQueue(db, clock)
+    with db.session() as session:
+        for n in range(3):
+            queue.schedule(session, "slow", f"slow:{n}", EIGHT)
+    together = threading.Barrier(3, timeout=10)  # passes only if three run at once
+    stop = threading.Event()
+    done = []
+
+    def slow(job):
+        together.wait()
+        done.append(job.key)
+        if len(done) == 3:
+            stop.set()
+        return Done()
+
+    Worker(queue, {"slow": slow}).run(stop, poll=0.05, threads=3)
+    assert sorted(done) == ["slow:0", "slow:1", "slow:2"]

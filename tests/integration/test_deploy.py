@@ -1,0 +1,121 @@
+"""What an operator installs (deploy/): the systemd units start commands that exist, with
+options that exist, and systemd accepts them; the nginx site passes `nginx -t` and a call
+placed through it over TLS keeps its signature (the app signs against the public URL)."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import ssl
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ivr.cli import main
+from tests.conftest import AUTH_TOKEN, new_call, running_ivr, wait_until
+from tests.web.test_nginx_front import _free_port, _listening
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
+IVR = Path(sys.executable).parent / "ivr"
+NGINX = Path("/usr/sbin/nginx")
+
+
+def exec_start(unit: Path) -> list[str]:
+    [line] = [line for line in unit.read_text().splitlines() if line.startswith("ExecStart=")]
+    return shlex.split(line.removeprefix("ExecStart="))
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda unit: unit.name)
+def test_each_unit_starts_an_ivr_command_with_options_that_exist(unit):
+    program, *args = exec_start(unit)
+    assert program == "/opt/ivr/.venv/bin/ivr"
+    options = [a for a in args if a.startswith("--")]
+    words = [a for a in args if not a.startswith("-")][:2]
+    helped = CliRunner().invoke(main, [*words[: 2 if words[0] == "import" else 1], "--help"])
+    assert helped.exit_code == 0, helped.output
+    assert all(option in helped.output for option in options), (unit.name, options)
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="no systemd-analyze here")
+def test_systemd_accepts_the_units(tmp_path):
+    for unit in (DEPLOY / "systemd").iterdir():  # the venv's path made this machine's
+        text = unit.read_text().replace("/opt/ivr/.venv/bin/ivr", str(IVR))
+        (tmp_path / unit.name).write_text(text)
+    verified = subprocess.run(
+        ["systemd-analyze", "verify", *sorted(str(p) for p in tmp_path.iterdir())],
+        capture_output=True,
+        text=True,
+    )
+    complaints = [line for line in verified.stderr.splitlines() if "ivr" in line]
+    assert verified.returncode == 0 and not complaints, verified.stderr
+
+
+@pytest.mark.skipif(not NGINX.exists(), reason="NO NGINX (apt-get install nginx-light)")
+def test_a_call_through_the_tls_site_keeps_its_signature(tmp_path, database_url, demo):
+    """deploy/nginx/ivr-site.conf as shipped but for its names and ports: TLS with a
+    certificate made here, `X-Forwarded-*` to an app with IVR_TRUSTED_PROXIES=1."""
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(tmp_path / "key.pem"),
+            "-out",
+            str(tmp_path / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    port, plain = _free_port(), _free_port()
+    public = f"https://127.0.0.1:{port}"
+    env = {"TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PUBLIC_BASE_URL": public, "IVR_TRUSTED_PROXIES": "1"}
+    with running_ivr(database_url, **env) as app:
+        site = (DEPLOY / "nginx" / "ivr-site.conf").read_text()
+        site = (
+            site.replace("server 127.0.0.1:8000;", f"server {urllib.parse.urlsplit(app).netloc};")
+            .replace("listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;")
+            .replace("listen 80;", f"listen 127.0.0.1:{plain};")
+            .replace(
+                "/etc/letsencrypt/live/astreinte.example.fr/fullchain.pem",
+                str(tmp_path / "cert.pem"),
+            )
+            .replace(
+                "/etc/letsencrypt/live/astreinte.example.fr/privkey.pem", str(tmp_path / "key.pem")
+            )
+            .replace("/etc/nginx/ivr-locations.conf", str(DEPLOY / "nginx" / "ivr-locations.conf"))
+        )
+        (tmp_path / "site.conf").write_text(site)
+        conf = tmp_path / "nginx.conf"
+        conf.write_text(
+            f"user root;\ndaemon off;\npid {tmp_path}/nginx.pid;\n"
+            f"error_log {tmp_path}/error.log;\nevents {{}}\n"
+            f"http {{\n  access_log off;\n  client_body_temp_path {tmp_path}/body;\n"
+            f"  proxy_temp_path {tmp_path}/proxy;\n  include {tmp_path}/site.conf;\n}}\n"
+        )
+        tested = subprocess.run(
+            [str(NGINX), "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True
+        )
+        assert tested.returncode == 0, tested.stderr
+        nginx = subprocess.Popen([str(NGINX), "-p", str(tmp_path), "-c", str(conf)])
+        try:
+            wait_until(lambda: _listening(port), "nginx to listen")
+            unverified = ssl._create_unverified_context()  # the certificate made above
+            status, twiml = new_call(f"{public}/twilio/voice", context=unverified)
+            assert status == 200 and "numéro de contrat" in twiml
+        finally:
+            nginx.terminate()
+            nginx.wait(timeout=10)

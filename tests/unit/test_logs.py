@@ -1,0 +1,45 @@
+"""Logs carry the call or job they are about and no phone number: JSON lines in production."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ivr.adapters.logs import mask
+
+
+@pytest.mark.parametrize(
+    ("line", "masked"),
+    [
+        ("call to +33639980101 failed", "call to +33******01 failed"),
+        ("rappel au 06 11 11 11 11.", "rappel au 0******11."),
+        ("from 0611111111", "from 0******11"),
+        (
+            "client 10000002, job 12, CA0123456789abcdef",
+            "client 10000002, job 12, CA0123456789abcdef",
+        ),
+    ],
+)
+def test_phone_numbers_are_masked_and_nothing_else(line, masked):
+    assert mask(line) == masked
+
+
+def test_a_json_line_carries_the_call_and_the_job_and_no_number():
+    script = (
+        "import logging\n"
+        "from ivr.adapters.logs import configure, bound\n"
+        "configure(json=True)\n"
+        "with bound(call_sid='CA1', job=7):\n"
+        "    logging.getLogger('ivr.services.dispatch').warning('calling %s', '+33639980101')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    [line] = done.stderr.splitlines()
+    event = json.loads(line)
+    assert event["call_sid"] == "CA1" and event["job"] == 7
+    assert event["event"] == "calling +33******01" and event["level"] == "warning"
+    assert "+33639980101" not in line
