@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     METRICS_TOKEN: str | None = None
     # Logs as JSON lines (production: the journal, a collector) or as text (people).
     LOG_FORMAT: Literal["text", "json"] = "text"
-    WORKER_THREADS: int = Field(default=4, ge=1, le=64)
+    WORKER_THREADS: int = Field(default=4, ge=1, le=12)  # within the pool: 5 + 10 overflow
     # The demo: the phone simulator page, a fake Twilio REST API in the app, and the
     # dispatcher's worker in the web process (one clock for both). Never in production.
     IVR_SIMULATOR: bool = False

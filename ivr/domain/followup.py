@@ -7,7 +7,7 @@ summary sheet. Each job has a key, so that planning the same call twice plans no
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -151,11 +151,11 @@ def unreachable_streak(requests: Sequence[LineRequest]) -> list[LineRequest]:
 DANGER, CALLER_WAITING, NEXT_MORNING, PAPERWORK, HOUSEKEEPING = range(5)
 
 
-def priority(kind: str, payload: dict[str, Any]) -> int:
+def priority(kind: str, payload: Mapping[str, Any]) -> int:
     """Danger and escalations (anything for a regional manager), then the calls on behalf of a
     caller who just hung up, then next-morning calls, then sheets and texts, then the rest
     (imports, retention)."""
-    if payload.get("role") == "manager" or payload.get("purpose") == "danger":
+    if payload.get("role") in ("manager", "unreachable") or payload.get("purpose") == "danger":
         return DANGER
     if kind == "call_line":
         return NEXT_MORNING if payload.get("purpose") == "next_morning" else CALLER_WAITING

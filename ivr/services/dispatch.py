@@ -282,9 +282,11 @@ class Dispatcher:
             if outcome.status in UNDER_WAY:
                 return Waiting(self.clock.now() + WAIT_FOR_CALL)
             return Done(self.line_outcome(job.id, outcome.status, outcome.answered_by))
-        self.pacing.wait_turn(urgent=job.payload["role"] != "technician")  # Twilio's rate
-        # Noted before the request: if the answer never comes back, the call may exist.
-        self.queue.note(job, placing_since=self.clock.now().isoformat())
+        urgent = followup.priority(job.kind, job.payload) <= followup.CALLER_WAITING
+        self.pacing.wait_turn(urgent)  # Twilio's rate: never a queue there
+        # Noted first (no answer back: the call may exist); refused: taken over meanwhile.
+        if not self.queue.note(job, placing_since=self.clock.now().isoformat()):
+            return Done("taken over")
         try:
             with provider_errors():
                 sid = rest.place_call(

@@ -23,6 +23,7 @@ from ivr.adapters.orm import CallPacingRow
 from ivr.clock import Clock
 
 LONGEST_NAP = 0.25  # seconds between two looks for an open slot
+FAR_AHEAD = 100  # slots: more reserved than that is a clock out of step, not a queue
 
 
 @dataclass
@@ -47,10 +48,13 @@ class CallPacing:
     def _take(self, now: int, step: int, urgent: bool) -> int | None:
         """The slot taken (its start, in µs), or None if none is open yet."""
         row = CallPacingRow
-        opens = case((row.next_slot_us > now, row.next_slot_us), else_=now)
+        # A slot far ahead comes from a clock ahead of this one (another host's, a demo's
+        # clock moved back): not waited for.
+        ahead = (row.next_slot_us > now) & (row.next_slot_us <= now + FAR_AHEAD * step)
+        opens = case((ahead, row.next_slot_us), else_=now)
         taking = update(row).where(row.id == 1).values(next_slot_us=opens + step)
         if not urgent:
-            taking = taking.where(row.next_slot_us <= now)
+            taking = taking.where((row.next_slot_us <= now) | ~ahead)
         with self.db.session() as session:
             taken = session.execute(taking.returning(row.next_slot_us)).scalar_one_or_none()
             missing = taken is None and session.get(row, 1) is None

@@ -82,24 +82,27 @@ class Worker:
     def run(self, stop: threading.Event, poll: float = POLL_SECONDS, threads: int = 1) -> None:
         """Until `stop` is set: run what is due, then look again every `poll` seconds; with
         `threads` jobs in flight at once, so that one slow provider request (a call placed
-        in 300 ms, a fax upload) does not hold up the others. The first thread also does the
-        housekeeping."""
+        in 300 ms, a fax upload) does not hold up the others. The housekeeping (planning the
+        jobs of calls that just ended: a danger's manager call) has a thread of its own, so
+        it never waits behind a job waiting for its call slot."""
         log.info("worker started with %d thread(s)", threads)
-        others = [
-            threading.Thread(target=self._loop, args=(stop, poll, False), daemon=True)
-            for _ in range(threads - 1)
+        working = [
+            threading.Thread(target=self._loop, args=(stop, poll), daemon=True)
+            for _ in range(threads)
         ]
-        for thread in others:
+        for thread in working:
             thread.start()
-        self._loop(stop, poll, housekeeping=True)
-        for thread in others:
+        while not stop.is_set():
+            self._housekeep()
+            stop.wait(poll)
+        for thread in working:
             thread.join()
         log.info("worker stopped")
 
-    def _loop(self, stop: threading.Event, poll: float, housekeeping: bool) -> None:
+    def _loop(self, stop: threading.Event, poll: float) -> None:
         while not stop.is_set():
             try:
-                ran = self.run_due(stop) if housekeeping else self._run_all(stop)
+                ran = self._run_all(stop)
             except Exception:  # the database away for a moment: keep the worker alive
                 log.exception("worker loop failed; trying again")
                 ran = 0

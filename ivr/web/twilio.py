@@ -56,6 +56,7 @@ def check_request() -> Response | None:
     if not any(_signed(RequestValidator(token), url, params, signature) for token in tokens):
         log.warning("refused an unsigned or badly signed request to %s", request.path)
         abort(403)
+    g.signed = True  # Twilio's: its steps are ours, a bounded set of metric labels
     why = malformed(params, request.args.to_dict(), account.TWILIO_ACCOUNT_SID)
     if why is None:
         return None
@@ -108,11 +109,11 @@ def forget_call(_error: BaseException | None) -> None:
 @blueprint.after_request
 def time_answer(response: Response) -> Response:
     """How long the answer took, by the step it answers (`voice/identify`, `status`...)."""
+    if not g.get("signed"):  # anyone's URL: no label of theirs
+        return response
     step = (request.view_args or {}).get("step") or "start"
     name = f"{(request.endpoint or '?').removeprefix('twilio.')}/{step}"
-    WEBHOOK_SECONDS.labels(name).observe(
-        time.perf_counter() - g.get("started", time.perf_counter())
-    )
+    WEBHOOK_SECONDS.labels(name).observe(time.perf_counter() - g.started)
     return response
 
 

@@ -89,3 +89,14 @@ def test_a_worker_keeps_several_jobs_in_flight(db):
 
     Worker(queue, {"slow": slow}).run(stop, poll=0.05, threads=3)
     assert sorted(done) == ["slow:0", "slow:1", "slow:2"]
+
+
+def test_what_a_manager_must_hear_goes_before_anything_else():
+    from ivr.domain.followup import CALLER_WAITING, DANGER, NEXT_MORNING, PAPERWORK, priority
+
+    unreachable_text = {"to": "+33639980201", "role": "unreachable"}
+    assert priority("call_line", line("danger", "manager")) == DANGER
+    assert priority("sms", unreachable_text) == DANGER
+    assert priority("call_line", line("request")) == CALLER_WAITING
+    assert priority("call_line", line("next_morning")) == NEXT_MORNING
+    assert priority("sheet", {"to": "+33199001101"}) == PAPERWORK

@@ -40,6 +40,9 @@ def test_metrics_are_only_for_the_scrape_with_the_token(night, demo):
     assert scrape(client, None).status_code == 404
     assert scrape(client, "a-guess").status_code == 404
     assert scrape(client).status_code == 200
+    unsigned = client.post("/twilio/voice/step/made_up_by_anyone", data={"CallSid": "CA1"})
+    assert unsigned.status_code == 403
+    assert "made_up_by_anyone" not in scrape(client).get_data(as_text=True)  # no such label
 
 
 def test_a_night_shows_in_the_metrics(night, demo, fake_twilio):
