@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -42,6 +42,8 @@ from urllib.parse import parse_qs, urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import webhooks
+
+from ivr.clock import Clock  # the program's clock (no IVR_CLOCK here: now)
 
 ACCOUNT = "AC" + "0" * 32
 MANAGER = "+33639980201"  # Claire Lefèvre, the demo's manager on duty in Île-de-France
@@ -96,7 +98,6 @@ def _morning(database_url: str, calls: int, agencies: int, eight: datetime) -> N
     """The night's next-morning calls, planned as the dispatcher plans them, due at `eight`."""
     from ivr.adapters.db import Database
     from ivr.adapters.orm import CallRow
-    from ivr.clock import Clock
     from ivr.domain import followup
     from ivr.services.jobs import JobQueue
 
@@ -131,7 +132,7 @@ def _danger(database_url: str) -> float:
     from ivr.adapters.orm import CallEventRow, CallRow
 
     db = Database(database_url)
-    now = datetime.now(UTC)
+    now = Clock().now()
     decision = {"action": "escalate", "call_numbers": [MANAGER], "fax_numbers": []}
     with db.session() as session:
         call = CallRow(
@@ -157,7 +158,7 @@ def _danger(database_url: str) -> float:
 
 def run(workers: int, args: argparse.Namespace, folder: Path) -> bool:
     database_url = webhooks._prepare_database(folder / f"w{workers}", args.postgresql)
-    eight = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=20)
+    eight = Clock().now().replace(microsecond=0) + timedelta(seconds=20)
     _morning(database_url, args.calls, args.agencies, eight)
     twilio = FakeTwilio()
     threading.Thread(target=twilio.serve_forever, daemon=True).start()
@@ -182,7 +183,7 @@ def run(workers: int, args: argparse.Namespace, folder: Path) -> bool:
         for log in logs
     ]
     try:
-        time.sleep(max((eight - datetime.now(UTC)).total_seconds(), 0) + 5)
+        time.sleep(max((eight - Clock().now()).total_seconds(), 0) + 5)
         ended = _danger(database_url)
         deadline = time.monotonic() + args.calls / args.rate * 2 + 60
         while time.monotonic() < deadline:

@@ -170,8 +170,9 @@ def worker(obj: Context, burst: bool) -> None:
     if missing:  # else every call and text message would fail, one by one, at night
         raise SettingsError(f"invalid settings: ivr worker needs {', '.join(missing)}")
     check_for_calls(settings)
-    logs.configure(json=settings.LOG_FORMAT == "json")
-    runner = make_worker(make_dispatcher(obj.db, settings, settings.make_clock()))
+    clock = settings.make_clock()
+    logs.configure(settings.LOG_FORMAT == "json", clock)
+    runner = make_worker(make_dispatcher(obj.db, settings, clock))
     if burst:
         click.echo(f"{runner.run_due()} jobs run")
         return

@@ -30,6 +30,7 @@ from ivr.domain.local_time import parse_instant
 from ivr.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+NGINX = Path("/usr/sbin/nginx")
 DEMO = ROOT / "config" / "demo"
 
 
@@ -49,7 +50,18 @@ def pytest_report_header() -> list[str]:
     ]
     if not Path("/usr/bin/chromium").exists():
         lines.append("!!! browser tests SKIPPED: no /usr/bin/chromium (apt-get install chromium)")
+    if not NGINX.exists():
+        lines.append(
+            "!!! nginx front tests SKIPPED: no /usr/sbin/nginx (apt-get install nginx-light)"
+        )
     return lines
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`@pytest.mark.postgres`: a test that needs the PostgreSQL server, skipped (and said so
+    in the header) when the suite runs on SQLite."""
+    if item.get_closest_marker("postgres") and _postgres_url() is None:
+        pytest.skip("NO POSTGRESQL: set DATABASE_URL=postgresql://... to run it (.ci/run does)")
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,8 @@ from typing import Any
 
 import structlog
 
+from ivr.clock import Clock
+
 # A phone number as logs could carry it: E.164 or French national, spaced or not.
 _PHONE = re.compile(r"(?<![\w+])(?:\+\d{2}|0)\d(?:[ .]?\d){6}[ .]?(\d{2})\b")
 
@@ -37,7 +39,7 @@ def _masked(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mutabl
     return event
 
 
-def configure(json: bool, level: int = logging.INFO) -> None:
+def configure(json: bool, clock: Clock, level: int = logging.INFO) -> None:
     """Route every `logging` record through structlog's formatter. As `logging.basicConfig`,
     nothing is done when the process already has a handler (a test runner's, say)."""
     root = logging.getLogger()
@@ -47,7 +49,7 @@ def configure(json: bool, level: int = logging.INFO) -> None:
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        lambda _logger, _name, event: {**event, "timestamp": clock.now().isoformat()},
     ]
     renderer = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)

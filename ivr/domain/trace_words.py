@@ -111,14 +111,7 @@ def audit_value(value: Any) -> str:
     return JOB_KINDS.get(str(value), str(value))
 
 
-ROLES = {
-    "technician": "technicien d'astreinte",
-    "manager": "cadre régional",
-    "operator": "conseiller",
-    "national": "permanence nationale",
-    "legacy": "astreinte habituelle",
-    "client": "client",
-}
+ACCOUNT_ROLES = {"admin": "administrateur", "manager": "cadre régional", "agency": "agence"}
 
 Name = Callable[[str], str]  # a phone number -> who has it, for a sentence
 

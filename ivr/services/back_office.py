@@ -51,10 +51,7 @@ def visible(query: S, who: Account) -> S:  # a Select of any row shape
     """Only the calls the account may see: all, their region's, their agency's."""
     if who.role == "admin":
         return query
-    if who.role == "manager":
-        region_agencies = select(AgencyRow.cia).where(AgencyRow.region == who.region)
-        return query.where(CallRow.agency.in_(region_agencies))
-    return query.where(CallRow.agency == who.agency)
+    return query.where(CallRow.agency.in_(_agencies(who)))
 
 
 def calls(db: Database, who: Account, wanted: CallFilter) -> tuple[list[CallRow], int]:
@@ -193,6 +190,7 @@ def agency_codes(db: Database, who: Account) -> list[str]:
 
 
 def _agencies(who: Account) -> Select[str]:
+    """The agencies within an account's reach: all, its region's, its own."""
     query = select(AgencyRow.cia)
     if who.role == "manager":
         return query.where(AgencyRow.region == who.region)

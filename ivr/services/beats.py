@@ -23,7 +23,6 @@ class Beats:
     db: Database
     clock: Clock
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
-    started_at: datetime | None = None
     last: datetime | None = None
 
     def housekeep(self) -> None:
@@ -35,6 +34,5 @@ class Beats:
                 update(WorkerBeatRow).where(WorkerBeatRow.name == self.name).values(seen_at=now)
             )
             if not seen.rowcount:  # type: ignore[attr-defined]
-                self.started_at = now
                 session.add(WorkerBeatRow(name=self.name, started_at=now, seen_at=now))
         self.last = now

@@ -17,6 +17,7 @@ from ivr.adapters import logs
 from ivr.domain.local_time import in_paris
 from ivr.domain.phones import digit_pairs
 from ivr.domain.trace_words import (
+    ACCOUNT_ROLES,
     ALERTS,
     AUDIT_ACTIONS,
     AUDIT_KEYS,
@@ -47,7 +48,7 @@ def web_app(settings: Settings, parts: Mapping[str, Any]) -> Flask:
         hops = settings.IVR_TRUSTED_PROXIES
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.extensions.update(parts)
-    logs.configure(json=settings.LOG_FORMAT == "json")
+    logs.configure(settings.LOG_FORMAT == "json", parts["ivr.clock"])
 
     from ivr.web import admin, auth, backoffice, fax, home, reference, twilio
 
@@ -66,6 +67,7 @@ def web_app(settings: Settings, parts: Mapping[str, Any]) -> Flask:
         ("alert", ALERTS),
         ("audit_action", AUDIT_ACTIONS),
         ("audit_key", AUDIT_KEYS),
+        ("account_role", ACCOUNT_ROLES),
     ):
         app.add_template_filter(lambda code, words=words: words.get(code, code), name)
     app.register_error_handler(HTTPException, _error_page)

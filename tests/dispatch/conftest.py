@@ -202,3 +202,6 @@ def night(make_app, demo, tmp_path, fake_twilio):
         return Night(app, dispatcher, make_worker(dispatcher), faxes)
 
     return build
+
+
+from tests.unit.test_fax import gateway  # noqa: E402, F401 (a mail server on loopback: alerts)

@@ -1,19 +1,12 @@
 """Alerts reach people: each new alert is mailed to ALERT_EMAILS (a real SMTP server on
-loopback) and texted to ALERT_SMS_NUMBERS (Twilio faked at the HTTP level), once, whichever
-worker takes it; alerts of one kind wait out a quiet period and then go together. The
-operations page shows each worker's last sign of life and how late the jobs are."""
+loopback, the fax tests' `gateway`) and texted to ALERT_SMS_NUMBERS (Twilio faked at the HTTP
+level), once, whichever worker takes it; alerts of one kind wait out a quiet period and then
+go together. The operations page shows each worker's last sign of life and how late the jobs
+are."""
 
 from __future__ import annotations
 
 import re
-import socket
-from collections.abc import Iterator
-from email.message import EmailMessage
-from email.parser import BytesParser
-from email.policy import default as default_policy
-
-import pytest
-from aiosmtpd.controller import Controller
 
 from ivr.services.accounts import add_user
 from tests.conftest import log_in
@@ -22,30 +15,8 @@ from tests.dispatch.test_dispatcher import unanswered_call
 OPERATOR = "+33612345678"
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.mails: list[EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        parsed = BytesParser(_class=EmailMessage, policy=default_policy).parsebytes(
-            envelope.content
-        )
-        self.mails.append(parsed)
-        return "250 Message accepted"
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+def mails(server) -> list:
+    return [message for _, message in server.received]
 
 
 def texts_to_operator(fake_twilio) -> list[str]:
@@ -53,9 +24,9 @@ def texts_to_operator(fake_twilio) -> list[str]:
 
 
 def test_an_alert_is_mailed_and_texted_once_then_the_next_ones_wait_the_quiet_period(
-    night, demo, fake_twilio, inbox
+    night, demo, fake_twilio, gateway
 ):
-    mails, port = inbox
+    server, port = gateway
     n = night(
         ALERT_EMAILS="ops@example.fr, astreinte-chef@example.fr",
         ALERT_SMS_NUMBERS=OPERATOR,
@@ -64,7 +35,7 @@ def test_an_alert_is_mailed_and_texted_once_then_the_next_ones_wait_the_quiet_pe
     unanswered_call(n)
     fake_twilio.failures = [400] * 2  # the two lines refused: two job_failed alerts
     n.run_worker()
-    [first] = mails.mails
+    [first] = mails(server)
     assert first["To"] == "ops@example.fr, astreinte-chef@example.fr"
     assert first["Subject"] == "Astreinte : 1 alerte(s) : Tâche abandonnée après ses essais"
     assert "call_line job" in first.get_content() and "+336" not in first.get_content()
@@ -73,23 +44,23 @@ def test_an_alert_is_mailed_and_texted_once_then_the_next_ones_wait_the_quiet_pe
     ]
     n.later(minutes=5)
     n.run_worker()
-    assert len(mails.mails) == 1  # the same kind again: quiet for now
+    assert len(mails(server)) == 1  # the same kind again: quiet for now
     n.later(minutes=11)
     n.run_worker()
-    assert len(mails.mails) == 2 and "1 alerte(s)" in mails.mails[1]["Subject"]
+    assert len(mails(server)) == 2 and "1 alerte(s)" in mails(server)[1]["Subject"]
     assert len(texts_to_operator(fake_twilio)) == 2
     n.later(hours=1)
     n.run_worker()
-    assert len(mails.mails) == 2  # nothing new: nothing sent
+    assert len(mails(server)) == 2  # nothing new: nothing sent
 
 
-def test_without_anyone_to_tell_nothing_is_sent(night, demo, fake_twilio, inbox):
-    mails, _ = inbox
+def test_without_anyone_to_tell_nothing_is_sent(night, demo, fake_twilio, gateway):
+    server, _ = gateway
     n = night()
     unanswered_call(n)
     fake_twilio.failures = [400] * 2
     n.run_worker()
-    assert mails.mails == [] and texts_to_operator(fake_twilio) == []
+    assert mails(server) == [] and texts_to_operator(fake_twilio) == []
 
 
 def test_the_operations_page_shows_the_workers_and_how_late_the_jobs_are(

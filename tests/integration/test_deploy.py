@@ -5,7 +5,6 @@ placed through it over TLS keeps its signature (the app signs against the public
 from __future__ import annotations
 
 import shlex
-import shutil
 import ssl
 import subprocess
 import sys
@@ -17,13 +16,12 @@ import pytest
 from click.testing import CliRunner
 
 from ivr.cli import main
-from tests.conftest import AUTH_TOKEN, new_call, running_ivr, wait_until
+from tests.conftest import AUTH_TOKEN, NGINX, new_call, running_ivr, wait_until
 from tests.web.test_nginx_front import _free_port, _listening
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
 IVR = Path(sys.executable).parent / "ivr"
-NGINX = Path("/usr/sbin/nginx")
 
 
 def exec_start(unit: Path) -> list[str]:
@@ -42,7 +40,6 @@ def test_each_unit_starts_an_ivr_command_with_options_that_exist(unit):
     assert all(option in helped.output for option in options), (unit.name, options)
 
 
-@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="no systemd-analyze here")
 def test_systemd_accepts_the_units(tmp_path):
     for unit in (DEPLOY / "systemd").iterdir():  # the venv's path made this machine's
         text = unit.read_text().replace("/opt/ivr/.venv/bin/ivr", str(IVR))
@@ -56,7 +53,9 @@ def test_systemd_accepts_the_units(tmp_path):
     assert verified.returncode == 0 and not complaints, verified.stderr
 
 
-@pytest.mark.skipif(not NGINX.exists(), reason="NO NGINX (apt-get install nginx-light)")
+@pytest.mark.skipif(
+    not NGINX.exists(), reason="NO NGINX: /usr/sbin/nginx missing (apt-get install nginx-light)"
+)
 def test_a_call_through_the_tls_site_keeps_its_signature(tmp_path, database_url, demo):
     """deploy/nginx/ivr-site.conf as shipped but for its names and ports: TLS with a
     certificate made here, `X-Forwarded-*` to an app with IVR_TRUSTED_PROXIES=1."""

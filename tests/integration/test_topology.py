@@ -98,11 +98,10 @@ def settled(db) -> bool:
     return planned and bool(jobs) and all(j.status in ("done", "waiting") for j in jobs)
 
 
+@pytest.mark.postgres  # the production topology: several processes on one PostgreSQL
 def test_two_servers_and_two_workers_answer_twenty_callers_and_do_each_job_once(
     demo, database_url, tmp_path
 ):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the production topology runs on PostgreSQL (.ci/run runs it)")
     faxes = tmp_path / "faxes"
     fake = FakeTwilioRest()
     env = {"TWILIO_AUTH_TOKEN": AUTH_TOKEN, "IVR_CLOCK": AT.isoformat()}

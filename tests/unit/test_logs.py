@@ -31,7 +31,9 @@ def test_a_json_line_carries_the_call_and_the_job_and_no_number():
     script = (
         "import logging\n"
         "from ivr.adapters.logs import configure, bound\n"
-        "configure(json=True)\n"
+        "from ivr.clock import Clock\n"
+        "from ivr.domain.local_time import parse_instant\n"
+        "configure(True, Clock(parse_instant('2026-12-22T23:00')))\n"
         "with bound(call_sid='CA1', job=7):\n"
         "    logging.getLogger('ivr.services.dispatch').warning('calling %s', '+33639980101')\n"
     )
@@ -43,3 +45,4 @@ def test_a_json_line_carries_the_call_and_the_job_and_no_number():
     assert event["call_sid"] == "CA1" and event["job"] == 7
     assert event["event"] == "calling +33******01" and event["level"] == "warning"
     assert "+33639980101" not in line
+    assert event["timestamp"].startswith("2026-12-22T22:00")  # the program's clock, in UTC

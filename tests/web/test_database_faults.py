@@ -136,8 +136,6 @@ def test_a_database_that_never_replies_every_webhook_answers_with_speech(silent_
 def postgres_locked(database_url, demo):
     """The suite's real PostgreSQL (with the demo data), its `calls` table locked by another
     process: every read and write of a call waits, as behind a stuck migration or a vacuum."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgresql://... (.ci/run does)")
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -161,6 +159,7 @@ def postgres_locked(database_url, demo):
         holder.wait()
 
 
+@pytest.mark.postgres
 def test_a_real_postgresql_that_holds_every_call_waiting_each_webhook_answers_with_speech(
     postgres_locked,
 ):

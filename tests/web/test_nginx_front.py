@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AUTH_TOKEN, new_call, running_ivr, wait_until
+from tests.conftest import AUTH_TOKEN, NGINX, new_call, running_ivr, wait_until
 
-NGINX = Path("/usr/sbin/nginx")
 LOCATIONS = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "ivr-locations.conf"
 
 pytestmark = pytest.mark.skipif(
