@@ -342,6 +342,7 @@ def twilio_configure(obj: Context, number: str) -> None:
     click.echo(f"  a call comes in        POST {done.voice_url}")
     click.echo(f"  primary handler fails  POST {done.fallback_url}")
     click.echo(f"  call status changes    POST {done.status_callback}")
+    click.echo(f"  a message comes in     POST {done.sms_url}")
 
 
 @main.group()

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # this many minutes later, this many rounds in all.
     DISPATCH_RETRY_MINUTES: float = 10.0
     DISPATCH_ROUNDS: int = 2
+    # Text messages to the client (ivr.services.caller_texts): a confirmation after the call,
+    # then news of the technician; only ever to a mobile that did not answer STOP.
+    CALLER_TEXTS: bool = True
     # Twilio places this many calls a second for the account (1 unless raised with Twilio) and
     # queues the rest; every worker together stays under it, so no queue forms ahead of a
     # danger call. Each worker keeps this many jobs (provider requests) in flight at once.

@@ -18,6 +18,11 @@ REFUSE_RECORDING = "3"  # in the greeting, when calls are recorded
 FINISH = "#"  # ends a number
 STAFF = "*"  # at the first question: the staff's side (§6), from any phone
 
+# A client who calls again about a request in progress (after where it stands).
+ADD_TO_REQUEST = "1"  # a message for it; the lines tried again if nobody took it yet
+REQUEST_SOLVED = "2"  # the problem is solved: the request is closed
+NEW_REQUEST = "3"  # another request, a different one
+
 FAULTS = {
     "1": Fault.NO_HEATING,
     "2": Fault.NO_HOT_WATER,

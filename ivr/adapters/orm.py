@@ -232,7 +232,7 @@ class CallRow(Base):
     sid: Mapped[str] = mapped_column(String(64), unique=True)
     direction: Mapped[str] = mapped_column(String(20), default="inbound")
     flow: Mapped[str] = mapped_column(String(20), default="caller", server_default="caller")
-    from_number: Mapped[str | None] = mapped_column(String(32))
+    from_number: Mapped[str | None] = mapped_column(String(32), index=True)
     to_number: Mapped[str | None] = mapped_column(String(32))
     started_at: Mapped[datetime] = mapped_column(index=True)
     ended_at: Mapped[datetime | None]
@@ -242,7 +242,7 @@ class CallRow(Base):
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     turn: Mapped[int] = mapped_column(default=0)
     last_response: Mapped[str] = mapped_column(Text, default="")
-    client_id: Mapped[str | None] = mapped_column(String(12))
+    client_id: Mapped[str | None] = mapped_column(String(12), index=True)
     agency: Mapped[str | None] = mapped_column(String(20), index=True)
     danger: Mapped[str | None] = mapped_column(String(20))
     fault: Mapped[str | None] = mapped_column(String(20))
@@ -255,6 +255,9 @@ class CallRow(Base):
     # The agency's morning: who marked the request processed, and when.
     processed_at: Mapped[datetime | None]
     processed_by: Mapped[str | None] = mapped_column(String(200))
+    # A caller who called again about a request in progress (ivr.services.calling_again): the
+    # request this call adds to. Such a call is no request of its own.
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
 
 
 class CallEventRow(Base):
@@ -468,3 +471,11 @@ class AlertRow(Base):
     resolved_at: Mapped[datetime | None]
     # When it was sent to the people of ALERT_EMAILS / ALERT_SMS_NUMBERS (ivr.services.alerting).
     notified_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class TextOptOutRow(Base):
+    """A number that answered STOP to the callers' texts: it is not texted again."""
+
+    __tablename__ = "text_opt_outs"
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[datetime]

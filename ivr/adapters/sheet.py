@@ -138,6 +138,7 @@ class SheetData:
     details_confirmed: bool | None = None  # the address and equipment read back to the caller
     title_suffix: str = ""
     follow_up: str | None = None  # what the technician reported (§6), when they did
+    called_again: tuple[str, ...] = ()  # what each later call of the client did, in order
 
 
 def render_sheet(data: SheetData) -> bytes:
@@ -232,8 +233,14 @@ def _content(data: SheetData, budget: Budget) -> list[Flowable]:
     if data.danger:
         story += [_banner(f"DANGER : {_clip(data.danger, budget.text)}"), Spacer(1, 3 * mm)]
     story += [*_reached_box(data, budget), Spacer(1, 3 * mm)]
-    if data.follow_up:
-        story += _section("Suite donnée", [("Suite indiquée", _clip(data.follow_up, budget.text))])
+    followed = [("Suite indiquée", _clip(data.follow_up, budget.text))] if data.follow_up else []
+    again = _again_rows(data, budget) if data.called_again else []
+    if followed and again and budget is BUDGETS[-1]:  # absurd data: one heading for both
+        followed, again = followed + again, []
+    if followed:
+        story += _section("Suite donnée", followed)
+    if again:
+        story += _section("Rappels du client", again)
     story += _section("Décision", _decision_rows(data, budget))
     story += _section("Client", _client_rows(data, budget))
     story += _section("Demande", _request_rows(data, budget))
@@ -291,6 +298,18 @@ def _reached_box(data: SheetData, budget: Budget) -> list[Flowable]:
     table = Table([[cell] for cell in cells], colWidths=["100%"])
     table.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 2, colors.black)]))
     return [table]
+
+
+def _again_rows(data: SheetData, budget: Budget) -> list[tuple[str, str]]:
+    """The client's later calls, our words whole but for absurd data; the latest when they
+    are too many (the last may have closed the request): half as many as attempts, and for
+    absurd data only the last, its rank telling how many came before."""
+    hidden = max(len(data.called_again) - budget.attempts // 2, 0)
+    rows = [("…", f"{hidden} rappel(s) plus ancien(s) non listé(s)")] if hidden else []
+    rows, cut = (rows, 400) if budget is not BUDGETS[-1] else ([], budget.text)
+    for n, said in enumerate(data.called_again[hidden:], hidden + 1):
+        rows.append((f"{n}{'er' if n == 1 else 'e'} rappel", _clip(said, cut)))
+    return rows
 
 
 def _decision_rows(data: SheetData, budget: Budget) -> list[tuple[str, str | None]]:

@@ -105,11 +105,13 @@ class NumberSetUp:
     voice_url: str
     fallback_url: str
     status_callback: str
+    sms_url: str
 
 
 def configure_number(rest: TwilioRest, number: str, base_url: str) -> NumberSetUp:
     """Point the out-of-hours number's webhooks at this app (docs/contract.md, "Twilio webhooks"):
-    "A call comes in", "Primary handler fails", "Call status changes"."""
+    "A call comes in", "Primary handler fails", "Call status changes"; and "A message comes in"
+    (a client's STOP to the texts, ivr.services.text_replies)."""
     found = _provider(lambda: rest.client.incoming_phone_numbers.list(phone_number=number, limit=2))
     if len(found) != 1:
         raise PermanentProviderError(f"{number} is not a number of this Twilio account")
@@ -121,6 +123,8 @@ def configure_number(rest: TwilioRest, number: str, base_url: str) -> NumberSetU
             voice_fallback_method="POST",
             status_callback=f"{base_url}/twilio/status",
             status_callback_method="POST",
+            sms_url=f"{base_url}/twilio/sms",
+            sms_method="POST",
         )
     )
     return NumberSetUp(
@@ -128,6 +132,7 @@ def configure_number(rest: TwilioRest, number: str, base_url: str) -> NumberSetU
         str(updated.voice_url),
         str(updated.voice_fallback_url),
         str(updated.status_callback),
+        str(updated.sms_url),
     )
 
 

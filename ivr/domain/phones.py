@@ -88,3 +88,21 @@ def digit_pairs(e164: str) -> str:
         national = "0" + e164[3:]
         return " ".join(national[i : i + 2] for i in range(0, 10, 2))
     return e164
+
+
+# The mobile numbers ARCEP keeps for fiction (06 39 98 xx xx): the demo's clients and staff.
+_FICTION_MOBILES = "+3363998"
+
+
+def is_mobile(e164: str | None) -> bool:
+    """Whether a number can receive text messages: a mobile's, never a landline's (nor a
+    number that may be either, as some abroad)."""
+    if not e164:
+        return False
+    if e164.startswith(_FICTION_MOBILES):  # unassigned, so unknown to phonenumbers
+        return True
+    try:
+        number = phonenumbers.parse(e164, "FR")
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE

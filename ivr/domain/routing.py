@@ -33,6 +33,9 @@ class Action(StrEnum):
     ESCALATE = "escalate"
     NOT_COVERED = "not_covered"
     LEGACY = "legacy"
+    # Not a rule's: a caller's call that added to their request in progress (a message, the
+    # problem solved) and tried no line; `decide` never answers it.
+    ADDED = "added"
 
 
 @dataclass(frozen=True, slots=True)

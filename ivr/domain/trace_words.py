@@ -9,11 +9,14 @@ knows the directory.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
+from ivr.domain.local_time import in_paris
 from ivr.domain.model import Directory
 from ivr.domain.outcomes import RequestOutcome
 from ivr.domain.phones import digit_pairs
+from ivr.domain.progress import SOLVED_BY_CLIENT, TAKEN_ON_CALL_AGAIN
 from ivr.domain.triage import Danger, Fault
 
 ACTIONS = {
@@ -23,10 +26,11 @@ ACTIONS = {
     "escalate": "Danger : cadre régional",
     "not_covered": "Non couvert",
     "legacy": "Centre d'appels",
+    "added": "Ajout à une demande en cours",
 }
 JOB_KINDS = {
     "call_line": "Appel d'une ligne d'astreinte",
-    "sms": "SMS au technicien",
+    "sms": "SMS",
     "sheet": "Fiche à l'agence",
     "import_clients": "Import du fichier clients",
     "delete_recordings": "Effacement des enregistrements anciens",
@@ -57,7 +61,10 @@ CALL_OUTCOMES = {
     "gone": "déjà importé",
     "accepted": "accepté",
     "rejected": "refusé",
+    "opted_out": "non envoyé : le client a répondu STOP",
 }
+# What a client who called again about their request in progress chose (`called_again`).
+CALLED_AGAIN = {"add": "message ajouté", "solved": "problème réglé, demande close"}
 IMPORT_KINDS = {"clients": "fichier clients", "directory": "annuaire"}
 IMPORT_STATES = {
     "running": "en cours",
@@ -154,10 +161,46 @@ def job_state(status: str, outcome: str | None) -> str:
     said = JOB_STATES.get(status, status)
     if not outcome:
         return said
-    if outcome.startswith("dealt with by "):
+    if outcome.startswith(("dealt with by ", TAKEN_ON_CALL_AGAIN)):
         return f"{said} : prise en charge entre-temps"
+    if outcome.startswith(SOLVED_BY_CLIENT):
+        return f"{said} : problème réglé selon le client"
     ended = CALL_OUTCOMES.get(outcome, outcome)
     return f"{said} : {ended}"
+
+
+def job_for(payload: Mapping[str, Any], name: Name) -> str:
+    """Whom a job calls or texts: « le client (06 11 11 11 11) » for the client's own texts,
+    else the person named; « — » when nobody (a sheet, an import)."""
+    numbers = payload.get("numbers") or [""]
+    to = payload.get("to") or numbers[min(payload.get("index", 0), len(numbers) - 1)]
+    if not to:
+        return "—"
+    return f"le client ({digit_pairs(to)})" if payload.get("role") == "caller" else name(to)
+
+
+def at_said(at: datetime, day_of: datetime) -> str:
+    """« à 23 h 40 » (Paris time), « le 19/12 à 8 h 05 » when not the day of `day_of`."""
+    local = in_paris(at)
+    said = f"à {local.hour} h {local.minute:02}"
+    return said if in_paris(day_of).date() == local.date() else f"le {local:%d/%m} {said}"
+
+
+def addition_said(choice: str, tried_lines: bool, reached_by: str, seconds: int) -> str:
+    """What a call that added to a request did, in words: « message ajouté (15 s) »,
+    « technicien appelé de nouveau, sans réponse ; message ajouté (15 s) », « problème
+    réglé, demande close »."""
+    if choice == "solved":
+        return CALLED_AGAIN["solved"]
+    parts = []
+    if tried_lines:
+        tried = f"mis en relation avec {reached_by}" if reached_by else "sans réponse"
+        parts.append(f"technicien appelé de nouveau, {tried}")
+    if seconds:
+        parts.append(f"{CALLED_AGAIN['add']} ({seconds} s)")
+    elif not reached_by:
+        parts.append("aucun message laissé")
+    return " ; ".join(parts)
 
 
 def event_said(kind: str, detail: Mapping[str, Any], name: Name) -> str:
@@ -213,6 +256,14 @@ def _decision(detail: Mapping[str, Any], name: Name) -> str:
     action = ACTIONS.get(detail.get("action", ""), detail.get("action", ""))
     reason = detail.get("reason")
     return f"Décision : {action}." + (f" {reason}" if reason else "")
+
+
+def _called_again(detail: Mapping[str, Any], name: Name) -> str:
+    """On the request: the call that added to it; on that call: the request it added to."""
+    said = CALLED_AGAIN.get(detail.get("choice", ""), "sans choix")
+    if "call" in detail:
+        return f"Le client a rappelé (appel n° {detail['call']}) : {said}."
+    return f"Ajout à la demande n° {detail.get('request', '?')} en cours : {said}."
 
 
 def _recording(detail: Mapping[str, Any], name: Name) -> str:
@@ -277,6 +328,17 @@ _SENTENCES: dict[str, Callable[[Mapping[str, Any], Name], str]] = {
     "staff_report": _staff_report,
     "staff_outcome": lambda d, n: (
         f"{_cap(n(d.get('by', '')))} : {d.get('label') or label(RequestOutcome, d.get('outcome'))}."
+    ),
+    "request_in_progress": lambda d, n: (
+        f"Informé de sa demande en cours n° {d.get('request', '?')}."
+    ),
+    "called_again": _called_again,
+    "closed_by_caller": lambda d, n: (
+        f"Demande close : problème réglé selon le client (appel n° {d.get('call', '?')})."
+    ),
+    "new_request": lambda d, n: f"Nouvelle demande, différente de la n° {d.get('besides', '?')}.",
+    "caller_texted": lambda d, n: (
+        f"SMS au client ({digit_pairs(d.get('to', ''))}) : « {d.get('text', '')} »"
     ),
     "recording_deleted": lambda d, n: (
         f"Enregistrement effacé après {d.get('kept_days', '?')} jours (durée de conservation)."

@@ -1,7 +1,10 @@
 """The agency's morning: each request of the night as the assistant works from it (who, where,
 the number to call back, the fault, danger first, who was reached, the message, what the
 technician reported), marked processed in one click, and undone for a few minutes after.
-The call page's header is the same card."""
+The call page's header is the same card.
+
+A client who called again about their request is on its card (« Le client a rappelé à 23 h 40 :
+message ajouté »), never a card of their own."""
 
 from __future__ import annotations
 
@@ -13,22 +16,32 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ivr.adapters.db import Database
-from ivr.adapters.orm import CallEventRow, CallRow, RecordingRow
+from ivr.adapters.orm import CallEventRow, CallRow
 from ivr.clock import Clock
 from ivr.domain.model import Client
 from ivr.domain.outcomes import RequestOutcome
 from ivr.domain.trace_words import ACTIONS, Name, label
 from ivr.domain.triage import Danger
 from ivr.services.accounts import Account
-from ivr.services.back_office import visible
+from ivr.services.back_office import Addition, additions, messages, visible
 from ivr.services.records import CallRecord
-from ivr.services.retention import DELETED
 from voice_flows.caller import CallerState
 
 UNDO = timedelta(minutes=5)  # long enough to notice a wrong click, short enough to be over
 RECENT = timedelta(hours=24)  # the processed requests shown under the list
 
 ClientOf = Callable[[str], Client | None]
+SOLVED_SAYS_THE_CLIENT = "réglé selon le client"
+
+
+@dataclass(frozen=True)
+class Again:
+    """A call of the client again about the request, as its card says it."""
+
+    call_id: int
+    said: str  # « Le client a rappelé à 23 h 40 : message ajouté (15 s) »
+    message_id: int | None  # its message, to play
+    message_seconds: int  # a message without `message_id` was deleted
 
 
 @dataclass(frozen=True)
@@ -47,20 +60,30 @@ class RequestCard:
     reached_by: str  # empty when nobody was
     message_id: int | None  # the caller's message, to play
     message_seconds: int
-    outcome: str  # what the technician reported, empty until then
+    outcome: str  # what the technician reported, or the client when they called again
     processed_at: datetime | None
     processed_by: str | None
+    again: tuple[Again, ...] = ()  # the calls that added to it, in time order
 
 
 def cards(
     session: Session, calls: list[CallRow], client_of: ClientOf, name: Name
 ) -> list[RequestCard]:
-    """The cards of `calls`, in their order (three queries, whatever their number)."""
+    """The cards of `calls`, in their order (six queries, whatever their number)."""
     ids = [call.id for call in calls]
-    messages = _messages(session, ids)
+    played = messages(session, ids)
     outcomes = _outcomes(session, ids)
+    added = additions(session, ids)
     return [
-        _card(call, client_of, name, messages.get(call.id), outcomes.get(call.id)) for call in calls
+        _card(
+            call,
+            client_of,
+            name,
+            played.get(call.id),
+            outcomes.get(call.id),
+            _again(added.get(call.id, []), call, name),
+        )
+        for call in calls
     ]
 
 
@@ -69,8 +92,20 @@ def card(db: Database, call: CallRow, client_of: ClientOf, name: Name) -> Reques
         return cards(session, [call], client_of, name)[0]
 
 
+def _again(found: list[Addition], request: CallRow, name: Name) -> tuple[Again, ...]:
+    return tuple(
+        Again(a.call_id, a.line(name, request.started_at), a.message_id, a.message_seconds)
+        for a in found
+    )
+
+
 def _card(
-    call: CallRow, client_of: ClientOf, name: Name, message: int | None, outcome: str | None
+    call: CallRow,
+    client_of: ClientOf,
+    name: Name,
+    message: int | None,
+    outcome: str | None,
+    again: tuple[Again, ...],
 ) -> RequestCard:
     record = CallRecord(call, CallerState.from_dict(call.state), {})
     client = client_of(call.client_id) if call.client_id else None
@@ -91,33 +126,31 @@ def _card(
         outcome=outcome or "",
         processed_at=call.processed_at,
         processed_by=call.processed_by,
+        again=again,
     )
-
-
-def _messages(session: Session, ids: Iterable[int]) -> dict[int, int]:
-    rows = session.execute(
-        select(RecordingRow.call_id, RecordingRow.id)
-        .where(
-            RecordingRow.call_id.in_(ids),
-            RecordingRow.kind == "message",
-            RecordingRow.status != DELETED,
-        )
-        .order_by(RecordingRow.id)
-    )
-    return {call_id: recording_id for call_id, recording_id in rows if call_id is not None}
 
 
 def _outcomes(session: Session, ids: Iterable[int]) -> dict[int, str]:
-    """The last outcome each request's technician reported, in words."""
+    """The last outcome each request's technician reported, in words; « réglé selon le
+    client » once the client called again to say so."""
     rows = session.execute(
-        select(CallEventRow.call_id, CallEventRow.detail)
-        .where(CallEventRow.call_id.in_(ids), CallEventRow.kind == "staff_outcome")
+        select(CallEventRow.call_id, CallEventRow.kind, CallEventRow.detail)
+        .where(
+            CallEventRow.call_id.in_(ids),
+            CallEventRow.kind.in_(("staff_outcome", "closed_by_caller")),
+        )
         .order_by(CallEventRow.id)
     )
     said: dict[int, str] = {}
-    for call_id, detail in rows:
+    solved: set[int] = set()
+    for call_id, kind, detail in rows:
+        if kind == "closed_by_caller":
+            solved.add(call_id)
+            continue
         words = detail.get("label") or label(RequestOutcome, detail.get("outcome"))
         said[call_id] = words + (f", {detail['slot']}" if detail.get("slot") else "")
+    for call_id in solved:
+        said[call_id] = " ; ".join(filter(None, [said.get(call_id), SOLVED_SAYS_THE_CLIENT]))
     return said
 
 
@@ -132,6 +165,7 @@ def morning(db: Database, clock: Clock, who: Account, client_of: ClientOf, name:
         waiting = session.scalars(
             visible(select(CallRow), who)
             .where(
+                CallRow.request_id.is_(None),  # a call again is on its request's card
                 CallRow.processed_at.is_(None),
                 CallRow.ended_at.is_not(None),
                 or_(CallRow.action.is_not(None), CallRow.message_seconds > 0),
@@ -141,7 +175,7 @@ def morning(db: Database, clock: Clock, who: Account, client_of: ClientOf, name:
         ).all()
         done = session.scalars(
             visible(select(CallRow), who)
-            .where(CallRow.processed_at >= clock.now() - RECENT)
+            .where(CallRow.request_id.is_(None), CallRow.processed_at >= clock.now() - RECENT)
             .order_by(CallRow.processed_at.desc())
             .limit(50)
         ).all()
@@ -161,9 +195,10 @@ def undoable(card: RequestCard, who: Account, now: datetime) -> bool:
 
 
 def mark_processed(db: Database, clock: Clock, who: Account, call_id: int) -> bool:
+    """A request processed; never a call that added to one (its request is processed)."""
     with db.session() as session:
         call = session.scalar(visible(select(CallRow).where(CallRow.id == call_id), who))
-        if call is None or call.processed_at is not None:
+        if call is None or call.processed_at is not None or call.request_id is not None:
             return False
         call.processed_at, call.processed_by = clock.now(), who.email
         return True

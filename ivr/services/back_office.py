@@ -1,6 +1,9 @@
 """What the back office shows and changes (its queries; the views only render): calls within
 an account's reach, a call's whole trace, jobs to retry, the overview of the front page and of
-operations, the client file searched. The agency's morning: ivr.services.agency_morning."""
+operations, the client file searched. The agency's morning: ivr.services.agency_morning.
+
+A call that added to a request in progress (`CallRow.request_id`: the client called again) is
+no request of its own: it is shown under its request (`additions`)."""
 
 from __future__ import annotations
 
@@ -8,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from ivr.adapters.db import Database
 from ivr.adapters.orm import (
@@ -28,8 +31,10 @@ from ivr.adapters.orm import (
 from ivr.adapters.repository import client_count, table_in_force
 from ivr.clock import Clock
 from ivr.domain.local_time import PARIS
-from ivr.domain.trace_words import CALL_OUTCOMES, Name, job_state
+from ivr.domain.routing import Action
+from ivr.domain.trace_words import CALL_OUTCOMES, Name, addition_said, at_said, job_state
 from ivr.services.accounts import Account
+from ivr.services.retention import DELETED
 
 PAGE = 25
 
@@ -55,25 +60,17 @@ def visible(query: S, who: Account) -> S:  # a Select of any row shape
 
 
 def calls(db: Database, who: Account, wanted: CallFilter) -> tuple[list[CallRow], int]:
-    """A page of calls, newest first, and how many in all."""
-    query = visible(select(CallRow), who)
-    if wanted.night is not None:
-        start = datetime.combine(wanted.night, time(18), PARIS)
-        query = query.where(
-            CallRow.started_at >= start, CallRow.started_at < start + timedelta(hours=14)
-        )
-    if wanted.agency:
-        query = query.where(CallRow.agency == wanted.agency)
-    if wanted.action:
-        query = query.where(CallRow.action == wanted.action)
-    if wanted.danger is not None:
-        query = query.where(
-            CallRow.danger.is_not(None) if wanted.danger else CallRow.danger.is_(None)
-        )
-    if wanted.reached is not None:
-        query = query.where(
-            CallRow.reached.is_not(None) if wanted.reached else CallRow.reached.is_(None)
-        )
+    """A page of requests, newest first, and how many in all. A call that added to a request
+    is left to its request (`additions`), unless its request is not in the list (another
+    night, another decision): then it is listed, as a call again of that request."""
+    matching = _matching(CallRow, wanted)
+    query = visible(select(CallRow), who).where(*matching)
+    if matching:
+        request = aliased(CallRow)
+        listed = select(request.id).where(*_matching(request, wanted))
+        query = query.where(or_(CallRow.request_id.is_(None), CallRow.request_id.not_in(listed)))
+    else:
+        query = query.where(CallRow.request_id.is_(None))
     with db.snapshot() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = session.scalars(
@@ -82,6 +79,100 @@ def calls(db: Database, who: Account, wanted: CallFilter) -> tuple[list[CallRow]
             .offset((max(wanted.page, 1) - 1) * PAGE)
         ).all()
     return list(rows), total
+
+
+def _matching(call: Any, wanted: CallFilter) -> list[ColumnElement[bool]]:
+    """The filter's conditions on `call` (CallRow, or an alias of it)."""
+    conditions: list[ColumnElement[bool]] = []
+    if wanted.night is not None:
+        start = datetime.combine(wanted.night, time(18), PARIS)
+        conditions += [call.started_at >= start, call.started_at < start + timedelta(hours=14)]
+    if wanted.agency:
+        conditions.append(call.agency == wanted.agency)
+    if wanted.action:
+        conditions.append(call.action == wanted.action)
+    if wanted.danger is not None:
+        conditions.append(call.danger.is_not(None) if wanted.danger else call.danger.is_(None))
+    if wanted.reached is not None:
+        conditions.append(call.reached.is_not(None) if wanted.reached else call.reached.is_(None))
+    return conditions
+
+
+@dataclass(frozen=True)
+class Addition:
+    """A call that added to a request in progress: the client called again, and chose to add
+    a message (its lines tried again if nobody had taken it), or said the problem solved."""
+
+    call_id: int
+    request_id: int
+    at: datetime
+    choice: str  # "add" or "solved" (`called_again`)
+    tried_lines: bool  # the technician's lines were tried again during the call
+    reached: str | None  # whom it was put through to, then
+    message_id: int | None  # its message, to play; None when none or deleted
+    message_seconds: int
+
+    def said(self, name: Name) -> str:
+        """« message ajouté (15 s) », « problème réglé, demande close » ..."""
+        reached = name(self.reached) if self.reached else ""
+        return addition_said(self.choice, self.tried_lines, reached, self.message_seconds)
+
+    def line(self, name: Name, request_at: datetime) -> str:
+        """« Le client a rappelé à 23 h 40 : message ajouté (15 s) »."""
+        return f"Le client a rappelé {at_said(self.at, request_at)} : {self.said(name)}"
+
+
+def additions(session: Session, request_ids: list[int]) -> dict[int, list[Addition]]:
+    """The calls that added to each request, in time order (three queries in all)."""
+    rows = session.scalars(
+        select(CallRow)
+        .where(CallRow.request_id.in_(request_ids))
+        .order_by(CallRow.started_at, CallRow.id)
+    ).all()
+    ids = [row.id for row in rows]
+    chosen = session.execute(
+        select(CallEventRow.call_id, CallEventRow.detail["choice"].as_string()).where(
+            CallEventRow.call_id.in_(ids), CallEventRow.kind == "called_again"
+        )
+    )
+    choices: dict[int, str | None] = {call_id: choice for call_id, choice in chosen}
+    played = messages(session, ids)
+    found: dict[int, list[Addition]] = {}
+    for row in rows:
+        if row.request_id is None:
+            continue
+        found.setdefault(row.request_id, []).append(
+            Addition(
+                call_id=row.id,
+                request_id=row.request_id,
+                at=row.started_at,
+                choice=choices.get(row.id) or "",
+                tried_lines=row.action == Action.CALL_NOW.value,
+                reached=row.reached,
+                message_id=played.get(row.id),
+                message_seconds=row.message_seconds,
+            )
+        )
+    return found
+
+
+def additions_of(db: Database, request_ids: list[int]) -> dict[int, list[Addition]]:
+    with db.snapshot() as session:
+        return additions(session, request_ids)
+
+
+def messages(session: Session, call_ids: list[int]) -> dict[int, int]:
+    """Each call's message still kept (its recording's id), to play."""
+    rows = session.execute(
+        select(RecordingRow.call_id, RecordingRow.id)
+        .where(
+            RecordingRow.call_id.in_(call_ids),
+            RecordingRow.kind == "message",
+            RecordingRow.status != DELETED,
+        )
+        .order_by(RecordingRow.id)
+    )
+    return {call_id: recording_id for call_id, recording_id in rows if call_id is not None}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from ivr.adapters.prompt_store import default_prompts
 from ivr.adapters.twiml import Links, Renderer
 from ivr.domain.outcomes import Report, RequestOutcome
 from ivr.domain.phones import InvalidPhoneNumber, to_e164
-from ivr.services import staff
+from ivr.services import calling_again, staff
 from ivr.services.facts import CallerWorld, StaffWorld
 from ivr.services.jobs import JobQueue
 from ivr.services.trace import add_event
@@ -43,7 +43,7 @@ _SCREENED = ("technician", "manager")  # roles whose dial is taken only by a key
 class Calls(Conversations):
     flows = (caller.flow, staff_flow.flow)
     rows = table_of(CallRow)
-    _FILTERS = ("client_id", "danger", "fault", "reached", "message_seconds")
+    _FILTERS = ("client_id", "danger", "fault", "reached", "message_seconds", "request_id")
     saved = (*Conversations.saved, "flow", *_FILTERS)
     _KEPT = ("action", "reason", "agency")  # a turn that decides nothing keeps the decision
 
@@ -113,6 +113,10 @@ class Calls(Conversations):
                 queue = JobQueue(self.db, self.clock)
                 report = Report(RequestOutcome(detail["outcome"]), detail["by"], detail["slot"])
                 staff.record_outcome(session, queue, detail["call"], report)
+            elif note.kind == "called_again":
+                queue = JobQueue(self.db, self.clock)
+                how, request = detail["choice"], detail["request"]
+                calling_again.called_again(session, queue, request, talk.id, how, talk.turn)
             elif note.kind == "coverage":
                 staff.declare_coverage(
                     session, now, detail["number"], detail["agency"], detail["hours"], talk.id

@@ -1,5 +1,8 @@
 """Pictures for the back office's front page, as SVG drawn on the server (pygal): calls per
-night, decisions, and how often each agency's technicians were reached."""
+night, decisions, and how often each agency's technicians were reached.
+
+A call that added to a request in progress (the client called again) is a call, but no request
+of its own: counted as « ajout à une demande », never as a request reached or not."""
 
 from __future__ import annotations
 
@@ -26,13 +29,16 @@ DECISIONS = {
     "escalate": "danger",
     "not_covered": "non couvert",
     "legacy": "centre d'appels",
+    "added": "ajout à une demande",
 }
 
 
 def charts(db: Database, clock: Clock, who: Account) -> dict[str, str]:
     """The three charts (SVG markup) over the last NIGHTS nights, as `who` may see them."""
     since = clock.now() - timedelta(days=NIGHTS)
-    columns: Any = select(CallRow.started_at, CallRow.action, CallRow.agency, CallRow.reached)
+    columns: Any = select(
+        CallRow.started_at, CallRow.action, CallRow.agency, CallRow.reached, CallRow.request_id
+    )
     query = visible(columns, who).where(CallRow.started_at >= since)
     with db.snapshot() as session:
         rows: list[Any] = list(session.execute(query).all())
@@ -68,7 +74,7 @@ def _per_night(rows: list[Any], clock: Clock) -> str:
 
 
 def _decisions(rows: list[Any]) -> str:
-    counts = Counter(r.action for r in rows if r.action)
+    counts = Counter("added" if r.request_id else r.action for r in rows if r.action)
     chart = _chart(pygal.HorizontalBar, "Décisions")
     chart.x_labels = [DECISIONS.get(a, a) for a in counts]
     chart.add("appels", list(counts.values()))
@@ -76,8 +82,10 @@ def _decisions(rows: list[Any]) -> str:
 
 
 def _reach(rows: list[Any]) -> str:
-    tried = Counter(r.agency for r in rows if r.action == "call_now" and r.agency)
-    reached = Counter(r.agency for r in rows if r.action == "call_now" and r.agency and r.reached)
+    """Requests only: one reached on the client's call again has it on the request."""
+    requests = [r for r in rows if r.action == "call_now" and r.agency and not r.request_id]
+    tried = Counter(r.agency for r in requests)
+    reached = Counter(r.agency for r in requests if r.reached)
     chart = _chart(pygal.Bar, "Technicien joint (%) par agence")
     chart.x_labels = list(tried)
     chart.range = (0, 100)

@@ -31,9 +31,8 @@ from ivr.adapters.orm import CallEventRow, CallRow, DialAttemptRow, JobRow
 from ivr.adapters.twilio_rest import UNDER_WAY, TwilioRest
 from ivr.clock import Clock
 from ivr.domain import followup
-from ivr.domain.model import ONCALL_TYPE_OF_CONTRACT, Agency
-from ivr.domain.oncall import local_date, window_at
 from ivr.domain.routing import Action
+from ivr.services import caller_texts, calling_again
 from ivr.services.jobs import (
     Done,
     Job,
@@ -48,15 +47,14 @@ from ivr.services.pacing import CallPacing
 from ivr.services.records import CallRecord, record_of
 from ivr.services.reference import ReferenceCache
 from ivr.services.sheets import Sheets, make_sheets, plan_follow_up, plan_sheets
-from ivr.services.staff import coverage_declared
 from ivr.services.trace import add_event, record_alert
+from ivr.services.unreachable import Unreachable
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
 
 WAIT_FOR_CALL = timedelta(minutes=3)  # then Twilio is asked how the call went
 LONGEST_CALL = timedelta(hours=4, minutes=10)  # Twilio ends every call within four hours
-UNREACHABLE_LIMIT = 2  # "more than 2 consecutive times": the manager is told at the 3rd
 
 
 @dataclass
@@ -72,6 +70,10 @@ class Dispatcher:
     @property
     def queue(self) -> JobQueue:
         return self.sheets.queue
+
+    @property
+    def unreachable(self) -> Unreachable:
+        return Unreachable(self.db, self.settings, self.clock, self.reference, self.queue)
 
     def handlers(self) -> dict[str, Callable[[Job], JobOutcome]]:
         return {"call_line": self.call_line, "sms": self.sms, "sheet": self.sheets.send}
@@ -134,8 +136,13 @@ class Dispatcher:
             reached_by=call.reached,
             agency_fax=agency.fax if agency else None,
         )
-        jobs = followup.follow_up(ended)
-        self._schedule(session, call.id, jobs)
+        if call.request_id is None:
+            jobs = followup.follow_up(ended)
+            self._schedule(session, call.id, jobs)
+            if self.settings.CALLER_TEXTS and call.action in calling_again.FOLLOWED:
+                caller_texts.plan_confirmation(session, self.queue, call, now)
+        else:  # it added to a request in progress: what it changed, on that request
+            jobs = calling_again.plan_addition(session, self.queue, call)
         metrics.count_call(call.action, call.danger is not None)
         if call.action == Action.ESCALATE.value and not any(j.kind == "sms" for j in jobs):
             record_alert(session, now, "nobody_to_escalate_to", f"call {call.sid}: danger, nobody")
@@ -146,7 +153,7 @@ class Dispatcher:
                 )
             )
             if set(ended.call_numbers) <= tried:  # every line tried while the caller waited
-                self._line_unreachable(session, call, now)
+                self.unreachable.count(session, call, now)
         call.followed_up_at = now
 
     def _schedule(self, session: Session, call_id: int, jobs: Sequence[followup.Planned]) -> None:
@@ -168,97 +175,6 @@ class Dispatcher:
                 if call.ended_at is None:
                     call.ended_at = now
                     self._event(session, call, "ended", {"status": "never reported"})
-
-    # --- §5.2: the unreachable technician --------------------------------------------------
-
-    def _line_unreachable(self, session: Session, call: CallRow, now: datetime) -> None:
-        """One "time" (§5.2): every line of the request was tried and nobody took it. At the
-        third in a row in one on-call period, and at every one after, the regional manager
-        on duty is called and texted the waiting requests."""
-        self._event(session, call, "line_unreachable", {})
-        session.flush()
-        period = self._period(call)
-        if period is None:
-            return
-        agency, start, end = period
-        requests = session.execute(
-            select(CallRow.id, CallRow.started_at, CallRow.reached)
-            .where(
-                CallRow.agency == agency.cia,
-                CallRow.action == Action.CALL_NOW.value,
-                CallRow.started_at >= start,
-                CallRow.started_at < end,
-            )
-            .order_by(CallRow.started_at, CallRow.id)
-        ).all()
-        counted = set(
-            session.scalars(
-                select(CallEventRow.call_id).where(
-                    CallEventRow.call_id.in_([r.id for r in requests]),
-                    CallEventRow.kind == "line_unreachable",
-                )
-            )
-        )
-        streak = followup.unreachable_streak(
-            [
-                followup.LineRequest(r.id, r.started_at, r.reached is not None, r.id in counted)
-                for r in requests
-            ]
-        )
-        if len(streak) <= UNREACHABLE_LIMIT:
-            return
-        times = {"times": len(streak)}
-        if coverage_declared(session, agency.cia, now):  # §6 NOTA: the technician warned us
-            self._event(session, call, "escalation_suspended", times)
-            return
-        self._event(session, call, "technician_unreachable", times)
-        self._escalate_unreachable(session, call, agency, streak, now)
-
-    def _period(self, call: CallRow) -> tuple[Agency, datetime, datetime] | None:
-        """The on-call period (window instance) a request fell in, by the directory in force."""
-        directory = self.reference.directory(self.db)
-        agency = directory.agencies.get(call.agency or "")
-        client = self.reference.client(self.db, call.client_id) if call.client_id else None
-        if agency is None or client is None:
-            return None
-        oncall_type = ONCALL_TYPE_OF_CONTRACT.get(
-            client.effective_contract(local_date(call.started_at))
-        )
-        if oncall_type is None:  # the contract changed since: no period to count in
-            return None
-        windows = directory.windows_for(agency.cia, oncall_type)
-        period = window_at(windows, call.started_at, agency.department)
-        return (agency, period.start, period.end) if period else None
-
-    def _escalate_unreachable(
-        self,
-        session: Session,
-        call: CallRow,
-        agency: Agency,
-        streak: list[followup.LineRequest],
-        now: datetime,
-    ) -> None:
-        directory = self.reference.directory(self.db)
-        managers = [s.mobile for s in directory.managers_on_duty(agency.region, now)]
-        national = self.settings.NATIONAL_DUTY_NUMBER
-        chain = tuple(dict.fromkeys([*managers, *filter(None, [national])]))
-        if not chain:
-            record_alert(session, now, "no_manager", f"agency {agency.cia}: nobody to escalate to")
-            return
-        purpose = f"unreachable-{call.id}"
-        count = str(len(streak))
-        line = followup.call_line(call.id, "manager", chain, now, purpose)
-        line.payload["unreachable"] = {"agency": agency.name, "count": count}
-        waiting = "; ".join(self._waiting_line(session, r.call_id) for r in streak)
-        values = {"agency": agency.name, "count": count, "requests": waiting}
-        texted = {"to": chain[0], "role": "unreachable", "values": values}
-        text = followup.Planned("sms", f"sms:{call.id}:{purpose}", now, texted)
-        self._schedule(session, call.id, [line, text])
-
-    def _waiting_line(self, session: Session, call_id: int) -> str:
-        """One waiting request, as the manager's text message lists it."""
-        values = self._summary(record_of(session, session.get_one(CallRow, call_id)))
-        return f"réf. {call_id} {values['city']}, {values['fault']}, {values['phone']}"
 
     # --- Calling a line -------------------------------------------------------------------
 
@@ -380,7 +296,7 @@ class Dispatcher:
         end_of_round = following is None or following.payload["index"] == 0
         first_round_over = payload["round"] == 1 and end_of_round
         if payload["purpose"] == "request" and first_round_over and not _counted(session, call):
-            self._line_unreachable(session, call, now)  # every line tried: one "time"
+            self.unreachable.count(session, call, now)  # every line tried: one "time"
         if following is not None:
             extra = {k: v for k, v in payload.items() if k not in following.payload}
             extra.pop("placing_since", None)
@@ -422,8 +338,10 @@ class Dispatcher:
         ):
             return Done("sent")  # sent before, by a run that stopped before recording it
         with self.db.snapshot() as session:
+            if caller_texts.opted_out(session, to):
+                return Done("opted_out")  # the client answered STOP meanwhile
             values = job.payload.get("values") or self._summary(record_of(session, call))
-        body = self.reference.prompts(self.db).text(f"sms_{job.payload['role']}", values)
+        body = self._text(job, values)
         self.queue.note(job, sending_since=self.clock.now().isoformat())
         try:
             with provider_errors():
@@ -433,7 +351,19 @@ class Dispatcher:
                 self.queue.note(job, sending_since=None)
             raise
         self.queue.record_ref(job, sent)
+        if job.payload["role"] == "caller":  # on the request's trace, as the client reads it
+            with self.db.session() as session:
+                texted = {"to": to, "text": body, "job": job.id}
+                self._event(session, session.get_one(CallRow, call.id), "caller_texted", texted)
         return Done("sent")
+
+    def _text(self, job: Job, values: dict[str, str]) -> str:
+        """A text's words: the staff's summary; the client's, where their request stands."""
+        prompts = self.reference.prompts(self.db)
+        if job.payload["role"] != "caller":
+            return prompts.text(f"sms_{job.payload['role']}", values)
+        said = {"reference": str(job.call_id), "progress": prompts.text(*job.payload["progress"])}
+        return prompts.text(job.payload["prompt"], said)
 
     # --- Helpers --------------------------------------------------------------------------
 

@@ -17,10 +17,11 @@ from ivr.clock import Clock
 from ivr.domain.geography import agency_for_postcode
 from ivr.domain.local_time import in_paris
 from ivr.domain.model import Client
+from ivr.domain.progress import Progress
 from ivr.domain.routing import Call, Decision, decide
 from ivr.domain.spoken import hour_said, said
 from ivr.domain.triage import Danger, Fault
-from ivr.services import staff
+from ivr.services import calling_again, staff
 from ivr.services.reference import ReferenceCache
 from ivr.settings import Settings
 from voice_flows.staff import WaitingRequest
@@ -92,6 +93,15 @@ class CallerWorld(World):
             if override is not None:
                 return override.value
         return self.settings.GAS_EMERGENCY_NUMBER
+
+    def request_in_progress(self, client_id: str | None, number: str | None) -> Progress | None:
+        with self.db.snapshot() as session:
+            now = self.clock.now()
+            return calling_again.request_in_progress(session, now, client_id, number)
+
+    def progress(self, request_id: int) -> Progress | None:
+        with self.db.snapshot() as session:
+            return calling_again.progress_of(session, request_id)
 
 
 class StaffWorld(World):

@@ -52,6 +52,8 @@ EXAMPLES = {
     "hours": "6",
     "agency": "Paris Nord",
     "requests": "réf. 127 Paris, panne de chauffage, 06 11 11 11 11",
+    "slot": "le 24 à 14 heures",
+    "progress": "Le technicien a pris votre demande en charge à 23 heures 25.",
 }
 
 OTHERS = Moment("others", "Autres messages", "Messages sans moment de l'appel connu.")

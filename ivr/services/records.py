@@ -30,7 +30,7 @@ class CallRecord:
         """What the staff are told of this request (`client`: its client, if known)."""
         state = self.state
         return summarise(
-            self.call.id,
+            self.call.request_id or self.call.id,  # a call again is heard as its request
             client,
             fault=state.fault,
             danger=state.danger,

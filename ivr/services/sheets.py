@@ -5,8 +5,8 @@ it arrived.
 The agency always gets its sheet, once the request's fate is known: nobody could be reached,
 someone took it (while the caller waited, when the dispatcher called, or from their own
 phone), or nobody was to be called. What changes after it went (the morning's call, what the
-technician reported) goes on a short follow-up sheet; a sheet still to go is drawn when it
-goes, and says it already.
+technician reported, the client's later calls about it) goes on a short follow-up sheet; a
+sheet still to go is drawn when it goes, and says it already.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ivr.adapters.db import Database
@@ -35,11 +35,13 @@ from ivr.adapters.sheet import (
 )
 from ivr.clock import Clock
 from ivr.domain import followup
+from ivr.domain.local_time import in_paris
 from ivr.domain.outcomes import RequestOutcome
 from ivr.domain.phones import digit_pairs
 from ivr.domain.routing import Action
 from ivr.domain.summary import equipment_words
 from ivr.domain.triage import Danger, Fault
+from ivr.domain.wording import when
 from ivr.services import jobs
 from ivr.services.records import CallRecord, record_of
 from ivr.services.reference import ReferenceCache
@@ -91,6 +93,7 @@ _TAKEN = {  # how someone the dispatcher called took the request
     RequestOutcome.ACKNOWLEDGED.value: "a répondu à l'appel du service d'astreinte et a pris "
     "la demande en charge",
 }
+_CLOSED = "le problème est réglé, la demande est close"  # the client said so, calling again
 
 
 def plan_sheets(
@@ -210,8 +213,11 @@ class Sheets:
         took it, how and when, and what came of it when someone reported it."""
         with self.db.snapshot() as session:
             record = record_of(session, session.get_one(CallRow, call_id))
+            added = select(CallRow.id).where(CallRow.request_id == call_id)
             attempts = session.scalars(
-                select(DialAttemptRow).where(DialAttemptRow.call_id == call_id)
+                select(DialAttemptRow)
+                .where(or_(DialAttemptRow.call_id == call_id, DialAttemptRow.call_id.in_(added)))
+                .order_by(DialAttemptRow.id)
             ).all()
             lines = session.scalars(
                 select(JobRow).where(JobRow.call_id == call_id, JobRow.kind == "call_line")
@@ -221,13 +227,23 @@ class Sheets:
                 .where(CallEventRow.call_id == call_id, CallEventRow.kind == "staff_outcome")
                 .order_by(CallEventRow.id)
             ).all()
+            again = session.scalars(
+                select(CallEventRow.detail)
+                .where(CallEventRow.call_id == call_id, CallEventRow.kind == "called_again")
+                .order_by(CallEventRow.id)
+            ).all()
+            received = in_paris(record.call.started_at).date()
+            said_again = [self._again(session, d["call"], d.get("choice"), received) for d in again]
         data = self._data(record, list(attempts), list(lines))
-        data = replace(data, reached=self._reach(list(attempts), list(lines), list(reports)))
+        reached = self._reach(call_id, list(attempts), list(lines), list(reports))
+        data = replace(data, reached=reached, called_again=tuple(said_again))
         final = [r.detail for r in reports if r.detail.get("outcome") != "acknowledged"]
         if final:
             said = final[-1].get("label", final[-1].get("outcome", ""))
             slot = f", {final[-1]['slot']}" if final[-1].get("slot") else ""
             data = replace(data, follow_up=f"{said}{slot}", title_suffix=" — suite donnée")
+        if any(d.get("choice") == "solved" for d in again):
+            data = replace(data, title_suffix=" — demande close par le client")
         return render_sheet(data)
 
     def follow_up_pdf(self, call: CallRow, change: dict[str, Any]) -> bytes:
@@ -238,16 +254,59 @@ class Sheets:
             if client
             else "client non identifié"
         )
+        at = datetime.fromisoformat(change["at"])
+        if change["what"] in ("called_again", "closed_by_caller"):
+            choice = "solved" if change["what"] == "closed_by_caller" else "add"
+            with self.db.snapshot() as session:
+                said = self._again(session, change["call"], choice, in_paris(at).date())
+        else:
+            said = self._change(change)
         return render_follow_up(
             FollowUpData(
                 reference=str(call.id),
                 received_at=call.started_at,
                 agency=self._agency(call.agency),
                 client=where,
-                change=self._change(change),
-                at=datetime.fromisoformat(change["at"]),
+                change=said,
+                at=at,
             )
         )
+
+    def _again(self, session: Session, call_id: int, choice: str | None, today: date) -> str:
+        """What a later call of the client did to their request (`choice`: "solved", else a
+        message added, its lines tried again), in one sentence; `today`: the day its time is
+        said without a date."""
+        call = session.get_one(CallRow, call_id)
+        local = in_paris(call.started_at)
+        at = f"à {local:%H:%M}" if local.date() == today else f"le {when(local)}"
+        said = f"Le client a rappelé {at}"
+        if choice == "solved":
+            closings = session.scalars(
+                select(CallEventRow.detail).where(
+                    CallEventRow.call_id == call.request_id,
+                    CallEventRow.kind == "closed_by_caller",
+                )
+            )
+            cancelled = any(d.get("call") == call_id and d.get("cancelled") for d in closings)
+            planned = " ; les appels prévus ont été annulés" if cancelled else ""
+            return f"{said} : {_CLOSED}{planned}."
+        if call.ended_at is None:
+            return f"{said} ; son appel était en cours quand cette fiche est partie."
+        attempts = session.scalars(
+            select(DialAttemptRow).where(DialAttemptRow.call_id == call_id)
+        ).all()
+        clauses = []
+        taken = next((a for a in attempts if a.accepted), None)
+        if taken is not None:
+            the = self._person(taken.number, taken.role).the
+            clauses.append(f"a été mis en relation avec {the} ({digit_pairs(taken.number)})")
+        elif attempts:
+            clauses.append("n'a pu être mis en relation avec personne")
+        if call.message_seconds > 0:
+            clauses.append(f"a laissé un message de {_lasting(call.message_seconds)}")
+        elif attempts and taken is None:
+            clauses.append("n'a pas laissé de message")
+        return f"{said} : il {' et '.join(clauses)}." if clauses else f"{said}, sans message."
 
     def _change(self, change: dict[str, Any]) -> str:
         """One sentence for the agency: who, what."""
@@ -266,12 +325,20 @@ class Sheets:
         return f"{who} a répondu à l'appel du service d'astreinte et a pris la demande."
 
     def _reach(
-        self, attempts: list[DialAttemptRow], lines: list[JobRow], reports: list[Any]
+        self, call_id: int, attempts: list[DialAttemptRow], lines: list[JobRow], reports: list[Any]
     ) -> SheetReach | None:
-        """Who took the request first, how and when: put through while the caller waited, on
-        the dispatcher's call, or from their own phone."""
+        """Who took the request first, how and when: put through while the caller waited (on
+        their call, or when they called again), on the dispatcher's call, or from their own
+        phone."""
         found: list[tuple[datetime, str, str | None, str]] = [
-            (a.started_at, a.number, a.role, "mis en relation avec l'appelant pendant son appel")
+            (
+                a.started_at,
+                a.number,
+                a.role,
+                "mis en relation avec l'appelant pendant son appel"
+                if a.call_id == call_id
+                else "mis en relation avec le client quand il a rappelé",
+            )
             for a in attempts
             if a.accepted
         ]
@@ -347,7 +414,12 @@ class Sheets:
             if j.status in ("done", "waiting")
         ]
         next_morning = next(
-            (j.due_at for j in lines if j.payload.get("purpose") == "next_morning"), None
+            (
+                j.due_at
+                for j in lines
+                if j.payload.get("purpose") == "next_morning" and j.status != "cancelled"
+            ),
+            None,
         )
         return SheetData(
             reference=f"{call.id}",
@@ -384,6 +456,13 @@ def _taken_at(job: JobRow) -> datetime:
     the job's last change)."""
     taken_at = job.payload.get("taken_at")
     return datetime.fromisoformat(taken_at) if taken_at else job.updated_at
+
+
+def _lasting(seconds: int) -> str:
+    """`20 secondes`, `1 minute 5 secondes`."""
+    minutes, rest = divmod(seconds, 60)
+    said = [f"{minutes} minute{'s' if minutes > 1 else ''}"] if minutes else []
+    return " ".join([*said, f"{rest} seconde{'s' if rest > 1 else ''}"] if rest else said)
 
 
 def _words_of(state: CallerState) -> list[str]:

@@ -17,6 +17,7 @@ from ivr.adapters.orm import CallEventRow, CallRow, CoverageRow, RecordingRow, S
 from ivr.clock import Clock
 from ivr.domain.model import Directory
 from ivr.domain.outcomes import Report
+from ivr.services import caller_texts
 from ivr.services.jobs import JobQueue
 from ivr.services.records import record_of
 from ivr.services.sheets import plan_follow_up, plan_sheets
@@ -123,6 +124,7 @@ def waiting_requests(db: Database, clock: Clock, agency: str) -> list[Waiting]:
             select(CallRow)
             .where(
                 CallRow.agency == agency,
+                CallRow.request_id.is_(None),  # a call again is heard with its request
                 CallRow.ended_at.is_not(None),
                 CallRow.reached.is_(None),
                 CallRow.processed_at.is_(None),
@@ -172,9 +174,11 @@ def record_outcome(
     report was made on. The agency gets its sheet now if it was waiting for the outcome, and
     a follow-up sheet of a final outcome if its sheet went already."""
     call = session.get(CallRow, call_id)
+    if call is not None and call.request_id is not None:  # a call that added to a request
+        call = session.get(CallRow, call.request_id)
     if call is None:
         return
-    by, outcome = report.by, report.outcome
+    call_id, by, outcome = call.id, report.by, report.outcome
     call.reached = call.reached or by
     queue.cancel(session, call_id, ("call_line", "sms"), f"dealt with by {by}", except_job=keep_job)
     detail: dict[str, Any] = {"outcome": outcome.value, "label": outcome.label, "by": by}
@@ -184,6 +188,7 @@ def record_outcome(
         detail["job"] = keep_job  # reported on the dispatcher's call, not their own
     at = queue.clock.now()
     event = add_event(session, at, call_id, "staff_outcome", detail, step="staff", turn=call.turn)
+    caller_texts.plan_news(session, queue, call, outcome)
     if outcome.final:
         change = {"what": "reported", **detail, "at": at.isoformat()}
         plan_follow_up(session, queue, call_id, f"followup:{call_id}:{event}", change)

@@ -30,8 +30,9 @@ from ivr.simulator.dialer import Callee
 from ivr.simulator.guide import Case, cases
 from ivr.simulator.phone import CallStateError, OutboundCall, PhoneCall
 from ivr.simulator.rest import FakeTwilioRest
+from ivr.simulator.texting import Text, e164, screen, send_text
 from ivr.simulator.transports import FlaskTransport
-from ivr.simulator.twiml import RING_ACTIONS, Ringing, Whispering
+from ivr.simulator.twiml import RING_ACTIONS, Ringing, TwimlError, Whispering
 from ivr.simulator.twiml_schema import validate
 
 if TYPE_CHECKING:
@@ -69,9 +70,13 @@ class Simulator:
     outbound: dict[str, OutboundCall] = field(default_factory=dict)
     behaviours: dict[str, str] = field(default_factory=dict)
     default_behaviour: str = "live"  # of a phone not in `behaviours`
+    texts: list[Text] = field(default_factory=list)  # typed on a phone, and the replies
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _book: tuple[Directory, words.Phonebook] | None = None
+
+    def __post_init__(self) -> None:
+        self.rest.now = self.clock.now  # the texts the app sends are dated by its clock
 
     # --- Callers ----------------------------------------------------------------------------
 
@@ -134,6 +139,38 @@ class Simulator:
                 self.calls[number].pick_up(phone, action, keys)
             except (CallStateError, ValueError) as error:
                 raise Refused(words.PICKUP_REFUSED) from error
+
+    def text(self, phone: str, body: str) -> None:
+        """The person at `phone` texts the out-of-hours number (STOP, START, anything); the
+        replies arrive on that phone."""
+        if not body.strip():
+            raise Refused("Écrivez le SMS à envoyer.")
+        number = e164(phone)
+        if number is None:
+            raise Refused("Indiquez le numéro du téléphone qui envoie le SMS.")
+        with self._lock:
+            try:
+                replies = send_text(
+                    FlaskTransport(self.app),
+                    self.settings.PUBLIC_BASE_URL,
+                    self.settings.TWILIO_AUTH_TOKEN or "",
+                    ACCOUNT,
+                    number,
+                    self.settings.IVR_CALLER_ID or "+33100000000",
+                    body.strip(),
+                )
+            except TwimlError as error:
+                status = f" (erreur {error.status})" if error.status else ""
+                raise Refused(f"Le serveur vocal n'a pas accepté le SMS{status}.") from error
+            now = self.clock.now()
+            self.texts.append(Text(now, number, body.strip(), mine=True))
+            self.texts.extend(Text(now, number, words) for words in replies)
+
+    def texts_of(self, phone: str) -> list[Text]:
+        """What `phone`'s screen shows, oldest first."""
+        number = e164(phone)
+        with self._lock:
+            return screen(number, self.rest.messages, self.texts) if number else []
 
     def _callee(self, number: str) -> Callee:
         return BEHAVIOURS[self.behaviours.get(number, self.default_behaviour)]
@@ -221,9 +258,11 @@ class Simulator:
         self.clock.jump_to(due + timedelta(seconds=1))
         return True
 
-    def state(self) -> dict[str, Any]:
-        """Everything the page shows, in French (the raw transcripts too, for scripts)."""
+    def state(self, phone: str | None = None) -> dict[str, Any]:
+        """Everything the page shows, in French (the raw transcripts too, for scripts); the
+        texts on `phone`, the caller's."""
         book = self.phonebook()
+        texts = self.texts_of(phone) if phone else []
         with self._lock:
             now = self.clock.now()
             return {
@@ -267,6 +306,10 @@ class Simulator:
                         "body": m.get("Body", ""),
                     }
                     for m in reversed(self.rest.messages)
+                ],
+                "texts": [
+                    {"at": in_paris(t.at).strftime("%d/%m %H:%M"), "text": t.words, "mine": t.mine}
+                    for t in texts
                 ],
                 "behaviours": dict(self.behaviours),
                 "jobs": self._jobs(book),

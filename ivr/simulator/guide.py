@@ -15,6 +15,7 @@ from datetime import datetime, time, timedelta
 from ivr.domain import wording
 from ivr.domain.local_time import PARIS
 from ivr.domain.model import ONCALL_TYPE_OF_CONTRACT, Client, Directory
+from ivr.domain.phones import is_mobile
 from ivr.domain.routing import Action, Call, decide
 
 # A number in the range kept for fiction that no demo client, line or manager has.
@@ -93,6 +94,8 @@ def cases(find: Callable[[str], Client | None], directory: Directory, now: datet
                 at=evening,
             )
         )
+    if seven is not None and evening is not None:
+        found.append(calling_again(seven, evening))
     found.append(
         Case(
             "inconnu",
@@ -113,7 +116,9 @@ def cases(find: Callable[[str], Client | None], directory: Directory, now: datet
                 seven.phone,
                 f"{seven.name}, contrat {seven.client_id}",
                 "Tapez 9 dès la première question (ou dites « ça sent le gaz »), puis 1 (odeur "
-                f"de gaz) ; après les consignes de sécurité, tapez {seven.client_id}#.",
+                f"de gaz) ; après les consignes de sécurité, tapez {seven.client_id}# si le "
+                "numéro de contrat est demandé (il ne l'est pas à qui rappelle pour une "
+                "demande en cours).",
                 "Le cadre d'astreinte de la région est appelé, quels que soient le contrat et "
                 "l'heure : son téléphone sonne dans le panneau, décrochez et tapez 1. Il reçoit "
                 "aussi un SMS, et la fiche part à l'agence et à la direction régionale.",
@@ -129,13 +134,45 @@ def cases(find: Callable[[str], Client | None], directory: Directory, now: datet
                 collective.phone,
                 f"{collective.name}, contrat {collective.client_id}",
                 "Ce bouton règle les téléphones d'astreinte de l'agence sur « ne répond pas ». "
-                "Appelez trois fois de suite : à chaque appel, tapez 1, 1, 1 et #, puis "
-                "laissez un message.",
+                "Appelez trois fois de suite. La première fois, tapez 1, 1, 1 et # ; les "
+                "suivantes, le serveur vocal dit où en est la demande : tapez 1. Laissez "
+                "chaque fois un message.",
                 "À chaque appel, les lignes d'astreinte sonnent sans réponse et le système "
-                "rappellera le technicien. À la fin du troisième, le cadre d'astreinte est "
+                "rappellera le technicien ; le client qui rappelle les fait sonner de nouveau "
+                "aussitôt. À la fin du troisième appel, le cadre d'astreinte est "
                 "appelé (son téléphone sonne) et reçoit un SMS des demandes en attente. "
                 "Remettez ensuite les téléphones sur « sonne ici ».",
                 phones={line.mobile: "ring" for line in lines},
             )
         )
     return found
+
+
+def calling_again(client: Client, evening: datetime) -> Case:
+    """A 7/7 client calls on an evening their technician is called the next morning, then
+    calls again from the same phone (their mobile, if the file has one): where the request
+    stands, then what they may do about it."""
+    caller = client.phone2 or client.phone
+    texted = (
+        " Sur un portable, le SMS de confirmation arrive dans « SMS reçus » ; répondez-y STOP "
+        "et les SMS suivants ne partent plus, START les rétablit."
+        if is_mobile(caller)
+        else ""
+    )
+    return Case(
+        "rappel",
+        "Un client qui rappelle : où en est sa demande",
+        caller,
+        f"{client.name}, contrat {client.client_id}"
+        + (", depuis son portable" if client.phone2 else ""),
+        f"Appelez le {wording.when(evening)}, tapez 1, 1, 1 et #, puis raccrochez. "
+        "Rappelez aussitôt du même numéro : écoutez où en est la demande, puis tapez 2 "
+        "(le problème est réglé), ou 1 pour laisser un message de plus.",
+        "Un client qui rappelle pour une demande en cours l'entend d'abord : l'heure de son "
+        "appel, puis ce qui est prévu (ici, le technicien prévenu le lendemain à 8 h). Il "
+        "peut ajouter un message (1), dire que le problème est réglé (2), faire une autre "
+        "demande (3) ou signaler un danger (9). Réglé, la demande est close : l'appel du "
+        "lendemain matin est annulé dans « Tâches planifiées » et l'agence en est informée."
+        + texted,
+        at=evening,
+    )

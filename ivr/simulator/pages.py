@@ -77,7 +77,8 @@ def page() -> str:
 
 @blueprint.get("/api/state")
 def state() -> Any:
-    return jsonify(_simulator().state())
+    """What the page shows; the texts on the caller's phone (`phone`) too."""
+    return jsonify(_simulator().state(request.args.get("phone", "").strip() or None))
 
 
 @blueprint.post("/api/calls")
@@ -94,6 +95,17 @@ def place() -> Any:
         return jsonify(id=_simulator().place(caller, at))
     except Refused as error:
         return _refused(error)
+
+
+@blueprint.post("/api/texts")
+def text() -> Any:
+    """The caller's phone texts the out-of-hours number (« Répondre par SMS »)."""
+    body = request.get_json(force=True)
+    try:
+        _simulator().text(str(body.get("from", "")), str(body.get("text", "")))
+    except Refused as error:
+        return _refused(error)
+    return jsonify(ok=True)
 
 
 @blueprint.post("/api/calls/<int:number>/<action>")

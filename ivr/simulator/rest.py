@@ -6,13 +6,17 @@ outcome is what `statuses` says (a test, or the simulator's page, sets it)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, request
 from werkzeug.serving import make_server
+
+from ivr.clock import Clock
 
 
 @dataclass
@@ -24,6 +28,8 @@ class FakeTwilioRest:
     # accepted the call but whose answer never arrived).
     answering: threading.Event = field(default_factory=threading.Event)
     call_received: threading.Event = field(default_factory=threading.Event)
+    # The time a message is created at, kept as Twilio's `DateCreated` (the demo: its clock).
+    now: Callable[[], datetime] = field(default_factory=lambda: Clock().now)
 
     def __post_init__(self) -> None:
         self.answering.set()
@@ -70,7 +76,8 @@ class FakeTwilioRest:
         def create_message(account: str) -> Any:
             with self._lock:
                 sid = f"SM{len(self.messages) + 1:032d}"
-                self.messages.append({**request.form.to_dict(), "Sid": sid})
+                created = format_datetime(self.now().astimezone(UTC), usegmt=True)
+                self.messages.append({**request.form.to_dict(), "Sid": sid, "DateCreated": created})
             return jsonify(sid=sid, status="queued"), 201
 
         return app

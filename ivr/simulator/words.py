@@ -312,11 +312,17 @@ _OUTCOME = {
     "delivered": "remise",
     "sent": "envoyé",
     "not_needed": "plus utile : la demande est prise en charge",
+    "opted_out": "pas envoyé (le client a répondu STOP)",
     "accepted": "accepté",
     "rejected": "refusé",
     "gone": "fichier introuvable",
 }
-_ROLE = {"technician": "technicien", "manager": "cadre", "unreachable": "cadre"}
+_ROLE = {
+    "technician": "technicien",
+    "manager": "cadre",
+    "unreachable": "cadre",
+    "caller": "client",
+}
 _PURPOSE = {
     "request": "demande en attente",
     "next_morning": "rappel du matin",

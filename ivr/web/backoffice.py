@@ -13,7 +13,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from werkzeug.wrappers import Response
 
 from ivr.domain.model import Client
-from ivr.domain.trace_words import ACTIONS, Name, event_said, namer
+from ivr.domain.trace_words import ACTIONS, Name, event_said, job_for, namer
 from ivr.services import agency_morning, back_office
 from ivr.services.accounts import audit
 from ivr.services.dispatch import Dispatcher
@@ -47,8 +47,16 @@ def calls() -> str:
     rows, total = back_office.calls(db(), current_account(), wanted)
     pages = max((total + back_office.PAGE - 1) // back_office.PAGE, 1)
     agencies = back_office.agency_codes(db(), current_account())
+    added = back_office.additions_of(db(), [row.id for row in rows])
     return render_template(
-        "calls.html", rows=rows, total=total, wanted=wanted, pages=pages, agencies=agencies
+        "calls.html",
+        rows=rows,
+        total=total,
+        wanted=wanted,
+        pages=pages,
+        agencies=agencies,
+        added=added,
+        name=_namer(),
     )
 
 
@@ -62,7 +70,12 @@ def call(call_id: int) -> str:
     card = agency_morning.card(db(), found.call, _client_of, name)
     events = [(e.at, event_said(e.kind, e.detail, name)) for e in found.events]
     return render_template(
-        "call.html", trace=found, card=card, events=events, placed=found.placed(name), name=name
+        "call.html",
+        trace=found,
+        card=card,
+        events=events,
+        placed=found.placed(name),
+        jobs=[(job, job_for(job.payload, name)) for job in found.jobs],
     )
 
 

@@ -16,15 +16,18 @@ import structlog
 from flask import Blueprint, Response, abort, g, request
 from sqlalchemy.exc import OperationalError
 from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
 
 from ivr.adapters.metrics import WEBHOOK_SECONDS
 from ivr.adapters.twilio_rest import UNDER_WAY
 from ivr.clock import Clock
+from ivr.domain.phones import InvalidPhoneNumber, to_e164
+from ivr.services import text_replies
 from ivr.services.calls import Calls
 from ivr.services.dispatch import Dispatcher
 from ivr.services.trace import alert_on_failure
 from ivr.services.turns import Conversations, Webhook
-from ivr.web.parts import clock, part, settings
+from ivr.web.parts import clock, part, reference, settings
 from ivr.web.twilio_params import malformed
 
 log = logging.getLogger(__name__)
@@ -56,7 +59,8 @@ def check_request() -> Response | None:
         log.warning("refused an unsigned or badly signed request to %s", request.path)
         abort(403)
     g.signed = True  # Twilio's: its steps are ours, a bounded set of metric labels
-    why = malformed(params, request.args.to_dict(), account.TWILIO_ACCOUNT_SID)
+    text = request.endpoint == "twilio.sms"  # a text to the number: no call of ours
+    why = malformed(params, request.args.to_dict(), account.TWILIO_ACCOUNT_SID, text=text)
     if why is None:
         return None
     log.warning("refused a malformed webhook to %s: %s", request.path, why)
@@ -211,3 +215,27 @@ def outbound_status() -> Response:
         job, status, request.form.get("AnsweredBy"), request.form.get("CallSid")
     )
     return Response(status=204)
+
+
+# --- Texts to the number ----------------------------------------------------------------------
+
+
+@blueprint.post("/sms")
+def sms() -> Response:
+    """A text to the number ("A message comes in"): STOP stops the texts to its sender, START
+    brings them back, anything else is answered that texts are not read. Neither the sender's
+    number nor the words are ever logged."""
+    answer = MessagingResponse()
+    try:
+        number = to_e164(request.form["From"])
+    except InvalidPhoneNumber:  # a sender name, not a number: nobody to stop, or to answer
+        return _twiml(str(answer))
+    body, now = request.form.get("Body", ""), clock().now()
+    try:
+        words = text_replies.reply(part("ivr.calls_db"), reference(), number, body, now)
+    except Exception as error:  # not said done when it is not: Twilio's console shows the 500
+        log.error("answering a text failed: %s", type(error).__name__)  # no SQL, no number
+        message = f"{request.path}: {type(error).__name__}"
+        return _after(Response(status=500), "webhook_failed", message, None)
+    answer.message(words)
+    return _twiml(str(answer))

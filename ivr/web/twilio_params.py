@@ -38,6 +38,17 @@ class TwilioForm(BaseModel):
     RecordingDuration: Count = None
 
 
+class TextForm(BaseModel):
+    """The body of "A message comes in" (a text to the number): the fields read, checked."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    MessageSid: str = Field(pattern=r"^(SM|MM)[0-9a-f]{32}$")
+    AccountSid: str = Field(pattern=r"^AC[0-9a-f]{32}$")
+    From: str = Field(min_length=1, max_length=64)
+    Body: str = Field("", max_length=1600)  # ten segments, Twilio's longest
+
+
 class TwilioQuery(BaseModel):
     """The query of the URLs the app gave Twilio (`turn`, `attempt`, `job`, `call`, `kind`)."""
 
@@ -50,11 +61,13 @@ class TwilioQuery(BaseModel):
     kind: str | None = Field(None, max_length=20, pattern=r"^[a-z_]+$")
 
 
-def malformed(form: dict[str, str], query: dict[str, str], account: str | None) -> str | None:
-    """Why this request is not one of our calls' webhooks; None when it is. `account`: ours
-    (TWILIO_ACCOUNT_SID), when it is set."""
+def malformed(
+    form: dict[str, str], query: dict[str, str], account: str | None, *, text: bool = False
+) -> str | None:
+    """Why this request is not one of our calls' webhooks (`text`: a text to our number);
+    None when it is. `account`: ours (TWILIO_ACCOUNT_SID), when it is set."""
     try:
-        checked = TwilioForm.model_validate(form)
+        checked = (TextForm if text else TwilioForm).model_validate(form)
         TwilioQuery.model_validate(query)
     except ValidationError as error:
         return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())

@@ -12,6 +12,7 @@ from ivr.simulator.dialer import Callee
 from ivr.simulator.phone import PhoneCall
 from ivr.simulator.transports import FlaskTransport, HttpTransport, Transport
 from tests.conftest import AUTH_TOKEN, BASE_URL, running_ivr
+from voice_flows import keys
 
 TECHNICIAN = "+33639980101"  # 0751, priority 1
 BACKUP = "+33639980102"  # 0751, priority 2
@@ -54,11 +55,21 @@ def phone(request, make_app, twiml_schema, database_url) -> Iterator[Callable[..
         yield place
 
 
+CALLING_AGAIN = "Vous nous avez appelés"  # a request of the caller's is in progress
+
+
 def identify(call: PhoneCall, client_id: str) -> str:
-    """Start the call, key the client number and confirm the identity read back."""
-    call.start()
+    """Start the call, key the client number and confirm the identity read back: a new
+    request. A caller told of a request of theirs in progress (recognised by their number,
+    or once identified) asks for another one (3): their client known, on to the details."""
+    heard = call.start()
+    if CALLING_AGAIN in heard:
+        heard = call.press(keys.NEW_REQUEST)
+        if "numéro de contrat" not in heard:
+            return heard
     call.press(client_id + "#")
-    return call.press("1")
+    heard = call.press("1")
+    return call.press(keys.NEW_REQUEST) if CALLING_AGAIN in heard else heard
 
 
 def through_details(call: PhoneCall, fault: str = "1", description: str | None = None) -> str:

@@ -79,5 +79,6 @@ def test_the_operations_page_shows_the_workers_and_how_late_the_jobs_are(
     n.later(minutes=3)
     page = client.get("/operations").get_data(as_text=True)
     assert "silencieux depuis 3 min" in page
-    assert "2 tâche(s) dues pas encore commencées" in page
+    # The line called again, the technician texted, the client's confirmation texted.
+    assert "3 tâche(s) dues pas encore commencées" in page
     assert re.search(r"attend depuis 18\d s", page)  # three minutes late

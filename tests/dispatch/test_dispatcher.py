@@ -78,7 +78,7 @@ def test_nobody_took_it_the_technician_is_called_and_texted_then_the_sheet_says_
 ):
     n = night()
     unanswered_call(n, twiml_schema)
-    assert n.run_worker() == 2  # the line called, the text message sent
+    assert n.run_worker() == 3  # the line called, the technician texted, the client texted
 
     [placed] = fake_twilio.calls
     assert (placed["To"], placed["From"]) == (TECHNICIAN, "+33199000000")
@@ -87,8 +87,9 @@ def test_nobody_took_it_the_technician_is_called_and_texted_then_the_sheet_says_
     assert placed["Url"] == f"{BASE_URL}/twilio/outbound/answer?job={line.id}"
     assert placed["StatusCallback"] == f"{BASE_URL}/twilio/outbound/status?job={line.id}"
     assert line.status == "waiting" and line.provider_ref == placed["Sid"]
-    [sms] = fake_twilio.messages
+    sms, to_client = fake_twilio.messages
     assert sms["To"] == TECHNICIAN and "06 11 11 11 11" in sms["Body"]
+    assert to_client["To"] == "+33611111111" and f"demande n° {line.call_id}" in to_client["Body"]
     assert "Paris, 37 rue Riquet : panne de chauffage" in sms["Body"]  # the street, the fault
     assert "Chaudières murales gaz des 48 logements" in sms["Body"]  # the equipment
     assert "intervention sous 4 heures" in sms["Body"] and f"réf. {line.call_id}" in sms["Body"]
@@ -154,14 +155,14 @@ def test_a_replayed_status_callback_changes_nothing(night, demo, fake_twilio):
 def test_twilio_down_then_back_the_call_is_placed_once(night, demo, fake_twilio):
     n = night()
     unanswered_call(n)
-    fake_twilio.failures = [503, 503]  # the call, then the text message
+    fake_twilio.failures = [503, 503, 503]  # the call, then the text messages
     n.run_worker()
     assert fake_twilio.calls == [] and fake_twilio.messages == []
     retried = [j for j in jobs(demo) if j.kind in ("call_line", "sms")]
     assert {j.status for j in retried} == {"pending"} and all(j.last_error for j in retried)
     n.later(seconds=31)
     n.run_worker()
-    assert len(fake_twilio.calls) == 1 and len(fake_twilio.messages) == 1
+    assert len(fake_twilio.calls) == 1 and len(fake_twilio.messages) == 2  # technician, client
     n.later(minutes=20)  # the lease runs out before Twilio calls back: Twilio is asked
     fake_twilio.statuses[fake_twilio.calls[0]["Sid"]] = ("no-answer", None)
     n.run_worker()
@@ -186,7 +187,9 @@ def test_next_morning_a_7_7_client_on_friday_evening_is_called_saturday_at_8(
     n = night(at="2026-12-18T19:30")  # a Friday
     caller_call(n, "10000001", {})
     n.run_worker()
-    assert fake_twilio.calls == [] and fake_twilio.messages == []  # not before the morning
+    assert fake_twilio.calls == []  # not before the morning; the client is told when
+    [told] = fake_twilio.messages
+    assert told["To"] == "+33611111111" and "prévenu demain samedi, à 8 heures" in told["Body"]
     [(_, text)] = sheet_texts(n)  # the sheet goes at once, and says when
     assert "Technicien joint : NON" in text and "19 décembre" in text
     line = job_of(demo, "call_line")
@@ -196,7 +199,8 @@ def test_next_morning_a_7_7_client_on_friday_evening_is_called_saturday_at_8(
     n.later(minutes=1, seconds=1)
     assert n.run_worker() == 2  # called, and texted the summary
     assert [c["To"] for c in fake_twilio.calls] == [line.payload["numbers"][0]]
-    assert [m["To"] for m in fake_twilio.messages] == [line.payload["numbers"][0]]
+    # The client was told at once; the technician is texted in the morning.
+    assert [m["To"] for m in fake_twilio.messages] == ["+33611111111", line.payload["numbers"][0]]
 
 
 def test_danger_the_sheet_goes_to_the_agency_and_the_regional_direction(night, demo, fake_twilio):
@@ -263,7 +267,7 @@ def test_a_line_not_called_as_the_request_was_taken_meanwhile_still_sends_its_sh
     n = night()
     unanswered_call(n)
     n.worker.housekeeping()  # the ended call's jobs: the technician's line, no sheet yet
-    assert [j.kind for j in jobs(demo)] == ["call_line", "sms"]
+    assert [j.kind for j in jobs(demo)] == ["call_line", "sms", "sms"]  # the client's text
     with demo.session() as session:  # taken meanwhile, by a way that sent no sheet
         session.scalars(select(CallRow)).one().reached = TECHNICIAN
     n.run_worker()
@@ -291,7 +295,7 @@ def test_a_text_message_sent_but_not_recorded_is_found_not_sent_again(night, dem
     n = night()
     unanswered_call(n)
     n.dispatcher.plan_ended_calls()
-    sms = job_of(demo, "sms")
+    sms = job_of(demo, "sms", TECHNICIAN)
     fake_twilio.messages.append({"To": TECHNICIAN, "Sid": "SM" + "9" * 32, "Body": "..."})
     with demo.session() as session:  # as a worker that died after Twilio took the message
         row = session.get(JobRow, sms.id)
@@ -299,8 +303,8 @@ def test_a_text_message_sent_but_not_recorded_is_found_not_sent_again(night, dem
         row.payload = {**row.payload, "sending_since": n.dispatcher.clock.now().isoformat()}
         row.lease_until = n.dispatcher.clock.now() - timedelta(seconds=1)
     n.run_worker()
-    assert len(fake_twilio.messages) == 1
-    assert job_of(demo, "sms").provider_ref == "SM" + "9" * 32
+    assert [m["To"] for m in fake_twilio.messages] == [TECHNICIAN, "+33611111111"]
+    assert job_of(demo, "sms", TECHNICIAN).provider_ref == "SM" + "9" * 32
 
 
 def test_after_a_clear_refusal_another_requests_call_to_the_same_line_is_not_taken_for_ours(

@@ -34,6 +34,7 @@ def test_the_numbers_webhooks_point_at_the_public_url(database_url, fake_twilio)
             "voice_url": form["VoiceUrl"],
             "voice_fallback_url": form["VoiceFallbackUrl"],
             "status_callback": form["StatusCallback"],
+            "sms_url": form["SmsUrl"],
         }
         return (200, {}, json.dumps(answer))
 
@@ -53,7 +54,8 @@ def test_the_numbers_webhooks_point_at_the_public_url(database_url, fake_twilio)
     assert form["VoiceUrl"] == "https://astreinte.example.fr/twilio/voice"
     assert form["VoiceFallbackUrl"] == "https://astreinte.example.fr/twilio/voice/fallback"
     assert form["StatusCallback"] == "https://astreinte.example.fr/twilio/status"
-    assert form["VoiceMethod"] == form["StatusCallbackMethod"] == "POST"
+    assert form["SmsUrl"] == "https://astreinte.example.fr/twilio/sms"  # a client's STOP
+    assert form["VoiceMethod"] == form["StatusCallbackMethod"] == form["SmsMethod"] == "POST"
     assert "POST https://astreinte.example.fr/twilio/voice" in result.output
 
     other = CliRunner().invoke(main, ["twilio", "configure", "--number", "+33970000001"], env=env)

@@ -27,6 +27,9 @@ from tests.dispatch.test_dispatcher import job_of, jobs, unanswered_call
 IVR = str(Path(sys.executable).parent / "ivr")
 
 
+CLIENT = "+33611111111"  # a mobile: texted after the call
+
+
 def worker_env(database_url: str, twilio: str, at, faxes: Path) -> dict[str, str]:
     return {
         **os.environ,
@@ -68,12 +71,13 @@ def test_a_worker_killed_mid_call_loses_nothing_and_calls_once(night, demo, data
     line = job_of(demo, "call_line", TECHNICIAN)
     assert (line.status, line.outcome) == ("done", "no-answer")
     assert line.provider_ref == fake.calls[0]["Sid"]  # found by asking Twilio
-    assert [m["To"] for m in fake.messages] == [TECHNICIAN]
+    assert sorted(m["To"] for m in fake.messages) == [CLIENT, TECHNICIAN]  # each texted once
 
 
 def settled(db) -> bool:
     statuses = [j.status for j in jobs(db) if j.kind in ("call_line", "sms")]
-    return len(statuses) == 4 and set(statuses) <= {"done", "waiting"}
+    # Per request: the line called, the technician texted, the client texted.
+    return len(statuses) == 6 and set(statuses) <= {"done", "waiting"}
 
 
 def test_two_workers_at_once_do_each_job_once(night, demo, database_url, tmp_path):
@@ -101,10 +105,12 @@ def test_two_workers_at_once_do_each_job_once(night, demo, database_url, tmp_pat
                 assert worker.wait(timeout=15) == 0  # SIGTERM: a clean stop
     placed = Counter(c["Url"] for c in fake.calls)
     assert len(placed) == 2 and set(placed.values()) == {1}
-    assert len(fake.messages) == 2
+    assert len(fake.messages) == 4
     assert sorted(j.kind for j in jobs(demo) if j.status != "pending") == [
         "call_line",
         "call_line",
+        "sms",
+        "sms",
         "sms",
         "sms",
     ]
@@ -139,7 +145,7 @@ def test_through_ivr_serve_and_ivr_worker_the_technician_reached_and_the_sheet_f
         env = {**worker_env(database_url, twilio, at, faxes), "PUBLIC_BASE_URL": served}
         subprocess.run([IVR, "worker", "--burst"], env=env, check=True, timeout=60)
         assert [c["To"] for c in fake.calls] == [TECHNICIAN]
-        assert [m["To"] for m in fake.messages] == [TECHNICIAN]
+        assert sorted(m["To"] for m in fake.messages) == [CLIENT, TECHNICIAN]
 
         placed = fake.calls[0]
         twiml = twilio_posts(placed["Url"], placed["Sid"], AnsweredBy="human")

@@ -42,7 +42,7 @@ def test_a_newcomer_puts_a_demo_client_through_to_the_technician(browser, settin
         page = open_page(browser, app)
         guide = page.locator("#guide")
         assert guide.locator("h2").inner_text().startswith("Pour commencer")
-        assert guide.locator("li.case h3").count() == 5
+        assert guide.locator("li.case h3").count() == 6
         # A demo client calls from the start, at the simulated clock's time.
         assert page.input_value("#from") == PINS
         assert "Syndic Résidence Les Pins" in page.locator("#client option:checked").inner_text()
@@ -161,3 +161,49 @@ def test_what_the_page_shows_of_requests_it_was_sent_is_never_run_as_html(browse
         page.locator("#messages li", has_text="onerror").wait_for()
         assert page.locator("#messages img").count() == 0
         assert page.evaluate("window.pwned") is None
+
+
+def test_the_callers_phone_gets_its_texts_and_answers_stop(browser, settings, demo):
+    """After the call, the confirmation arrives in « SMS reçus » on the caller's phone; the
+    caller answers STOP from the page and reads the reply. A text's words are shown as text,
+    never run."""
+    import requests
+
+    hostile = '<img src=x onerror="window.pwned=1">'
+    with demo_served(settings, "2026-12-24T19:00") as (app, worker):
+        page = open_page(browser, app)
+        page.fill("#from", "+33611111111")  # a mobile no demo client has: key the contract
+        page.click("#place button[type=submit]")
+        transcript = page.locator("#caller-transcript")
+        transcript.get_by_text("Tapez votre numéro de contrat").wait_for()
+        for key in "10000001#":
+            page.click(f'#keypad button[data-key="{key}"]')
+        transcript.get_by_text("Hélène Bérard").wait_for()
+        keys(page, "111#", already=1)
+        page.click("#hangup")
+        page.locator("#call-status").get_by_text("L'appel est terminé").wait_for()
+        texts = page.locator("#texts")
+        assert texts.inner_text() == "Aucun SMS reçu sur ce numéro."
+        worker.run_due()  # the dispatcher sends the confirmation
+        texts.locator("li.received", has_text="demande n°").wait_for()
+        assert "24/12 19:0" in texts.inner_text() and "répondez STOP" in texts.inner_text()
+
+        page.fill("#reply-text", "STOP")
+        page.click("#reply button[type=submit]")
+        texts.locator("li.mine", has_text="Vous : STOP").wait_for()
+        texts.locator("li.received", has_text="Vous ne recevrez plus de SMS").wait_for()
+        assert page.input_value("#reply-text") == ""
+
+        base = app.extensions["ivr.settings"].PUBLIC_BASE_URL
+        sent = requests.post(
+            f"{base}/simulator/twilio/2010-04-01/Accounts/{'AC' + '0' * 32}/Messages.json",
+            data={"To": "+33611111111", "From": "+33199000000", "Body": hostile},
+            timeout=5,
+        )
+        assert sent.status_code == 201
+        texts.locator("li", has_text="onerror").wait_for()
+        assert texts.locator("img").count() == 0 and page.evaluate("window.pwned") is None
+        page.fill("#from", "+33622222222")  # another phone: its own screen
+        page.wait_for_function(
+            "() => document.querySelector('#texts').textContent === 'Aucun SMS reçu sur ce numéro.'"
+        )

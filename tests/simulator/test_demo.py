@@ -88,6 +88,7 @@ def test_the_page_is_served_only_with_the_simulator(make_app, demo_app):
     for title in (
         "Un client collectif mis en relation avec le technicien",
         "Un client 7/7 après 18 h : le technicien est appelé le lendemain matin",
+        "Un client qui rappelle : où en est sa demande",
         "Un appelant inconnu du fichier clients",
         "Une odeur de gaz",
         "Un technicien injoignable trois fois de suite",
@@ -195,8 +196,9 @@ def test_the_caller_hangs_up_while_the_technicians_phone_rings(demo_app):
 def test_a_7_7_client_after_18_00_is_called_the_next_morning_on_the_eve_of_a_holiday(demo_app):
     app, worker = demo_app
     client = app.test_client()
-    # On a weekday evening before a working day: nobody is called, the sheet goes out.
-    call = place(client, BERARD, "2026-12-23T19:00")
+    # On a weekday evening before a working day: nobody is called, the sheet goes out. (Over
+    # 24 hours before the next call: that one is no call about a request in progress.)
+    call = place(client, BERARD, "2026-12-23T18:30")
     press(client, call, "1", "1", "1", "#")
     client.post(f"/simulator/api/calls/{call}/hangup")
     worker.run_due()
@@ -237,7 +239,9 @@ def test_an_unknown_caller_leaves_a_message_for_the_agency_of_the_postcode(demo_
     assert seen["ringing"] == [] and seen["transfers"] == []
     [sheet] = seen["sheets"]
     assert re.fullmatch(r"Fiche \d+, pour l'agence", sheet["title"])
-    assert [j["for"] for j in seen["jobs"]] == ["01 99 00 11 01 (agence Paris Nord)"]
+    # The sheet, and the caller texted at their mobile that the agency has their request.
+    targets = sorted(j["for"] for j in seen["jobs"])
+    assert targets == ["01 99 00 11 01 (agence Paris Nord)", "06 39 98 99 99"]
 
 
 def test_a_gas_smell_rings_the_manager_on_duty_named_as_a_manager(demo_app):
@@ -274,7 +278,14 @@ def test_a_technician_unreachable_three_times_brings_in_the_manager(demo_app):
     assert state(client)["behaviours"] == case["phones"]
     for time in range(3):
         call = place(client, case["caller"])
-        press(client, call, "1", "1", "1", "#")
+        if time == 0:
+            press(client, call, "1", "1", "1", "#")
+        else:  # calling again: where the request stands, then 1: its lines tried again
+            heard = " ".join(the_call(client, call)["lines"])
+            assert "Nous n'avons pas encore pu joindre le technicien ; nous continuons." in heard
+            press(client, call, "1")
+            heard = " ".join(the_call(client, call)["lines"])
+            assert "Nous essayons de nouveau de joindre le technicien d'astreinte." in heard
         assert state(client)["transfers_ringing"] == []  # they do not answer, by themselves
         client.post(f"/simulator/api/calls/{call}/message", json={"value": "10"})
         assert the_call(client, call)["ended"]
@@ -324,7 +335,8 @@ def test_a_night_from_the_page_the_technician_answers_the_dispatchers_call(demo_
     seen = state(client)
     [ringing] = seen["ringing"]
     assert ringing["to"] == TECHNICIAN
-    assert seen["messages"][0]["to"] == TECHNICIAN
+    # The technician is texted the request; the caller, on a mobile, its confirmation.
+    assert {m["to"] for m in seen["messages"]} == {TECHNICIAN, "+33611111111"}
 
     sid = ringing["sid"]
     assert client.post(f"/simulator/api/outbound/{sid}/answer").status_code == 200

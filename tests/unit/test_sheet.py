@@ -236,19 +236,29 @@ def test_absurd_data_still_fits_one_page():
     sheet = _sheet(
         **{name: wide for name in ("reference", "client_id", "client_name", "address", "postcode")},
         **{name: wide for name in ("city", "callback_number", "equipment", "contract", "delay")},
-        **{name: wide for name in ("fault", "danger", "reason", "agency")},
+        **{name: wide for name in ("fault", "danger", "reason", "agency", "follow_up")},
         caller_words=wide * 10,
         title_suffix=wide,
         phones=(wide,) * 20,
         attempts=(attempt,) * 50,
         reached=pdf_sheet.SheetReach("Technicien joint", wide, wide, wide, RECEIVED),
         next_morning_at=RECEIVED + timedelta(hours=9),
+        called_again=(wide,) * 30,  # the client's calls again
     )
     reader, text = _read(render_sheet(sheet))
     _one_a4_page(reader)
+    assert "30e rappel" in text
     assert "Technicien joint : OUI" in text and "DANGER" in text
     assert "Appel immédiat du technicien d'astreinte" in text  # our own words are never cut
     assert "message enregistré (42 s)" in text
+
+
+def test_the_latest_calls_again_are_listed_the_older_counted():
+    said = "Le client a rappelé à 23:40 : il a laissé un message de 20 secondes."
+    _, text = _read(render_sheet(_sheet(called_again=(said,) * 12)))
+    text = " ".join(text.split())
+    assert "Rappels du client … 7 rappel(s) plus ancien(s) non listé(s) 8e rappel" in text
+    assert f"12e rappel {said}" in text
 
 
 def test_minimal_unknown_client_and_hostile_text():

@@ -10,7 +10,7 @@ decision: every request is followed up.
 
 from __future__ import annotations
 
-from voice_flows.caller import danger, ending, identification, request
+from voice_flows.caller import again, danger, ending, identification, request
 from voice_flows.caller.common import CallerFacts, CallerState
 from voice_flows.engine import Flow
 
@@ -19,7 +19,7 @@ MAX_VISITS = 5  # a question asked this often in one call: the caller is offered
 flow: Flow[CallerState, CallerFacts] = Flow(
     "caller",
     CallerState,
-    (*identification.STEPS, *request.STEPS, *danger.STEPS, *ending.STEPS),
+    (*identification.STEPS, *again.STEPS, *request.STEPS, *danger.STEPS, *ending.STEPS),
     give_up=ending.way_forward,
     intercept=danger.heard_everywhere,
     max_visits=MAX_VISITS,

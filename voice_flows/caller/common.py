@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ivr.domain.model import Client
+from ivr.domain.progress import Progress
 from ivr.domain.routing import Decision
 from ivr.domain.spoken import said
 from voice_flows.engine import Go, Note, State, Step
@@ -45,6 +46,15 @@ class CallerFacts(Protocol):
 
     def gas_emergency_number(self, client: Client | None) -> str: ...
 
+    def request_in_progress(self, client_id: str | None, number: str | None) -> Progress | None:
+        """The caller's latest request still in progress (not closed, not processed by the
+        agency) of the last hours: their client's, or made from their number."""
+        ...
+
+    def progress(self, request_id: int) -> Progress | None:
+        """Where a request stands now; None once it is closed."""
+        ...
+
 
 @dataclass
 class CallerState(State):
@@ -70,6 +80,8 @@ class CallerState(State):
     resume: str | None = None  # the menu a caller left for the danger or operator key
     reached: str | None = None
     message_seconds: int = 0
+    offered: int | None = None  # a request in progress the caller was told of
+    request_id: int | None = None  # the request in progress this call adds to
 
     def client(self, facts: CallerFacts) -> Client | None:
         """The client the caller confirmed (or is reading back), if any."""

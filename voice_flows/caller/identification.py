@@ -7,6 +7,7 @@ from __future__ import annotations
 from ivr.domain.routing import Action
 from ivr.domain.triage import spoken_digits
 from voice_flows import keys
+from voice_flows.caller.again import offer
 from voice_flows.caller.common import CallerFacts, CallerState, CallerStep, menu, options, read_back
 from voice_flows.engine import (
     Again,
@@ -47,7 +48,11 @@ def _recording_answered(state: CallerState, event: Event, facts: CallerFacts) ->
 
 def _ask_client_id(state: CallerState, facts: CallerFacts) -> Entered:
     """The contract number, keyed and finished by #, or spoken; the caller's own number may
-    propose a client first (once)."""
+    bring up their request in progress, or propose a client first (once)."""
+    if state.caller and state.offered is None and state.id_attempts == 0:
+        calling_again = offer(state, facts.request_in_progress(None, state.caller))
+        if calling_again is not None:
+            return calling_again
     if state.caller and state.proposed is None and state.id_attempts == 0:
         matches = facts.clients_with_phone(state.caller)
         state.proposed = matches[0].client_id if len(matches) == 1 else ""
@@ -123,10 +128,14 @@ def _identity_given_up(state: CallerState, facts: CallerFacts) -> Go:
 
 def _identified(state: CallerState, facts: CallerFacts) -> Entered:
     """A client is known: an agency not live yet takes the call over at once (roll-out); a
-    client without cover is told at once, not after four questions."""
+    client who calls again hears where their request stands; a client without cover is told
+    at once, not after four questions."""
     decision = facts.decide(state.client(facts), False, None)
     if decision.action is Action.LEGACY:
         return state.decided(decision, Go("legacy"))
+    calling_again = offer(state, facts.request_in_progress(state.client_id, None))
+    if calling_again is not None:
+        return calling_again
     if decision.action is Action.NOT_COVERED:
         return state.decided(decision, Go("leave_message", (Say("not_covered"),)))
     return Go("confirm_details")

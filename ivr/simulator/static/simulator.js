@@ -114,6 +114,19 @@ function answeredPhone(target, why, lines, waiting, ended) {
       escapeHtml(lines.join("\n"))}</div>${keypad}</div>`;
 }
 
+let textsShown = null; // what the caller's phone shows, redrawn only when it changes
+
+function renderTexts(state) {
+  const html = state.texts.map((t) => `<li class="${t.mine ? "mine" : "received"}">` +
+    `<span class="at">${escapeHtml(t.at)}</span> ${t.mine ? "Vous : " : ""}${escapeHtml(t.text)}</li>`,
+  ).join("") || "<li>Aucun SMS reçu sur ce numéro.</li>";
+  if (html === textsShown) return;
+  textsShown = html;
+  const box = $("#texts");
+  box.innerHTML = html;
+  box.scrollTop = box.scrollHeight;
+}
+
 function renderStaff(state) {
   $("#ringing").innerHTML =
     state.transfers_ringing.map((c) => ringingPhone(c, "un appelant en ligne attend d'être mis en relation")).join("") +
@@ -144,9 +157,10 @@ function renderDispatcher(state) {
 
 async function refresh() {
   try {
-    const state = await api("state");
+    const state = await api(`state?phone=${encodeURIComponent($("#from").value.trim())}`);
     renderClock(state);
     renderCaller(state);
+    renderTexts(state);
     renderStaff(state);
     renderDispatcher(state);
   } catch (error) { /* shown already */ }
@@ -198,6 +212,16 @@ $("#say").addEventListener("submit", (event) => {
   const text = event.target.elements.text.value.trim();
   if (text) callerDoes("say", text);
   event.target.reset();
+});
+$("#reply").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = event.target.elements.text.value.trim();
+  if (!text) return;
+  try {
+    await api("texts", { from: $("#from").value.trim(), text });
+    event.target.reset();
+  } catch (error) { /* shown already */ }
+  refresh();
 });
 $("#silence").addEventListener("click", () => callerDoes("silence"));
 $("#message").addEventListener("click", () => callerDoes("message", "15"));

@@ -1,0 +1,171 @@
+"""A client who calls again about a request in progress (docs/call-flow.md, "A caller who
+calls again"): which request is still in progress, where it stands (from its trace), and what
+the new call does to it, in the new call's own transaction.
+
+A request is in progress for `STILL_OPEN` after its call, until the agency marks it processed,
+the person who took it reports it solved or not ours, or the client says it is solved.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from ivr.adapters.orm import CallEventRow, CallRow, DialAttemptRow, JobRow
+from ivr.domain.outcomes import RequestOutcome
+from ivr.domain.progress import CLOSING, SOLVED_BY_CLIENT, TAKEN_ON_CALL_AGAIN, Progress
+from ivr.domain.routing import Action
+from ivr.services.jobs import JobQueue
+from ivr.services.records import record_of
+from ivr.services.sheets import plan_follow_up, plan_sheets
+from ivr.services.trace import add_event
+
+STILL_OPEN = timedelta(hours=24)
+# Requests a client may add to: not a danger (its path is the danger path, every time), not
+# the agency's legacy arrangement (not ours to follow).
+FOLLOWED = (
+    Action.CALL_NOW.value,
+    Action.CALL_NEXT_MORNING.value,
+    Action.FAX_ONLY.value,
+    Action.NOT_COVERED.value,
+)
+_CLOSED_BY = "closed_by_caller"  # the event of a request its client said is solved
+
+
+def request_in_progress(
+    session: Session, now: datetime, client_id: str | None, number: str | None
+) -> Progress | None:
+    """The latest request in progress of this client, or made from this number."""
+    if not (client_id or number):
+        return None
+    whose = [CallRow.client_id == client_id] if client_id else []
+    whose += [CallRow.from_number == number] if number else []
+    candidates = session.scalars(
+        select(CallRow.id)
+        .where(
+            CallRow.flow == "caller",
+            CallRow.request_id.is_(None),
+            CallRow.ended_at.is_not(None),
+            CallRow.processed_at.is_(None),
+            CallRow.action.in_(FOLLOWED),
+            CallRow.started_at >= now - STILL_OPEN,
+            or_(*whose),
+        )
+        .order_by(CallRow.started_at.desc(), CallRow.id.desc())
+        .limit(3)
+    ).all()
+    return next(filter(None, (progress_of(session, c) for c in candidates)), None)
+
+
+def progress_of(session: Session, request_id: int) -> Progress | None:
+    """Where a request stands, from its trace; None once it is closed or processed."""
+    call = session.get(CallRow, request_id)
+    if call is None or call.processed_at is not None or call.request_id is not None:
+        return None
+    events = session.execute(
+        select(CallEventRow.kind, CallEventRow.at, CallEventRow.detail)
+        .where(
+            CallEventRow.call_id == request_id,
+            CallEventRow.kind.in_(("staff_outcome", "line_reached", _CLOSED_BY)),
+        )
+        .order_by(CallEventRow.id)
+    ).all()
+    reports = [e for e in events if e.kind == "staff_outcome"]
+    outcome = RequestOutcome(reports[-1].detail["outcome"]) if reports else None
+    if outcome in CLOSING or any(e.kind == _CLOSED_BY for e in events):
+        return None
+    record = record_of(session, call)
+    call_at = record.decision.get("call_at")
+    return Progress(
+        request_id=call.id,
+        called_at=call.started_at,
+        action=call.action or "",
+        client_id=call.client_id,
+        fault=record.state.fault,
+        callback=record.callback,
+        taken_at=_taken_at(session, request_id, [e.at for e in events if e.kind != _CLOSED_BY]),
+        outcome=outcome,
+        slot=reports[-1].detail.get("slot") if reports else None,
+        call_at=datetime.fromisoformat(call_at) if call_at else None,
+        still_trying=_lines_to_call(session, request_id),
+    )
+
+
+def _taken_at(session: Session, request_id: int, reported: list[datetime]) -> datetime | None:
+    """When someone first took the request in hand: put through while the client waited (on
+    its call or a later one), when the dispatcher called, or on reporting an outcome."""
+    put_through = session.scalars(
+        select(DialAttemptRow.started_at)
+        .join(CallRow, CallRow.id == DialAttemptRow.call_id)
+        .where(
+            or_(CallRow.id == request_id, CallRow.request_id == request_id),
+            DialAttemptRow.accepted.is_(True),
+        )
+    ).all()
+    times = [*put_through, *reported]
+    return min(times) if times else None
+
+
+def _lines_to_call(session: Session, request_id: int) -> bool:
+    found = session.scalar(
+        select(JobRow.id)
+        .where(
+            JobRow.call_id == request_id,
+            JobRow.kind == "call_line",
+            JobRow.status.in_(("pending", "running", "waiting")),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def called_again(
+    session: Session, queue: JobQueue, request_id: int, call_id: int, how: str, turn: int
+) -> None:
+    """The new call `call_id` adds to the request (`how`: "add", a message and the lines
+    tried again if needed; "solved", the client says the problem is solved): on the
+    request's trace; solved, the request is closed, what was still to be done to reach
+    someone for it cancelled, and the agency told on its sheet."""
+    now = queue.clock.now()
+    detail: dict[str, Any] = {"call": call_id, "choice": how}
+    add_event(session, now, request_id, "called_again", detail, step="in_progress", turn=turn)
+    if how != "solved":
+        return
+    request = session.get_one(CallRow, request_id)
+    cancelled = queue.cancel(session, request_id, ("call_line",), SOLVED_BY_CLIENT)
+    queue.cancel(session, request_id, ("sms",), SOLVED_BY_CLIENT)
+    closed = {"call": call_id, "cancelled": cancelled}  # the calls planned for it, cancelled
+    event = add_event(session, now, request_id, _CLOSED_BY, closed, step="in_progress")
+    change = {"what": _CLOSED_BY, "call": call_id, "at": now.isoformat()}
+    plan_follow_up(session, queue, request_id, f"followup:{request_id}:{event}", change)
+    if request.followed_up_at is not None:  # a sheet waiting for the outcome goes now
+        faxes = record_of(session, request).decision.get("fax_numbers", ())
+        plan_sheets(session, queue, request_id, faxes, now)
+
+
+def plan_addition(session: Session, queue: JobQueue, call: CallRow) -> list[Any]:
+    """Once a call that added to a request has ended: someone it was put through to took the
+    request (nobody is called for it any more, and the agency's sheet goes or says so); the
+    agency's sheet, already gone, is followed by a short addition. No job of its own."""
+    request = session.get_one(CallRow, call.request_id)
+    now = queue.clock.now()
+    how = session.scalar(
+        select(CallEventRow.detail["choice"].as_string()).where(
+            CallEventRow.call_id == call.id, CallEventRow.kind == "called_again"
+        )
+    )
+    if call.reached is not None and request.reached is None:
+        request.reached = call.reached  # a reach resets the unreachable count
+        queue.cancel(session, request.id, ("call_line", "sms"), TAKEN_ON_CALL_AGAIN)
+        if request.followed_up_at is not None:
+            faxes = record_of(session, request).decision.get("fax_numbers", ())
+            plan_sheets(session, queue, request.id, faxes, now)
+    if how != "solved":  # solved: the request's closing told the agency already
+        change = {"what": "called_again", "call": call.id, "at": now.isoformat()}
+        if call.reached is not None:
+            change["reached"] = call.reached
+        plan_follow_up(session, queue, request.id, f"followup:{request.id}:again:{call.id}", change)
+    return []

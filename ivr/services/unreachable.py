@@ -1,0 +1,134 @@
+"""§5.2, the unreachable technician: one "time" is counted when every line of a request was
+tried and nobody took it (docs/architecture.md, "Readings of the procedure"). At the third in
+a row in one on-call period, and at every one after, the regional manager on duty is called
+and texted the waiting requests, unless a technician of the agency declared a coverage problem
+(§6 NOTA)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ivr.adapters.db import Database
+from ivr.adapters.orm import CallEventRow, CallRow
+from ivr.clock import Clock
+from ivr.domain import followup
+from ivr.domain.model import ONCALL_TYPE_OF_CONTRACT, Agency
+from ivr.domain.oncall import local_date, window_at
+from ivr.domain.routing import Action
+from ivr.services.jobs import JobQueue
+from ivr.services.records import record_of
+from ivr.services.reference import ReferenceCache
+from ivr.services.staff import coverage_declared
+from ivr.services.trace import add_event, record_alert
+from ivr.settings import Settings
+
+UNREACHABLE_LIMIT = 2  # "more than 2 consecutive times": the manager is told at the 3rd
+
+
+@dataclass
+class Unreachable:
+    db: Database
+    settings: Settings
+    clock: Clock
+    reference: ReferenceCache
+    queue: JobQueue
+
+    def count(self, session: Session, call: CallRow, now: datetime) -> None:
+        """One "time" (§5.2): every line of the request was tried and nobody took it. At the
+        third in a row in one on-call period, and at every one after, the regional manager
+        on duty is called and texted the waiting requests."""
+        self._event(session, call, "line_unreachable", {})
+        session.flush()
+        period = self._period(call)
+        if period is None:
+            return
+        agency, start, end = period
+        requests = session.execute(
+            select(CallRow.id, CallRow.started_at, CallRow.reached)
+            .where(
+                CallRow.agency == agency.cia,
+                CallRow.action == Action.CALL_NOW.value,
+                CallRow.started_at >= start,
+                CallRow.started_at < end,
+            )
+            .order_by(CallRow.started_at, CallRow.id)
+        ).all()
+        counted = set(
+            session.scalars(
+                select(CallEventRow.call_id).where(
+                    CallEventRow.call_id.in_([r.id for r in requests]),
+                    CallEventRow.kind == "line_unreachable",
+                )
+            )
+        )
+        streak = followup.unreachable_streak(
+            [
+                followup.LineRequest(r.id, r.started_at, r.reached is not None, r.id in counted)
+                for r in requests
+            ]
+        )
+        if len(streak) <= UNREACHABLE_LIMIT:
+            return
+        times = {"times": len(streak)}
+        if coverage_declared(session, agency.cia, now):  # §6 NOTA: the technician warned us
+            self._event(session, call, "escalation_suspended", times)
+            return
+        self._event(session, call, "technician_unreachable", times)
+        self._escalate_unreachable(session, call, agency, streak, now)
+
+    def _period(self, call: CallRow) -> tuple[Agency, datetime, datetime] | None:
+        """The on-call period (window instance) a request fell in, by the directory in force."""
+        directory = self.reference.directory(self.db)
+        agency = directory.agencies.get(call.agency or "")
+        client = self.reference.client(self.db, call.client_id) if call.client_id else None
+        if agency is None or client is None:
+            return None
+        oncall_type = ONCALL_TYPE_OF_CONTRACT.get(
+            client.effective_contract(local_date(call.started_at))
+        )
+        if oncall_type is None:  # the contract changed since: no period to count in
+            return None
+        windows = directory.windows_for(agency.cia, oncall_type)
+        period = window_at(windows, call.started_at, agency.department)
+        return (agency, period.start, period.end) if period else None
+
+    def _escalate_unreachable(
+        self,
+        session: Session,
+        call: CallRow,
+        agency: Agency,
+        streak: list[followup.LineRequest],
+        now: datetime,
+    ) -> None:
+        directory = self.reference.directory(self.db)
+        managers = [s.mobile for s in directory.managers_on_duty(agency.region, now)]
+        national = self.settings.NATIONAL_DUTY_NUMBER
+        chain = tuple(dict.fromkeys([*managers, *filter(None, [national])]))
+        if not chain:
+            record_alert(session, now, "no_manager", f"agency {agency.cia}: nobody to escalate to")
+            return
+        purpose = f"unreachable-{call.id}"
+        count = str(len(streak))
+        line = followup.call_line(call.id, "manager", chain, now, purpose)
+        line.payload["unreachable"] = {"agency": agency.name, "count": count}
+        waiting = "; ".join(self._waiting_line(session, r.call_id) for r in streak)
+        values = {"agency": agency.name, "count": count, "requests": waiting}
+        texted = {"to": chain[0], "role": "unreachable", "values": values}
+        text = followup.Planned("sms", f"sms:{call.id}:{purpose}", now, texted)
+        for job in (line, text):
+            self.queue.schedule(session, job.kind, job.key, job.due_at, call.id, job.payload)
+
+    def _waiting_line(self, session: Session, call_id: int) -> str:
+        """One waiting request, as the manager's text message lists it."""
+        record = record_of(session, session.get_one(CallRow, call_id))
+        client = self.reference.client(self.db, record.call.client_id or "")
+        values = record.summary(client).values(spoken=False)
+        return f"réf. {call_id} {values['city']}, {values['fault']}, {values['phone']}"
+
+    def _event(self, session: Session, call: CallRow, kind: str, detail: dict[str, Any]) -> None:
+        add_event(session, self.clock.now(), call.id, kind, detail, step="dispatch", turn=call.turn)

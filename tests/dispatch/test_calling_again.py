@@ -1,0 +1,187 @@
+"""A client who calls again while their request is in progress (docs/call-flow.md, "A caller
+who calls again"), as whole calls with the dispatcher between them: they hear where it stands,
+and their choice acts on that request; one request, not two. Also the client's texts."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ivr.adapters.orm import CallRow, DialAttemptRow, JobRow
+from tests.calls.conftest import MANAGER_IDF, TECHNICIAN, identify, through_details
+from tests.calls.test_staff_calls import NOBODY, events, pins, unanswered_request
+from tests.dispatch.test_staff_dispatch import phone_of
+
+CLIENT = "+33611111111"  # a mobile
+
+
+def calls(db) -> list[CallRow]:
+    with db.snapshot() as session:
+        query = select(CallRow).where(CallRow.flow == "caller").order_by(CallRow.id)
+        return list(session.scalars(query))
+
+
+def jobs_of(db, call_id: int, kind: str) -> list[JobRow]:
+    with db.snapshot() as session:
+        query = select(JobRow).where(JobRow.call_id == call_id, JobRow.kind == kind)
+        return list(session.scalars(query.order_by(JobRow.id)))
+
+
+def dials_of(db, call_id: int) -> list[str]:
+    with db.snapshot() as session:
+        query = select(DialAttemptRow.number).where(DialAttemptRow.call_id == call_id)
+        return list(session.scalars(query.order_by(DialAttemptRow.id)))
+
+
+def next_morning_request(n) -> CallRow:
+    """Friday 19:30: a 7/7 client whose technician is called on Saturday at 08:00."""
+    call = phone_of(n, CLIENT)
+    identify(call, "10000001")
+    through_details(call)
+    call.hang_up()
+    n.run_worker()
+    [request] = calls(n.dispatcher.db)
+    return request
+
+
+def technician_reports_on_my_way(n) -> None:
+    tech = phone_of(n, TECHNICIAN)
+    tech.start()
+    tech.press("2468#")
+    assert "Syndic Résidence Les Pins" in tech.press("1")  # the request waiting
+    tech.press("3")  # what came of it
+    assert "C'est noté" in tech.press("4")  # on my way
+
+
+def test_on_the_way_the_client_calling_again_hears_it_and_nobody_is_called_again(
+    night, demo, clock, fake_twilio
+):
+    pins(demo, clock)
+    n = night()  # Tuesday 23:00, agency 0751 on call
+    unanswered_request(phone_of(n, CLIENT, NOBODY))
+    n.run_worker()
+    n.later(minutes=15)
+    technician_reports_on_my_way(n)
+    n.run_worker()
+    told = [m["Body"] for m in fake_twilio.messages if m["To"] == CLIENT]
+    [request] = calls(demo)
+    assert len(told) == 2 and f"demande n° {request.id}" in told[0]
+    assert "Nous n'avons pas encore pu joindre le technicien ; nous continuons." in told[0]
+    assert "vous a indiqué être en route" in told[1] and "STOP" in told[1]
+    placed = len(fake_twilio.calls)
+
+    n.later(minutes=20)
+    again = phone_of(n, CLIENT, NOBODY)
+    heard = again.start()
+    assert "Vous nous avez appelés à 23 heures." in heard
+    assert "a pris votre demande en charge à 23 heures 15 et vous a indiqué être en route" in heard
+    assert "ajouter un message à cette demande, tapez 1" in heard
+    heard = again.press("1")
+    assert "Votre message sera ajouté à votre demande" in heard and "signal sonore" in heard
+    again.leave_message(10)
+    assert again.ended
+    n.run_worker()
+
+    request, added = calls(demo)
+    assert added.request_id == request.id and added.action == "added"
+    assert dials_of(demo, added.id) == [] and len(fake_twilio.calls) == placed  # nobody woken
+    assert jobs_of(demo, added.id, "call_line") == jobs_of(demo, added.id, "sheet") == []
+    assert [e["choice"] for e in events(demo, "called_again")] == ["add", "add"]  # both traces
+    addition = [j for j in jobs_of(demo, request.id, "sheet") if j.payload.get("change")]
+    # The report came before the sheet went (the sheet says it); the call again follows it.
+    assert [j.payload["change"]["what"] for j in addition] == ["called_again"]
+
+
+def test_solved_the_request_is_closed_and_the_next_morning_call_cancelled(night, demo, fake_twilio):
+    n = night(at="2026-12-18T19:30")  # Friday evening
+    request = next_morning_request(n)
+    n.later(minutes=30)
+    again = phone_of(n, CLIENT)
+    heard = again.start()
+    assert "Vous nous avez appelés à 19 heures 30." in heard
+    assert "Le technicien sera prévenu demain samedi, à 8 heures." in heard
+    heard = again.press("2")
+    assert "votre demande est close" in heard and "Au revoir" in heard
+    assert again.ended
+    n.run_worker()
+    [line] = jobs_of(demo, request.id, "call_line")
+    assert line.status == "cancelled"
+    n.later(hours=13)  # Saturday 08:30
+    n.run_worker()
+    assert fake_twilio.calls == []
+    closing = [j.payload.get("change", {}).get("what") for j in jobs_of(demo, request.id, "sheet")]
+    assert closing == [None, "closed_by_caller"]  # the sheet, then what the client said
+    assert len(calls(demo)) == 2 and calls(demo)[1].request_id == request.id
+
+    # Closed: the next call is an ordinary one.
+    third = phone_of(n, CLIENT)
+    assert "Vous nous avez appelés" not in third.start()
+
+
+def test_calling_again_with_gas_the_danger_path_at_once(night, demo, fake_twilio):
+    n = night(at="2026-12-18T19:30")
+    request = next_morning_request(n)
+    n.later(minutes=40)
+    again = phone_of(n, CLIENT)
+    assert "Le technicien sera prévenu" in again.start()
+    assert "odeur de gaz, tapez 1" in again.press("9")
+    heard = again.press("1")  # gas
+    assert "ne touchez à aucun interrupteur" in heard
+    assert "Nous appelons le responsable d'astreinte" in heard  # the manager, at once
+    danger = calls(demo)[1]
+    assert danger.action == "escalate" and danger.danger == "gas"
+    assert danger.request_id is None  # a danger is a request of its own: its own sheets
+    assert danger.client_id == request.client_id  # known from the request: not asked again
+
+
+def test_nobody_reached_yet_the_lines_are_tried_again_and_the_third_time_raises_the_manager(
+    night, demo, fake_twilio
+):
+    n = night()
+    unanswered_request(phone_of(n, CLIENT, NOBODY))  # first time: every line tried
+    n.run_worker()
+    for minutes in (10, 10):
+        n.later(minutes=minutes)
+        again = phone_of(n, CLIENT, NOBODY)
+        heard = again.start()
+        assert "Nous n'avons pas encore pu joindre le technicien ; nous continuons." in heard
+        heard = again.press("1")
+        assert "Nous essayons de nouveau de joindre le technicien" in heard
+        assert "Laissez" in heard or "signal sonore" in heard  # nobody took it: a message
+        again.leave_message(8)
+        n.run_worker()
+    request, second, third = calls(demo)
+    assert second.request_id == third.request_id == request.id
+    assert second.action == third.action == "call_now"
+    assert len(dials_of(demo, third.id)) == 2  # both lines of the agency, at once
+    assert len(events(demo, "line_unreachable")) == 3
+    assert [e["times"] for e in events(demo, "technician_unreachable")] == [3]
+    assert MANAGER_IDF in [c["To"] for c in fake_twilio.calls]
+    # One request: the dispatcher calls its lines for it alone; the calls again plan none.
+    lines = [j for j in jobs_of(demo, third.id, "call_line") if j.payload["role"] == "technician"]
+    assert jobs_of(demo, second.id, "call_line") == lines == []
+    assert jobs_of(demo, second.id, "sheet") == jobs_of(demo, third.id, "sheet") == []
+
+
+def test_texts_go_to_mobiles_only_with_the_reference(night, demo, fake_twilio):
+    n = night()
+    landline = phone_of(n, "+33145678901", NOBODY)
+    unanswered_request(landline)
+    n.run_worker()
+    assert [m["To"] for m in fake_twilio.messages] == [TECHNICIAN]  # the client: a landline
+    n.later(minutes=5)
+    mobile = phone_of(n, "+33611223344", NOBODY)  # another request, from a mobile
+    identify(mobile, "10000002")
+    through_details(mobile)
+    mobile.hang_up()
+    n.run_worker()
+    [_, request] = calls(demo)
+    [confirmation] = [m for m in fake_twilio.messages if m["To"] == "+33611223344"]
+    assert f"demande n° {request.id}" in confirmation["Body"]
+    assert [e["to"] for e in events(demo, "caller_texted")] == ["+33611223344"]  # traced
+
+
+def test_texts_can_be_switched_off(night, demo, fake_twilio):
+    n = night(CALLER_TEXTS=False)
+    unanswered_request(phone_of(n, CLIENT, NOBODY))
+    n.run_worker()
+    assert [m["To"] for m in fake_twilio.messages] == [TECHNICIAN]

@@ -1,0 +1,89 @@
+"""A client who calls again while a request of theirs is in progress (docs/call-flow.md, "A
+caller who calls again"): where it stands, in one or two sentences from its trace; then add a
+message to it (its lines tried again at once if nobody took it yet), say the problem is
+solved, or make another request. Danger (9, or its words) leads to the danger path, as at
+every menu. A call that adds to a request is no request of its own: nobody who took it is
+woken again, and the agency gets a short addition to its sheet, not a second one."""
+
+from __future__ import annotations
+
+from ivr.domain.progress import Progress, progress_said
+from ivr.domain.routing import Action, Decision
+from voice_flows import keys
+from voice_flows.caller.common import CallerFacts, CallerState, CallerStep
+from voice_flows.engine import Entered, Event, Go, Move, Note, choice, stray
+from voice_flows.instructions import Ask, Say
+
+
+def offer(state: CallerState, progress: Progress | None) -> Go | None:
+    """On to where the request stands, when there is one the caller was not told of yet."""
+    if progress is None or state.offered is not None:
+        return None
+    state.offered = progress.request_id
+    state.client_id = state.client_id or progress.client_id
+    return Go("in_progress", notes=(Note("request_in_progress", {"request": progress.request_id}),))
+
+
+def _in_progress(state: CallerState, facts: CallerFacts) -> Entered:
+    progress = facts.progress(state.offered) if state.offered else None
+    if progress is None:  # closed meanwhile: an ordinary call
+        return Go("identified" if state.client_id else "identify")
+    said = tuple(Say(name, values) for name, values in progress_said(progress, facts.now))
+    return (Ask("in_progress", (*said, Say("again_menu"))),)
+
+
+def _chosen(state: CallerState, event: Event, facts: CallerFacts) -> Move:
+    picked = choice(
+        event, {keys.ADD_TO_REQUEST: "add", keys.REQUEST_SOLVED: "solved", keys.NEW_REQUEST: "new"}
+    )
+    if picked is None:
+        return stray()
+    if picked == "new":
+        noted = Note("new_request", {"besides": state.offered})
+        return Go("confirm_details" if state.client_id else "identify", notes=(noted,))
+    progress = facts.progress(state.offered) if state.offered else None
+    if progress is None:
+        return Go("identified" if state.client_id else "identify")
+    if picked == "solved":
+        return _added(state, progress, "solved", Go("goodbye", (Say("again_closed"),)))
+    return _add(state, facts, progress)
+
+
+def _add(state: CallerState, facts: CallerFacts, progress: Progress) -> Go:
+    """A message for the request; nobody took it though the technician was to be called at
+    once: the lines are tried again now (each try counts toward §5.2, as any call's)."""
+    if progress.lines_to_try:
+        decision = facts.decide(state.client(facts), False, None)
+        if decision.action is Action.CALL_NOW and decision.call_numbers:
+            then = state.decided(decision, Go("dial", (Say("again_trying"),)))
+            return _added(state, progress, "add", then, decided=False)
+    return _added(state, progress, "add", Go("leave_message", (Say("again_message"),)))
+
+
+def _given_up(state: CallerState, facts: CallerFacts) -> Go:
+    """A caller who chooses nothing: kept on their request, which is the safer way (its
+    lines tried again if nobody took it)."""
+    progress = facts.progress(state.offered) if state.offered else None
+    if progress is None:
+        return Go("identified" if state.client_id else "identify")
+    return _add(state, facts, progress)
+
+
+def _added(
+    state: CallerState, progress: Progress, how: str, then: Go, *, decided: bool = True
+) -> Go:
+    """This call adds to the request (`how`: a message, or solved): what it knows of it is
+    the request's, so that the announcement and the sheet say the same."""
+    state.request_id = progress.request_id
+    state.fault = state.fault or progress.fault
+    state.callback = state.callback or progress.callback
+    noted = Note("called_again", {"request": progress.request_id, "choice": how})
+    if decided:
+        reason = f"Ajout à la demande n° {progress.request_id} en cours : personne n'est rappelé."
+        then = state.decided(Decision(Action.ADDED, None, (), (), reason), then)
+    return Go(then.step, then.says, (noted, *then.notes))
+
+
+STEPS: tuple[CallerStep, ...] = (
+    CallerStep("in_progress", _in_progress, _chosen, give_up=_given_up),
+)
