@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ivr.adapters.db import Database
@@ -208,9 +208,10 @@ def alerts(db: Database, clock: Clock, directory: Directory, region: str) -> lis
     agencies = [cia for cia, a in directory.agencies.items() if a.region == region]
     since = clock.now() - WAITING_SINCE
     with db.snapshot() as session:
-        unreachable = select(CallEventRow.call_id).where(
-            CallEventRow.kind == "technician_unreachable"
-        )
+        raised = select(CallEventRow.call_id).where(CallEventRow.kind == "technician_unreachable")
+        # Raised on a client's call again: the alert is about the request it added to.
+        call = aliased(CallRow)
+        unreachable = select(func.coalesce(call.request_id, call.id)).where(call.id.in_(raised))
         acknowledged = select(CallEventRow.call_id).where(CallEventRow.kind == "staff_outcome")
         rows = session.scalars(
             select(CallRow)

@@ -116,7 +116,9 @@ class Unreachable:
         count = str(len(streak))
         line = followup.call_line(call.id, "manager", chain, now, purpose)
         line.payload["unreachable"] = {"agency": agency.name, "count": count}
-        waiting = "; ".join(self._waiting_line(session, r.call_id) for r in streak)
+        # A client who called again counts each time, but is one waiting request.
+        requests = dict.fromkeys(_request_of(session, r.call_id) for r in streak)
+        waiting = "; ".join(self._waiting_line(session, request) for request in requests)
         values = {"agency": agency.name, "count": count, "requests": waiting}
         texted = {"to": chain[0], "role": "unreachable", "values": values}
         text = followup.Planned("sms", f"sms:{call.id}:{purpose}", now, texted)
@@ -132,3 +134,8 @@ class Unreachable:
 
     def _event(self, session: Session, call: CallRow, kind: str, detail: dict[str, Any]) -> None:
         add_event(session, self.clock.now(), call.id, kind, detail, step="dispatch", turn=call.turn)
+
+
+def _request_of(session: Session, call_id: int) -> int:
+    """The request a call is: its own, or the one it added to."""
+    return session.get_one(CallRow, call_id).request_id or call_id

@@ -7,6 +7,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from ivr.adapters.orm import CallRow, DialAttemptRow, JobRow
+from ivr.services.reference import ReferenceCache
+from ivr.services.staff import set_pin
 from tests.calls.conftest import MANAGER_IDF, TECHNICIAN, identify, through_details
 from tests.calls.test_staff_calls import NOBODY, events, pins, unanswered_request
 from tests.dispatch.test_staff_dispatch import phone_of
@@ -156,6 +158,9 @@ def test_nobody_reached_yet_the_lines_are_tried_again_and_the_third_time_raises_
     assert len(events(demo, "line_unreachable")) == 3
     assert [e["times"] for e in events(demo, "technician_unreachable")] == [3]
     assert MANAGER_IDF in [c["To"] for c in fake_twilio.calls]
+    [told] = [m["Body"] for m in fake_twilio.messages if m["To"] == MANAGER_IDF]
+    assert "injoignable 3 fois de suite" in told and told.count("réf.") == 1  # one request
+    assert f"réf. {request.id} Paris" in told
     # One request: the dispatcher calls its lines for it alone; the calls again plan none.
     lines = [j for j in jobs_of(demo, third.id, "call_line") if j.payload["role"] == "technician"]
     assert jobs_of(demo, second.id, "call_line") == lines == []
@@ -185,3 +190,36 @@ def test_texts_can_be_switched_off(night, demo, fake_twilio):
     unanswered_request(phone_of(n, CLIENT, NOBODY))
     n.run_worker()
     assert [m["To"] for m in fake_twilio.messages] == [TECHNICIAN]
+
+
+def test_the_manager_hears_the_request_raised_on_a_call_again_and_acknowledges_it(
+    night, demo, clock, fake_twilio
+):
+    """The third time came on the client's call again: the manager's alert is the request,
+    and taking it in hand clears it."""
+    pins(demo, clock)
+    set_pin(demo, clock, ReferenceCache().directory(demo), MANAGER_IDF, "8642", "test")
+    n = night()
+    unanswered_request(phone_of(n, CLIENT, NOBODY))
+    n.run_worker()
+    for _ in range(2):
+        n.later(minutes=10)
+        again = phone_of(n, CLIENT, NOBODY)
+        again.start()
+        again.press("1")
+        again.leave_message(8)
+        n.run_worker()
+    [request] = [c for c in calls(demo) if c.request_id is None]
+    manager = phone_of(n, MANAGER_IDF)
+    manager.start()
+    manager.press("8642#")
+    heard = manager.press("1")  # the alerts
+    assert "technicien injoignable" in heard and heard.count("Syndic Résidence Les Pins") == 1
+    manager.press("2")  # taken in hand
+    assert [e["by"] for e in events(demo, "staff_outcome")] == [MANAGER_IDF]
+    with demo.snapshot() as session:
+        assert session.get(CallRow, request.id).reached == MANAGER_IDF
+    manager = phone_of(n, MANAGER_IDF)
+    manager.start()
+    manager.press("8642#")
+    assert "Syndic Résidence Les Pins" not in manager.press("1")  # acknowledged: no more
