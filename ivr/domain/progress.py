@@ -49,6 +49,8 @@ class Progress:
 TAKEN_ON_CALL_AGAIN = "taken on a call again"
 SOLVED_BY_CLIENT = "solved, said the client"
 
+CLOSED_BY_CLIENT = "closed_by_caller"  # the event of a request its client said is solved
+
 # Outcomes after which a request is over for its client: nothing is coming.
 CLOSING = (RequestOutcome.SOLVED, RequestOutcome.NOT_OURS)
 
@@ -73,9 +75,9 @@ def where_it_stands(progress: Progress, now: datetime) -> Said:
     if progress.action == Action.CALL_NOW.value:
         return ("progress_trying", {}) if progress.still_trying else ("progress_unreached", {})
     if progress.action == Action.CALL_NEXT_MORNING.value and progress.call_at is not None:
-        return "progress_next_morning", {"when": when_said(progress.call_at, now)}
-    if progress.action == Action.ESCALATE.value:
-        return "progress_manager", {}
+        if progress.call_at > now:
+            return "progress_next_morning", {"when": when_said(progress.call_at, now)}
+        return ("progress_trying", {}) if progress.still_trying else ("progress_unreached", {})
     return "progress_agency", {}
 
 

@@ -65,6 +65,7 @@ CALL_OUTCOMES = {
 }
 # What a client who called again about their request in progress chose (`called_again`).
 CALLED_AGAIN = {"add": "message ajouté", "solved": "problème réglé, demande close"}
+_CHOSEN = {"add": "complément à la demande", "solved": "problème réglé, demande close"}
 IMPORT_KINDS = {"clients": "fichier clients", "directory": "annuaire"}
 IMPORT_STATES = {
     "running": "en cours",
@@ -259,8 +260,9 @@ def _decision(detail: Mapping[str, Any], name: Name) -> str:
 
 
 def _called_again(detail: Mapping[str, Any], name: Name) -> str:
-    """On the request: the call that added to it; on that call: the request it added to."""
-    said = CALLED_AGAIN.get(detail.get("choice", ""), "sans choix")
+    """On the request: the call that added to it; on that call: the request it added to. Said
+    at the key: what the call then did is on its own trace (its message, its dials)."""
+    said = _CHOSEN.get(detail.get("choice", ""), "sans choix")
     if "call" in detail:
         return f"Le client a rappelé (appel n° {detail['call']}) : {said}."
     return f"Ajout à la demande n° {detail.get('request', '?')} en cours : {said}."

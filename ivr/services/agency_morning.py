@@ -20,6 +20,7 @@ from ivr.adapters.orm import CallEventRow, CallRow
 from ivr.clock import Clock
 from ivr.domain.model import Client
 from ivr.domain.outcomes import RequestOutcome
+from ivr.domain.progress import CLOSED_BY_CLIENT
 from ivr.domain.trace_words import ACTIONS, Name, label
 from ivr.domain.triage import Danger
 from ivr.services.accounts import Account
@@ -137,14 +138,14 @@ def _outcomes(session: Session, ids: Iterable[int]) -> dict[int, str]:
         select(CallEventRow.call_id, CallEventRow.kind, CallEventRow.detail)
         .where(
             CallEventRow.call_id.in_(ids),
-            CallEventRow.kind.in_(("staff_outcome", "closed_by_caller")),
+            CallEventRow.kind.in_(("staff_outcome", CLOSED_BY_CLIENT)),
         )
         .order_by(CallEventRow.id)
     )
     said: dict[int, str] = {}
     solved: set[int] = set()
     for call_id, kind, detail in rows:
-        if kind == "closed_by_caller":
+        if kind == CLOSED_BY_CLIENT:
             solved.add(call_id)
             continue
         words = detail.get("label") or label(RequestOutcome, detail.get("outcome"))

@@ -15,8 +15,15 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ivr.adapters.orm import CallEventRow, CallRow, DialAttemptRow, JobRow
+from ivr.domain import followup
 from ivr.domain.outcomes import RequestOutcome
-from ivr.domain.progress import CLOSING, SOLVED_BY_CLIENT, TAKEN_ON_CALL_AGAIN, Progress
+from ivr.domain.progress import (
+    CLOSED_BY_CLIENT,
+    CLOSING,
+    SOLVED_BY_CLIENT,
+    TAKEN_ON_CALL_AGAIN,
+    Progress,
+)
 from ivr.domain.routing import Action
 from ivr.services.jobs import JobQueue
 from ivr.services.records import record_of
@@ -32,7 +39,6 @@ FOLLOWED = (
     Action.FAX_ONLY.value,
     Action.NOT_COVERED.value,
 )
-_CLOSED_BY = "closed_by_caller"  # the event of a request its client said is solved
 
 
 def request_in_progress(
@@ -55,8 +61,7 @@ def request_in_progress(
             or_(*whose),
         )
         .order_by(CallRow.started_at.desc(), CallRow.id.desc())
-        .limit(3)
-    ).all()
+    ).all()  # a day of one client's requests: a few
     return next(filter(None, (progress_of(session, c) for c in candidates)), None)
 
 
@@ -69,16 +74,17 @@ def progress_of(session: Session, request_id: int) -> Progress | None:
         select(CallEventRow.kind, CallEventRow.at, CallEventRow.detail)
         .where(
             CallEventRow.call_id == request_id,
-            CallEventRow.kind.in_(("staff_outcome", "line_reached", _CLOSED_BY)),
+            CallEventRow.kind.in_(("staff_outcome", "line_reached", CLOSED_BY_CLIENT)),
         )
         .order_by(CallEventRow.id)
     ).all()
     reports = [e for e in events if e.kind == "staff_outcome"]
     outcome = RequestOutcome(reports[-1].detail["outcome"]) if reports else None
-    if outcome in CLOSING or any(e.kind == _CLOSED_BY for e in events):
+    if outcome in CLOSING or any(e.kind == CLOSED_BY_CLIENT for e in events):
         return None
     record = record_of(session, call)
     call_at = record.decision.get("call_at")
+    took = [e.at for e in events]  # reached, or an outcome reported
     return Progress(
         request_id=call.id,
         called_at=call.started_at,
@@ -86,7 +92,7 @@ def progress_of(session: Session, request_id: int) -> Progress | None:
         client_id=call.client_id,
         fault=record.state.fault,
         callback=record.callback,
-        taken_at=_taken_at(session, request_id, [e.at for e in events if e.kind != _CLOSED_BY]),
+        taken_at=_taken_at(session, request_id, took),
         outcome=outcome,
         slot=reports[-1].detail.get("slot") if reports else None,
         call_at=datetime.fromisoformat(call_at) if call_at else None,
@@ -115,6 +121,7 @@ def _lines_to_call(session: Session, request_id: int) -> bool:
         .where(
             JobRow.call_id == request_id,
             JobRow.kind == "call_line",
+            JobRow.payload["role"].as_string() == "technician",  # not a manager told of it
             JobRow.status.in_(("pending", "running", "waiting")),
         )
         .limit(1)
@@ -138,20 +145,30 @@ def called_again(
     cancelled = queue.cancel(session, request_id, ("call_line",), SOLVED_BY_CLIENT)
     queue.cancel(session, request_id, ("sms",), SOLVED_BY_CLIENT)
     closed = {"call": call_id, "cancelled": cancelled}  # the calls planned for it, cancelled
-    event = add_event(session, now, request_id, _CLOSED_BY, closed, step="in_progress")
-    change = {"what": _CLOSED_BY, "call": call_id, "at": now.isoformat()}
+    event = add_event(session, now, request_id, CLOSED_BY_CLIENT, closed, step="in_progress")
+    change = {"what": CLOSED_BY_CLIENT, "call": call_id, "at": now.isoformat()}
     plan_follow_up(session, queue, request_id, f"followup:{request_id}:{event}", change)
     if request.followed_up_at is not None:  # a sheet waiting for the outcome goes now
         faxes = record_of(session, request).decision.get("fax_numbers", ())
         plan_sheets(session, queue, request_id, faxes, now)
 
 
-def plan_addition(session: Session, queue: JobQueue, call: CallRow) -> list[Any]:
+def plan_addition(
+    session: Session, queue: JobQueue, call: CallRow, retry_at: datetime
+) -> list[Any]:
     """Once a call that added to a request has ended: someone it was put through to took the
-    request (nobody is called for it any more, and the agency's sheet goes or says so); the
-    agency's sheet, already gone, is followed by a short addition. No job of its own."""
+    request (nobody is called for it any more, and the agency's sheet goes or says so); nobody
+    took it, and the dispatcher had no line left to call for it: a new round at `retry_at`
+    (the client was told « nous continuons »); the agency's sheet, already gone, is followed
+    by a short addition. No job of its own."""
     request = session.get_one(CallRow, call.request_id)
     now = queue.clock.now()
+    tried = call.action == Action.CALL_NOW.value
+    if tried and call.reached is None and not _lines_to_call(session, request.id):
+        numbers = tuple(record_of(session, call).decision.get("call_numbers", ()))
+        line = followup.call_line(request.id, "technician", numbers, retry_at, f"again-{call.id}")
+        if numbers:
+            queue.schedule(session, line.kind, line.key, line.due_at, request.id, line.payload)
     how = session.scalar(
         select(CallEventRow.detail["choice"].as_string()).where(
             CallEventRow.call_id == call.id, CallEventRow.kind == "called_again"

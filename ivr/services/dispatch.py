@@ -7,7 +7,8 @@ same transaction that marks it planned, so each is planned once. The worker then
   the dispatcher's call flow (`voice_flows.dispatch_call`, answered by `services.callee`).
   Twilio posts how the call went to `line_outcome`: not reached, the next line is tried, then
   the chain again later; a third unreachable time in an on-call period raises the manager.
-- `sms`: the summary by text message.
+- `sms`: the summary by text message to a technician or a manager; the client's
+  confirmation and news (`ivr.services.caller_texts`).
 - `sheet`: the summary sheet (`ivr.services.sheets`).
 
 Every job writes the provider's reference the moment the provider accepted the work, and
@@ -142,7 +143,8 @@ class Dispatcher:
             if self.settings.CALLER_TEXTS and call.action in calling_again.FOLLOWED:
                 caller_texts.plan_confirmation(session, self.queue, call, now)
         else:  # it added to a request in progress: what it changed, on that request
-            jobs = calling_again.plan_addition(session, self.queue, call)
+            retry_at = now + timedelta(minutes=self.settings.DISPATCH_RETRY_MINUTES)
+            jobs = calling_again.plan_addition(session, self.queue, call, retry_at)
         metrics.count_call(call.action, call.danger is not None)
         if call.action == Action.ESCALATE.value and not any(j.kind == "sms" for j in jobs):
             record_alert(session, now, "nobody_to_escalate_to", f"call {call.sid}: danger, nobody")
@@ -328,7 +330,7 @@ class Dispatcher:
 
     def sms(self, job: Job) -> JobOutcome:
         if job.provider_ref is not None:
-            return Done("sent")  # sent before the worker stopped
+            return self._sent(job)  # sent before the worker stopped
         call = self._call_of(job)
         rest, caller_id = self._rest()
         to = job.payload["to"]
@@ -336,10 +338,10 @@ class Dispatcher:
         if since is not None and self._unheld(
             job, lambda: rest.find_messages(to, caller_id, since)
         ):
-            return Done("sent")  # sent before, by a run that stopped before recording it
+            return self._sent(job)  # sent before, by a run that stopped before recording it
         with self.db.snapshot() as session:
-            if caller_texts.opted_out(session, to):
-                return Done("opted_out")  # the client answered STOP meanwhile
+            if job.payload["role"] == "caller" and not self._may_text_client(session, to):
+                return Done("opted_out")  # the client answered STOP meanwhile, or texts off
             values = job.payload.get("values") or self._summary(record_of(session, call))
         body = self._text(job, values)
         self.queue.note(job, sending_since=self.clock.now().isoformat())
@@ -351,11 +353,26 @@ class Dispatcher:
                 self.queue.note(job, sending_since=None)
             raise
         self.queue.record_ref(job, sent)
-        if job.payload["role"] == "caller":  # on the request's trace, as the client reads it
-            with self.db.session() as session:
-                texted = {"to": to, "text": body, "job": job.id}
-                self._event(session, session.get_one(CallRow, call.id), "caller_texted", texted)
+        return self._sent(job, body)
+
+    def _sent(self, job: Job, body: str | None = None) -> JobOutcome:
+        """A text sent: the client's is on the request's trace, as they read it (once, also
+        when a run that sent it stopped before writing it)."""
+        if job.payload["role"] != "caller" or job.call_id is None:
+            return Done("sent")
+        texted = {"to": job.payload["to"], "text": body or self._text(job, {}), "job": job.id}
+        with self.db.session() as session:
+            traced = session.scalars(
+                select(CallEventRow.detail).where(
+                    CallEventRow.call_id == job.call_id, CallEventRow.kind == "caller_texted"
+                )
+            )
+            if all(detail.get("job") != job.id for detail in traced):
+                self._event(session, session.get_one(CallRow, job.call_id), "caller_texted", texted)
         return Done("sent")
+
+    def _may_text_client(self, session: Session, to: str) -> bool:
+        return self.settings.CALLER_TEXTS and not caller_texts.opted_out(session, to)
 
     def _text(self, job: Job, values: dict[str, str]) -> str:
         """A text's words: the staff's summary; the client's, where their request stands."""
@@ -395,7 +412,8 @@ def _told_on_a_sheet(payload: dict[str, Any]) -> bool:
     """A chain whose outcome the agency learns on a follow-up sheet: the morning's call, a
     danger's manager called again (their sheets went at once). Not the manager told of an
     unreachable technician: that is about the agency's line, not this request."""
-    return payload["purpose"] in ("next_morning", "danger")
+    purpose = str(payload["purpose"])  # a new round after a client's call again: "again-12"
+    return purpose in ("next_morning", "danger") or purpose.startswith("again-")
 
 
 def _counted(session: Session, call: CallRow) -> bool:

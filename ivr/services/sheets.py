@@ -38,6 +38,7 @@ from ivr.domain import followup
 from ivr.domain.local_time import in_paris
 from ivr.domain.outcomes import RequestOutcome
 from ivr.domain.phones import digit_pairs
+from ivr.domain.progress import CLOSED_BY_CLIENT
 from ivr.domain.routing import Action
 from ivr.domain.summary import equipment_words
 from ivr.domain.triage import Danger, Fault
@@ -255,8 +256,8 @@ class Sheets:
             else "client non identifié"
         )
         at = datetime.fromisoformat(change["at"])
-        if change["what"] in ("called_again", "closed_by_caller"):
-            choice = "solved" if change["what"] == "closed_by_caller" else "add"
+        if change["what"] in ("called_again", CLOSED_BY_CLIENT):
+            choice = "solved" if change["what"] == CLOSED_BY_CLIENT else "add"
             with self.db.snapshot() as session:
                 said = self._again(session, change["call"], choice, in_paris(at).date())
         else:
@@ -284,7 +285,7 @@ class Sheets:
             closings = session.scalars(
                 select(CallEventRow.detail).where(
                     CallEventRow.call_id == call.request_id,
-                    CallEventRow.kind == "closed_by_caller",
+                    CallEventRow.kind == CLOSED_BY_CLIENT,
                 )
             )
             cancelled = any(d.get("call") == call_id and d.get("cancelled") for d in closings)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -17,6 +17,7 @@ from ivr.adapters.orm import CallEventRow, CallRow, CoverageRow, RecordingRow, S
 from ivr.clock import Clock
 from ivr.domain.model import Directory
 from ivr.domain.outcomes import Report
+from ivr.domain.progress import CLOSED_BY_CLIENT
 from ivr.services import caller_texts
 from ivr.services.jobs import JobQueue
 from ivr.services.records import record_of
@@ -125,6 +126,7 @@ def waiting_requests(db: Database, clock: Clock, agency: str) -> list[Waiting]:
             .where(
                 CallRow.agency == agency,
                 CallRow.request_id.is_(None),  # a call again is heard with its request
+                CallRow.id.not_in(_closed_by_client()),
                 CallRow.ended_at.is_not(None),
                 CallRow.reached.is_(None),
                 CallRow.processed_at.is_(None),
@@ -135,6 +137,10 @@ def waiting_requests(db: Database, clock: Clock, agency: str) -> list[Waiting]:
             .limit(9)
         ).all()
         return _waiting(session, rows)
+
+
+def _closed_by_client() -> Select[Any]:
+    return select(CallEventRow.call_id).where(CallEventRow.kind == CLOSED_BY_CLIENT)
 
 
 def request_of(db: Database, call_id: int) -> Waiting | None:
@@ -212,7 +218,10 @@ def alerts(db: Database, clock: Clock, directory: Directory, region: str) -> lis
         # Raised on a client's call again: the alert is about the request it added to.
         call = aliased(CallRow)
         unreachable = select(func.coalesce(call.request_id, call.id)).where(call.id.in_(raised))
-        acknowledged = select(CallEventRow.call_id).where(CallEventRow.kind == "staff_outcome")
+        # Taken in hand, or closed by the client: nothing more to do for it.
+        acknowledged = select(CallEventRow.call_id).where(
+            CallEventRow.kind.in_(("staff_outcome", CLOSED_BY_CLIENT))
+        )
         rows = session.scalars(
             select(CallRow)
             .where(

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
 
 from ivr.adapters.db import Database
 from ivr.adapters.orm import CallEventRow, CallRow
@@ -48,8 +48,11 @@ class Unreachable:
         if period is None:
             return
         agency, start, end = period
+        request = aliased(CallRow)  # a call again is reached when its request is
+        reached = func.coalesce(CallRow.reached, request.reached)
         requests = session.execute(
-            select(CallRow.id, CallRow.started_at, CallRow.reached)
+            select(CallRow.id, CallRow.started_at, reached.label("reached"))
+            .outerjoin(request, request.id == CallRow.request_id)
             .where(
                 CallRow.agency == agency.cia,
                 CallRow.action == Action.CALL_NOW.value,
@@ -114,7 +117,9 @@ class Unreachable:
             return
         purpose = f"unreachable-{call.id}"
         count = str(len(streak))
-        line = followup.call_line(call.id, "manager", chain, now, purpose)
+        # For the request (a call again's is the one it added to): taking it cancels them.
+        request_id = _request_of(session, call.id)
+        line = followup.call_line(request_id, "manager", chain, now, purpose)
         line.payload["unreachable"] = {"agency": agency.name, "count": count}
         # A client who called again counts each time, but is one waiting request.
         requests = dict.fromkeys(_request_of(session, r.call_id) for r in streak)
@@ -123,7 +128,7 @@ class Unreachable:
         texted = {"to": chain[0], "role": "unreachable", "values": values}
         text = followup.Planned("sms", f"sms:{call.id}:{purpose}", now, texted)
         for job in (line, text):
-            self.queue.schedule(session, job.kind, job.key, job.due_at, call.id, job.payload)
+            self.queue.schedule(session, job.kind, job.key, job.due_at, request_id, job.payload)
 
     def _waiting_line(self, session: Session, call_id: int) -> str:
         """One waiting request, as the manager's text message lists it."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from ivr.adapters.orm import CallRow, DialAttemptRow, JobRow
+from ivr.services import caller_texts
 from ivr.services.reference import ReferenceCache
 from ivr.services.staff import set_pin
 from tests.calls.conftest import MANAGER_IDF, TECHNICIAN, identify, through_details
@@ -217,9 +218,64 @@ def test_the_manager_hears_the_request_raised_on_a_call_again_and_acknowledges_i
     assert "technicien injoignable" in heard and heard.count("Syndic Résidence Les Pins") == 1
     manager.press("2")  # taken in hand
     assert [e["by"] for e in events(demo, "staff_outcome")] == [MANAGER_IDF]
+    to_manager = [
+        j for j in jobs_of(demo, request.id, "call_line") if j.payload["role"] == "manager"
+    ]
+    assert to_manager and {j.status for j in to_manager} <= {"cancelled", "done"}  # no round more
     with demo.snapshot() as session:
         assert session.get(CallRow, request.id).reached == MANAGER_IDF
     manager = phone_of(n, MANAGER_IDF)
     manager.start()
     manager.press("8642#")
     assert "Syndic Résidence Les Pins" not in manager.press("1")  # acknowledged: no more
+
+
+def test_a_stop_from_a_technicians_phone_stops_no_staff_text(night, demo, clock, fake_twilio):
+    """STOP is the client's: the staff are texted what they need, whatever their phone said."""
+    caller_texts.stop(demo, TECHNICIAN, clock.now())
+    n = night()
+    unanswered_request(phone_of(n, CLIENT, NOBODY))
+    n.run_worker()
+    assert sorted(m["To"] for m in fake_twilio.messages) == [CLIENT, TECHNICIAN]
+
+
+def test_a_request_the_client_closed_is_no_longer_waiting_for_the_technician(
+    night, demo, clock, fake_twilio
+):
+    pins(demo, clock)
+    n = night()
+    unanswered_request(phone_of(n, CLIENT, NOBODY))
+    n.run_worker()
+    n.later(minutes=10)
+    again = phone_of(n, CLIENT, NOBODY)
+    again.start()
+    assert "votre demande est close" in again.press("2")
+    tech = phone_of(n, TECHNICIAN)
+    tech.start()
+    assert "Syndic Résidence Les Pins" not in tech.press("2468#") + tech.press("1")
+    [request, _] = calls(demo)
+    assert {j.status for j in jobs_of(demo, request.id, "call_line")} == {"cancelled"}
+
+
+def test_nobody_left_to_call_the_client_calling_again_gets_a_new_round(night, demo, fake_twilio):
+    """The dispatcher's rounds were over (the agency has the sheet): the lines tried again
+    while the client waits, in vain, and the client told « nous continuons »: so it does."""
+    n = night(DISPATCH_ROUNDS=1)
+    unanswered_request(phone_of(n, CLIENT, NOBODY))
+    n.run_worker()
+    for _ in range(2):  # the technician's line, then the backup line: no answer
+        [line] = [j for j in jobs_of(demo, calls(demo)[0].id, "call_line") if j.status == "waiting"]
+        n.twilio_posts(f"/twilio/outbound/status?job={line.id}", CallStatus="no-answer")
+        n.run_worker()
+    placed = len(fake_twilio.calls)
+    n.later(minutes=30)
+    again = phone_of(n, CLIENT, NOBODY)
+    heard = again.start()
+    assert "Nous n'avons pas pu joindre le technicien ; votre agence a reçu votre demande." in heard
+    assert "Nous essayons de nouveau" in again.press("1")
+    again.leave_message(5)
+    n.run_worker()
+    assert len(fake_twilio.calls) == placed  # not at once: the lines were just tried
+    n.later(minutes=10)
+    n.run_worker()
+    assert fake_twilio.calls[-1]["To"] == TECHNICIAN and len(fake_twilio.calls) == placed + 1

@@ -48,6 +48,10 @@ def test_a_request_of_yesterday_evening_is_said_so():
             {"action": "call_next_morning", "call_at": datetime(2026, 12, 19, 7, tzinfo=UTC)},
             ("progress_next_morning", {"when": "demain samedi, à 8 heures"}),
         ),
+        (  # 8 o'clock has passed: the morning's call is being made, or was
+            {"action": "call_next_morning", "call_at": CALLED, "still_trying": True},
+            ("progress_trying", {}),
+        ),
         ({"action": "fax_only"}, ("progress_agency", {})),
         ({"action": "not_covered"}, ("progress_agency", {})),
     ],

@@ -95,7 +95,7 @@ def test_a_message_added_then_solved_is_shown_with_its_request(night, demo, cloc
     page = read(office.get(f"/calls/{request.id}"))
     assert "Le client a rappelé à 20 h 00 : message ajouté (15 s)" in page
     assert f"/recordings/{message_of(demo, added.id)}/audio" in page
-    assert f"Le client a rappelé (appel n° {added.id}) : message ajouté." in page
+    assert f"Le client a rappelé (appel n° {added.id}) : complément à la demande." in page
     texted = (
         f"SMS au client (06 11 11 11 11) : « Service d'urgence chauffage, demande n° {request.id}"
     )
@@ -105,7 +105,7 @@ def test_a_message_added_then_solved_is_shown_with_its_request(night, demo, cloc
     its_page = read(office.get(f"/calls/{added.id}"))
     assert f'rappel de la <a href="/calls/{request.id}">demande n° {request.id}</a>' in its_page
     assert f"Informé de sa demande en cours n° {request.id}." in its_page
-    assert f"Ajout à la demande n° {request.id} en cours : message ajouté." in its_page
+    assert f"Ajout à la demande n° {request.id} en cours : complément à la demande." in its_page
     assert "Ajout à une demande en cours" in its_page  # its decision
     assert f"/calls/{added.id}/sheet.pdf" not in its_page  # the sheet is the request's
     assert not any(code in its_page for code in CODES)
