@@ -31,7 +31,10 @@ replaying whole calls, one request after the other, signed as Twilio signs them
 1 (ask_fault), nothing (ask_description); each `<Dial>` (one for each
 technician of the on-call window: two) is answered DialCallStatus=no-answer until the flow offers
 a `<Record>`, answered RecordingDuration=0; the flow then says goodbye and hangs up; last, a
-status callback CallStatus=completed, SequenceNumber=0. Every answer is checked: 200 and a
+status callback CallStatus=completed, SequenceNumber=0. The same client calling again on
+every call, each call after its connection's first is told of the request in progress (by
+its number, before identify): it answers 3, another request, and goes on at confirm_details.
+Every answer is checked: 200 and a
 TwiML `<Response>` (204 for the status callback) on the expected step. The bare app gets
 the same requests, with the same bodies and signatures, posted to `/`.
 
@@ -86,6 +89,8 @@ ANSWERS = (
     ("ask_fault", "1"),
     ("ask_description", ""),
 )
+# Told of their request in progress (the same client calls again, and again): another one.
+KEYS = {**dict(ANSWERS), "in_progress": "3"}
 MAX_DIALS = 5  # the on-call window of agency 0751 has two technicians: two dials
 CALLER = "+33639989{:03d}"  # fiction numbers (ARCEP) that no demo client has
 IVR_NUMBER = "+33199000000"
@@ -363,16 +368,33 @@ class Client:
             raise CallFailed(f"{where}: expected <{verb}> to {step}, got {text[:300]!r}")
         return html.unescape(found.group(2))
 
+    def _question(self, text: str, asked: int) -> str | None:
+        """The step of the question the answer asks, None when it asks none (a dial): the
+        bare app is asked the caller's questions in order."""
+        if self.bare:
+            return ANSWERS[asked][0] if asked < len(ANSWERS) else None
+        found = ACTION.search(text)
+        named = STEP.search(html.unescape(found.group(2))) if found else None
+        if found is None or found.group(1) != "Gather" or named is None:
+            return None
+        if named.group(1) not in KEYS:
+            self.tally.flow_errors += 1
+            raise CallFailed(f"asked {named.group(1)}, which the caller cannot answer")
+        return named.group(1)
+
     def call(self) -> None:
         sid = "CA" + uuid.uuid4().hex
         common = _caller_params(sid, self.caller)
         url = f"{self.base_url}/twilio/voice"
         status, text = self.post(url, {**common, "CallStatus": "ringing"})
         where = "voice"
-        for step, digits in ANSWERS:
+        for asked in range(len(ANSWERS) + 1):  # the questions; told of a request, one more
             self._twiml(status, text, where)
+            step = self._question(text, asked)
+            if step is None:
+                break
             url = self._next(text, "Gather", step, where)
-            gathered = {"Digits": digits, "FinishedOnKey": "", "msg": "Gather End"}
+            gathered = {"Digits": KEYS[step], "FinishedOnKey": "", "msg": "Gather End"}
             status, text = self.post(url, {**common, **gathered})
             where = step
         for dial in range(MAX_DIALS):

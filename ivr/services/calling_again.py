@@ -26,9 +26,10 @@ from ivr.domain.progress import (
 )
 from ivr.domain.routing import Action
 from ivr.services.jobs import JobQueue
-from ivr.services.records import record_of
+from ivr.services.records import CallRecord, record_of
 from ivr.services.sheets import plan_follow_up, plan_sheets
 from ivr.services.trace import add_event
+from voice_flows.caller import CallerState
 
 STILL_OPEN = timedelta(hours=24)
 # Requests a client may add to: not a danger (its path is the danger path, every time), not
@@ -50,7 +51,7 @@ def request_in_progress(
     whose = [CallRow.client_id == client_id] if client_id else []
     whose += [CallRow.from_number == number] if number else []
     candidates = session.scalars(
-        select(CallRow.id)
+        select(CallRow)
         .where(
             CallRow.flow == "caller",
             CallRow.request_id.is_(None),
@@ -61,20 +62,26 @@ def request_in_progress(
             or_(*whose),
         )
         .order_by(CallRow.started_at.desc(), CallRow.id.desc())
-    ).all()  # a day of one client's requests: a few
-    return next(filter(None, (progress_of(session, c) for c in candidates)), None)
+        .limit(10)  # a day of one client's requests: a handful
+    ).all()
+    return next(filter(None, (_progress(session, c) for c in candidates)), None)
 
 
 def progress_of(session: Session, request_id: int) -> Progress | None:
     """Where a request stands, from its trace; None once it is closed or processed."""
     call = session.get(CallRow, request_id)
-    if call is None or call.processed_at is not None or call.request_id is not None:
+    return _progress(session, call) if call is not None else None
+
+
+def _progress(session: Session, call: CallRow) -> Progress | None:
+    if call.processed_at is not None or call.request_id is not None:
         return None
+    request_id = call.id
     events = session.execute(
         select(CallEventRow.kind, CallEventRow.at, CallEventRow.detail)
         .where(
             CallEventRow.call_id == request_id,
-            CallEventRow.kind.in_(("staff_outcome", "line_reached", CLOSED_BY_CLIENT)),
+            CallEventRow.kind.in_(("staff_outcome", "line_reached", CLOSED_BY_CLIENT, "decision")),
         )
         .order_by(CallEventRow.id)
     ).all()
@@ -82,9 +89,10 @@ def progress_of(session: Session, request_id: int) -> Progress | None:
     outcome = RequestOutcome(reports[-1].detail["outcome"]) if reports else None
     if outcome in CLOSING or any(e.kind == CLOSED_BY_CLIENT for e in events):
         return None
-    record = record_of(session, call)
+    decisions = [e.detail for e in events if e.kind == "decision"]
+    record = CallRecord(call, CallerState.from_dict(call.state), decisions[-1] if decisions else {})
     call_at = record.decision.get("call_at")
-    took = [e.at for e in events]  # reached, or an outcome reported
+    took = [e.at for e in events if e.kind != "decision"]  # reached, or an outcome reported
     return Progress(
         request_id=call.id,
         called_at=call.started_at,

@@ -7,6 +7,8 @@ woken again, and the agency gets a short addition to its sheet, not a second one
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ivr.domain.progress import Progress, progress_said
 from ivr.domain.routing import Action, Decision
 from voice_flows import keys
@@ -15,21 +17,20 @@ from voice_flows.engine import Entered, Event, Go, Move, Note, choice, stray
 from voice_flows.instructions import Ask, Say
 
 
-def offer(state: CallerState, progress: Progress | None) -> Go | None:
-    """On to where the request stands, when there is one the caller was not told of yet."""
+def offer(state: CallerState, progress: Progress | None, now: datetime) -> Go | None:
+    """Where the request stands, when there is one the caller was not told of yet; then the
+    choices (asked again alone after a stray key: the caller heard where it stands)."""
     if progress is None or state.offered is not None:
         return None
     state.offered = progress.request_id
     state.client_id = state.client_id or progress.client_id
-    return Go("in_progress", notes=(Note("request_in_progress", {"request": progress.request_id}),))
+    said = tuple(Say(name, values) for name, values in progress_said(progress, now))
+    noted = Note("request_in_progress", {"request": progress.request_id})
+    return Go("in_progress", said, (noted,))
 
 
 def _in_progress(state: CallerState, facts: CallerFacts) -> Entered:
-    progress = facts.progress(state.offered) if state.offered else None
-    if progress is None:  # closed meanwhile: an ordinary call
-        return Go("identified" if state.client_id else "identify")
-    said = tuple(Say(name, values) for name, values in progress_said(progress, facts.now))
-    return (Ask("in_progress", (*said, Say("again_menu"))),)
+    return (Ask("in_progress", (Say("again_menu"),)),)
 
 
 def _chosen(state: CallerState, event: Event, facts: CallerFacts) -> Move:

@@ -50,7 +50,7 @@ def _ask_client_id(state: CallerState, facts: CallerFacts) -> Entered:
     """The contract number, keyed and finished by #, or spoken; the caller's own number may
     bring up their request in progress, or propose a client first (once)."""
     if state.caller and state.offered is None and state.id_attempts == 0:
-        calling_again = offer(state, facts.request_in_progress(None, state.caller))
+        calling_again = offer(state, facts.request_in_progress(None, state.caller), facts.now)
         if calling_again is not None:
             return calling_again
     if state.caller and state.proposed is None and state.id_attempts == 0:
@@ -133,7 +133,7 @@ def _identified(state: CallerState, facts: CallerFacts) -> Entered:
     decision = facts.decide(state.client(facts), False, None)
     if decision.action is Action.LEGACY:
         return state.decided(decision, Go("legacy"))
-    calling_again = offer(state, facts.request_in_progress(state.client_id, None))
+    calling_again = offer(state, facts.request_in_progress(state.client_id, None), facts.now)
     if calling_again is not None:
         return calling_again
     if decision.action is Action.NOT_COVERED:
