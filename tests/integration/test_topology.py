@@ -85,8 +85,7 @@ def place(balancer: LoadBalancer, kind: str, n: int) -> str:
     script, callees = KINDS[kind]
     call = PhoneCall(balancer, BASE_URL, AUTH_TOKEN, from_=f"+336111100{n:02d}", callees=callees)
     script(call)
-    if not call.ended:
-        call.hang_up()
+    assert call.ended, f"{kind}: the flow did not end the call"  # goodbye, then hang up
     return call.call_sid
 
 
