@@ -377,9 +377,12 @@ def child_import(csv_path: Path, db_path: Path, prepare: bool) -> dict[str, Any]
     }
 
 
-def run_child(*args: str, options: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Run this script as a child doing one step; return what it reports."""
-    command = [sys.executable, str(Path(__file__).resolve()), *options, "--child", *args]
+def run_child(
+    *args: str, options: tuple[str, ...] = (), script: Path = Path(__file__)
+) -> dict[str, Any]:
+    """Run `script` (this one, or another benchmark that reports as it does) as a child doing
+    one step; return what it reports."""
+    command = [sys.executable, str(script.resolve()), *options, "--child", *args]
     done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
     results = [line for line in done.stdout.splitlines() if line.startswith(RESULT)]
     if done.returncode != 0 or not results:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,11 +30,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import import_clients
-from import_clients import DIRECTORY, HEADER, NOW, ROOT, _peak_mb
+from import_clients import DIRECTORY, HEADER, NOW, RESULT, ROOT, _peak_mb, run_child
 
 MAX_RATIO = 2.0
 MAX_PEAK_MB = 400.0
-RESULT = "RESULT "
 
 
 def _schema(url: str) -> tuple[str, str]:
@@ -97,17 +95,6 @@ def child_import(csv_path: Path, url: str) -> dict[str, Any]:
     }
 
 
-def _child(*args: str) -> dict[str, Any]:
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
-    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
-    results = [line for line in done.stdout.splitlines() if line.startswith(RESULT)]
-    if done.returncode != 0 or not results:
-        sys.stdout.write(done.stdout)
-        raise SystemExit(f"the child {args[0]} failed (exit status {done.returncode})")
-    result: dict[str, Any] = json.loads(results[-1][len(RESULT) :])
-    return result
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
@@ -127,8 +114,8 @@ def main() -> int:
         print(f"{args.rows} rows, {size:.0f} MB, written in {time.perf_counter() - started:.0f} s")
         schemas = [_schema(args.postgresql) for _ in range(2)]
         try:
-            floor = _child("floor", str(csv_path), schemas[0][1])
-            ours = _child("import", str(csv_path), schemas[1][1])
+            floor = run_child("floor", str(csv_path), schemas[0][1], script=Path(__file__))
+            ours = run_child("import", str(csv_path), schemas[1][1], script=Path(__file__))
         finally:
             for name, _ in schemas:
                 _drop(args.postgresql, name)

@@ -2,7 +2,9 @@
 
 The database is SQLite unless DATABASE_URL names a PostgreSQL server; there the tests work in
 a schema of their own, created at the start and dropped at the end, so that nothing else in
-that database is touched.
+that database is touched. The few tests of PostgreSQL itself (`postgres_demo`) run on that
+server, else on the local one (`LOCAL_POSTGRES`) whenever it answers: they are skipped, loudly,
+only where no server does.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import create_engine, delete, text
 
@@ -32,11 +35,25 @@ from ivr.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = Path("/usr/sbin/nginx")
 DEMO = ROOT / "config" / "demo"
+LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"  # the project's machines have it
 
 
 def _postgres_url() -> str | None:
     url = os.environ.get("DATABASE_URL", "")
     return url if url.startswith(("postgresql", "postgres://")) else None
+
+
+def _postgres_server() -> str | None:
+    """The PostgreSQL server the tests of PostgreSQL itself run on: DATABASE_URL's, else the
+    local one if it answers; None when no server does."""
+    url = _postgres_url()
+    if url is not None:
+        return url
+    try:
+        psycopg.connect(LOCAL_POSTGRES, connect_timeout=2).close()
+    except psycopg.Error:
+        return None
+    return LOCAL_POSTGRES
 
 
 def pytest_report_header() -> list[str]:
@@ -45,9 +62,13 @@ def pytest_report_header() -> list[str]:
     lines = [
         f"database: PostgreSQL ({url.split('@')[-1]}) in a throwaway schema"
         if url
-        else "database: SQLite only. PostgreSQL run SKIPPED: set DATABASE_URL=postgresql://... "
-        "to run the suite on it (.ci/run does)"
+        else "database: SQLite (set DATABASE_URL=postgresql://... to run the suite on "
+        "PostgreSQL too, as .ci/run does)"
     ]
+    if url is None and _postgres_server() is None:
+        lines.append(
+            f"!!! PostgreSQL tests SKIPPED: no server answers at {LOCAL_POSTGRES.split('@')[-1]}"
+        )
     if not Path("/usr/bin/chromium").exists():
         lines.append("!!! browser tests SKIPPED: no /usr/bin/chromium (apt-get install chromium)")
     if not NGINX.exists():
@@ -55,13 +76,6 @@ def pytest_report_header() -> list[str]:
             "!!! nginx front tests SKIPPED: no /usr/sbin/nginx (apt-get install nginx-light)"
         )
     return lines
-
-
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """`@pytest.mark.postgres`: a test that needs the PostgreSQL server, skipped (and said so
-    in the header) when the suite runs on SQLite."""
-    if item.get_closest_marker("postgres") and _postgres_url() is None:
-        pytest.skip("NO POSTGRESQL: set DATABASE_URL=postgresql://... to run it (.ci/run does)")
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +87,29 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         upgrade(Database(url).engine)
         yield url
         return
-    pg = Settings(DATABASE_URL=pg).DATABASE_URL
+    with _throwaway_schema(pg) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_url(database_url: str) -> Iterator[str]:
+    """A migrated, empty PostgreSQL database, for the tests of PostgreSQL itself: the suite's
+    own when it runs on PostgreSQL, else a schema on the local server. Skipped only where no
+    server answers."""
+    if database_url.startswith("postgresql"):
+        yield database_url
+        return
+    server = _postgres_server()
+    if server is None:
+        pytest.skip(f"NO POSTGRESQL SERVER answers at {LOCAL_POSTGRES.split('@')[-1]}")
+    with _throwaway_schema(server) as url:
+        yield url
+
+
+@contextmanager
+def _throwaway_schema(server: str) -> Iterator[str]:
+    """A schema of its own on `server`, migrated; dropped at the end."""
+    pg = Settings(DATABASE_URL=server).DATABASE_URL
     schema = f"test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(pg)
     with admin.begin() as connection:
@@ -92,7 +128,13 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
     """The test database, emptied after each test."""
-    database = Database(database_url)
+    with _emptied_after(database_url) as database:
+        yield database
+
+
+@contextmanager
+def _emptied_after(url: str) -> Iterator[Database]:
+    database = Database(url)
     yield database
     with database.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
@@ -129,6 +171,17 @@ AUTH_TOKEN = "test-token"
 @pytest.fixture
 def demo(db: Database, clock: Clock) -> Database:
     """The test database with the demo directory and clients loaded."""
+    return _with_demo(db, clock)
+
+
+@pytest.fixture
+def postgres_demo(postgres_url: str, clock: Clock) -> Iterator[Database]:
+    """A PostgreSQL database (`postgres_url`) with the demo data, emptied after the test."""
+    with _emptied_after(postgres_url) as database:
+        yield _with_demo(database, clock)
+
+
+def _with_demo(db: Database, clock: Clock) -> Database:
     from ivr.services.importing import import_clients, import_directory
 
     assert import_directory(db, DEMO, clock).accepted

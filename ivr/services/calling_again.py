@@ -27,7 +27,7 @@ from ivr.domain.progress import (
 from ivr.domain.routing import Action
 from ivr.services.jobs import JobQueue
 from ivr.services.records import CallRecord, record_of
-from ivr.services.sheets import plan_follow_up, plan_sheets
+from ivr.services.sheets import plan_follow_up, plan_request_sheets
 from ivr.services.trace import add_event
 from voice_flows.caller import CallerState
 
@@ -157,13 +157,10 @@ def called_again(
     change = {"what": CLOSED_BY_CLIENT, "call": call_id, "at": now.isoformat()}
     plan_follow_up(session, queue, request_id, f"followup:{request_id}:{event}", change)
     if request.followed_up_at is not None:  # a sheet waiting for the outcome goes now
-        faxes = record_of(session, request).decision.get("fax_numbers", ())
-        plan_sheets(session, queue, request_id, faxes, now)
+        plan_request_sheets(session, queue, request, now)
 
 
-def plan_addition(
-    session: Session, queue: JobQueue, call: CallRow, retry_at: datetime
-) -> list[Any]:
+def plan_addition(session: Session, queue: JobQueue, call: CallRow, retry_at: datetime) -> None:
     """Once a call that added to a request has ended: someone it was put through to took the
     request (nobody is called for it any more, and the agency's sheet goes or says so); nobody
     took it, and the dispatcher had no line left to call for it: a new round at `retry_at`
@@ -174,8 +171,9 @@ def plan_addition(
     tried = call.action == Action.CALL_NOW.value
     if tried and call.reached is None and not _lines_to_call(session, request.id):
         numbers = tuple(record_of(session, call).decision.get("call_numbers", ()))
-        line = followup.call_line(request.id, "technician", numbers, retry_at, f"again-{call.id}")
         if numbers:
+            again = f"again-{call.id}"
+            line = followup.call_line(request.id, "technician", numbers, retry_at, again)
             queue.schedule(session, line.kind, line.key, line.due_at, request.id, line.payload)
     how = session.scalar(
         select(CallEventRow.detail["choice"].as_string()).where(
@@ -186,11 +184,7 @@ def plan_addition(
         request.reached = call.reached  # a reach resets the unreachable count
         queue.cancel(session, request.id, ("call_line", "sms"), TAKEN_ON_CALL_AGAIN)
         if request.followed_up_at is not None:
-            faxes = record_of(session, request).decision.get("fax_numbers", ())
-            plan_sheets(session, queue, request.id, faxes, now)
+            plan_request_sheets(session, queue, request, now)
     if how != "solved":  # solved: the request's closing told the agency already
         change = {"what": "called_again", "call": call.id, "at": now.isoformat()}
-        if call.reached is not None:
-            change["reached"] = call.reached
         plan_follow_up(session, queue, request.id, f"followup:{request.id}:again:{call.id}", change)
-    return []

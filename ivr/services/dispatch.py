@@ -47,7 +47,7 @@ from ivr.services.jobs import (
 from ivr.services.pacing import CallPacing
 from ivr.services.records import CallRecord, record_of
 from ivr.services.reference import ReferenceCache
-from ivr.services.sheets import Sheets, make_sheets, plan_follow_up, plan_sheets
+from ivr.services.sheets import Sheets, make_sheets, plan_follow_up, plan_request_sheets
 from ivr.services.trace import add_event, record_alert
 from ivr.services.unreachable import Unreachable
 from ivr.settings import Settings
@@ -137,6 +137,7 @@ class Dispatcher:
             reached_by=call.reached,
             agency_fax=agency.fax if agency else None,
         )
+        jobs: list[followup.Planned] = []
         if call.request_id is None:
             jobs = followup.follow_up(ended)
             self._schedule(session, call.id, jobs)
@@ -144,7 +145,7 @@ class Dispatcher:
                 caller_texts.plan_confirmation(session, self.queue, call, now)
         else:  # it added to a request in progress: what it changed, on that request
             retry_at = now + timedelta(minutes=self.settings.DISPATCH_RETRY_MINUTES)
-            jobs = calling_again.plan_addition(session, self.queue, call, retry_at)
+            calling_again.plan_addition(session, self.queue, call, retry_at)
         metrics.count_call(call.action, call.danger is not None)
         if call.action == Action.ESCALATE.value and not any(j.kind == "sms" for j in jobs):
             record_alert(session, now, "nobody_to_escalate_to", f"call {call.sid}: danger, nobody")
@@ -316,8 +317,7 @@ class Dispatcher:
                 self._follow_up(session, call, payload, change)
 
     def _sheets(self, session: Session, call: CallRow) -> None:
-        faxes = record_of(session, call).decision.get("fax_numbers", ())
-        plan_sheets(session, self.queue, call.id, faxes, self.clock.now())
+        plan_request_sheets(session, self.queue, call, self.clock.now())
 
     def _follow_up(
         self, session: Session, call: CallRow, payload: dict[str, Any], change: dict[str, Any]
@@ -340,9 +340,12 @@ class Dispatcher:
         ):
             return self._sent(job)  # sent before, by a run that stopped before recording it
         with self.db.snapshot() as session:
-            if job.payload["role"] == "caller" and not self._may_text_client(session, to):
-                return Done("opted_out")  # the client answered STOP meanwhile, or texts off
-            values = job.payload.get("values") or self._summary(record_of(session, call))
+            if job.payload["role"] == "caller":  # where their request stands: no summary
+                if not self._may_text_client(session, to):
+                    return Done("opted_out")  # the client answered STOP meanwhile, or texts off
+                values: dict[str, str] = {}
+            else:
+                values = job.payload.get("values") or self._summary(record_of(session, call))
         body = self._text(job, values)
         self.queue.note(job, sending_since=self.clock.now().isoformat())
         try:

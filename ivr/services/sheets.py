@@ -105,6 +105,14 @@ def plan_sheets(
         queue.schedule(session, job.kind, job.key, job.due_at, call_id, job.payload)
 
 
+def plan_request_sheets(
+    session: Session, queue: jobs.JobQueue, call: CallRow, at: datetime
+) -> None:
+    """`plan_sheets` to the faxes the request's decision names."""
+    faxes = record_of(session, call).decision.get("fax_numbers", ())
+    plan_sheets(session, queue, call.id, faxes, at)
+
+
 def plan_follow_up(
     session: Session, queue: jobs.JobQueue, call_id: int, key: str, change: dict[str, Any]
 ) -> None:

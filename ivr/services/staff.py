@@ -20,8 +20,7 @@ from ivr.domain.outcomes import Report
 from ivr.domain.progress import CLOSED_BY_CLIENT
 from ivr.services import caller_texts
 from ivr.services.jobs import JobQueue
-from ivr.services.records import record_of
-from ivr.services.sheets import plan_follow_up, plan_sheets
+from ivr.services.sheets import plan_follow_up, plan_request_sheets
 from ivr.services.trace import add_event
 
 MAX_COVERAGE_HOURS = 24
@@ -199,8 +198,7 @@ def record_outcome(
         change = {"what": "reported", **detail, "at": at.isoformat()}
         plan_follow_up(session, queue, call_id, f"followup:{call_id}:{event}", change)
     if call.followed_up_at is not None:  # the call was planned: its sheet is due now
-        faxes = record_of(session, call).decision.get("fax_numbers", ())
-        plan_sheets(session, queue, call_id, faxes, at)
+        plan_request_sheets(session, queue, call, at)
 
 
 def manager_region(directory: Directory, number: str | None) -> str | None:

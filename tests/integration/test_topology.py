@@ -13,7 +13,6 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import select
 
 from ivr.adapters.orm import CallRow, JobRow
@@ -97,23 +96,23 @@ def settled(db) -> bool:
     return planned and bool(jobs) and all(j.status in ("done", "waiting") for j in jobs)
 
 
-@pytest.mark.postgres  # the production topology: several processes on one PostgreSQL
+# The production topology: several processes on one PostgreSQL.
 def test_two_servers_and_two_workers_answer_twenty_callers_and_do_each_job_once(
-    demo, database_url, tmp_path
+    postgres_demo, postgres_url, tmp_path
 ):
     faxes = tmp_path / "faxes"
     fake = FakeTwilioRest()
     env = {"TWILIO_AUTH_TOKEN": AUTH_TOKEN, "IVR_CLOCK": AT.isoformat()}
     with (
         fake.serve() as twilio,
-        running_ivr(database_url, PUBLIC_BASE_URL=BASE_URL, **env) as first,
-        running_ivr(database_url, PUBLIC_BASE_URL=BASE_URL, **env) as second,
+        running_ivr(postgres_url, PUBLIC_BASE_URL=BASE_URL, **env) as first,
+        running_ivr(postgres_url, PUBLIC_BASE_URL=BASE_URL, **env) as second,
     ):
         logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
         workers = [
             subprocess.Popen(
                 [IVR, "worker"],
-                env=worker_env(database_url, twilio, AT, faxes),
+                env=worker_env(postgres_url, twilio, AT, faxes),
                 stderr=log.open("w"),
             )
             for log in logs
@@ -125,7 +124,7 @@ def test_two_servers_and_two_workers_answer_twenty_callers_and_do_each_job_once(
                 sids = dict(
                     zip(callers.map(place, [balancer] * 20, kinds, range(20)), kinds, strict=True)
                 )
-            wait_until(lambda: settled(demo), "every job done", timeout=90)
+            wait_until(lambda: settled(postgres_demo), "every job done", timeout=90)
         finally:
             for worker in workers:
                 worker.terminate()
@@ -133,7 +132,7 @@ def test_two_servers_and_two_workers_answer_twenty_callers_and_do_each_job_once(
                 assert worker.wait(timeout=20) == 0
     assert min(balancer.sent.values()) > 50  # both servers answered their share
 
-    with demo.snapshot() as session:
+    with postgres_demo.snapshot() as session:
         calls = session.scalars(select(CallRow).where(CallRow.flow == "caller")).all()
         jobs = session.scalars(select(JobRow)).all()
     assert {c.sid: c.action for c in calls} == sids  # every caller answered, rightly decided

@@ -133,7 +133,7 @@ def test_a_database_that_never_replies_every_webhook_answers_with_speech(silent_
 
 
 @pytest.fixture
-def postgres_locked(database_url, demo):
+def postgres_locked(postgres_url, postgres_demo):
     """The suite's real PostgreSQL (with the demo data), its `calls` table locked by another
     process: every read and write of a call waits, as behind a stuck migration or a vacuum."""
     holder = subprocess.Popen(
@@ -146,20 +146,19 @@ def postgres_locked(database_url, demo):
             "connection.execute(text('LOCK TABLE calls IN ACCESS EXCLUSIVE MODE'))\n"
             "print('locked', flush=True)\n"
             "time.sleep(120)\n",
-            database_url,
+            postgres_url,
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        yield database_url
+        yield postgres_url
     finally:
         holder.kill()
         holder.wait()
 
 
-@pytest.mark.postgres
 def test_a_real_postgresql_that_holds_every_call_waiting_each_webhook_answers_with_speech(
     postgres_locked,
 ):
