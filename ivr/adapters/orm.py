@@ -145,8 +145,9 @@ class _ClientColumns:
 def _client_indexes(table: str) -> tuple[Index, ...]:
     """Built after a load (far faster than kept up row by row); see services.importing."""
     return (
-        # Not unique: the import finds duplicates itself, to name their lines.
-        Index(f"ix_{table}_client_id", "client_id"),
+        # Unique: a client id names one client. The import builds it after the load and,
+        # where two lines share an id, names both lines instead (services.importing.clients).
+        Index(f"ix_{table}_client_id", "client_id", unique=True),
         Index(f"ix_{table}_phone", "phone"),
         # Most clients have no second phone: index only those who do.
         Index(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
+import pytest
+from alembic import command
+from sqlalchemy import insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from ivr.adapters.db import Database
-from ivr.adapters.migrations import upgrade
+from ivr.adapters.migrations import alembic_config, upgrade
 from ivr.adapters.orm import AlertRow, PromptVersionRow
 
 
@@ -58,6 +61,48 @@ def test_saved_words_that_were_untrue_are_replaced_shorter_ones_kept_with_an_ale
     assert "technician_unreached" in alerts["prompts_reset"]
     assert "welcome" in alerts["prompts_review"] and "confirm_callback" in alerts["prompts_review"]
     db.dispose()
+
+
+def test_client_ids_become_unique_the_file_in_force_kept_a_stopped_import_emptied(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'before.sqlite3'}")
+    upgrade(db.engine, "0010")
+    with db.engine.begin() as connection:
+        connection.execute(text("UPDATE reference_state SET clients_table = 'clients_a'"))
+        a_client(connection, "clients_a", "100001", "+33102030405")
+        a_client(connection, "clients_a", "100002", "+33102030406")
+        # An import stopped half-way through a file that had one client twice.
+        a_client(connection, "clients_b", "100001", "+33102030405")
+        a_client(connection, "clients_b", "100001", "+33102030407")
+    upgrade(db.engine)
+    with db.engine.connect() as connection:
+        in_force = connection.execute(text("SELECT client_id FROM clients_a ORDER BY 1")).all()
+        standby = connection.execute(text("SELECT count(*) FROM clients_b")).scalar_one()
+    assert [r.client_id for r in in_force] == ["100001", "100002"]
+    assert standby == 0
+    for table in ("clients_a", "clients_b"):
+        with pytest.raises(IntegrityError), db.engine.begin() as connection:
+            a_client(connection, table, "100002", "+33102030408")
+            a_client(connection, table, "100002", "+33102030409")
+    config = alembic_config(str(db.engine.url))
+    with db.engine.begin() as connection:  # and back: two rows may share an id again
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0010")
+    with db.engine.begin() as connection:
+        a_client(connection, "clients_b", "100003", "+33102030408")
+        a_client(connection, "clients_b", "100003", "+33102030409")
+    db.dispose()
+
+
+def a_client(connection, table: str, client_id: str, phone: str) -> None:
+    connection.execute(
+        text(
+            f"INSERT INTO {table} (line, client_id, name, address, postcode, city, phone, "
+            "equipment, equipment_label, contract, delay_label, agency) VALUES (2, :id, "
+            "'M. Martin', '1 rue de la Gare', '57000', 'Metz', :phone, 'gas_boiler', '', "
+            "'standard', '', '5701')"
+        ),
+        {"id": client_id, "phone": phone},
+    )
 
 
 def saved_by_an_administrator(db: Database, words: dict[str, str]) -> None:

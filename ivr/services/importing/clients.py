@@ -1,6 +1,6 @@
-"""The weekly client file: read and checked whole, loaded into the standby table in short
-batches without indexes, then swapped in by a one-row update (the module `ivr.services.importing`
-says why).
+"""The weekly client file: read and checked whole, loaded into the standby table without
+indexes (in short batches on SQLite, in one `COPY` on PostgreSQL), then swapped in by a one-row
+update (the module `ivr.services.importing` says why).
 
 A file that would remove more than a tenth of the clients in force is refused unless
 confirmed: an export cut short (5 rows for 51) is otherwise a perfectly valid file, and the
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, case, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateIndex, DropIndex
 
@@ -67,8 +68,7 @@ def import_clients(
         file_hash = helper.submit(file_sha256, path) if source else None
         report.rows = _load_clients(db, standby, checker, source, agencies)
         counting = helper.submit(_client_counts, db, in_force, standby)
-        _index(db, standby)
-        _report_duplicates(db, standby, checker)
+        _index(db, standby, checker)
         counts, in_force_count = counting.result()
     if report.accepted:  # a file with bad lines is judged on them first: its counts are partial
         _guard_shrink(checker, counts.removed, in_force_count, allow_shrink)
@@ -157,18 +157,26 @@ def _empty(db: Database, table: Table) -> None:
         connection.execute(table.delete())
 
 
-def _index(db: Database, table: Table) -> None:
-    """Each index in its own transaction: SQLite's write lock, which calls need for their
-    traces, is held for one index at a time, not for all of them."""
-    for index in table.indexes:
-        with db.engine.begin() as connection:
-            connection.execute(CreateIndex(index, if_not_exists=True))
+def _index(db: Database, table: Table, checker: Checker) -> None:
+    """Build the indexes, each in its own transaction: SQLite's write lock, which calls need
+    for their traces, is held for one index at a time, not for all of them.
+
+    The client id's index is unique and built first: it is the duplicate check of a good
+    file, for free. Where it cannot be built, the file's duplicates are named and the other
+    indexes are not built: the file is refused."""
+    for index in sorted(table.indexes, key=lambda i: (not i.unique, i.name)):
+        try:
+            with db.engine.begin() as connection:
+                connection.execute(CreateIndex(index, if_not_exists=True))
+        except IntegrityError:
+            _report_duplicates(db, table, checker)
+            return
 
 
 def _load(db: Database, table: Table, clients: Iterable[tuple[Any, ...]]) -> int:
     """Insert rows through the driver in large batches, each its own short transaction, so
-    that calls writing their traces never wait long for the import. PostgreSQL takes them by
-    `COPY` (psycopg's copy support): two million rows in the time of a plain COPY, nearly."""
+    that calls writing their traces never wait long for the import. PostgreSQL, where writers
+    do not wait for one another, takes them in one `COPY` (psycopg's copy support)."""
     columns = ", ".join(CLIENT_COLUMNS)
     if db.engine.dialect.name == "postgresql":
         return _copy(db, f"COPY {table.name} ({columns}) FROM STDIN", clients)
@@ -187,18 +195,18 @@ def _load(db: Database, table: Table, clients: Iterable[tuple[Any, ...]]) -> int
 
 
 def _copy(db: Database, copy_sql: str, clients: Iterable[tuple[Any, ...]]) -> int:
-    loaded = 0
-    for batch in _batches(clients, _BATCH):
-        with db.engine.begin() as connection:
-            cursor = connection.connection.cursor()
-            with cursor.copy(copy_sql) as copy:
-                for row in batch:
-                    copy.write_row(row)
-        loaded += len(batch)
-    return loaded
+    """One `COPY` fed row by row as each is checked, so that PostgreSQL stores a row while
+    the next ones are being checked."""
+    with db.engine.begin() as connection:
+        cursor = connection.connection.cursor()
+        with cursor.copy(copy_sql) as copy:
+            for row in clients:
+                copy.write_row(row)
+        return int(cursor.rowcount)
 
 
 def _report_duplicates(db: Database, table: Table, checker: Checker) -> None:
+    """Name every line whose client id an earlier line has (the unique index refused them)."""
     twice = select(table.c.client_id).group_by(table.c.client_id).having(func.count() > 1)
     query = (
         select(table.c.client_id, table.c.line)
