@@ -106,9 +106,20 @@ def postgres_url(database_url: str) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def unmigrated_postgres_url() -> Iterator[str]:
+    """An empty schema on the PostgreSQL server of `postgres_url`, not migrated: for the
+    tests of a migration. Skipped only where no server answers."""
+    server = _postgres_server()
+    if server is None:
+        pytest.skip(f"NO POSTGRESQL SERVER answers at {LOCAL_POSTGRES.split('@')[-1]}")
+    with _throwaway_schema(server, migrated=False) as url:
+        yield url
+
+
 @contextmanager
-def _throwaway_schema(server: str) -> Iterator[str]:
-    """A schema of its own on `server`, migrated; dropped at the end."""
+def _throwaway_schema(server: str, *, migrated: bool = True) -> Iterator[str]:
+    """A schema of its own on `server`, migrated unless told; dropped at the end."""
     pg = Settings(DATABASE_URL=server).DATABASE_URL
     schema = f"test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(pg)
@@ -117,7 +128,8 @@ def _throwaway_schema(server: str) -> Iterator[str]:
     separator = "&" if "?" in pg else "?"
     url = f"{pg}{separator}options=-csearch_path%3D{schema}"
     try:
-        upgrade(Database(url).engine)
+        if migrated:
+            upgrade(Database(url).engine)
         yield url
     finally:
         with admin.begin() as connection:

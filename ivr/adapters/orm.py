@@ -147,7 +147,7 @@ def _client_indexes(table: str) -> tuple[Index, ...]:
     return (
         # Unique: a client id names one client. The import builds it after the load and,
         # where two lines share an id, names both lines instead (services.importing.clients).
-        Index(f"ix_{table}_client_id", "client_id", unique=True),
+        Index(f"uq_{table}_client_id", "client_id", unique=True),
         Index(f"ix_{table}_phone", "phone"),
         # Most clients have no second phone: index only those who do.
         Index(

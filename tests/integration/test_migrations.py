@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -63,8 +64,22 @@ def test_saved_words_that_were_untrue_are_replaced_shorter_ones_kept_with_an_ale
     db.dispose()
 
 
-def test_client_ids_become_unique_the_file_in_force_kept_a_stopped_import_emptied(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'before.sqlite3'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
+    """An empty database of each kind, for the migrations that differ by kind."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'before.sqlite3'}"
+    else:
+        url = request.getfixturevalue("unmigrated_postgres_url")
+    db = Database(url)
+    yield db
+    db.dispose()
+
+
+def test_client_ids_become_unique_the_file_in_force_kept_a_stopped_import_emptied(
+    empty_database: Database,
+):
+    db = empty_database
     upgrade(db.engine, "0010")
     with db.engine.begin() as connection:
         connection.execute(text("UPDATE reference_state SET clients_table = 'clients_a'"))
@@ -83,14 +98,13 @@ def test_client_ids_become_unique_the_file_in_force_kept_a_stopped_import_emptie
         with pytest.raises(IntegrityError), db.engine.begin() as connection:
             a_client(connection, table, "100002", "+33102030408")
             a_client(connection, table, "100002", "+33102030409")
-    config = alembic_config(str(db.engine.url))
+    config = alembic_config(db.engine.url.render_as_string(hide_password=False))
     with db.engine.begin() as connection:  # and back: two rows may share an id again
         config.attributes["connection"] = connection
         command.downgrade(config, "0010")
     with db.engine.begin() as connection:
         a_client(connection, "clients_b", "100003", "+33102030408")
         a_client(connection, "clients_b", "100003", "+33102030409")
-    db.dispose()
 
 
 def a_client(connection, table: str, client_id: str, phone: str) -> None:
