@@ -5,9 +5,8 @@ nothing is wrong, swap the new data in at once. The data in force is never half-
 and calls keep being answered from it while an import runs:
 - the client file lives in two tables: the one in force, and the standby the next import
   empties and loads without indexes (built once at the end: ten times faster than keeping
-  them up row by row). Readers never look at the standby; the swap is a
-  one-row update of `reference_state`. The previous file stays in the old table until the
-  next import;
+  them up row by row). Readers never look at the standby; the swap is a one-row update of
+  `reference_state`. The previous file stays in the old table until the next import;
 - the directory (hundreds of rows) is replaced in one short transaction.
 """
 
