@@ -39,8 +39,9 @@ def revisions(connection: Connection) -> tuple[str | None, str | None]:
 def schema_behind(connection: Connection) -> str | None:
     """Why this code cannot answer calls on the schema it finds, or None when it can: none
     yet, or one older than the code's (`ivr db upgrade`). A newer schema is fine: a release's
-    migrations only add (columns with defaults, tables), so the code of the release before
-    keeps answering while the hosts are upgraded one by one (docs/operations.md)."""
+    migrations only add (columns with defaults, tables, indexes, an index made stricter), so
+    the code of the release before keeps answering while the hosts are upgraded one by one
+    (docs/operations.md)."""
     current, expected = revisions(connection)
     if current == expected:
         return None

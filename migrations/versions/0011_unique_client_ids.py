@@ -1,9 +1,11 @@
 """a client id names one client: the client tables' index on it is unique
 
-The import refuses a file where two lines share a client id, so the table in force has none.
-The new index has a new name (`uq_`): it is built before the old one is dropped.
-The standby table's rows are never read (the next import empties it first), and an import
-stopped half-way may have left a refused file there: it is emptied before its index is built.
+The import refuses a file where two lines share a client id, so the table in force has none:
+it gets the unique index, under a new name (`uq_`), built before the old one is dropped. The
+standby table is left as it is, rows and all: an import refused or stopped half-way may have
+left lines there, and one may be loading it now. It loses its old index only; the next import
+empties it and builds its indexes (`ivr.services.importing.clients`). An empty table (a
+fresh database) gets the unique index at once.
 
 Revision ID: 0011
 Revises: 0010
@@ -27,19 +29,23 @@ def _in_force() -> str | None:
     return op.get_bind().scalar(sa.text("SELECT clients_table FROM reference_state WHERE id = 1"))
 
 
+def _empty(table: str) -> bool:
+    found = op.get_bind().scalar(sa.text(f"SELECT 1 FROM {table} LIMIT 1"))  # noqa: S608
+    return found is None
+
+
 def upgrade() -> None:
     in_force = _in_force()
-    # The table in force last: its old index is dropped just before the commit, so that the
-    # calls reading it wait for the drop's lock a moment at most (the new index is built
-    # first, beside them).
+    # The table in force last: its old index is dropped just before the commit, and its new
+    # one was built beside the calls reading it (they wait for the drop itself only, unless a
+    # long reader holds the table: hence a quiet hour, docs/operations.md).
     for table in sorted(_TABLES, key=lambda t: t == in_force):
-        if table != in_force:
-            op.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608 - our own table names
-        op.create_index(f"uq_{table}_client_id", table, ["client_id"], unique=True)
-        op.drop_index(f"ix_{table}_client_id", table_name=table)
+        if table == in_force or _empty(table):
+            op.create_index(f"uq_{table}_client_id", table, ["client_id"], unique=True)
+        op.drop_index(f"ix_{table}_client_id", table_name=table, if_exists=True)
 
 
 def downgrade() -> None:
     for table in _TABLES:
-        op.create_index(f"ix_{table}_client_id", table, ["client_id"])
-        op.drop_index(f"uq_{table}_client_id", table_name=table)
+        op.create_index(f"ix_{table}_client_id", table, ["client_id"], if_not_exists=True)
+        op.drop_index(f"uq_{table}_client_id", table_name=table, if_exists=True)

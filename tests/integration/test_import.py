@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select, text
 
 from ivr.adapters.db import Database
 from ivr.adapters.orm import AgencyRow, ClientsB, ImportRecord
@@ -413,6 +413,23 @@ def test_readers_see_the_file_in_force_while_an_import_is_staged(db, clock, dire
     with db.session() as session:
         assert find_client(session, "12345679") is None
         assert find_client(session, "12345678") == in_force
+
+
+def test_the_client_id_index_named_as_before_0011_goes_at_the_next_load(
+    db, clock, directory, tmp_path
+):
+    """An import by the release before, during an upgrade, builds the client id's index
+    under its old name; kept up row by row, it would slow every load that follows."""
+    for table in ("clients_a", "clients_b"):
+        with db.engine.begin() as connection:
+            connection.execute(text(f"CREATE INDEX ix_{table}_client_id ON {table} (client_id)"))
+    for _ in ("clients_a", "clients_b"):  # each table loaded once
+        assert import_clients(db, write(tmp_path, [HEADER, *GOOD]), clock).accepted
+    indexes = inspect(db.engine)
+    for table in ("clients_a", "clients_b"):
+        names = {i["name"] for i in indexes.get_indexes(table)}
+        assert f"uq_{table}_client_id" in names
+        assert f"ix_{table}_client_id" not in names
 
 
 # --- The directory ------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from alembic import command
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from ivr.adapters.db import Database
@@ -76,7 +76,7 @@ def empty_database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Databas
     db.dispose()
 
 
-def test_client_ids_become_unique_the_file_in_force_kept_a_stopped_import_emptied(
+def test_client_ids_become_unique_in_force_a_stopped_import_left_for_the_next_one(
     empty_database: Database,
 ):
     db = empty_database
@@ -85,7 +85,9 @@ def test_client_ids_become_unique_the_file_in_force_kept_a_stopped_import_emptie
         connection.execute(text("UPDATE reference_state SET clients_table = 'clients_a'"))
         a_client(connection, "clients_a", "100001", "+33102030405")
         a_client(connection, "clients_a", "100002", "+33102030406")
-        # An import stopped half-way through a file that had one client twice.
+        # An import stopped half-way through a file that had one client twice: the standby
+        # lost its indexes before the load, as every load does.
+        connection.execute(text("DROP INDEX ix_clients_b_client_id"))
         a_client(connection, "clients_b", "100001", "+33102030405")
         a_client(connection, "clients_b", "100001", "+33102030407")
     upgrade(db.engine)
@@ -93,18 +95,42 @@ def test_client_ids_become_unique_the_file_in_force_kept_a_stopped_import_emptie
         in_force = connection.execute(text("SELECT client_id FROM clients_a ORDER BY 1")).all()
         standby = connection.execute(text("SELECT count(*) FROM clients_b")).scalar_one()
     assert [r.client_id for r in in_force] == ["100001", "100002"]
-    assert standby == 0
-    for table in ("clients_a", "clients_b"):
-        with pytest.raises(IntegrityError), db.engine.begin() as connection:
-            a_client(connection, table, "100002", "+33102030408")
-            a_client(connection, table, "100002", "+33102030409")
-    config = alembic_config(db.engine.url.render_as_string(hide_password=False))
-    with db.engine.begin() as connection:  # and back: two rows may share an id again
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0010")
+    assert standby == 2  # untouched: the next import empties it
+    assert client_id_indexes(db) == {"clients_a": ["uq_clients_a_client_id"], "clients_b": []}
+    with pytest.raises(IntegrityError), db.engine.begin() as connection:
+        a_client(connection, "clients_a", "100002", "+33102030408")
+    downgrade(db, "0010")  # and back: two rows may share an id again
+    assert client_id_indexes(db) == {
+        "clients_a": ["ix_clients_a_client_id"],
+        "clients_b": ["ix_clients_b_client_id"],
+    }
     with db.engine.begin() as connection:
-        a_client(connection, "clients_b", "100003", "+33102030408")
-        a_client(connection, "clients_b", "100003", "+33102030409")
+        a_client(connection, "clients_a", "100002", "+33102030408")
+
+
+def test_a_fresh_database_has_unique_client_ids_in_both_tables(empty_database: Database):
+    upgrade(empty_database.engine)
+    assert client_id_indexes(empty_database) == {
+        "clients_a": ["uq_clients_a_client_id"],
+        "clients_b": ["uq_clients_b_client_id"],
+    }
+
+
+def client_id_indexes(db: Database) -> dict[str, list[str]]:
+    found = inspect(db.engine)
+    return {
+        table: sorted(
+            i["name"] for i in found.get_indexes(table) if i["column_names"] == ["client_id"]
+        )
+        for table in ("clients_a", "clients_b")
+    }
+
+
+def downgrade(db: Database, revision: str) -> None:
+    config = alembic_config(db.engine.url.render_as_string(hide_password=False))
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
 
 
 def a_client(connection, table: str, client_id: str, phone: str) -> None:

@@ -15,7 +15,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, case, func, or_, select
+from sqlalchemy import Index, Table, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateIndex, DropIndex
@@ -154,6 +154,9 @@ def _empty(db: Database, table: Table) -> None:
     with db.engine.begin() as connection:
         for index in table.indexes:
             connection.execute(DropIndex(index, if_exists=True))
+        # The client id's index as it was named before migration 0011: an import by the
+        # release before, during an upgrade, may have built it again.
+        connection.execute(DropIndex(Index(f"ix_{table.name}_client_id"), if_exists=True))
         connection.execute(table.delete())
 
 
@@ -169,7 +172,12 @@ def _index(db: Database, table: Table, checker: Checker) -> None:
             with db.engine.begin() as connection:
                 connection.execute(CreateIndex(index, if_not_exists=True))
         except IntegrityError:
-            _report_duplicates(db, table, checker)
+            if not _report_duplicates(db, table, checker):  # another import at the same time
+                checker.error(
+                    0,
+                    "les clients n'ont pas pu être indexés (une autre importation en même "
+                    "temps ?) : réessayez",
+                )
             return
 
 
@@ -205,8 +213,9 @@ def _copy(db: Database, copy_sql: str, clients: Iterable[tuple[Any, ...]]) -> in
         return int(cursor.rowcount)
 
 
-def _report_duplicates(db: Database, table: Table, checker: Checker) -> None:
-    """Name every line whose client id an earlier line has (the unique index refused them)."""
+def _report_duplicates(db: Database, table: Table, checker: Checker) -> int:
+    """Name every line whose client id an earlier line has (the unique index refused them);
+    how many were named."""
     twice = select(table.c.client_id).group_by(table.c.client_id).having(func.count() > 1)
     query = (
         select(table.c.client_id, table.c.line)
@@ -214,15 +223,18 @@ def _report_duplicates(db: Database, table: Table, checker: Checker) -> None:
         .order_by(table.c.client_id, table.c.line)
     )
     first: dict[str, int] = {}
+    named = 0
     with db.engine.connect() as connection:
         for client_id, line in connection.execute(query):
             if client_id in first:
+                named += 1
                 checker.error(
                     line,
                     f"colonne « client_id » : {quoted(client_id)} figure déjà à la ligne "
                     f"{first[client_id]}",
                 )
             first.setdefault(client_id, line)
+    return named
 
 
 def _guard_shrink(checker: Checker, removed: int, in_force: int, allow_shrink: bool) -> None:
