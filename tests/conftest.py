@@ -34,8 +34,17 @@ from ivr.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = Path("/usr/sbin/nginx")
+CHROMIUM = Path("/usr/bin/chromium")
 DEMO = ROOT / "config" / "demo"
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"  # the project's machines have it
+
+# What a run without a program leaves out, said in the skip reason and in the run's header.
+_NO_CHROMIUM = "no /usr/bin/chromium (apt-get install chromium)"
+_NO_NGINX = "no /usr/sbin/nginx (apt-get install nginx-light)"
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason=f"BROWSER TEST SKIPPED: {_NO_CHROMIUM}"
+)
+needs_nginx = pytest.mark.skipif(not NGINX.exists(), reason=f"NGINX TEST SKIPPED: {_NO_NGINX}")
 
 
 def _postgres_url() -> str | None:
@@ -43,16 +52,26 @@ def _postgres_url() -> str | None:
     return url if url.startswith(("postgresql", "postgres://")) else None
 
 
-def _postgres_server() -> str | None:
+def _local_postgres_missing() -> str | None:
+    """Why the local PostgreSQL server does not answer, or None when it does."""
+    try:
+        psycopg.connect(LOCAL_POSTGRES, connect_timeout=2).close()
+    except psycopg.Error as error:
+        return (
+            f"no server answers at {LOCAL_POSTGRES.split('@')[-1]} ({str(error).splitlines()[0]})"
+        )
+    return None
+
+
+def _postgres_server() -> str:
     """The PostgreSQL server the tests of PostgreSQL itself run on: DATABASE_URL's, else the
-    local one if it answers; None when no server does."""
+    local one; where none answers, the test is skipped, saying why."""
     url = _postgres_url()
     if url is not None:
         return url
-    try:
-        psycopg.connect(LOCAL_POSTGRES, connect_timeout=2).close()
-    except psycopg.Error:
-        return None
+    missing = _local_postgres_missing()
+    if missing:
+        pytest.skip(f"POSTGRESQL TEST SKIPPED: {missing}")
     return LOCAL_POSTGRES
 
 
@@ -65,16 +84,13 @@ def pytest_report_header() -> list[str]:
         else "database: SQLite (set DATABASE_URL=postgresql://... to run the suite on "
         "PostgreSQL too, as .ci/run does)"
     ]
-    if url is None and _postgres_server() is None:
-        lines.append(
-            f"!!! PostgreSQL tests SKIPPED: no server answers at {LOCAL_POSTGRES.split('@')[-1]}"
-        )
-    if not Path("/usr/bin/chromium").exists():
-        lines.append("!!! browser tests SKIPPED: no /usr/bin/chromium (apt-get install chromium)")
+    missing = None if url else _local_postgres_missing()
+    if missing:
+        lines.append(f"!!! PostgreSQL tests SKIPPED: {missing}")
+    if not CHROMIUM.exists():
+        lines.append(f"!!! browser tests SKIPPED: {_NO_CHROMIUM}")
     if not NGINX.exists():
-        lines.append(
-            "!!! nginx front tests SKIPPED: no /usr/sbin/nginx (apt-get install nginx-light)"
-        )
+        lines.append(f"!!! nginx front tests SKIPPED: {_NO_NGINX}")
     return lines
 
 
@@ -99,10 +115,7 @@ def postgres_url(database_url: str) -> Iterator[str]:
     if database_url.startswith("postgresql"):
         yield database_url
         return
-    server = _postgres_server()
-    if server is None:
-        pytest.skip(f"NO POSTGRESQL SERVER answers at {LOCAL_POSTGRES.split('@')[-1]}")
-    with _throwaway_schema(server) as url:
+    with _throwaway_schema(_postgres_server()) as url:
         yield url
 
 
@@ -110,10 +123,7 @@ def postgres_url(database_url: str) -> Iterator[str]:
 def unmigrated_postgres_url() -> Iterator[str]:
     """An empty schema on the PostgreSQL server of `postgres_url`, not migrated: for the
     tests of a migration. Skipped only where no server answers."""
-    server = _postgres_server()
-    if server is None:
-        pytest.skip(f"NO POSTGRESQL SERVER answers at {LOCAL_POSTGRES.split('@')[-1]}")
-    with _throwaway_schema(server, migrated=False) as url:
+    with _throwaway_schema(_postgres_server(), migrated=False) as url:
         yield url
 
 
@@ -337,8 +347,6 @@ def running_ivr(database_url: str, **env: str) -> Iterator[str]:
 
 
 # --- The back office: a logged-in client, a real browser -----------------------------------
-
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def log_in(app, email: str, password: str):

@@ -70,6 +70,17 @@ def to_e164(text: str) -> str:
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
+def e164_or_none(text: str | None) -> str | None:
+    """`text` as an E.164 number, or None where it is none: Twilio's "anonymous" caller,
+    a sender's name instead of a number, nothing at all."""
+    if not text:
+        return None
+    try:
+        return to_e164(text)
+    except InvalidPhoneNumber:
+        return None
+
+
 def _overseas(national: str) -> str | None:
     for region in _OVERSEAS:
         number = phonenumbers.parse(national, region)

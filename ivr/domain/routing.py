@@ -214,6 +214,12 @@ def _legacy(call: Call, agency: Agency) -> Decision:
     )
 
 
+def added_to(request_id: int) -> Decision:
+    """A caller's call that added to their request in progress and tried no line."""
+    reason = f"Ajout à la demande n° {request_id} en cours : personne n'est rappelé."
+    return Decision(Action.ADDED, None, (), (), reason)
+
+
 def _not_covered(reason: str) -> Decision:
     return Decision(Action.NOT_COVERED, None, (), (), reason)
 

@@ -65,7 +65,7 @@ CALL_OUTCOMES = {
 }
 # What a client who called again about their request in progress chose (`called_again`).
 CALLED_AGAIN = {"add": "message ajouté", "solved": "problème réglé, demande close"}
-_CHOSEN = {"add": "complément à la demande", "solved": "problème réglé, demande close"}
+_CHOSEN = {**CALLED_AGAIN, "add": "complément à la demande"}  # as the call's trace says it
 IMPORT_KINDS = {"clients": "fichier clients", "directory": "annuaire"}
 IMPORT_STATES = {
     "running": "en cours",

@@ -104,7 +104,6 @@ class Addition:
     a message (its lines tried again if nobody had taken it), or said the problem solved."""
 
     call_id: int
-    request_id: int
     at: datetime
     choice: str  # "add" or "solved" (`called_again`)
     tried_lines: bool  # the technician's lines were tried again during the call
@@ -144,7 +143,6 @@ def additions(session: Session, request_ids: list[int]) -> dict[int, list[Additi
         found.setdefault(row.request_id, []).append(
             Addition(
                 call_id=row.id,
-                request_id=row.request_id,
                 at=row.started_at,
                 choice=choices.get(row.id) or "",
                 tried_lines=row.action == Action.CALL_NOW.value,

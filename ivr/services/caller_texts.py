@@ -22,7 +22,6 @@ from ivr.domain.phones import is_mobile
 from ivr.domain.progress import where_it_stands
 from ivr.services.calling_again import progress_of
 from ivr.services.jobs import JobQueue
-from ivr.services.records import record_of
 
 NEWS = (RequestOutcome.ON_MY_WAY, RequestOutcome.SLOT)  # what the client is texted of
 CONFIRMATION, NEWS_PROMPT = "sms_caller", "sms_caller_news"
@@ -36,7 +35,7 @@ def plan_confirmation(session: Session, queue: JobQueue, call: CallRow, now: dat
     """After the call, once its jobs are planned: the confirmation to the number the client
     gave to be called back on, when it is a mobile that did not answer STOP."""
     progress = progress_of(session, call.id)
-    to = record_of(session, call).callback
+    to = progress.callback if progress else None
     if progress is None or to is None or not is_mobile(to) or opted_out(session, to):
         return
     payload = _payload(to, CONFIRMATION, where_it_stands(progress, now))
@@ -46,9 +45,11 @@ def plan_confirmation(session: Session, queue: JobQueue, call: CallRow, now: dat
 def plan_news(session: Session, queue: JobQueue, call: CallRow, outcome: RequestOutcome) -> None:
     """What the person who took the request reported, when the client is told of it: being
     on the way, a time slot. Only to a client who was sent the confirmation."""
+    if outcome not in NEWS:
+        return
     confirmation = session.scalar(select(JobRow.payload).where(JobRow.key == _key(call.id)))
-    progress = progress_of(session, call.id)
-    if outcome not in NEWS or confirmation is None or progress is None:
+    progress = progress_of(session, call.id) if confirmation else None
+    if confirmation is None or progress is None:
         return
     now = queue.clock.now()
     payload = _payload(confirmation["to"], NEWS_PROMPT, where_it_stands(progress, now))

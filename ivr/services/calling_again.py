@@ -26,7 +26,7 @@ from ivr.domain.progress import (
 )
 from ivr.domain.routing import Action
 from ivr.services.jobs import JobQueue
-from ivr.services.records import CallRecord, record_of
+from ivr.services.records import CallRecord
 from ivr.services.sheets import plan_follow_up, plan_request_sheets
 from ivr.services.trace import add_event
 from voice_flows.caller import CallerState
@@ -160,7 +160,17 @@ def called_again(
         plan_request_sheets(session, queue, request, now)
 
 
-def plan_addition(session: Session, queue: JobQueue, call: CallRow, retry_at: datetime) -> None:
+# The purpose of a new round of calls after a client's call again: "again-<its call id>".
+NEW_ROUND = "again-"
+
+
+def plan_addition(
+    session: Session,
+    queue: JobQueue,
+    call: CallRow,
+    numbers: tuple[str, ...],
+    retry_at: datetime,
+) -> None:
     """Once a call that added to a request has ended: someone it was put through to took the
     request (nobody is called for it any more, and the agency's sheet goes or says so); nobody
     took it, and the dispatcher had no line left to call for it: a new round at `retry_at`
@@ -169,12 +179,10 @@ def plan_addition(session: Session, queue: JobQueue, call: CallRow, retry_at: da
     request = session.get_one(CallRow, call.request_id)
     now = queue.clock.now()
     tried = call.action == Action.CALL_NOW.value
-    if tried and call.reached is None and not _lines_to_call(session, request.id):
-        numbers = tuple(record_of(session, call).decision.get("call_numbers", ()))
-        if numbers:
-            again = f"again-{call.id}"
-            line = followup.call_line(request.id, "technician", numbers, retry_at, again)
-            queue.schedule(session, line.kind, line.key, line.due_at, request.id, line.payload)
+    if numbers and tried and call.reached is None and not _lines_to_call(session, request.id):
+        again = f"{NEW_ROUND}{call.id}"
+        line = followup.call_line(request.id, "technician", numbers, retry_at, again)
+        queue.schedule(session, line.kind, line.key, line.due_at, request.id, line.payload)
     how = session.scalar(
         select(CallEventRow.detail["choice"].as_string()).where(
             CallEventRow.call_id == call.id, CallEventRow.kind == "called_again"

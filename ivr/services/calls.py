@@ -15,7 +15,7 @@ from ivr.adapters.orm import CallRow, DialAttemptRow, RecordingRow, table_of
 from ivr.adapters.prompt_store import default_prompts
 from ivr.adapters.twiml import Links, Renderer
 from ivr.domain.outcomes import Report, RequestOutcome
-from ivr.domain.phones import InvalidPhoneNumber, to_e164
+from ivr.domain.phones import e164_or_none
 from ivr.services import calling_again, staff
 from ivr.services.facts import CallerWorld, StaffWorld
 from ivr.services.jobs import JobQueue
@@ -71,7 +71,7 @@ class Calls(Conversations):
     def open(self, hook: Webhook) -> Opening:
         """A call comes in: an on-call line or a manager's mobile is asked its PIN (§6);
         anyone else is a caller."""
-        number = _e164_or_none(hook.get("From"))
+        number = e164_or_none(hook.get("From"))
         who = staff.staff_of(self.reference.directory(self.db), number)
         if who is None:
             return Opening(caller.flow.name, CallerState(caller=number))
@@ -82,7 +82,7 @@ class Calls(Conversations):
         )
 
     def opened(self, hook: Webhook, opening: Opening) -> dict[str, Any]:
-        caller = _e164_or_none(hook.get("From")) or hook.get("From") or None
+        caller = e164_or_none(hook.get("From")) or hook.get("From") or None
         return {"from_number": caller, "to_number": hook.get("To") or None}
 
     def facts(self, flow: str, row: Any) -> CallerWorld | StaffWorld:
@@ -262,11 +262,3 @@ def _dial_taken(attempt: Any, hook: Webhook) -> bool | None:
     if attempt.role in _SCREENED:
         return bool(attempt.accepted)
     return hook.get("DialCallStatus") == "completed" and integer(hook.get("DialCallDuration")) > 0
-
-
-def _e164_or_none(number: str) -> str | None:
-    """The caller's number, when Twilio gives one (not "anonymous" or empty)."""
-    try:
-        return to_e164(number) if number and any(c.isdigit() for c in number) else None
-    except InvalidPhoneNumber:
-        return None

@@ -45,7 +45,7 @@ from ivr.services.jobs import (
     provider_errors,
 )
 from ivr.services.pacing import CallPacing
-from ivr.services.records import CallRecord, record_of
+from ivr.services.records import record_of, text_values
 from ivr.services.reference import ReferenceCache
 from ivr.services.sheets import Sheets, make_sheets, plan_follow_up, plan_request_sheets
 from ivr.services.trace import add_event, record_alert
@@ -145,7 +145,7 @@ class Dispatcher:
                 caller_texts.plan_confirmation(session, self.queue, call, now)
         else:  # it added to a request in progress: what it changed, on that request
             retry_at = now + timedelta(minutes=self.settings.DISPATCH_RETRY_MINUTES)
-            calling_again.plan_addition(session, self.queue, call, retry_at)
+            calling_again.plan_addition(session, self.queue, call, ended.call_numbers, retry_at)
         metrics.count_call(call.action, call.danger is not None)
         if call.action == Action.ESCALATE.value and not any(j.kind == "sms" for j in jobs):
             record_alert(session, now, "nobody_to_escalate_to", f"call {call.sid}: danger, nobody")
@@ -345,7 +345,9 @@ class Dispatcher:
                     return Done("opted_out")  # the client answered STOP meanwhile, or texts off
                 values: dict[str, str] = {}
             else:
-                values = job.payload.get("values") or self._summary(record_of(session, call))
+                values = job.payload.get("values") or text_values(
+                    record_of(session, call), self.reference, self.db
+                )
         body = self._text(job, values)
         self.queue.note(job, sending_since=self.clock.now().isoformat())
         try:
@@ -387,12 +389,6 @@ class Dispatcher:
 
     # --- Helpers --------------------------------------------------------------------------
 
-    def _summary(self, record: CallRecord) -> dict[str, str]:
-        """What a text message says of a request."""
-        client_id = record.call.client_id
-        client = self.reference.client(self.db, client_id) if client_id else None
-        return record.summary(client).values(spoken=False)
-
     def _call_of(self, job: Job) -> CallRow:
         if job.call_id is None:
             raise PermanentError("a dispatcher job without its call")
@@ -415,8 +411,8 @@ def _told_on_a_sheet(payload: dict[str, Any]) -> bool:
     """A chain whose outcome the agency learns on a follow-up sheet: the morning's call, a
     danger's manager called again (their sheets went at once). Not the manager told of an
     unreachable technician: that is about the agency's line, not this request."""
-    purpose = str(payload["purpose"])  # a new round after a client's call again: "again-12"
-    return purpose in ("next_morning", "danger") or purpose.startswith("again-")
+    purpose = str(payload["purpose"])
+    return purpose in ("next_morning", "danger") or purpose.startswith(calling_again.NEW_ROUND)
 
 
 def _counted(session: Session, call: CallRow) -> bool:

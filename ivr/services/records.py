@@ -9,9 +9,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ivr.adapters.db import Database
 from ivr.adapters.orm import CallEventRow, CallRow
 from ivr.domain.model import Client
 from ivr.domain.summary import RequestSummary, summarise
+from ivr.services.reference import ReferenceCache
 from voice_flows.caller import CallerState
 
 
@@ -47,3 +49,10 @@ def record_of(session: Session, call: CallRow) -> CallRecord:
         .limit(1)
     )
     return CallRecord(call, CallerState.from_dict(call.state), dict(decision or {}))
+
+
+def text_values(record: CallRecord, reference: ReferenceCache, db: Database) -> dict[str, str]:
+    """What a text message says of a request (its client looked up in the file in force)."""
+    client_id = record.call.client_id
+    client = reference.client(db, client_id) if client_id else None
+    return record.summary(client).values(spoken=False)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -97,20 +96,14 @@ _TAKEN = {  # how someone the dispatcher called took the request
 _CLOSED = "le problème est réglé, la demande est close"  # the client said so, calling again
 
 
-def plan_sheets(
-    session: Session, queue: jobs.JobQueue, call_id: int, faxes: Iterable[str], at: datetime
-) -> None:
-    """The request's sheet to each fax, once (its job's key): a second plan changes nothing."""
-    for job in followup.sheets(call_id, tuple(faxes), at):
-        queue.schedule(session, job.kind, job.key, job.due_at, call_id, job.payload)
-
-
 def plan_request_sheets(
     session: Session, queue: jobs.JobQueue, call: CallRow, at: datetime
 ) -> None:
-    """`plan_sheets` to the faxes the request's decision names."""
-    faxes = record_of(session, call).decision.get("fax_numbers", ())
-    plan_sheets(session, queue, call.id, faxes, at)
+    """The request's sheet to each fax its decision names, once (its job's key): a second
+    plan changes nothing."""
+    faxes = tuple(record_of(session, call).decision.get("fax_numbers", ()))
+    for job in followup.sheets(call.id, faxes, at):
+        queue.schedule(session, job.kind, job.key, job.due_at, call.id, job.payload)
 
 
 def plan_follow_up(

@@ -10,11 +10,11 @@ sender is told to call."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import datetime
 from enum import Enum
 
 from ivr.adapters.db import Database
+from ivr.domain.triage import fold
 from ivr.services import caller_texts
 from ivr.services.reference import ReferenceCache
 
@@ -52,10 +52,8 @@ _NOT_A_LETTER = re.compile(r"[^0-9a-z]+")
 
 
 def normalised(body: str) -> str:
-    """`body` as its words: case-folded, accents removed, punctuation as spaces."""
-    decomposed = unicodedata.normalize("NFKD", body.casefold())
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(_NOT_A_LETTER.sub(" ", bare).split())
+    """`body` as its words: lower case, accents removed, punctuation as spaces."""
+    return " ".join(_NOT_A_LETTER.sub(" ", fold(body)).split())
 
 
 def asked(body: str) -> Asked:

@@ -21,7 +21,7 @@ from ivr.domain.model import ONCALL_TYPE_OF_CONTRACT, Agency
 from ivr.domain.oncall import local_date, window_at
 from ivr.domain.routing import Action
 from ivr.services.jobs import JobQueue
-from ivr.services.records import record_of
+from ivr.services.records import record_of, text_values
 from ivr.services.reference import ReferenceCache
 from ivr.services.staff import coverage_declared
 from ivr.services.trace import add_event, record_alert
@@ -133,8 +133,7 @@ class Unreachable:
     def _waiting_line(self, session: Session, call_id: int) -> str:
         """One waiting request, as the manager's text message lists it."""
         record = record_of(session, session.get_one(CallRow, call_id))
-        client = self.reference.client(self.db, record.call.client_id or "")
-        values = record.summary(client).values(spoken=False)
+        values = text_values(record, self.reference, self.db)
         return f"réf. {call_id} {values['city']}, {values['fault']}, {values['phone']}"
 
     def _event(self, session: Session, call: CallRow, kind: str, detail: dict[str, Any]) -> None:

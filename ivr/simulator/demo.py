@@ -22,6 +22,7 @@ from ivr.clock import Clock
 from ivr.domain import wording
 from ivr.domain.local_time import in_paris
 from ivr.domain.model import Directory
+from ivr.domain.phones import e164_or_none
 from ivr.services.reference import ReferenceCache
 from ivr.services.worker import Worker
 from ivr.settings import Settings
@@ -30,7 +31,7 @@ from ivr.simulator.dialer import Callee
 from ivr.simulator.guide import Case, cases
 from ivr.simulator.phone import CallStateError, OutboundCall, PhoneCall
 from ivr.simulator.rest import FakeTwilioRest
-from ivr.simulator.texting import Text, e164, screen, send_text
+from ivr.simulator.texting import Text, screen, send_text
 from ivr.simulator.transports import FlaskTransport
 from ivr.simulator.twiml import RING_ACTIONS, Ringing, TwimlError, Whispering
 from ivr.simulator.twiml_schema import validate
@@ -145,7 +146,7 @@ class Simulator:
         replies arrive on that phone."""
         if not body.strip():
             raise Refused("Écrivez le SMS à envoyer.")
-        number = e164(phone)
+        number = e164_or_none(phone)
         if number is None:
             raise Refused("Indiquez le numéro du téléphone qui envoie le SMS.")
         with self._lock:
@@ -168,7 +169,7 @@ class Simulator:
 
     def texts_of(self, phone: str) -> list[Text]:
         """What `phone`'s screen shows, oldest first."""
-        number = e164(phone)
+        number = e164_or_none(phone)
         with self._lock:
             return screen(number, self.rest.messages, self.texts) if number else []
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
-from ivr.domain.phones import InvalidPhoneNumber, to_e164
 from ivr.simulator.transports import Transport
 from ivr.simulator.twiml import API_VERSION, Webhooks, new_sid, text_of
 
@@ -63,11 +62,3 @@ def screen(number: str, sent: Iterable[Mapping[str, str]], typed: Iterable[Text]
     ]
     mine = [t for t in typed if t.number == number]
     return sorted([*received, *mine], key=lambda t: t.at)  # stable: a reply after its text
-
-
-def e164(phone: str) -> str | None:
-    """A phone's number as Twilio gives it (E.164); None if it is none."""
-    try:
-        return to_e164(phone)
-    except InvalidPhoneNumber:
-        return None

@@ -21,7 +21,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from ivr.adapters.metrics import WEBHOOK_SECONDS
 from ivr.adapters.twilio_rest import UNDER_WAY
 from ivr.clock import Clock
-from ivr.domain.phones import InvalidPhoneNumber, to_e164
+from ivr.domain.phones import e164_or_none
 from ivr.services import text_replies
 from ivr.services.calls import Calls
 from ivr.services.dispatch import Dispatcher
@@ -226,9 +226,8 @@ def sms() -> Response:
     brings them back, anything else is answered that texts are not read. Neither the sender's
     number nor the words are ever logged."""
     answer = MessagingResponse()
-    try:
-        number = to_e164(request.form["From"])
-    except InvalidPhoneNumber:  # a sender name, not a number: nobody to stop, or to answer
+    number = e164_or_none(request.form["From"])
+    if number is None:  # a sender name, not a number: nobody to stop, or to answer
         return _twiml(str(answer))
     body, now = request.form.get("Body", ""), clock().now()
     try:

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from ivr.cli import main
-from tests.conftest import AUTH_TOKEN, NGINX, new_call, running_ivr, wait_until
+from tests.conftest import AUTH_TOKEN, NGINX, needs_nginx, new_call, running_ivr, wait_until
 from tests.web.test_nginx_front import _free_port, _listening
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -53,9 +53,7 @@ def test_systemd_accepts_the_units(tmp_path):
     assert verified.returncode == 0 and not complaints, verified.stderr
 
 
-@pytest.mark.skipif(
-    not NGINX.exists(), reason="NO NGINX: /usr/sbin/nginx missing (apt-get install nginx-light)"
-)
+@needs_nginx
 def test_a_call_through_the_tls_site_keeps_its_signature(tmp_path, database_url, demo):
     """deploy/nginx/ivr-site.conf as shipped but for its names and ports: TLS with a
     certificate made here, `X-Forwarded-*` to an app with IVR_TRUSTED_PROXIES=1."""

@@ -7,19 +7,15 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
 from tests.calls.conftest import BACKUP, TECHNICIAN
-from tests.conftest import CHROMIUM
+from tests.conftest import needs_chromium
 from tests.simulator.test_demo import BERARD, NOTATION, PINS, demo_served
 
 # How many key presses the caller's transcript shows, at least (the next question came).
 PRESSES = """n => (document.querySelector('#caller-transcript').textContent
     .match(/L'appelant tape/g) || []).length >= n"""
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium)"
-)
+pytestmark = needs_chromium
 
 
 def open_page(browser, app):
@@ -27,6 +23,18 @@ def open_page(browser, app):
     page.goto(f"{app.extensions['ivr.settings'].PUBLIC_BASE_URL}/simulator")
     page.uncheck("#voice")  # no speech synthesis in a headless browser
     return page
+
+
+def call_keying_the_contract(page, contract: str, name: str):
+    """Call from a number no demo client has, key the contract number when asked, and wait
+    to hear the client's name; the caller's transcript."""
+    page.click("#place button[type=submit]")
+    transcript = page.locator("#caller-transcript")
+    transcript.get_by_text("Tapez votre numéro de contrat").wait_for()
+    for key in f"{contract}#":
+        page.click(f'#keypad button[data-key="{key}"]')
+    transcript.get_by_text(name).wait_for()
+    return transcript
 
 
 def keys(page, sequence: str, already: int = 0) -> int:
@@ -89,12 +97,7 @@ def test_the_dispatchers_call_rings_the_technicians_phone(browser, settings, dem
                 page.select_option(f'select[data-number="{number}"]', "ring")
             page.fill("#from", "+33611111111")
             assert page.input_value("#client") == ""  # not a demo client's number
-            page.click("#place button[type=submit]")
-            transcript = page.locator("#caller-transcript")
-            transcript.get_by_text("Tapez votre numéro de contrat").wait_for()
-            for key in "10000002#":
-                page.click(f'#keypad button[data-key="{key}"]')
-            transcript.get_by_text("Syndic Résidence Les Pins").wait_for()
+            transcript = call_keying_the_contract(page, "10000002", "Syndic Résidence Les Pins")
             keys(page, "111#", already=1)
             transcript.get_by_text("laissez votre message").wait_for()
             page.click("#message")
@@ -173,12 +176,7 @@ def test_the_callers_phone_gets_its_texts_and_answers_stop(browser, settings, de
     with demo_served(settings, "2026-12-24T19:00") as (app, worker):
         page = open_page(browser, app)
         page.fill("#from", "+33611111111")  # a mobile no demo client has: key the contract
-        page.click("#place button[type=submit]")
-        transcript = page.locator("#caller-transcript")
-        transcript.get_by_text("Tapez votre numéro de contrat").wait_for()
-        for key in "10000001#":
-            page.click(f'#keypad button[data-key="{key}"]')
-        transcript.get_by_text("Hélène Bérard").wait_for()
+        call_keying_the_contract(page, "10000001", "Hélène Bérard")
         keys(page, "111#", already=1)
         page.click("#hangup")
         page.locator("#call-status").get_by_text("L'appel est terminé").wait_for()

@@ -11,13 +11,11 @@ import pytest
 from ivr.composition import serve_demo
 from ivr.domain.local_time import parse_instant
 from ivr.services.accounts import add_user
-from tests.conftest import AUTH_TOKEN, CHROMIUM
+from tests.conftest import AUTH_TOKEN, needs_chromium
 
 EMAIL, PASSWORD = "admin@example.fr", "a long enough password"
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium)"
-)
+pytestmark = needs_chromium
 
 # What each call to speechSynthesis.speak asked to say, in window.spoken.
 RECORD_SPEECH = """

@@ -10,7 +10,6 @@ import html
 import re
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from ivr.adapters.orm import CallRow, RecordingRow
@@ -18,7 +17,7 @@ from ivr.services.accounts import add_user
 from ivr.simulator.dialer import Callee
 from tests.calls.conftest import BACKUP, TECHNICIAN, identify, through_details
 from tests.calls.test_staff_calls import NOBODY, unanswered_request
-from tests.conftest import CHROMIUM, log_in
+from tests.conftest import log_in, needs_chromium
 from tests.dispatch.test_staff_dispatch import phone_of
 from tests.web.test_browser_backoffice import DESK, PHONE, fits, page_at
 
@@ -182,7 +181,7 @@ def test_a_call_again_that_reaches_the_technician_counts_once(night, demo, clock
 # --- In a real browser: the request's card with its call again, on a phone and on a desk -------
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium")
+@needs_chromium
 def test_the_call_again_on_the_card_plays_and_passes_axe(site, browser, demo, clock):  # noqa: F811
     """The demo's call of last night (nobody answered); twenty minutes later the client calls
     again, the technician's lines are tried again, in vain, and they leave a message. The

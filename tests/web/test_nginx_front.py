@@ -13,13 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AUTH_TOKEN, NGINX, new_call, running_ivr, wait_until
+from tests.conftest import AUTH_TOKEN, NGINX, needs_nginx, new_call, running_ivr, wait_until
 
 LOCATIONS = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "ivr-locations.conf"
 
-pytestmark = pytest.mark.skipif(
-    not NGINX.exists(), reason="NO NGINX: /usr/sbin/nginx missing (apt-get install nginx-light)"
-)
+pytestmark = needs_nginx
 
 
 def _free_port() -> int:

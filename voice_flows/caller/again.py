@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ivr.domain.progress import Progress, progress_said
-from ivr.domain.routing import Action, Decision
+from ivr.domain.routing import Action, added_to
 from voice_flows import keys
 from voice_flows.caller.common import CallerFacts, CallerState, CallerStep
 from voice_flows.engine import Entered, Event, Go, Move, Note, choice, stray
@@ -42,9 +42,9 @@ def _chosen(state: CallerState, event: Event, facts: CallerFacts) -> Move:
     if picked == "new":
         noted = Note("new_request", {"besides": state.offered})
         return Go("confirm_details" if state.client_id else "identify", notes=(noted,))
-    progress = facts.progress(state.offered) if state.offered else None
+    progress = _offered(state, facts)
     if progress is None:
-        return Go("identified" if state.client_id else "identify")
+        return _closed_meanwhile(state)
     if picked == "solved":
         return _added(state, progress, "solved", Go("goodbye", (Say("again_closed"),)))
     return _add(state, facts, progress)
@@ -64,10 +64,18 @@ def _add(state: CallerState, facts: CallerFacts, progress: Progress) -> Go:
 def _given_up(state: CallerState, facts: CallerFacts) -> Go:
     """A caller who chooses nothing: kept on their request, which is the safer way (its
     lines tried again if nobody took it)."""
-    progress = facts.progress(state.offered) if state.offered else None
-    if progress is None:
-        return Go("identified" if state.client_id else "identify")
-    return _add(state, facts, progress)
+    progress = _offered(state, facts)
+    return _add(state, facts, progress) if progress else _closed_meanwhile(state)
+
+
+def _offered(state: CallerState, facts: CallerFacts) -> Progress | None:
+    """The request the caller was told of, while it is still in progress."""
+    return facts.progress(state.offered) if state.offered else None
+
+
+def _closed_meanwhile(state: CallerState) -> Go:
+    """The request was closed while the caller chose: on as any caller."""
+    return Go("identified" if state.client_id else "identify")
 
 
 def _added(
@@ -80,8 +88,7 @@ def _added(
     state.callback = state.callback or progress.callback
     noted = Note("called_again", {"request": progress.request_id, "choice": how})
     if decided:
-        reason = f"Ajout à la demande n° {progress.request_id} en cours : personne n'est rappelé."
-        then = state.decided(Decision(Action.ADDED, None, (), (), reason), then)
+        then = state.decided(added_to(progress.request_id), then)
     return Go(then.step, then.says, (noted, *then.notes))
 
 
