@@ -597,7 +597,9 @@ def test_calls_are_answered_from_the_file_in_force_during_an_import(db, clock, d
 
     old = write(tmp_path, [HEADER, GOOD[0]], name="old.csv")
     assert import_clients(db, old, clock).accepted
-    rows = [GOOD[1].replace("12345679", f"{50_000_000 + i}") for i in range(30_000)]
+    # Long enough for the reader to look up many times while it runs, on either database.
+    many = 100_000
+    rows = [GOOD[1].replace("12345679", f"{50_000_000 + i}") for i in range(many)]
     new = write(tmp_path, [HEADER, *rows], name="new.csv")
     seen: list[tuple[bool, bool]] = []
     done = threading.Event()
@@ -608,7 +610,7 @@ def test_calls_are_answered_from_the_file_in_force_during_an_import(db, clock, d
                 seen.append(
                     (
                         find_client(session, "12345678") is not None,
-                        find_client(session, "50029999") is not None,
+                        find_client(session, f"{50_000_000 + many - 1}") is not None,
                     )
                 )
 
@@ -619,7 +621,7 @@ def test_calls_are_answered_from_the_file_in_force_during_an_import(db, clock, d
     finally:
         done.set()
         reader.join()
-    assert report.accepted and report.counts.added == 30_000 and report.counts.removed == 1
+    assert report.accepted and report.counts.added == many and report.counts.removed == 1
     assert set(seen) <= {(True, False), (False, True)}
     switch = seen.index((False, True)) if (False, True) in seen else len(seen)
     assert all(s == (True, False) for s in seen[:switch])
