@@ -3,8 +3,8 @@
 The database is SQLite unless DATABASE_URL names a PostgreSQL server; there the tests work in
 a schema of their own, created at the start and dropped at the end, so that nothing else in
 that database is touched. The few tests of PostgreSQL itself (`postgres_demo`) run on that
-server, else on the local one (`LOCAL_POSTGRES`) whenever it answers: they are skipped, loudly,
-only where no server does.
+server, else on the local one (`LOCAL_POSTGRES`): they are skipped, loudly, only where no
+server listens there; one that listens but refuses makes them fail.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy import create_engine, delete, text
 
 from ivr.adapters.db import Database
@@ -53,19 +53,21 @@ def _postgres_url() -> str | None:
 
 
 def _local_postgres_missing() -> str | None:
-    """Why the local PostgreSQL server does not answer, or None when it does."""
+    """Why no PostgreSQL server is there locally, or None when one listens. Only an absent
+    server skips: one that listens but refuses (a role, a database missing) fails the tests
+    that need it, with its own error."""
+    where = conninfo_to_dict(LOCAL_POSTGRES)
+    address = (str(where["host"]), int(where["port"] or 5432))
     try:
-        psycopg.connect(LOCAL_POSTGRES, connect_timeout=2).close()
-    except psycopg.Error as error:
-        return (
-            f"no server answers at {LOCAL_POSTGRES.split('@')[-1]} ({str(error).splitlines()[0]})"
-        )
+        socket.create_connection(address, timeout=2).close()
+    except OSError as error:
+        return f"no server listens at {address[0]}:{address[1]} ({error})"
     return None
 
 
 def _postgres_server() -> str:
     """The PostgreSQL server the tests of PostgreSQL itself run on: DATABASE_URL's, else the
-    local one; where none answers, the test is skipped, saying why."""
+    local one; where none listens, the test is skipped, saying why."""
     url = _postgres_url()
     if url is not None:
         return url
@@ -111,7 +113,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def postgres_url(database_url: str) -> Iterator[str]:
     """A migrated, empty PostgreSQL database, for the tests of PostgreSQL itself: the suite's
     own when it runs on PostgreSQL, else a schema on the local server. Skipped only where no
-    server answers."""
+    server listens."""
     if database_url.startswith("postgresql"):
         yield database_url
         return
@@ -122,7 +124,7 @@ def postgres_url(database_url: str) -> Iterator[str]:
 @pytest.fixture
 def unmigrated_postgres_url() -> Iterator[str]:
     """An empty schema on the PostgreSQL server of `postgres_url`, not migrated: for the
-    tests of a migration. Skipped only where no server answers."""
+    tests of a migration. Skipped only where no server listens."""
     with _throwaway_schema(_postgres_server(), migrated=False) as url:
         yield url
 
