@@ -234,6 +234,13 @@ def simulate(
             )
         behaviours[number.strip()] = how
     with serve_demo(obj.settings, at) as stack:
+        # A database not made yet would fail the call at its first turn, in tracebacks.
+        health = stack.app.test_client().get("/healthz")
+        if health.status_code != 200:
+            raise click.ClickException(
+                f"the database of DATABASE_URL is not ready ({health.get_json()['status']}): "
+                "`make run` prepares the demo's, or run `ivr db upgrade` and the imports"
+            )
         for line in run_script(stack, caller, steps, behaviours, follow):
             click.echo(line)
 

@@ -67,6 +67,11 @@ def configure(json: bool, clock: Clock, level: int = logging.INFO) -> None:
     handler.setFormatter(formatter)
     root.addHandler(handler)
     root.setLevel(level)
+    # Chatter an operator reading the journal has no use for: alembic names its plugins at
+    # every start and its dialect at every readiness check (`/healthz`, polled by the load
+    # balancer); werkzeug, serving the demo's in-process servers, logs every request.
+    for chatty in ("alembic", "werkzeug"):
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
 
 
 @contextmanager

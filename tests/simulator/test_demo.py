@@ -436,6 +436,21 @@ def test_ivr_simulate_prints_the_call_and_what_the_dispatcher_did(database_url, 
     assert bad.exit_code == 2 and "take|ring|voicemail|busy" in bad.output
 
 
+def test_ivr_simulate_on_a_database_not_prepared_says_what_to_run(tmp_path):
+    from click.testing import CliRunner
+
+    from ivr.cli import main
+
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'new.sqlite3'}"}
+    missing = CliRunner().invoke(main, ["simulate", "10000002#"], env=env)
+    assert missing.exit_code == 1
+    assert "not ready (database unreachable)" in missing.output
+    assert "ivr db upgrade" in missing.output and "IVR:" not in missing.output
+    assert CliRunner().invoke(main, ["db", "upgrade"], env=env).exit_code == 0
+    empty = CliRunner().invoke(main, ["simulate", "10000002#"], env=env)
+    assert empty.exit_code == 1 and "no directory loaded" in empty.output
+
+
 def test_the_demo_readme_matches_the_demo_data():
     readme = (DEMO / "README.md").read_text(encoding="utf-8")
     with (DEMO / "clients.csv").open(encoding="utf-8") as file:

@@ -46,3 +46,25 @@ def test_a_json_line_carries_the_call_and_the_job_and_no_number():
     assert event["event"] == "calling +33******01" and event["level"] == "warning"
     assert "+33639980101" not in line
     assert event["timestamp"].startswith("2026-12-22T22:00")  # the program's clock, in UTC
+
+
+def test_libraries_chatter_is_left_out_and_their_warnings_kept():
+    script = (
+        "import logging\n"
+        "from ivr.adapters.logs import configure\n"
+        "from ivr.clock import Clock\n"
+        "configure(False, Clock())\n"
+        "logging.getLogger('alembic.runtime.plugins').info('setup plugin x')\n"
+        "logging.getLogger('alembic.runtime.migration').info('Context impl SQLiteImpl.')\n"
+        "logging.getLogger('werkzeug').info('GET /simulator 200')\n"
+        "logging.getLogger('ivr.services.worker').info('worker started')\n"
+        "logging.getLogger('alembic.runtime.migration').warning('schema drift')\n"
+        "logging.getLogger('werkzeug').warning('port taken')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    lines = done.stderr.splitlines()
+    assert len(lines) == 3, lines
+    assert "worker started" in lines[0]
+    assert "schema drift" in lines[1] and "port taken" in lines[2]
