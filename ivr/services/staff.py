@@ -58,7 +58,7 @@ def set_pin(
 ) -> None:
     if staff_of(directory, number) is None:
         raise StaffError(f"{number} is neither an on-call line nor a regional manager")
-    if not (pin.isdigit() and 4 <= len(pin) <= 8):
+    if not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 8):  # keypad digits
         raise StaffError("a PIN is 4 to 8 digits")
     with db.session() as session:
         row = session.get(StaffPinRow, number)

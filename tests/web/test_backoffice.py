@@ -365,6 +365,16 @@ def test_an_administrator_sets_a_technicians_pin_stored_hashed(office, demo):
         follow_redirects=True,
     )
     assert "4 to 8 digits" in bad.get_data(as_text=True)
+    # Digits to Python, but no keypad sends them: the line would be locked out.
+    for unkeyable in ("\u0661\u0662\u0663\u0664", "12\u00b234"):
+        refused = client.post(
+            "/reference/pin",
+            data={"csrf_token": token, "number": TECHNICIAN, "pin": unkeyable},
+            follow_redirects=True,
+        )
+        assert "4 to 8 digits" in refused.get_data(as_text=True)
+    with demo.snapshot() as session:
+        assert session.get(StaffPinRow, TECHNICIAN) is None
     client.post("/reference/pin", data={"csrf_token": token, "number": TECHNICIAN, "pin": "2468"})
     with demo.snapshot() as session:
         row = session.get(StaffPinRow, TECHNICIAN)
