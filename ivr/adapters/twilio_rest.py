@@ -8,6 +8,7 @@ is not.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 import requests
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -161,6 +162,13 @@ def _provider_errors() -> Iterator[None]:
         raise PermanentProviderError(
             f"Twilio refused the request ({error.status}, code {error.code})"
         ) from error
+    except TwilioException as error:
+        # A listing's page refused: the SDK keeps the HTTP answer, not Twilio's error.
+        answer = error.args[1] if len(error.args) > 1 else None
+        status = getattr(answer, "status_code", "?")
+        raise TransientProviderError(f"Twilio did not list ({status})") from error
+    except json.JSONDecodeError as error:  # a proxy's page, say: perhaps Twilio had it done
+        raise TransientProviderError("Twilio answered other than JSON", maybe_done=True) from error
     except requests.ConnectTimeout as error:  # never connected: nothing was sent
         raise TransientProviderError("Twilio unreachable: ConnectTimeout") from error
     except (requests.ConnectionError, requests.Timeout) as error:  # perhaps sent, perhaps done

@@ -62,3 +62,20 @@ def test_the_numbers_webhooks_point_at_the_public_url(database_url, fake_twilio)
     assert other.exit_code == 1 and "not a number of this Twilio account" in other.output
     bad = CliRunner().invoke(main, ["twilio", "configure", "--number", "12"], env=env)
     assert bad.exit_code == 2
+
+
+def test_a_listing_twilio_refuses_or_garbles_is_said_in_one_line(database_url, fake_twilio):
+    env = {
+        "DATABASE_URL": database_url,
+        "TWILIO_ACCOUNT_SID": ACCOUNT,
+        "TWILIO_AUTH_TOKEN": "wrong",
+        "PUBLIC_BASE_URL": "https://astreinte.example.fr",
+    }
+    refused = json.dumps({"code": 20003, "message": "Authenticate", "status": 401})
+    fake_twilio.mock.add(responses.GET, f"{NUMBERS}.json", body=refused, status=401)
+    result = CliRunner().invoke(main, ["twilio", "configure", "--number", "+33970000000"], env=env)
+    assert result.exit_code == 1 and "Twilio did not list (401)" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    fake_twilio.mock.replace(responses.GET, f"{NUMBERS}.json", body="<html>portal</html>")
+    garbled = CliRunner().invoke(main, ["twilio", "configure", "--number", "+33970000000"], env=env)
+    assert garbled.exit_code == 1 and "Twilio answered other than JSON" in garbled.output
