@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 
 from ivr.adapters.logs import bound
@@ -15,6 +16,38 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Job], JobOutcome]
 Failed = Callable[[Job, str], object]
 POLL_SECONDS = 1.0  # a job starts within about this long of falling due
+REMIND_SECONDS = 60.0  # a failure that goes on is said again this often, in one line
+
+
+class _Failing:
+    """A failure that goes on (the database away) logged once in full, then once a
+    minute in one line, and its end said: not a traceback a second in the journal."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._lock = threading.Lock()  # the worker's threads share it
+        self._since: float | None = None
+        self._said = 0.0
+
+    def failed(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self._since is None:
+                self._since = self._said = now
+                log.exception("%s failed; trying again", self.what)
+            elif now - self._said >= REMIND_SECONDS:
+                self._said = now
+                log.error("%s still failing after %.0f s", self.what, now - self._since)
+
+    def works(self) -> None:
+        if self._since is None:  # the usual case, without taking the lock
+            return
+        with self._lock:
+            if self._since is not None:
+                log.warning(
+                    "%s works again after %.0f s", self.what, time.monotonic() - self._since
+                )
+                self._since = None
 
 
 class Worker:
@@ -29,6 +62,8 @@ class Worker:
         self.handlers = handlers
         self.housekeeping = housekeeping  # e.g. planning the jobs of calls that just ended
         self.on_failed = on_failed  # what must still happen when a job is given up
+        self._housekeeping_failing = _Failing("worker housekeeping")
+        self._loop_failing = _Failing("worker loop")
 
     def run_one(self) -> bool:
         """Run one due job; False when none is due."""
@@ -77,7 +112,9 @@ class Worker:
         try:
             self.housekeeping()
         except Exception:
-            log.exception("worker housekeeping failed")
+            self._housekeeping_failing.failed()
+        else:
+            self._housekeeping_failing.works()
 
     def run(self, stop: threading.Event, poll: float = POLL_SECONDS, threads: int = 1) -> None:
         """Until `stop` is set: run what is due, then look again every `poll` seconds; with
@@ -104,8 +141,10 @@ class Worker:
             try:
                 ran = self._run_all(stop)
             except Exception:  # the database away for a moment: keep the worker alive
-                log.exception("worker loop failed; trying again")
+                self._loop_failing.failed()
                 ran = 0
+            else:
+                self._loop_failing.works()
             if not ran:
                 stop.wait(poll)
 
