@@ -10,6 +10,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import (
+    ArgumentError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+)
 
 from ivr.adapters.db import Database
 from ivr.settings import Settings, SettingsError, check_for_calls, load_settings
@@ -33,7 +39,8 @@ class Context:
     @property
     def db(self) -> Database:
         if self._db is None:
-            self._db = Database(self.settings.DATABASE_URL)
+            # Only `ivr db upgrade` makes a database: a mistyped path is reported, not made.
+            self._db = Database(self.settings.DATABASE_URL, create=False)
         return self._db
 
 
@@ -50,6 +57,13 @@ def _fails_cleanly(command: F) -> F:
             return command(*args, **kwargs)
         except SettingsError as error:
             raise _BadSettings(str(error)) from None
+        except (OperationalError, ProgrammingError, ArgumentError, NoSuchModuleError) as error:
+            # Unreachable, not made, not migrated, mistyped: one line, not a traceback.
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            raise click.ClickException(
+                f"the database of DATABASE_URL cannot be used: {reason} "
+                "(`ivr db upgrade` makes or migrates its schema)"
+            ) from None
 
     return run  # type: ignore[return-value]
 
@@ -73,7 +87,7 @@ def db_upgrade(obj: Context) -> None:
     """Create or migrate the schema of DATABASE_URL."""
     from ivr.adapters.migrations import upgrade
 
-    upgrade(obj.db.engine, clock=obj.settings.make_clock())
+    upgrade(Database(obj.settings.DATABASE_URL).engine, clock=obj.settings.make_clock())
     click.echo("database schema is up to date")
 
 
@@ -101,10 +115,10 @@ def import_(obj: Context, kind: str, path: Path, allow_shrink: bool) -> None:
         sys.exit(2)
     else:
         report = import_directory(obj.db, path, clock)
-    for line in report.lines():
-        click.echo(line, err=not report.accepted and line.startswith("erreur"))
+    summary = report.summary()
+    for line in report.lines():  # a refusal's errors and summary to stderr, once each
+        click.echo(line, err=not report.accepted and (line.startswith("erreur") or line == summary))
     if not report.accepted:
-        click.echo(report.summary(), err=True)
         sys.exit(1)
 
 
@@ -123,15 +137,28 @@ def route(obj: Context, client_id: str, at_text: str, danger: bool) -> None:
         at = parse_instant(at_text)
     except ValueError:
         raise click.BadParameter(
-            f"{at_text!r} is not an ISO 8601 instant", param_hint="--at"
+            f"{at_text!r} is not an ISO 8601 instant of the years 2000 to 2199", param_hint="--at"
         ) from None
     decision = route_call(obj.db, obj.settings, client_id.strip(), at, danger=danger)
     click.echo(json.dumps(decision.as_json(), ensure_ascii=False))
 
 
+def _host_port(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """HOST:PORT, checked before gunicorn, which would only fail in a traceback."""
+    host, colon, port = value.rpartition(":")
+    if not (host and colon and port.isdigit() and 1 <= int(port) <= 65535):
+        raise click.BadParameter(f"{value!r}: HOST:PORT, with a port from 1 to 65535")
+    return value
+
+
 @main.command()
-@click.option("--bind", default="127.0.0.1:8000", show_default=True)
-@click.option("--workers", default=None, type=int, help="gunicorn workers (default: 2 x cores)")
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, callback=_host_port)
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="gunicorn workers (default: 2 x cores)",
+)
 @click.option(
     "--threads",
     default=None,
@@ -223,7 +250,7 @@ def simulate(
         at = parse_instant(at_text) if at_text else None
     except ValueError:
         raise click.BadParameter(
-            f"{at_text!r} is not an ISO 8601 instant", param_hint="--at"
+            f"{at_text!r} is not an ISO 8601 instant of the years 2000 to 2199", param_hint="--at"
         ) from None
     behaviours = {}
     for item in callees:
@@ -285,7 +312,12 @@ def _password() -> str:
     if sys.stdin.isatty():
         typed: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
         return typed
-    return sys.stdin.readline().rstrip("\r\n")
+    try:
+        line = sys.stdin.readline().rstrip("\r\n")
+        line.encode("utf-8")  # a byte the terminal's encoding had no letter for, say
+    except UnicodeError:
+        raise click.ClickException("the password read is not text in UTF-8") from None
+    return line
 
 
 @main.group()

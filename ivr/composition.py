@@ -4,6 +4,8 @@ command line and the tests build the program here; nothing is built at import.""
 
 from __future__ import annotations
 
+import logging
+import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -115,6 +117,15 @@ def serve(
     wait; there, a worker answers with one thread (more workers answer more at once). On
     PostgreSQL, a worker keeps answering with its other threads while one waits on the
     database."""
+    if not settings.SECRET_KEY:
+        # One key for every worker of this server: keys drawn by each would refuse the
+        # sessions the others signed (logged in on one worker, the next page on another).
+        if not settings.IVR_SIMULATOR:
+            logging.getLogger(__name__).warning(
+                "SECRET_KEY unset: back-office sessions end when this server restarts and "
+                "are not shared with other hosts"
+            )
+        settings = settings.model_copy(update={"SECRET_KEY": secrets.token_hex(32)})
     sqlite = settings.DATABASE_URL.startswith("sqlite")
     threads = threads or (1 if sqlite else 4)
     load = lambda: create_app(settings)  # noqa: E731 (each worker builds its own app)

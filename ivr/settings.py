@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ivr.clock import Clock
+from ivr.domain.emails import is_email_address
 from ivr.domain.local_time import parse_instant
 from ivr.domain.phones import InvalidPhoneNumber, to_e164
 
@@ -25,6 +26,11 @@ def _phone(value: str) -> str:
 
 
 PhoneNumber = Annotated[str, AfterValidator(_phone)]
+
+
+def _listed(value: str) -> list[str]:
+    """The items of a comma-separated setting."""
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 class FaxTransport(StrEnum):
@@ -68,8 +74,8 @@ class Settings(BaseSettings):
     FAX_SMTP_ADDRESS: str = "{digits}@fax.invalid"
     # The dispatcher: after every line of a request was tried without a person, try again
     # this many minutes later, this many rounds in all.
-    DISPATCH_RETRY_MINUTES: float = 10.0
-    DISPATCH_ROUNDS: int = 2
+    DISPATCH_RETRY_MINUTES: float = Field(default=10.0, gt=0)
+    DISPATCH_ROUNDS: int = Field(default=2, ge=1)
     # Text messages to the client (ivr.services.caller_texts): a confirmation after the call,
     # then news of the technician; only ever to a mobile that did not answer STOP.
     CALLER_TEXTS: bool = True
@@ -115,6 +121,8 @@ class Settings(BaseSettings):
     @field_validator("DATABASE_URL")
     @classmethod
     def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgres://", "postgresql")):
+            raise ValueError("must be sqlite:///PATH or postgresql://...")
         # Heroku-style URLs name the driver-less scheme; SQLAlchemy 2 wants a driver.
         for old, new in (
             ("postgres://", "postgresql+psycopg://"),
@@ -123,6 +131,20 @@ class Settings(BaseSettings):
             if value.startswith(old):
                 return new + value[len(old) :]
         return value
+
+    @field_validator("ALERT_SMS_NUMBERS")
+    @classmethod
+    def _phones(cls, value: str) -> str:
+        # A typo here would be found the night an alert is texted to no one.
+        return ", ".join(_phone(number) for number in _listed(value))
+
+    @field_validator("ALERT_EMAILS")
+    @classmethod
+    def _emails(cls, value: str) -> str:
+        for address in _listed(value):
+            if not is_email_address(address):
+                raise ValueError(f"{address!r} is not an e-mail address")
+        return ", ".join(_listed(value))
 
     @field_validator("IVR_CLOCK", mode="before")
     @classmethod

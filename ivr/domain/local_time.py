@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
+# The years an instant given to the program may name (an IVR_CLOCK, a `--at`).
+FIRST_YEAR, LAST_YEAR = 2000, 2199
 
 
 def in_paris(instant: datetime) -> datetime:
@@ -25,6 +27,8 @@ def parse_instant(text: str) -> datetime:
     spring change is read with the winter offset (02:30 is 03:30 summer time).
     """
     value = datetime.fromisoformat(text.strip())
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:  # else a day or an offset added overflows
+        raise ValueError(f"{text.strip()!r}: the year must be {FIRST_YEAR} to {LAST_YEAR}")
     if value.tzinfo is None:
         value = in_paris(value.replace(tzinfo=PARIS))
     return value

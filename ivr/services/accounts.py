@@ -6,7 +6,6 @@ of their agency. Passwords are hashed with scrypt (Werkzeug's default), never st
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,10 +17,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ivr.adapters.db import Database
 from ivr.adapters.orm import AgencyRow, AuditRow, LoginFailureRow, RegionRow, UserRow
 from ivr.clock import Clock
+from ivr.domain.emails import is_email_address
 
 ROLES = ("admin", "manager", "agency")
 MIN_PASSWORD = 10
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class AccountError(ValueError):
@@ -64,7 +63,7 @@ def add_user(
     agency: str | None = None,
 ) -> Account:
     email = email.strip().lower()
-    if not _EMAIL.match(email):
+    if not is_email_address(email):
         raise AccountError(f"{email!r} is not an email address")
     if role not in ROLES:
         raise AccountError(f"the role must be one of {', '.join(ROLES)}")

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 
 from ivr.adapters.db import Database
-from ivr.adapters.orm import AppSettingRow
+from ivr.adapters.orm import AgencyRow, AppSettingRow
 from ivr.clock import Clock
 from ivr.domain.phones import InvalidPhoneNumber, digit_pairs, to_e164
 
@@ -42,6 +42,9 @@ def set_setting(db: Database, clock: Clock, key: str, value: str, by: str) -> st
     """Store a checked value; returns it as stored."""
     value = validator(key)(value.strip())
     with db.session() as session:
+        agency = GAS_NUMBER.fullmatch(key)
+        if agency and session.get(AgencyRow, agency["cia"]) is None:  # a typo, never read
+            raise ValueError(f"no agency {agency['cia']!r} in the directory in force")
         row = session.get(AppSettingRow, key)
         if row is None:
             row = AppSettingRow(key=key)

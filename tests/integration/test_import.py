@@ -505,6 +505,18 @@ def test_a_bad_directory_changes_nothing(db, clock, tmp_path, file, find, replac
         assert load_directory(session).agencies["0751"].region == "IDF"
 
 
+def test_a_folder_and_a_file_taken_for_one_another_are_said_once(db, clock, directory, tmp_path):
+    clients = import_clients(db, tmp_path, clock)
+    assert not clients.accepted
+    assert [p.reason for p in clients.errors] == ["c'est un dossier, pas un fichier"]
+    (tmp_path / "clients.csv").write_text(HEADER + "\r\n", encoding="utf-8")
+    folder = import_directory(db, tmp_path / "clients.csv", clock)
+    assert not folder.accepted
+    assert [p.reason for p in folder.errors] == ["ce n'est pas un dossier"]
+    with db.session() as session:
+        assert load_directory(session).agencies  # the directory in force is untouched
+
+
 def test_a_missing_directory_file_is_named(db, clock, tmp_path):
     folder = copy_demo(tmp_path)
     (folder / "oncall_lines.csv").unlink()

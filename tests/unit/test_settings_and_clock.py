@@ -37,7 +37,11 @@ def test_values_are_typed_and_normalised(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
     monkeypatch.setenv("IVR_CLOCK", "2026-12-24T23:00")
     monkeypatch.setenv("FAX_TRANSPORT", "smtp")
+    monkeypatch.setenv("ALERT_SMS_NUMBERS", "06 39 98 01 01,, +33 1 99 00 00 01 ")
+    monkeypatch.setenv("ALERT_EMAILS", " ops@example.fr ,chef@example.fr")
     settings = load_settings()
+    assert settings.ALERT_SMS_NUMBERS == "+33639980101, +33199000001"
+    assert settings.ALERT_EMAILS == "ops@example.fr, chef@example.fr"
     assert settings.OPERATOR_NUMBER == "+33199000001"
     assert settings.PUBLIC_BASE_URL == "https://ivr.example.fr"
     assert settings.DATABASE_URL == "postgresql+psycopg://u@h/db"
@@ -52,6 +56,13 @@ def test_values_are_typed_and_normalised(monkeypatch):
         ("FAX_TRANSPORT", "pigeon"),
         ("EMERGENCY_FORWARD_NUMBER", "999"),
         ("IVR_CLOCK", "tomorrow"),
+        ("IVR_CLOCK", "0001-01-01T00:00"),
+        ("ALERT_SMS_NUMBERS", "+33639980101, garbage"),
+        ("ALERT_EMAILS", "ops@example.fr, ops team"),
+        ("DISPATCH_ROUNDS", "0"),
+        ("DISPATCH_RETRY_MINUTES", "-5"),
+        ("DATABASE_URL", "mysql://db/ivr"),
+        ("DATABASE_URL", "ivr.sqlite3"),
     ],
 )
 def test_a_bad_value_names_the_variable(monkeypatch, name, value):
@@ -90,6 +101,12 @@ def test_instants_without_offset_are_paris_time():
     assert parse_instant("2026-07-14T12:00").utcoffset() == timedelta(hours=2)
     assert parse_instant("2026-12-25T08:00").utcoffset() == timedelta(hours=1)
     assert parse_instant("2026-12-25T08:00:00Z").utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00", "9999-12-31T23:00", "1999-12-31T23:00"])
+def test_instants_out_of_the_programs_years_are_refused(text):
+    with pytest.raises(ValueError, match="the year must be 2000 to 2199"):
+        parse_instant(text)
 
 
 @pytest.mark.parametrize(

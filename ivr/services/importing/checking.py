@@ -69,6 +69,9 @@ class Checker:
         except FileNotFoundError:
             self.error(0, "fichier manquant")
             return None
+        except IsADirectoryError:
+            self.error(0, "c'est un dossier, pas un fichier")
+            return None
         except UnreadableFile as problem:
             self.error(0, _unreadable(str(problem)))
             return None

@@ -51,8 +51,12 @@ def import_directory(db: Database, folder: Path, clock: Clock, *, name: str = ""
     today = local_date(clock.now())
     parsed: dict[str, list[tuple[int, tuple[Any, ...]]]] = {}
     digest = hashlib.sha256()
-    if not folder.is_dir():
+    if not folder.is_dir():  # nothing to read: each file's absence would only add noise
         report.errors.append(Problem(name, 0, "ce n'est pas un dossier"))
+        with db.session() as session:
+            import_id = start_record(session, "directory", name, "", clock.now())
+            finish_record(session, import_id, report, clock.now())
+        return report
     for schema in rows.DIRECTORY:
         path = folder / schema.file_name
         good = Checker(report, schema).all_rows(path)
