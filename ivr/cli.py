@@ -58,14 +58,23 @@ def _fails_cleanly(command: F) -> F:
         except SettingsError as error:
             raise _BadSettings(str(error)) from None
         except (OperationalError, ProgrammingError, ArgumentError, NoSuchModuleError) as error:
-            # Unreachable, not made, not migrated, mistyped: one line, not a traceback.
-            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            # Unreachable, locked, not made, not migrated: one line, not a traceback. Any
+            # other statement refused is a fault of ours, shown whole.
+            lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+            reason = lines[0] if lines else type(error).__name__
+            not_made = any(sign in reason for sign in _NOT_MADE)
+            if isinstance(error, ProgrammingError) and not not_made:
+                raise
+            hint = " (`ivr db upgrade` makes or migrates its schema)" if not_made else ""
             raise click.ClickException(
-                f"the database of DATABASE_URL cannot be used: {reason} "
-                "(`ivr db upgrade` makes or migrates its schema)"
+                f"the database of DATABASE_URL cannot be used: {reason}{hint}"
             ) from None
 
     return run  # type: ignore[return-value]
+
+
+# How SQLite and PostgreSQL say the schema is not there (yet).
+_NOT_MADE = ("unable to open database file", "no such table", 'relation "')
 
 
 @click.group()
@@ -130,11 +139,11 @@ def import_(obj: Context, kind: str, path: Path, allow_shrink: bool) -> None:
 @_fails_cleanly
 def route(obj: Context, client_id: str, at_text: str, danger: bool) -> None:
     """Print, as JSON, what the rules decide for such a call."""
-    from ivr.domain.local_time import parse_instant
+    from ivr.domain.local_time import given_instant
     from ivr.services.routing import route_call
 
     try:
-        at = parse_instant(at_text)
+        at = given_instant(at_text)
     except ValueError:
         raise click.BadParameter(
             f"{at_text!r} is not an ISO 8601 instant of the years 2000 to 2199", param_hint="--at"
@@ -144,11 +153,11 @@ def route(obj: Context, client_id: str, at_text: str, danger: bool) -> None:
 
 
 def _host_port(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    """HOST:PORT, checked before gunicorn, which would only fail in a traceback."""
+    """HOST:PORT or unix:PATH, checked before gunicorn, which would fail in a traceback."""
     host, colon, port = value.rpartition(":")
-    if not (host and colon and port.isdigit() and 1 <= int(port) <= 65535):
-        raise click.BadParameter(f"{value!r}: HOST:PORT, with a port from 1 to 65535")
-    return value
+    if value.startswith("unix:") or (host and colon and port.isdigit() and 0 < int(port) < 65536):
+        return value
+    raise click.BadParameter(f"{value!r}: HOST:PORT, with a port from 1 to 65535, or unix:PATH")
 
 
 @main.command()
@@ -243,11 +252,11 @@ def simulate(
     `--callee` says), text messages, summary sheets. Uses DATABASE_URL: the demo's, say.
     """
     from ivr.composition import serve_demo
-    from ivr.domain.local_time import parse_instant
+    from ivr.domain.local_time import given_instant
     from ivr.simulator.script import run_script
 
     try:
-        at = parse_instant(at_text) if at_text else None
+        at = given_instant(at_text) if at_text else None
     except ValueError:
         raise click.BadParameter(
             f"{at_text!r} is not an ISO 8601 instant of the years 2000 to 2199", param_hint="--at"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -12,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ivr.clock import Clock
 from ivr.domain.emails import is_email_address
-from ivr.domain.local_time import parse_instant
+from ivr.domain.local_time import given_instant
 from ivr.domain.phones import InvalidPhoneNumber, to_e164
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -141,16 +142,16 @@ class Settings(BaseSettings):
     @field_validator("ALERT_EMAILS")
     @classmethod
     def _emails(cls, value: str) -> str:
-        for address in _listed(value):
-            if not is_email_address(address):
-                raise ValueError(f"{address!r} is not an e-mail address")
+        for item in _listed(value):  # `ops@example.fr` or `Exploitation <ops@example.fr>`
+            if not is_email_address(parseaddr(item)[1]):
+                raise ValueError(f"{item!r} is not an e-mail address")
         return ", ".join(_listed(value))
 
     @field_validator("IVR_CLOCK", mode="before")
     @classmethod
     def _instant(cls, value: object) -> object:
         if isinstance(value, str) and value.strip():
-            return parse_instant(value)
+            return given_instant(value)
         return value or None
 
     @field_validator(

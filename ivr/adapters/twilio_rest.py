@@ -16,11 +16,19 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 import requests
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import (
+    TwilioException,
+    TwilioRestException,
+    TwilioServiceException,
+)
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from ivr.adapters.providers import PermanentProviderError, TransientProviderError
+from ivr.adapters.providers import (
+    PermanentProviderError,
+    ProviderError,
+    TransientProviderError,
+)
 
 T = TypeVar("T")
 TIMEOUT_SECONDS = 10.0
@@ -91,7 +99,7 @@ class TwilioRest:
         with _provider_errors():
             try:
                 self.client.api.account.recordings(sid).delete()
-            except TwilioRestException as error:
+            except (TwilioRestException, TwilioServiceException) as error:
                 if error.status != 404:
                     raise
 
@@ -142,6 +150,14 @@ def _since(created: datetime | None, since: datetime) -> bool:
     return created is None or created >= since - CLOCK_SKEW
 
 
+def _refused(status: int, what: str) -> ProviderError:
+    if status >= 500 or status == 429:
+        return TransientProviderError(f"Twilio answered {status}")
+    if status in (401, 403):  # our credentials: worth trying again once fixed
+        return TransientProviderError(f"Twilio refused our credentials ({status})")
+    return PermanentProviderError(f"Twilio refused {what}")
+
+
 def _provider(request: Callable[[], T]) -> T:
     with _provider_errors():
         return request()
@@ -151,22 +167,15 @@ def _provider(request: Callable[[], T]) -> T:
 def _provider_errors() -> Iterator[None]:
     try:
         yield
-    except TwilioRestException as error:
+    except (TwilioRestException, TwilioServiceException) as error:
         # Twilio's own message may quote a phone number: only its codes are kept.
-        if error.status >= 500 or error.status == 429:
-            raise TransientProviderError(f"Twilio answered {error.status}") from error
-        if error.status in (401, 403):  # our credentials: worth trying again once fixed
-            raise TransientProviderError(
-                f"Twilio refused our credentials ({error.status})"
-            ) from error
-        raise PermanentProviderError(
-            f"Twilio refused the request ({error.status}, code {error.code})"
-        ) from error
+        raise _refused(error.status, f"the request ({error.status}, code {error.code})") from error
     except TwilioException as error:
         # A listing's page refused: the SDK keeps the HTTP answer, not Twilio's error.
-        answer = error.args[1] if len(error.args) > 1 else None
-        status = getattr(answer, "status_code", "?")
-        raise TransientProviderError(f"Twilio did not list ({status})") from error
+        status = getattr(error.args[1], "status_code", None) if len(error.args) > 1 else None
+        if not isinstance(status, int):
+            raise  # not Twilio's answer: a fault of ours, to be seen whole
+        raise _refused(status, f"to list ({status})") from error
     except json.JSONDecodeError as error:  # a proxy's page, say: perhaps Twilio had it done
         raise TransientProviderError("Twilio answered other than JSON", maybe_done=True) from error
     except requests.ConnectTimeout as error:  # never connected: nothing was sent

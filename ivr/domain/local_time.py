@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
-# The years an instant given to the program may name (an IVR_CLOCK, a `--at`).
+# The years an instant the program is told to run at may name (`given_instant`).
 FIRST_YEAR, LAST_YEAR = 2000, 2199
 
 
@@ -27,8 +27,15 @@ def parse_instant(text: str) -> datetime:
     spring change is read with the winter offset (02:30 is 03:30 summer time).
     """
     value = datetime.fromisoformat(text.strip())
-    if not FIRST_YEAR <= value.year <= LAST_YEAR:  # else a day or an offset added overflows
-        raise ValueError(f"{text.strip()!r}: the year must be {FIRST_YEAR} to {LAST_YEAR}")
     if value.tzinfo is None:
         value = in_paris(value.replace(tzinfo=PARIS))
     return value
+
+
+def given_instant(text: str) -> datetime:
+    """An instant the program is told to run at (IVR_CLOCK, `--at`): as `parse_instant`,
+    within the years it can run in (a day added to year 9999 overflows). The dates of the
+    company's files go through `parse_instant`: a manager's turn may end in 9999."""
+    if not FIRST_YEAR <= datetime.fromisoformat(text.strip()).year <= LAST_YEAR:
+        raise ValueError(f"{text.strip()!r}: the year must be {FIRST_YEAR} to {LAST_YEAR}")
+    return parse_instant(text)

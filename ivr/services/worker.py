@@ -29,7 +29,7 @@ class _Failing:
         self._since: float | None = None
         self._said = 0.0
 
-    def failed(self) -> None:
+    def failed(self, error: Exception) -> None:
         now = time.monotonic()
         with self._lock:
             if self._since is None:
@@ -37,7 +37,12 @@ class _Failing:
                 log.exception("%s failed; trying again", self.what)
             elif now - self._said >= REMIND_SECONDS:
                 self._said = now
-                log.error("%s still failing after %.0f s", self.what, now - self._since)
+                log.error(
+                    "%s still failing after %.0f s (now %s)",
+                    self.what,
+                    now - self._since,
+                    type(error).__name__,
+                )
 
     def works(self) -> None:
         if self._since is None:  # the usual case, without taking the lock
@@ -111,8 +116,8 @@ class Worker:
             return
         try:
             self.housekeeping()
-        except Exception:
-            self._housekeeping_failing.failed()
+        except Exception as error:
+            self._housekeeping_failing.failed(error)
         else:
             self._housekeeping_failing.works()
 
@@ -140,8 +145,8 @@ class Worker:
         while not stop.is_set():
             try:
                 ran = self._run_all(stop)
-            except Exception:  # the database away for a moment: keep the worker alive
-                self._loop_failing.failed()
+            except Exception as error:  # the database away for a moment: keep the worker alive
+                self._loop_failing.failed(error)
                 ran = 0
             else:
                 self._loop_failing.works()

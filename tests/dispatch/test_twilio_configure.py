@@ -74,8 +74,36 @@ def test_a_listing_twilio_refuses_or_garbles_is_said_in_one_line(database_url, f
     refused = json.dumps({"code": 20003, "message": "Authenticate", "status": 401})
     fake_twilio.mock.add(responses.GET, f"{NUMBERS}.json", body=refused, status=401)
     result = CliRunner().invoke(main, ["twilio", "configure", "--number", "+33970000000"], env=env)
-    assert result.exit_code == 1 and "Twilio did not list (401)" in result.output
+    assert result.exit_code == 1 and "Twilio refused our credentials (401)" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     fake_twilio.mock.replace(responses.GET, f"{NUMBERS}.json", body="<html>portal</html>")
     garbled = CliRunner().invoke(main, ["twilio", "configure", "--number", "+33970000000"], env=env)
     assert garbled.exit_code == 1 and "Twilio answered other than JSON" in garbled.output
+
+
+def test_twilio_problem_details_are_sorted_as_its_other_errors():
+    """Twilio's RFC 9457 answers (the SDK's TwilioServiceException): a number Twilio refuses
+    is given up at once, a recording already gone is no error."""
+    import pytest
+
+    from ivr.adapters.providers import PermanentProviderError
+    from ivr.adapters.twilio_rest import TwilioRest
+
+    def problem(status: int, code: int) -> str:
+        about = {"type": f"https://www.twilio.com/docs/errors/{code}", "title": "Problem"}
+        return json.dumps({**about, "status": status, "code": code})
+
+    account = f"{TWILIO}/2010-04-01/Accounts/{ACCOUNT}"
+    recording = "RE" + "2" * 32
+    rest = TwilioRest(ACCOUNT, "token", TWILIO)
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, f"{account}/Messages.json", body=problem(400, 21211), status=400)
+        mock.add(
+            responses.DELETE,
+            f"{account}/Recordings/{recording}.json",
+            body=problem(404, 20404),
+            status=404,
+        )
+        with pytest.raises(PermanentProviderError, match=r"refused the request \(400, code 21211"):
+            rest.send_sms("+33639980101", "+33199000000", "Bonjour")
+        rest.delete_recording(recording)  # already gone: nothing to do

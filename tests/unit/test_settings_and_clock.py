@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ivr.clock import Clock
-from ivr.domain.local_time import PARIS, parse_instant
+from ivr.domain.local_time import PARIS, given_instant, parse_instant
 from ivr.domain.phones import InvalidPhoneNumber, digit_pairs, to_e164
 from ivr.settings import FaxTransport, SettingsError, load_settings
 
@@ -38,10 +38,10 @@ def test_values_are_typed_and_normalised(monkeypatch):
     monkeypatch.setenv("IVR_CLOCK", "2026-12-24T23:00")
     monkeypatch.setenv("FAX_TRANSPORT", "smtp")
     monkeypatch.setenv("ALERT_SMS_NUMBERS", "06 39 98 01 01,, +33 1 99 00 00 01 ")
-    monkeypatch.setenv("ALERT_EMAILS", " ops@example.fr ,chef@example.fr")
+    monkeypatch.setenv("ALERT_EMAILS", " ops@example.fr ,Chef <chef@example.fr>")
     settings = load_settings()
     assert settings.ALERT_SMS_NUMBERS == "+33639980101, +33199000001"
-    assert settings.ALERT_EMAILS == "ops@example.fr, chef@example.fr"
+    assert settings.ALERT_EMAILS == "ops@example.fr, Chef <chef@example.fr>"
     assert settings.OPERATOR_NUMBER == "+33199000001"
     assert settings.PUBLIC_BASE_URL == "https://ivr.example.fr"
     assert settings.DATABASE_URL == "postgresql+psycopg://u@h/db"
@@ -106,7 +106,11 @@ def test_instants_without_offset_are_paris_time():
 @pytest.mark.parametrize("text", ["0001-01-01T00:00", "9999-12-31T23:00", "1999-12-31T23:00"])
 def test_instants_out_of_the_programs_years_are_refused(text):
     with pytest.raises(ValueError, match="the year must be 2000 to 2199"):
-        parse_instant(text)
+        given_instant(text)
+
+
+def test_an_open_ended_date_of_a_file_is_still_read():
+    assert parse_instant("9999-12-31T00:00").year == 9999  # a manager's turn with no end
 
 
 @pytest.mark.parametrize(
