@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -139,25 +140,38 @@ def import_(obj: Context, kind: str, path: Path, allow_shrink: bool) -> None:
 @_fails_cleanly
 def route(obj: Context, client_id: str, at_text: str, danger: bool) -> None:
     """Print, as JSON, what the rules decide for such a call."""
-    from ivr.domain.local_time import given_instant
     from ivr.services.routing import route_call
 
-    try:
-        at = given_instant(at_text)
-    except ValueError:
-        raise click.BadParameter(
-            f"{at_text!r} is not an ISO 8601 instant of the years 2000 to 2199", param_hint="--at"
-        ) from None
+    at = _instant(at_text)
     decision = route_call(obj.db, obj.settings, client_id.strip(), at, danger=danger)
     click.echo(json.dumps(decision.as_json(), ensure_ascii=False))
 
 
+def _instant(text: str) -> datetime:
+    """`--at`: an instant the program is told to run at."""
+    from ivr.domain.local_time import FIRST_YEAR, LAST_YEAR, given_instant
+
+    try:
+        return given_instant(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not an ISO 8601 instant of the years {FIRST_YEAR} to {LAST_YEAR}",
+            param_hint="--at",
+        ) from None
+
+
 def _host_port(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    """HOST:PORT or unix:PATH, checked before gunicorn, which would fail in a traceback."""
-    host, colon, port = value.rpartition(":")
-    if value.startswith("unix:") or (host and colon and port.isdigit() and 0 < int(port) < 65536):
-        return value
-    raise click.BadParameter(f"{value!r}: HOST:PORT, with a port from 1 to 65535, or unix:PATH")
+    """`--bind` as gunicorn reads it, with its port in range: gunicorn would take a port
+    out of range and fail in a traceback."""
+    from gunicorn.util import parse_address
+
+    try:
+        address = parse_address(value)
+    except RuntimeError as error:
+        raise click.BadParameter(str(error)) from None
+    if isinstance(address, tuple) and not 0 < address[1] < 65536:
+        raise click.BadParameter(f"{value!r}: HOST:PORT, with a port from 1 to 65535")
+    return value
 
 
 @main.command()
@@ -252,15 +266,9 @@ def simulate(
     `--callee` says), text messages, summary sheets. Uses DATABASE_URL: the demo's, say.
     """
     from ivr.composition import serve_demo
-    from ivr.domain.local_time import given_instant
     from ivr.simulator.script import run_script
 
-    try:
-        at = given_instant(at_text) if at_text else None
-    except ValueError:
-        raise click.BadParameter(
-            f"{at_text!r} is not an ISO 8601 instant of the years 2000 to 2199", param_hint="--at"
-        ) from None
+    at = _instant(at_text) if at_text else None
     behaviours = {}
     for item in callees:
         number, _, how = item.partition("=")

@@ -29,8 +29,8 @@ def _phone(value: str) -> str:
 PhoneNumber = Annotated[str, AfterValidator(_phone)]
 
 
-def _listed(value: str) -> list[str]:
-    """The items of a comma-separated setting."""
+def listed(value: str) -> list[str]:
+    """The items of a comma-separated setting (ALERT_EMAILS, ALERT_SMS_NUMBERS)."""
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
@@ -137,15 +137,16 @@ class Settings(BaseSettings):
     @classmethod
     def _phones(cls, value: str) -> str:
         # A typo here would be found the night an alert is texted to no one.
-        return ", ".join(_phone(number) for number in _listed(value))
+        return ", ".join(_phone(number) for number in listed(value))
 
     @field_validator("ALERT_EMAILS")
     @classmethod
     def _emails(cls, value: str) -> str:
-        for item in _listed(value):  # `ops@example.fr` or `Exploitation <ops@example.fr>`
+        items = listed(value)
+        for item in items:  # `ops@example.fr` or `Exploitation <ops@example.fr>`
             if not is_email_address(parseaddr(item)[1]):
                 raise ValueError(f"{item!r} is not an e-mail address")
-        return ", ".join(_listed(value))
+        return ", ".join(items)
 
     @field_validator("IVR_CLOCK", mode="before")
     @classmethod

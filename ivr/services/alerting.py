@@ -25,7 +25,7 @@ from ivr.clock import Clock
 from ivr.domain.local_time import in_paris
 from ivr.domain.trace_words import ALERTS
 from ivr.services.jobs import Done, Job, JobOutcome, JobQueue, PermanentError, provider_errors
-from ivr.settings import Settings
+from ivr.settings import Settings, listed
 
 KIND = "alert_notice"
 
@@ -39,11 +39,11 @@ class AlertNotices:
 
     @property
     def emails(self) -> list[str]:
-        return [a.strip() for a in self.settings.ALERT_EMAILS.split(",") if a.strip()]
+        return listed(self.settings.ALERT_EMAILS)
 
     @property
     def numbers(self) -> list[str]:
-        return [n.strip() for n in self.settings.ALERT_SMS_NUMBERS.split(",") if n.strip()]
+        return listed(self.settings.ALERT_SMS_NUMBERS)
 
     def housekeep(self) -> None:
         """Take the new alerts whose kind is not in its quiet period, and plan their notice."""

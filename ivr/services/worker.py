@@ -45,8 +45,6 @@ class _Failing:
                 )
 
     def works(self) -> None:
-        if self._since is None:  # the usual case, without taking the lock
-            return
         with self._lock:
             if self._since is not None:
                 log.warning(

@@ -27,20 +27,28 @@ def test_phone_numbers_are_masked_and_nothing_else(line, masked):
     assert mask(line) == masked
 
 
-def test_a_json_line_carries_the_call_and_the_job_and_no_number():
+def _logged(json_lines: bool, logging_: str) -> list[str]:
+    """The lines a fresh process logs (its stderr) once `configure` ran, its clock at
+    23:00 Paris time, then `logging_` (statements with `logging` and `bound` at hand)."""
     script = (
         "import logging\n"
         "from ivr.adapters.logs import configure, bound\n"
         "from ivr.clock import Clock\n"
         "from ivr.domain.local_time import parse_instant\n"
-        "configure(True, Clock(parse_instant('2026-12-22T23:00')))\n"
-        "with bound(call_sid='CA1', job=7):\n"
-        "    logging.getLogger('ivr.services.dispatch').warning('calling %s', '+33639980101')\n"
+        f"configure({json_lines}, Clock(parse_instant('2026-12-22T23:00')))\n" + logging_
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
-    [line] = done.stderr.splitlines()
+    return done.stderr.splitlines()
+
+
+def test_a_json_line_carries_the_call_and_the_job_and_no_number():
+    [line] = _logged(
+        True,
+        "with bound(call_sid='CA1', job=7):\n"
+        "    logging.getLogger('ivr.services.dispatch').warning('calling %s', '+33639980101')\n",
+    )
     event = json.loads(line)
     assert event["call_sid"] == "CA1" and event["job"] == 7
     assert event["event"] == "calling +33******01" and event["level"] == "warning"
@@ -49,22 +57,15 @@ def test_a_json_line_carries_the_call_and_the_job_and_no_number():
 
 
 def test_libraries_chatter_is_left_out_and_their_warnings_kept():
-    script = (
-        "import logging\n"
-        "from ivr.adapters.logs import configure\n"
-        "from ivr.clock import Clock\n"
-        "configure(False, Clock())\n"
+    lines = _logged(
+        False,
         "logging.getLogger('alembic.runtime.plugins').info('setup plugin x')\n"
         "logging.getLogger('alembic.runtime.migration').info('Context impl SQLiteImpl.')\n"
         "logging.getLogger('werkzeug').info('GET /simulator 200')\n"
         "logging.getLogger('ivr.services.worker').info('worker started')\n"
         "logging.getLogger('alembic.runtime.migration').warning('schema drift')\n"
-        "logging.getLogger('werkzeug').warning('port taken')\n"
+        "logging.getLogger('werkzeug').warning('port taken')\n",
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )
-    lines = done.stderr.splitlines()
     assert len(lines) == 3, lines
     assert "worker started" in lines[0]
     assert "schema drift" in lines[1] and "port taken" in lines[2]
