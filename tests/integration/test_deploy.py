@@ -4,10 +4,13 @@ placed through it over TLS keeps its signature (the app signs against the public
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
 import ssl
 import subprocess
 import sys
+import sysconfig
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -22,6 +25,9 @@ from tests.web.test_nginx_front import _free_port, _listening
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
 IVR = Path(sys.executable).parent / "ivr"
+ROOT = DEPLOY.parent
+# What a release holds that the package is built from (docs/operations.md, "Installing a host").
+RELEASED = ("ivr", "voice_flows", "config", "migrations", "pyproject.toml", "README.md")
 
 
 def exec_start(unit: Path) -> list[str]:
@@ -38,6 +44,41 @@ def test_each_unit_starts_an_ivr_command_with_options_that_exist(unit):
     helped = CliRunner().invoke(main, [*words[: 2 if words[0] == "import" else 1], "--help"])
     assert helped.exit_code == 0, helped.output
     assert all(option in helped.output for option in options), (unit.name, options)
+
+
+def test_the_package_as_pip_installs_it_makes_its_database(tmp_path):
+    """An operator installs a release with `pip install` (not the editable install of `make`):
+    the package alone, run from where pip put it, must hold what `ivr db upgrade` needs."""
+    source, target = tmp_path / "release", tmp_path / "site-packages"
+    source.mkdir()
+    for name in RELEASED:
+        if (ROOT / name).is_dir():
+            shutil.copytree(
+                ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy(ROOT / name, source / name)
+    installing = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
+    installing += ["--no-build-isolation", "--target", str(target), str(source)]
+    subprocess.run(installing, check=True, capture_output=True, cwd=tmp_path)
+    # -S: not this checkout's editable install; the installed package first, then the
+    # libraries it needs from this venv.
+    libraries = sysconfig.get_paths()["purelib"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), libraries])}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'ivr.sqlite3'}"
+    upgrade = "import ivr.cli; print(ivr.cli.__file__); ivr.cli.main()"
+    upgraded = subprocess.run(
+        [sys.executable, "-S", "-c", upgrade, "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout.splitlines() == [
+        str(target / "ivr" / "cli.py"),
+        "database schema is up to date",
+    ]
 
 
 def test_systemd_accepts_the_units(tmp_path):
