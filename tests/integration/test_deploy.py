@@ -157,3 +157,70 @@ def test_a_call_through_the_tls_site_keeps_its_signature(tmp_path, database_url,
         finally:
             nginx.terminate()
             nginx.wait(timeout=10)
+
+
+EXAMPLE = DEPLOY / "ivr.env.example"
+NOT_IN_PRODUCTION = {"IVR_CLOCK", "IVR_SIMULATOR"}  # the demo's and the tests'
+
+
+def read_settings(path: Path, commented: bool = False) -> dict[str, str]:
+    """The settings of an environment file as systemd's EnvironmentFile= reads these simple
+    lines: `KEY=value`, one pair of quotes around a value taken off. `commented`: the lines
+    that show a default instead (`#KEY=value`)."""
+    settings = {}
+    for line in path.read_text().splitlines():
+        if commented != line.startswith("#"):
+            continue
+        key, equals, value = line.removeprefix("#").partition("=")
+        if equals and key.isidentifier() and key.isupper():
+            quoted = len(value) > 1 and value[0] == value[-1] and value[0] in "'\""
+            settings[key] = value[1:-1] if quoted else value
+    return settings
+
+
+def test_the_example_settings_name_every_setting_with_valid_values_and_true_defaults():
+    from ivr.settings import Settings
+
+    given, defaults = read_settings(EXAMPLE), read_settings(EXAMPLE, commented=True)
+    assert set(Settings.model_fields) - NOT_IN_PRODUCTION == set(given) | set(defaults)
+    settings = Settings(**given)  # every value valid (phone numbers, URLs, choices)
+    assert settings.FAX_TRANSPORT == "http" and settings.LOG_FORMAT == "json"
+    for key, default in defaults.items():
+        if default:
+            assert getattr(Settings(**given, **{key: default}), key) == getattr(settings, key)
+
+
+def test_the_shell_reads_the_example_settings_as_systemd_does():
+    """ivr-admin sources the file with sh; the services get it from systemd."""
+    shown = subprocess.run(
+        ["env", "-i", "sh", "-c", 'set -a; . "$0"; env -0', str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    sourced = dict(item.split("=", 1) for item in shown.split("\0") if item)
+    assert {key: sourced.get(key) for key in read_settings(EXAMPLE)} == read_settings(EXAMPLE)
+
+
+def test_ivr_admin_runs_ivr_with_the_settings_file_alone(tmp_path):
+    """The operator's commands run with /etc/ivr/ivr.env as the services do, nothing of the
+    operator's own shell (a DATABASE_URL left there is not used)."""
+    database = tmp_path / "ivr.sqlite3"
+    settings = tmp_path / "ivr.env"
+    settings.write_text(
+        f"DATABASE_URL=sqlite:///{database}\nALERT_EMAILS='Astreinte <a@example.fr>'\n"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'not-this.sqlite3'}",
+        "IVR_SETTINGS": str(settings),
+        "IVR_PROGRAM": str(IVR),
+        "IVR_USER": subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip(),
+    }
+    admin = [str(DEPLOY / "ivr-admin")]
+    upgraded = subprocess.run([*admin, "db", "upgrade"], capture_output=True, text=True, env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout == "database schema is up to date\n"
+    assert database.exists() and not (tmp_path / "not-this.sqlite3").exists()
+    refused = subprocess.run([*admin, "import", "nothing"], capture_output=True, text=True, env=env)
+    assert refused.returncode == 2 and "nothing" in refused.stderr  # ivr's own answer, passed on
