@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -230,6 +231,27 @@ def worker(obj: Context, burst: bool) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     runner.run(stop, threads=settings.WORKER_THREADS)
+
+
+# What systemd passes as %N: a unit's name, its odd characters escaped as \xNN.
+_UNIT_NAME = re.compile(r"[\w:.@\\-]{1,200}", re.ASCII)
+
+
+@main.command("unit-failed")
+@click.argument("unit")
+@click.pass_obj
+@_fails_cleanly
+def unit_failed(obj: Context, unit: str) -> None:
+    """Raise a `unit_failed` alert for the systemd unit UNIT: started by systemd when an ivr
+    unit fails (OnFailure=, deploy/systemd), so that a refused weekly import or a service
+    that gave up reaches ALERT_EMAILS and ALERT_SMS_NUMBERS like any alert."""
+    from ivr.services.trace import record_alert
+
+    if not _UNIT_NAME.fullmatch(unit):
+        raise click.BadParameter("not a systemd unit name", param_hint="UNIT")
+    with obj.db.session() as session:
+        now = obj.settings.make_clock().now()
+        record_alert(session, now, "unit_failed", f"{unit} failed: journalctl -u {unit}")
 
 
 @main.command()

@@ -85,7 +85,7 @@ ALERTS = {  # what an operator must look at, said as the alert's title
     "webhook_malformed": "Requête signée refusée (pas un de nos appels)",
     "fallback": "Twilio a utilisé l'adresse de secours",
     "database_unreachable": "Base de données injoignable : réponse de secours donnée",
-    "import_rejected": "Importation refusée : les données en vigueur restent",
+    "unit_failed": "Service arrêté en échec (importation refusée, service abandonné)",
 }
 AUDIT_ACTIONS = {
     "call_processed": "demande marquée traitée",

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 import requests
+import sqlalchemy as sa
 from click.testing import CliRunner
 
+from ivr.adapters.orm import AlertRow
 from ivr.cli import main
 from tests.conftest import DEMO, running_ivr
 
@@ -59,6 +61,18 @@ def test_import_prints_counts(ivr):
         "Import du fichier clients accepté depuis clients.csv : 51 lignes ; "
         "51 ajoutés, 0 modifié, 0 retiré"
     ) in result.output
+
+
+def test_a_failed_systemd_unit_raises_an_alert(ivr, db):
+    """What ivr-unit-failed@.service runs (deploy/systemd): the alert reaches the operator."""
+    result = ivr("unit-failed", "ivr-import-clients")
+    assert result.exit_code == 0, result.output
+    with db.snapshot() as session:
+        alerts = session.execute(sa.select(AlertRow.kind, AlertRow.message)).all()
+    message = "ivr-import-clients failed: journalctl -u ivr-import-clients"
+    assert alerts == [("unit_failed", message)]
+    refused = ivr("unit-failed", "x; rm -rf /")
+    assert refused.exit_code == 2 and "not a systemd unit name" in refused.output
 
 
 def test_rejected_import_exits_nonzero_with_its_report(ivr, loaded, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, inspect, select, text
 
 from ivr.adapters.db import Database
-from ivr.adapters.orm import AgencyRow, AlertRow, ClientsB, ImportRecord
+from ivr.adapters.orm import AgencyRow, ClientsB, ImportRecord
 from ivr.adapters.repository import client_count as count_in_force
 from ivr.adapters.repository import find_client, load_directory
 from ivr.clock import Clock
@@ -264,19 +264,6 @@ def test_a_bad_line_rejects_the_file_and_changes_nothing(db, clock, directory, t
     with db.session() as session:
         assert find_client(session, "99999999") is not None
         assert find_client(session, "12345678") is None
-
-
-def test_a_rejected_file_raises_an_alert_an_accepted_one_none(db, clock, directory, tmp_path):
-    """The weekly import runs unattended: a refusal reaches the operator (ALERT_EMAILS,
-    ALERT_SMS_NUMBERS), without the file's name, which may be anyone's."""
-    assert import_clients(db, write(tmp_path, [HEADER, *GOOD]), clock).accepted
-    rejected = import_clients(db, write(tmp_path, [HEADER, GOOD[0], GOOD[0]], "dupont.csv"), clock)
-    assert not rejected.accepted
-    with db.snapshot() as session:
-        alerts = session.execute(select(AlertRow.kind, AlertRow.message)).all()
-        refused = session.scalars(select(ImportRecord.id).where(ImportRecord.status == "rejected"))
-        [record] = refused.all()
-    assert alerts == [("import_rejected", f"clients import {record}: 1 error")]
 
 
 def test_every_bad_line_is_reported_not_just_the_first(db, clock, directory, tmp_path):

@@ -13,7 +13,6 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from ivr.adapters.orm import ImportRecord
-from ivr.services.trace import record_alert
 
 _REPORT_LINES_KEPT = 2_000
 # What is imported, as the summary says it: « Import du fichier clients refusé ».
@@ -120,8 +119,3 @@ def finish_record(session: Session, import_id: int, report: ImportReport, now: d
             report="\n".join(text),
         )
     )
-    if not report.accepted:
-        # The weekly import runs unattended: whoever watches the service hears that the
-        # clients of the week are not in (the file's name may be anyone's: not said).
-        errors = counted(len(report.errors), "error")
-        record_alert(session, now, "import_rejected", f"{report.kind} import {import_id}: {errors}")
