@@ -81,6 +81,17 @@ def test_the_package_as_pip_installs_it_makes_its_database(tmp_path):
     ]
 
 
+def test_every_ivr_unit_raises_an_alert_when_it_fails():
+    """systemd starts ivr-unit-failed@UNIT when a unit fails: a refused weekly import, a
+    service that gave up restarting (`systemd-analyze verify` does not check the name)."""
+    handler = DEPLOY / "systemd" / "ivr-unit-failed@.service"
+    lines = handler.read_text().splitlines()
+    assert not [line for line in lines if line.startswith("OnFailure=")]  # its own: logged only
+    for unit in UNITS:
+        if unit != handler:
+            assert "OnFailure=ivr-unit-failed@%N.service" in unit.read_text().splitlines()
+
+
 def test_systemd_accepts_the_units(tmp_path):
     for unit in (DEPLOY / "systemd").iterdir():  # the venv's path made this machine's
         text = unit.read_text().replace("/opt/ivr/.venv/bin/ivr", str(IVR))
@@ -202,25 +213,39 @@ def test_the_shell_reads_the_example_settings_as_systemd_does():
     assert {key: sourced.get(key) for key in read_settings(EXAMPLE)} == read_settings(EXAMPLE)
 
 
-def test_ivr_admin_runs_ivr_with_the_settings_file_alone(tmp_path):
-    """The operator's commands run with /etc/ivr/ivr.env as the services do, nothing of the
-    operator's own shell (a DATABASE_URL left there is not used)."""
-    database = tmp_path / "ivr.sqlite3"
-    settings = tmp_path / "ivr.env"
-    settings.write_text(
-        f"DATABASE_URL=sqlite:///{database}\nALERT_EMAILS='Astreinte <a@example.fr>'\n"
-    )
+def ivr_admin(tmp_path: Path, settings: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """deploy/ivr-admin run as this user, with `settings` as its /etc/ivr/ivr.env and a
+    DATABASE_URL of the caller's own shell that it must not use."""
+    (tmp_path / "ivr.env").write_text(settings)
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'not-this.sqlite3'}",
-        "IVR_SETTINGS": str(settings),
+        "IVR_SETTINGS": str(tmp_path / "ivr.env"),
         "IVR_PROGRAM": str(IVR),
         "IVR_USER": subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip(),
     }
-    admin = [str(DEPLOY / "ivr-admin")]
-    upgraded = subprocess.run([*admin, "db", "upgrade"], capture_output=True, text=True, env=env)
+    admin = [str(DEPLOY / "ivr-admin"), *args]
+    return subprocess.run(admin, capture_output=True, text=True, env=env)
+
+
+def test_ivr_admin_runs_ivr_with_the_settings_file_alone(tmp_path):
+    """The operator's commands run with /etc/ivr/ivr.env as the services do, nothing of the
+    operator's own shell."""
+    database = tmp_path / "ivr.sqlite3"
+    settings = f"DATABASE_URL=sqlite:///{database}\nALERT_EMAILS='Astreinte <a@example.fr>'\n"
+    upgraded = ivr_admin(tmp_path, settings, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     assert upgraded.stdout == "database schema is up to date\n"
     assert database.exists() and not (tmp_path / "not-this.sqlite3").exists()
-    refused = subprocess.run([*admin, "import", "nothing"], capture_output=True, text=True, env=env)
+    refused = ivr_admin(tmp_path, settings, "import", "nothing")
     assert refused.returncode == 2 and "nothing" in refused.stderr  # ivr's own answer, passed on
+
+
+def test_ivr_admin_stops_at_a_setting_the_shell_cannot_read(tmp_path):
+    """An unquoted & would leave DATABASE_URL unset, and ivr on the demo's SQLite file: the
+    line is named and ivr is not run."""
+    settings = f"LOG_FORMAT=json\nDATABASE_URL=sqlite:///{tmp_path}/a&b.sqlite3\n"
+    stopped = ivr_admin(tmp_path, settings, "db", "upgrade")
+    said = f"ivr-admin: 2: {tmp_path / 'ivr.env'}: b.sqlite3: not found"
+    assert stopped.returncode != 0 and stopped.stderr.startswith(said)
+    assert stopped.stdout == "" and list(tmp_path.glob("*.sqlite3")) == []
