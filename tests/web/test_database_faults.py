@@ -213,3 +213,17 @@ def test_health_is_ready_on_a_newer_schema_and_not_on_an_older_one(make_app, db)
         with db.engine.begin() as connection:
             connection.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": ours})
     assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_health_tells_data_this_release_cannot_read_from_a_database_away(make_app, db):
+    """A rolling upgrade gone wrong: a newer release wrote an on-call type this code does not
+    know. The database answers; saying "unreachable" would send the operator to the wrong
+    place at 2 a.m."""
+    from sqlalchemy import text
+
+    assert make_app().test_client().get("/healthz").json == {"status": "ok"}  # the demo
+    with db.engine.begin() as connection:
+        connection.execute(text("UPDATE oncall_windows SET oncall_type = 'drone'"))
+    answer = make_app().test_client().get("/healthz")  # a host started on that database
+    assert answer.status_code == 503
+    assert answer.json["status"].startswith("data unreadable by this release")
