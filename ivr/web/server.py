@@ -45,6 +45,9 @@ def run(
         # Twilio's query strings carry phone numbers: log the path only.
         "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
         "forwarded_allow_ips": "127.0.0.1",
+        # Unused here, and made by default in $HOME: the user ivr's home is the folder every
+        # host shares, so each host's server would take the others' socket.
+        "control_socket_disable": True,
     }
     if post_worker_init is not None:
         options["post_worker_init"] = post_worker_init

@@ -224,6 +224,18 @@ def test_serve_answers_the_front_page_to_an_account_only(database_url, loaded, i
             assert json.loads(response.read()) == {"status": "ok"}
 
 
+def test_serve_leaves_nothing_in_its_home_which_hosts_share(database_url, loaded, tmp_path):
+    """The user ivr's home is the folder every host shares (docs/operations.md): gunicorn's
+    control socket, made by default in $XDG_RUNTIME_DIR or $HOME, would be one file for every
+    host's server."""
+    home, runtime = tmp_path / "home", tmp_path / "run"
+    home.mkdir(), runtime.mkdir()
+    with running_ivr(database_url, HOME=str(home), XDG_RUNTIME_DIR=str(runtime)) as base:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
+            assert response.status == 200
+        assert list(home.iterdir()) == [] and list(runtime.iterdir()) == []
+
+
 @pytest.mark.parametrize("command", [["serve"], ["worker", "--burst"]])
 def test_calls_are_not_answered_without_a_last_resort_for_danger(ivr, command):
     """Outside the demo, start-up refuses: a danger call must always reach someone."""
