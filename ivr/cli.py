@@ -96,10 +96,18 @@ def db() -> None:
 @_fails_cleanly
 def db_upgrade(obj: Context) -> None:
     """Create or migrate the schema of DATABASE_URL."""
-    from ivr.adapters.migrations import upgrade
+    from ivr.adapters.migrations import revisions, upgrade
 
-    upgrade(Database(obj.settings.DATABASE_URL).engine, clock=obj.settings.make_clock())
-    click.echo("database schema is up to date")
+    engine = Database(obj.settings.DATABASE_URL).engine
+    with engine.connect() as connection:
+        before, head = revisions(connection)
+    upgrade(engine, clock=obj.settings.make_clock())
+    if before is None:
+        click.echo(f"database schema created, at {head}")
+    elif before == head:
+        click.echo(f"database schema already at {head}: nothing to do")
+    else:
+        click.echo(f"database schema migrated from {before} to {head}")
 
 
 @main.command("import")

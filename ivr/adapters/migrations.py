@@ -33,7 +33,12 @@ def revisions(connection: Connection) -> tuple[str | None, str | None]:
     """The schema's revision, and the newest the code knows (`ivr db upgrade` brings the one
     to the other)."""
     current = MigrationContext.configure(connection).get_current_revision()
-    return current, ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return current, head_revision()
+
+
+def head_revision() -> str | None:
+    """The newest revision the code knows: where `ivr db upgrade` brings a schema."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def schema_behind(connection: Connection) -> str | None:

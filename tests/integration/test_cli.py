@@ -21,6 +21,7 @@ import requests
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from ivr.adapters.db import Database
 from ivr.adapters.orm import AlertRow
 from ivr.cli import main
 from tests.conftest import DEMO, running_ivr
@@ -45,10 +46,23 @@ def loaded(ivr):
     assert ivr("import", "clients", str(DEMO / "clients.csv")).exit_code == 0
 
 
-def test_db_upgrade_is_idempotent(ivr):
-    result = ivr("db", "upgrade")
-    assert result.exit_code == 0, result.output
-    assert ivr("db", "upgrade").exit_code == 0
+def test_db_upgrade_says_what_it_did_and_is_idempotent(tmp_path):
+    """An operator installing or upgrading reads whether the schema was made, migrated, or
+    already there."""
+    from ivr.adapters.migrations import head_revision, upgrade
+
+    def db_upgrade(name: str) -> str:
+        url = f"sqlite:///{tmp_path / name}"
+        result = CliRunner().invoke(main, ["db", "upgrade"], env={"DATABASE_URL": url})
+        assert result.exit_code == 0, result.output
+        return result.output.strip()
+
+    upgrade(Database(f"sqlite:///{tmp_path / 'older.sqlite3'}").engine, "0010")
+    head = head_revision()
+    assert head != "0010"
+    assert db_upgrade("new.sqlite3") == f"database schema created, at {head}"
+    assert db_upgrade("new.sqlite3") == f"database schema already at {head}: nothing to do"
+    assert db_upgrade("older.sqlite3") == f"database schema migrated from 0010 to {head}"
 
 
 def test_import_prints_counts(ivr):

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from ivr.adapters.migrations import head_revision
 from ivr.cli import main
 from tests.conftest import AUTH_TOKEN, NGINX, needs_nginx, new_call, running_ivr, wait_until
 from tests.web.test_nginx_front import _free_port, _listening
@@ -26,6 +27,7 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
 IVR = Path(sys.executable).parent / "ivr"
 ROOT = DEPLOY.parent
+HEAD = head_revision()
 # What a release holds that the package is built from (docs/operations.md, "Installing a host").
 RELEASED = ("ivr", "voice_flows", "config", "migrations", "pyproject.toml", "README.md")
 
@@ -77,7 +79,7 @@ def test_the_package_as_pip_installs_it_makes_its_database(tmp_path):
     assert upgraded.returncode == 0, upgraded.stderr
     assert upgraded.stdout.splitlines() == [
         str(target / "ivr" / "cli.py"),
-        "database schema is up to date",
+        f"database schema created, at {HEAD}",
     ]
 
 
@@ -235,7 +237,7 @@ def test_ivr_admin_runs_ivr_with_the_settings_file_alone(tmp_path):
     settings = f"DATABASE_URL=sqlite:///{database}\nALERT_EMAILS='Astreinte <a@example.fr>'\n"
     upgraded = ivr_admin(tmp_path, settings, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    assert upgraded.stdout == "database schema is up to date\n"
+    assert upgraded.stdout == f"database schema created, at {HEAD}\n"
     assert database.exists() and not (tmp_path / "not-this.sqlite3").exists()
     refused = ivr_admin(tmp_path, settings, "import", "nothing")
     assert refused.returncode == 2 and "nothing" in refused.stderr  # ivr's own answer, passed on
