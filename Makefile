@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 APP    := $(VENV)/.installed-app
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean constraints
 
 # The demo: SQLite under var/, the demo data, faxes written to var/faxes, the phone simulator
 # standing in for Twilio (its REST API served by the app itself), the dispatcher's worker in
@@ -57,13 +57,22 @@ $(BIN)/python:
 	  { echo "Could not create $(VENV): on Debian, run 'apt-get install python3-venv' first"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(APP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+$(APP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
 	@touch $@
 
-$(DEV): pyproject.toml $(APP)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(DEV): pyproject.toml constraints.txt $(APP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $@
+
+# What a fresh install resolves today, from pyproject.toml alone, in a venv of its own; then
+# run make test (which reinstalls .venv from the new pins) before committing it.
+constraints:
+	rm -rf .venv-pins && $(PYTHON) -m venv .venv-pins
+	.venv-pins/bin/python -m pip install --quiet --upgrade pip
+	.venv-pins/bin/python -m pip install --quiet '.[dev]'
+	{ sed -n '/^#/p' constraints.txt; .venv-pins/bin/python -m pip freeze --exclude ivr; } > constraints.new
+	mv constraints.new constraints.txt && rm -rf .venv-pins build
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

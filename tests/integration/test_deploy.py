@@ -13,10 +13,13 @@ import sys
 import sysconfig
 import urllib.parse
 import urllib.request
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from ivr.adapters.migrations import head_revision
 from ivr.cli import main
@@ -81,6 +84,38 @@ def test_the_package_as_pip_installs_it_makes_its_database(tmp_path):
         str(target / "ivr" / "cli.py"),
         f"database schema created, at {HEAD}",
     ]
+
+
+def pins() -> dict[str, str]:
+    """constraints.txt: each distribution's name, canonical, and its pinned version."""
+    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    named = [line.split("==") for line in lines if line and not line.startswith("#")]
+    assert all(len(pair) == 2 for pair in named), "only name==version lines"
+    return {canonicalize_name(name): version for name, version in named}
+
+
+def needed_by(name: str, extras: frozenset[str] = frozenset()) -> set[str]:
+    """The distributions `name` (installed) needs to run, with `extras`, recursively."""
+    found: set[str] = set()
+    for line in metadata.requires(name) or []:
+        wanted = Requirement(line)
+        applies = not wanted.marker or any(
+            wanted.marker.evaluate({"extra": extra}) for extra in extras | {""}
+        )
+        key = canonicalize_name(wanted.name)
+        if applies and key not in found:
+            found |= {key} | needed_by(wanted.name, frozenset(wanted.extras))
+    return found
+
+
+def test_a_release_installs_the_versions_the_suite_ran_with():
+    """`pip install -c constraints.txt` (docs/operations.md) gives every host, on any day, the
+    versions this suite passed with; a bare `pip install` takes whatever is newest that day,
+    and hosts installed a week apart would differ."""
+    pinned = pins()
+    assert needed_by("ivr") - pinned.keys() == set()  # what production runs, every piece
+    ran_with = {name: metadata.version(name) for name in pinned}
+    assert ran_with == pinned  # make installs .venv from the pins too
 
 
 def test_every_ivr_unit_raises_an_alert_when_it_fails():
