@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask
 
+from ivr.adapters import logs
 from ivr.adapters.db import Database
 from ivr.services import alerting, retention, uploads
 from ivr.services.beats import Beats
@@ -117,6 +118,7 @@ def serve(
     wait; there, a worker answers with one thread (more workers answer more at once). On
     PostgreSQL, a worker keeps answering with its other threads while one waits on the
     database."""
+    logs.configure(settings.LOG_FORMAT == "json", settings.make_clock())  # gunicorn's master
     if not settings.SECRET_KEY:
         # One key for every worker of this server: keys drawn by each would refuse the
         # sessions the others signed (logged in on one worker, the next page on another).

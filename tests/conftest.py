@@ -315,8 +315,9 @@ def _answers(url: str) -> bool:
 
 
 @contextmanager
-def running_ivr(database_url: str, **env: str) -> Iterator[str]:
-    """`ivr serve` (gunicorn, 2 workers) on a free loopback port; yields its base URL."""
+def running_ivr(database_url: str, log_to: Path | None = None, **env: str) -> Iterator[str]:
+    """`ivr serve` (gunicorn, 2 workers) on a free loopback port; yields its base URL. What it
+    prints goes to `log_to` if given."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -337,8 +338,8 @@ def running_ivr(database_url: str, **env: str) -> Iterator[str]:
             "NATIONAL_DUTY_NUMBER": "+33199009999",
             **env,
         },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log_to.open("w") if log_to else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if log_to else subprocess.DEVNULL,
     )
     try:
         wait_until(lambda: _answers(f"{base}/livez"), "ivr serve to answer")

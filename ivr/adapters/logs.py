@@ -39,12 +39,20 @@ def _masked(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mutabl
     return event
 
 
+class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The program's own handler (stderr), told apart from anyone else's."""
+
+
 def configure(json: bool, clock: Clock, level: int = logging.INFO) -> None:
     """Route every `logging` record through structlog's formatter. As `logging.basicConfig`,
-    nothing is done when the process already has a handler (a test runner's, say)."""
+    nothing is done when the process already has another handler (a test runner's, say); a
+    handler of ours is replaced: `ivr serve` configures its gunicorn master, then each worker
+    process its own, with its app's clock."""
     root = logging.getLogger()
-    if root.handlers:
+    if any(not isinstance(handler, _Handler) for handler in root.handlers):
         return
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -63,7 +71,7 @@ def configure(json: bool, clock: Clock, level: int = logging.INFO) -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler()
+    handler = _Handler()
     handler.setFormatter(formatter)
     root.addHandler(handler)
     root.setLevel(level)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from ivr.adapters.metrics import process_gone
 
@@ -23,6 +24,20 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         return self._load()
+
+
+class _ThroughTheProgramsLogs(Logger):  # type: ignore[misc]
+    """gunicorn's own lines (a worker booting, each request answered) go where every other
+    line goes (ivr.adapters.logs): JSON in production like the rest, phone numbers masked.
+    Its handlers would print them as text into the same stream, which a log collector reading
+    JSON cannot parse."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in list(log.handlers):
+                log.removeHandler(handler)
+            log.propagate = True
 
 
 def run(
@@ -48,6 +63,7 @@ def run(
         # Unused here, and made by default in $HOME: the user ivr's home is the folder every
         # host shares, so each host's server would take the others' socket.
         "control_socket_disable": True,
+        "logger_class": _ThroughTheProgramsLogs,
     }
     if post_worker_init is not None:
         options["post_worker_init"] = post_worker_init

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from ivr.adapters.db import Database
 from ivr.adapters.orm import AlertRow
 from ivr.cli import main
-from tests.conftest import DEMO, running_ivr
+from tests.conftest import AUTH_TOKEN, DEMO, new_call, running_ivr
 
 
 @pytest.fixture
@@ -248,6 +248,23 @@ def test_serve_leaves_nothing_in_its_home_which_hosts_share(database_url, loaded
         with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
             assert response.status == 200
         assert list(home.iterdir()) == [] and list(runtime.iterdir()) == []
+
+
+def test_serve_prints_json_lines_only_in_production_gunicorns_own_too(
+    database_url, loaded, tmp_path
+):
+    """A log collector reads each line as JSON: the server's start, each request, the app's
+    own events, with the caller's number masked."""
+    log = tmp_path / "serve.log"
+    env = {"LOG_FORMAT": "json", "TWILIO_AUTH_TOKEN": AUTH_TOKEN}
+    with running_ivr(database_url, log_to=log, **env) as base:
+        assert new_call(f"{base}/twilio/voice")[0] == 200
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    said = {(line["logger"], line["event"].split(" ")[0]) for line in lines}
+    assert {("gunicorn.error", "Listening"), ("gunicorn.error", "Booting")} <= said
+    answered = [line["event"] for line in lines if line["logger"] == "gunicorn.access"]
+    assert [event for event in answered if '"POST /twilio/voice" 200' in event]
+    assert "+33611111111" not in log.read_text()
 
 
 @pytest.mark.parametrize("command", [["serve"], ["worker", "--burst"]])
