@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from email.utils import parseaddr
 from enum import StrEnum
@@ -207,8 +208,19 @@ def check_for_calls(settings: Settings) -> None:
         )
 
 
+# What deploy/ivr.env.example holds where each installation must put its own value.
+PLACEHOLDER = "change-me"
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the environment; on a bad value, raise SettingsError naming the variable."""
+    given = {**os.environ, **overrides}
+    left = [name for name in Settings.model_fields if str(given.get(name)).startswith(PLACEHOLDER)]
+    if left:  # a copied example: a public SECRET_KEY, danger calls to a made-up number
+        raise SettingsError(
+            f"invalid settings: {', '.join(left)} still hold the example's {PLACEHOLDER!r}: "
+            "set this installation's own values (deploy/ivr.env.example says what each is)"
+        )
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:

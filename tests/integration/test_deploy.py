@@ -226,11 +226,30 @@ def read_settings(path: Path, commented: bool = False) -> dict[str, str]:
     return settings
 
 
+# An installation's own values, where the example holds the placeholder.
+OWN = {
+    "SECRET_KEY": "s" * 64,
+    "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+    "TWILIO_AUTH_TOKEN": "token",
+    "IVR_CALLER_ID": "+33199000000",
+    "NATIONAL_DUTY_NUMBER": "+33199009999",
+    "EMERGENCY_FORWARD_NUMBER": "+33199008888",
+    "ALERT_EMAILS": "exploitation@example.fr",
+    "ALERT_SMS_NUMBERS": "+33639980000",
+    "METRICS_TOKEN": "m" * 40,
+    "FAX_HTTP_PROJECT_ID": "project",
+    "FAX_HTTP_KEY_ID": "key",
+    "FAX_HTTP_KEY_SECRET": "secret",
+}
+
+
 def test_the_example_settings_name_every_setting_with_valid_values_and_true_defaults():
-    from ivr.settings import Settings
+    from ivr.settings import PLACEHOLDER, Settings
 
     given, defaults = read_settings(EXAMPLE), read_settings(EXAMPLE, commented=True)
     assert set(Settings.model_fields) - NOT_IN_PRODUCTION == set(given) | set(defaults)
+    assert {key for key, value in given.items() if value.startswith(PLACEHOLDER)} == set(OWN)
+    given |= OWN
     settings = Settings(**given)  # every value valid (phone numbers, URLs, choices)
     assert settings.FAX_TRANSPORT == "http" and settings.LOG_FORMAT == "json"
     for key, default in defaults.items():
@@ -276,6 +295,17 @@ def test_ivr_admin_runs_ivr_with_the_settings_file_alone(tmp_path):
     assert database.exists() and not (tmp_path / "not-this.sqlite3").exists()
     refused = ivr_admin(tmp_path, settings, "import", "nothing")
     assert refused.returncode == 2 and "nothing" in refused.stderr  # ivr's own answer, passed on
+
+
+def test_the_example_copied_unedited_stops_every_command_naming_what_to_set(tmp_path):
+    """A public SECRET_KEY, danger calls escalated to a made-up number: an installation never
+    runs on the example's values. Only the names are said, never a value."""
+    stopped = ivr_admin(tmp_path, EXAMPLE.read_text(), "db", "upgrade")
+    assert stopped.returncode == 2 and stopped.stdout == ""
+    assert all(key in stopped.stderr for key in OWN) and "64-random" not in stopped.stderr
+    own = "".join(f"{key}={value}\n" for key, value in OWN.items())
+    edited = EXAMPLE.read_text() + own + f"DATABASE_URL=sqlite:///{tmp_path / 'ivr.sqlite3'}\n"
+    assert ivr_admin(tmp_path, edited, "db", "upgrade").returncode == 0
 
 
 def test_ivr_admin_stops_at_a_setting_the_shell_cannot_read(tmp_path):
