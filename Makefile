@@ -65,13 +65,17 @@ $(DEV): pyproject.toml constraints.txt $(APP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $@
 
-# What a fresh install resolves today, from pyproject.toml alone, in a venv of its own; then
-# run make test (which reinstalls .venv from the new pins) before committing it.
+# What a fresh install resolves today, from pyproject.toml alone, in a venv of its own, on
+# Python 3.11 (Debian 12's, the oldest supported: a newer one could pin releases 3.11 cannot
+# install); setuptools too (test_deploy builds the package with it). Then make test (which
+# reinstalls .venv from the new pins) before committing it.
 constraints:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+	  { echo "make constraints needs Python 3.11: make constraints PYTHON=python3.11"; exit 1; }
 	rm -rf .venv-pins && $(PYTHON) -m venv .venv-pins
 	.venv-pins/bin/python -m pip install --quiet --upgrade pip
 	.venv-pins/bin/python -m pip install --quiet '.[dev]'
-	{ sed -n '/^#/p' constraints.txt; .venv-pins/bin/python -m pip freeze --exclude ivr; } > constraints.new
+	{ sed -n '/^#/p' constraints.txt; .venv-pins/bin/python -m pip freeze --all --exclude pip --exclude ivr; } > constraints.new
 	mv constraints.new constraints.txt && rm -rf .venv-pins build
 
 clean:

@@ -219,7 +219,8 @@ def load_settings(**overrides: object) -> Settings:
     if left:  # a copied example: a public SECRET_KEY, danger calls to a made-up number
         raise SettingsError(
             f"invalid settings: {', '.join(left)} still hold the example's {PLACEHOLDER!r}: "
-            "set this installation's own values (deploy/ivr.env.example says what each is)"
+            "set this installation's own values, or empty those it does not use "
+            "(deploy/ivr.env.example says what each is)"
         )
     try:
         return Settings(**overrides)  # type: ignore[arg-type]

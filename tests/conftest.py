@@ -322,6 +322,7 @@ def running_ivr(database_url: str, log_to: Path | None = None, **env: str) -> It
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
+    output = log_to.open("w") if log_to else subprocess.DEVNULL
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "ivr"),
@@ -338,7 +339,7 @@ def running_ivr(database_url: str, log_to: Path | None = None, **env: str) -> It
             "NATIONAL_DUTY_NUMBER": "+33199009999",
             **env,
         },
-        stdout=log_to.open("w") if log_to else subprocess.DEVNULL,
+        stdout=output,
         stderr=subprocess.STDOUT if log_to else subprocess.DEVNULL,
     )
     try:
@@ -347,6 +348,8 @@ def running_ivr(database_url: str, log_to: Path | None = None, **env: str) -> It
     finally:
         server.terminate()
         server.wait(timeout=15)
+        if log_to:
+            output.close()
 
 
 # --- The back office: a logged-in client, a real browser -----------------------------------

@@ -57,6 +57,10 @@ def configure(json: bool, clock: Clock, level: int = logging.INFO) -> None:
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
+        # Which of a server's processes (gunicorn's workers share its stream).
+        structlog.processors.CallsiteParameterAdder(
+            {structlog.processors.CallsiteParameter.PROCESS}
+        ),
         lambda _logger, _name, event: {**event, "timestamp": clock.now().isoformat()},
     ]
     renderer = (

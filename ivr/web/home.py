@@ -6,7 +6,8 @@ import hmac
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ivr.adapters.db import Database
 from ivr.adapters.metrics import JobsDue, exposition
@@ -66,10 +67,10 @@ def health() -> Any:
             return jsonify(status=behind), 503
         if not reference().directory(calls_db).agencies:
             return jsonify(status="no directory loaded: ivr import directory"), 503
-    except SQLAlchemyError:  # the reason (refused, timed out, locked...) goes to the log
+    except (OperationalError, InterfaceError, PoolTimeout):  # refused, timed out, locked...
         current_app.logger.exception("health check: database unreachable")
         return jsonify(status="database unreachable"), 503
-    except Exception:  # reached, but its data stops this code: a fault to read in the log
-        current_app.logger.exception("health check: the database's data cannot be read")
-        return jsonify(status="data unreadable by this release: see this server's log"), 503
+    except Exception:  # it answers, and something stops this code: the log says what
+        current_app.logger.exception("health check: the database answers, its data fails")
+        return jsonify(status="the database answers, but this server fails: see its log"), 503
     return jsonify(status="ok")

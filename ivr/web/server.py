@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 from collections.abc import Callable
 from typing import Any
@@ -30,10 +31,12 @@ class _ThroughTheProgramsLogs(Logger):  # type: ignore[misc]
     """gunicorn's own lines (a worker booting, each request answered) go where every other
     line goes (ivr.adapters.logs): JSON in production like the rest, phone numbers masked.
     Its handlers would print them as text into the same stream, which a log collector reading
-    JSON cannot parse."""
+    JSON cannot parse. A process whose logs nobody configured keeps gunicorn's own."""
 
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
+        if not logging.getLogger().handlers:
+            return
         for log in (self.error_log, self.access_log):
             for handler in list(log.handlers):
                 log.removeHandler(handler)
@@ -57,8 +60,9 @@ def run(
         "timeout": 30,
         "graceful_timeout": 10,
         "accesslog": "-",
-        # Twilio's query strings carry phone numbers: log the path only.
-        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+        # Twilio's query strings carry phone numbers: log the path only; and no address,
+        # which for a person in the back office is personal data.
+        "access_log_format": '"%(m)s %(U)s" %(s)s %(b)s %(M)sms',
         "forwarded_allow_ips": "127.0.0.1",
         # Unused here, and made by default in $HOME: the user ivr's home is the folder every
         # host shares, so each host's server would take the others' socket.

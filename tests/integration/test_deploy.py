@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from ivr.adapters.migrations import head_revision
@@ -116,6 +117,12 @@ def test_a_release_installs_the_versions_the_suite_ran_with():
     assert needed_by("ivr") - pinned.keys() == set()  # what production runs, every piece
     ran_with = {name: metadata.version(name) for name in pinned}
     assert ran_with == pinned  # make installs .venv from the pins too
+    oldest = [name for name in pinned if "3.11" not in SpecifierSet(python_needed(name))]
+    assert oldest == []  # Debian 12's Python installs every pin
+
+
+def python_needed(name: str) -> str:
+    return metadata.metadata(name).get("Requires-Python") or ""
 
 
 def test_every_ivr_unit_raises_an_alert_when_it_fails():

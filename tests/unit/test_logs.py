@@ -54,6 +54,23 @@ def test_a_json_line_carries_the_call_and_the_job_and_no_number():
     assert event["event"] == "calling +33******01" and event["level"] == "warning"
     assert "+33639980101" not in line
     assert event["timestamp"].startswith("2026-12-22T22:00")  # the program's clock, in UTC
+    assert isinstance(event["process"], int)  # which of a server's processes
+
+
+def test_a_second_configure_replaces_its_own_handler_and_never_anothers():
+    """`ivr serve`'s gunicorn master configures, then each worker process with its own app's
+    clock and settings; a test runner's handler is left alone."""
+    lines = _logged(
+        False,  # text, its clock on the 22nd
+        "configure(True, Clock(parse_instant('2026-12-24T23:00')))\n"
+        "logging.getLogger('ivr').warning('replaced')\n"
+        "logging.getLogger().handlers.insert(0, logging.NullHandler())\n"
+        "configure(False, Clock())\n"
+        "logging.getLogger('ivr').warning('left alone')\n",
+    )
+    events = [json.loads(line) for line in lines]  # JSON, one line each: one handler
+    assert [event["event"] for event in events] == ["replaced", "left alone"]
+    assert all(event["timestamp"].startswith("2026-12-24T22:00") for event in events)
 
 
 def test_libraries_chatter_is_left_out_and_their_warnings_kept():
