@@ -307,12 +307,15 @@ def test_ivr_admin_runs_ivr_with_the_settings_file_alone(tmp_path):
 def test_the_example_copied_unedited_stops_every_command_naming_what_to_set(tmp_path):
     """A public SECRET_KEY, danger calls escalated to a made-up number: an installation never
     runs on the example's values. Only the names are said, never a value."""
-    stopped = ivr_admin(tmp_path, EXAMPLE.read_text(), "db", "upgrade")
+    database = tmp_path / "ivr.sqlite3"
+    copied = EXAMPLE.read_text() + f"DATABASE_URL=sqlite:///{database}\n"
+    stopped = ivr_admin(tmp_path, copied, "db", "upgrade")
     assert stopped.returncode == 2 and stopped.stdout == ""
     assert all(key in stopped.stderr for key in OWN) and "64-random" not in stopped.stderr
+    assert not database.exists()  # stopped before anything is migrated (an upgrade's check)
     own = "".join(f"{key}={value}\n" for key, value in OWN.items())
-    edited = EXAMPLE.read_text() + own + f"DATABASE_URL=sqlite:///{tmp_path / 'ivr.sqlite3'}\n"
-    assert ivr_admin(tmp_path, edited, "db", "upgrade").returncode == 0
+    assert ivr_admin(tmp_path, copied + own, "db", "upgrade").returncode == 0
+    assert database.exists()
 
 
 def test_ivr_admin_stops_at_a_setting_the_shell_cannot_read(tmp_path):
