@@ -340,7 +340,7 @@ def running_ivr(database_url: str, log_to: Path | None = None, **env: str) -> It
             **env,
         },
         stdout=output,
-        stderr=subprocess.STDOUT if log_to else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_until(lambda: _answers(f"{base}/livez"), "ivr serve to answer")
