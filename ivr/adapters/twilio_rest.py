@@ -65,7 +65,7 @@ class TwilioRest:
                 status_callback=status_callback,
                 status_callback_method="POST",
                 status_callback_event=["completed"],
-                machine_detection="DetectMessageEndpoint",
+                machine_detection="DetectMessageEnd",
                 timeout=RING_SECONDS,
             )
         )

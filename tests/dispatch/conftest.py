@@ -31,7 +31,34 @@ def twilio_openapi():
     from openapi_core import OpenAPI
 
     path = Path(__file__).resolve().parents[1] / "schemas" / "twilio_api_v2010.json"
-    return OpenAPI.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    return OpenAPI.from_dict(with_described_choices(json.loads(path.read_text(encoding="utf-8"))))
+
+
+# "Can be: `Enable` or `DetectMessageEnd`." (the description's list, up to its first period,
+# maybe followed by "and the default is `...`"): values only, nothing else in between.
+_CHOICES = re.compile(
+    r"Can be:\s*((?:`[^`]+`(?:,? (?:or|and) |, )?)+)(?: and the default is `[^`]+`)?\."
+)
+
+
+def with_described_choices(spec: dict) -> dict:
+    """Twilio's description gives many form fields' values in words only ("Can be: `Enable`
+    or `DetectMessageEnd`"), which no validator reads: made an `enum` of the field, so a
+    value Twilio would refuse (error 21234 for MachineDetection) fails here too."""
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            body = operation.get("requestBody", {}) if isinstance(operation, dict) else {}
+            for content in body.get("content", {}).values():
+                for field_ in content.get("schema", {}).get("properties", {}).values():
+                    found = _CHOICES.search(field_.get("description", ""))
+                    if not found:
+                        continue
+                    values = re.findall(r"`([^`]+)`", found.group(1))
+                    if field_.get("type") == "string" and "enum" not in field_:
+                        field_["enum"] = values
+                    elif field_.get("type") == "array" and "enum" not in field_.get("items", {}):
+                        field_.setdefault("items", {"type": "string"})["enum"] = values
+    return spec
 
 
 @dataclass

@@ -82,7 +82,7 @@ def test_nobody_took_it_the_technician_is_called_and_texted_then_the_sheet_says_
 
     [placed] = fake_twilio.calls
     assert (placed["To"], placed["From"]) == (TECHNICIAN, "+33199000000")
-    assert placed["MachineDetection"] == "DetectMessageEndpoint"
+    assert placed["MachineDetection"] == "DetectMessageEnd"
     line = job_of(demo, "call_line", TECHNICIAN)
     assert placed["Url"] == f"{BASE_URL}/twilio/outbound/answer?job={line.id}"
     assert placed["StatusCallback"] == f"{BASE_URL}/twilio/outbound/status?job={line.id}"
