@@ -291,7 +291,9 @@ def test_danger_keyed_at_the_first_menu_gas_instructions_then_the_manager(phone,
     assert "Alerte danger : odeur de gaz" in whisper
     stored = stored_call(demo)
     assert (stored.action, stored.danger, stored.reached) == ("escalate", "gas", MANAGER_IDF)
-    assert events(demo, "decision")[0]["fax_numbers"] == ["+33199001101", "+33199001001"]
+    # Decided when danger was told (nobody known yet), then again once the client was keyed.
+    first, then = events(demo, "decision")
+    assert first["fax_numbers"] == [] and then["fax_numbers"] == ["+33199001101", "+33199001001"]
 
 
 def test_danger_said_in_the_description(phone, demo):

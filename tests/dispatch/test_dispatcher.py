@@ -230,6 +230,31 @@ def test_danger_the_sheet_goes_to_the_agency_and_the_regional_direction(night, d
     assert "Chaudières murales gaz des 48 logements" in alert
 
 
+def test_an_unidentified_caller_who_hangs_up_after_the_safety_instructions_is_not_forgotten(
+    night, demo, fake_twilio
+):
+    """Danger reported, the instructions heard, then the line drops before the caller keys a
+    contract number or a postcode: the national duty number is called and texted."""
+    n = night(NATIONAL_DUTY_NUMBER="+33199009999")
+    call = PhoneCall(
+        FlaskTransport(n.app),
+        BASE_URL,
+        AUTH_TOKEN,
+        from_="+33611111111",
+        started_at=n.dispatcher.clock.now(),
+    )
+    call.start()
+    call.press("9")
+    call.press("1")  # a smell of gas
+    assert "numéro de contrat" in call.said_since_last_input
+    call.hang_up()
+    n.run_worker()
+    assert [c["To"] for c in fake_twilio.calls] == ["+33199009999"]
+    [text] = fake_twilio.messages
+    assert text["To"] == "+33199009999" and "ALERTE DANGER (odeur de gaz" in text["Body"]
+    assert "06 11 11 11 11" in text["Body"]  # whom to call back
+
+
 def test_a_third_unreachable_request_in_one_night_raises_the_manager_a_second_does_not(
     night, demo, fake_twilio
 ):

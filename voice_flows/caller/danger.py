@@ -93,7 +93,11 @@ def _safety(state: CallerState, facts: CallerFacts) -> Entered:
     prompt = _SAFETY.get(Danger(state.danger or Danger.OTHER.value), "safety_other")
     number = facts.gas_emergency_number(client)
     says = (Say(prompt, {"gas_number": number}, interruptible=False),)
-    return Go("danger_decide" if client else "danger_identify", says)
+    if client is not None:
+        return Go("danger_decide", says)
+    # Decided at once (the region unknown: the national duty number), so that a caller whose
+    # line drops now is followed up all the same; what they key next decides again.
+    return state.decided(facts.decide(None, True, None), Go("danger_identify", says))
 
 
 def _ask_danger_client(state: CallerState, facts: CallerFacts) -> Entered:
