@@ -166,14 +166,16 @@ class Renderer:
         return _document(response)
 
     def emergency(self, forward_to: str | None) -> str:
-        """When the app cannot work normally: put the caller through to `forward_to`, or give
-        the emergency numbers and take a message; then goodbye, from a URL needing nothing."""
+        """When the app cannot work normally: put the caller through to `forward_to` (not
+        taken: what follows without it), or give the emergency numbers and take a message;
+        then goodbye. Every URL it leads to needs nothing."""
         response = VoiceResponse()
         goodbye = url(self.base, "/twilio/voice/goodbye")
         if forward_to:
             self.says((Say("emergency_forward"),), response)
+            dialed = url(self.base, "/twilio/voice/emergency/dialed")
             response.dial(
-                forward_to, action=goodbye, method="POST", timeout=25, answer_on_bridge=True
+                forward_to, action=dialed, method="POST", timeout=25, answer_on_bridge=True
             )
         else:
             self.says((Say("emergency_advice", {"gas_number": self.gas_number}),), response)

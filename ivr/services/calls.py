@@ -217,6 +217,13 @@ class Calls(Conversations):
         message. Needs no database, and leads to no URL that does."""
         return self._plain().emergency(self.settings.EMERGENCY_FORWARD_NUMBER)
 
+    def emergency_dialed(self, dial_status: str) -> str:
+        """The safe answer's forward, over: taken, goodbye; not taken (busy, no answer,
+        failed), the emergency numbers and a message, as without a forward."""
+        if dial_status in ("completed", "answered"):
+            return self.goodbye()
+        return self._plain().emergency(None)
+
     def goodbye(self) -> str:
         """Goodbye, needing nothing (the end of the safe path)."""
         return self._plain().say_and_hang_up((Say("goodbye"),))

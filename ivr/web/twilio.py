@@ -165,6 +165,12 @@ def fallback() -> Response:
     )
 
 
+@blueprint.post("/voice/emergency/dialed")
+def emergency_dialed() -> Response:
+    """The safe answer's forward, over (its `<Dial>` outcome): needs nothing either."""
+    return _twiml(_calls().emergency_dialed(request.form.get("DialCallStatus", "")))
+
+
 @blueprint.post("/voice/goodbye")
 def goodbye() -> Response:
     """The end of the safe path: needs nothing, so it cannot fail again."""

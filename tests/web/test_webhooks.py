@@ -265,6 +265,24 @@ def test_an_unreachable_database_forwards_the_call(app_without_database, twiml_s
     assert "+33199009999" in response.get_data(as_text=True)
 
 
+def test_a_forward_not_taken_gives_advice_and_takes_a_message_without_the_database(
+    app_without_database, twiml_schema
+):
+    """The emergency number busy or unanswered: the caller is not sent away with a goodbye."""
+    client = app_without_database(EMERGENCY_FORWARD_NUMBER="+33199009999").test_client()
+    forward = post(client, "/twilio/voice", CALL).get_data(as_text=True)
+    for status in ("busy", "no-answer", "failed"):
+        twiml = post(client, action(forward), {**CALL, "DialCallStatus": status})
+        assert twiml.status_code == 200
+        twiml_schema(twiml.get_data(as_text=True))
+        heard = twiml.get_data(as_text=True)
+        assert "0 800 47 33 33" in heard and "112" in heard and "<Record" in heard
+    taken = post(client, action(forward), {**CALL, "DialCallStatus": "completed"})
+    assert "Au revoir" in taken.get_data(as_text=True) and "<Record" not in taken.get_data(
+        as_text=True
+    )
+
+
 def test_callers_are_told_when_calls_are_recorded_and_may_refuse(make_app, demo, twiml_schema):
     from datetime import UTC, datetime
 
