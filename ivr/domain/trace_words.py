@@ -84,6 +84,7 @@ ALERTS = {  # what an operator must look at, said as the alert's title
     "webhook_failed": "Erreur en répondant à Twilio : réponse de secours donnée",
     "webhook_malformed": "Requête signée refusée (pas un de nos appels)",
     "fallback": "Twilio a utilisé l'adresse de secours",
+    "emergency_message": "Message laissé en mode secours : à écouter et rappeler",
     "database_unreachable": "Base de données injoignable : réponse de secours donnée",
     "unit_failed": "Service arrêté en échec (importation refusée, service abandonné)",
 }

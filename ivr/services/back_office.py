@@ -238,8 +238,10 @@ def _of(session: Session, row: Any, call_id: int, order: Any) -> list[Any]:
 def recording(db: Database, who: Account, recording_id: int) -> RecordingRow | None:
     with db.snapshot() as session:
         row = session.get(RecordingRow, recording_id)
-        if row is None or row.call_id is None:
+        if row is None:
             return None
+        if row.call_id is None:  # a message of the safe path, its call never stored
+            return row if who.role == "admin" else None
         allowed = session.scalar(visible(select(CallRow.id).where(CallRow.id == row.call_id), who))
         return row if allowed else None
 
@@ -328,6 +330,7 @@ class Operations:
     audit_log: list[AuditRow]
     coverage: list[CoverageRow]
     workers: list[WorkerBeatRow]  # each `ivr worker`, the last seen first
+    emergency_messages: list[RecordingRow]  # left on the safe path, the newest first
     due: int  # jobs due and not started
     oldest_due: datetime | None  # the longest waiting of them: how late the workers are
 
@@ -358,6 +361,14 @@ def operations(db: Database, now: datetime) -> Operations:
             _newest(session, AuditRow, 50),
             _newest(session, CoverageRow, 20),
             list(workers),
+            list(
+                session.scalars(
+                    select(RecordingRow)
+                    .where(RecordingRow.kind == "emergency")
+                    .order_by(RecordingRow.id.desc())
+                    .limit(20)
+                )
+            ),
             due,
             oldest,
         )

@@ -19,7 +19,7 @@ from ivr.domain.phones import e164_or_none
 from ivr.services import calling_again, staff
 from ivr.services.facts import CallerWorld, StaffWorld
 from ivr.services.jobs import JobQueue
-from ivr.services.trace import add_event
+from ivr.services.trace import add_event, record_alert
 from ivr.services.turns import (
     Conversation,
     Conversations,
@@ -209,6 +209,10 @@ class Calls(Conversations):
             if call is not None:
                 kept = {"sid": sid, "kind": kind, "seconds": seconds}
                 add_event(session, now, call.id, "recording", kept, step=call.step, turn=call.turn)
+            if kind == "emergency":  # left while the app could not work: nobody has it yet
+                heard = f"{seconds or 0} s, recording {sid}: listen on the operations page"
+                message = f"a message on the safe path, {heard}"
+                record_alert(session, now, "emergency_message", message, hook.call_sid)
 
     # --- When nothing else can be answered ------------------------------------------------
 

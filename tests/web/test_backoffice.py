@@ -12,13 +12,13 @@ import pytest
 import responses
 from sqlalchemy import select
 
-from ivr.adapters.orm import AuditRow, CallRow, PromptVersionRow, RecordingRow
+from ivr.adapters.orm import AlertRow, AuditRow, CallRow, PromptVersionRow, RecordingRow
 from ivr.services.accounts import add_user
 from ivr.simulator.dialer import Callee
 from ivr.simulator.phone import PhoneCall
 from ivr.simulator.transports import FlaskTransport
 from tests.calls.conftest import BACKUP, TECHNICIAN, identify, through_details
-from tests.conftest import AUTH_TOKEN, BASE_URL, DEMO, log_in
+from tests.conftest import AUTH_TOKEN, BASE_URL, DEMO, log_in, sign
 
 PASSWORD = "a long enough password"
 ACCOUNTS = {
@@ -148,6 +148,45 @@ def test_the_role_matrix(office, role):
             assert answer.status_code in (302, 404), (role, name)
         else:
             assert answer.status_code in (200, 302), (role, name, answer.status_code)
+
+
+@responses.activate
+def test_a_message_left_on_the_safe_path_is_alerted_and_heard_on_the_operations_page(office, demo):
+    """Left while the app could not work (its call never stored): nobody else has it."""
+    responses.add(
+        responses.GET,
+        re.compile(r"https://api\.twilio\.com/.*/Recordings/RE\w+\.mp3"),
+        body=b"ID3audio",
+    )
+    app, _ = office
+    sid = "RE" + "7" * 32
+    params = {
+        "AccountSid": "AC" + "0" * 32,
+        "CallSid": "CA" + "7" * 32,  # a call the database never saw
+        "RecordingSid": sid,
+        "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/AC{'0' * 32}/Recordings/{sid}",
+        "RecordingDuration": "23",
+        "RecordingStatus": "completed",
+    }
+    url = f"{BASE_URL}/twilio/recording?kind=emergency"
+    answer = app.test_client().post(
+        "/twilio/recording?kind=emergency",
+        data=params,
+        headers={"X-Twilio-Signature": sign(url, params, AUTH_TOKEN)},
+    )
+    assert answer.status_code == 204
+    with demo.snapshot() as session:
+        [alert] = session.scalars(select(AlertRow)).all()
+        recording_id = session.scalars(select(RecordingRow.id).where(RecordingRow.sid == sid)).one()
+    assert alert.kind == "emergency_message" and "23 s" in alert.message
+    admin, _ = logged_in(app, "admin")
+    page = admin.get("/operations").get_data(as_text=True)
+    assert "Messages laissés en mode secours" in page and "23 s" in page
+    assert f"/recordings/{recording_id}/audio" in page
+    assert admin.get(f"/recordings/{recording_id}/audio").data == b"ID3audio"
+    for role in ("agency", "manager"):  # no agency's: the operators' only
+        client, _ = logged_in(app, role)
+        assert client.get(f"/recordings/{recording_id}/audio").status_code == 404
 
 
 def test_an_account_lists_only_its_calls(office):
