@@ -65,6 +65,7 @@ class Event:
     speech: str = ""
     confidence: float | None = None
     accepted: bool = False  # dialed: a person took the call
+    caller_gone: bool = False  # dialed: the caller hung up meanwhile (its outcome still comes)
     seconds: int = 0  # recorded: length of the message
 
     @property

@@ -354,8 +354,8 @@ def _says(instruction: object) -> tuple[Say, ...]:
 def event_of(hook: Webhook, *, dialed: bool | None = None, recorded: bool = False) -> Event:
     """What a request tells of the person on the line: a dial's outcome (`dialed`: whether a
     person took it), a recorded message, or their answer."""
-    if dialed is not None:
-        return Event("dialed", accepted=dialed)
+    if dialed is not None:  # Twilio posts a dial's outcome even once the caller has hung up
+        return Event("dialed", accepted=dialed, caller_gone=hook.get("CallStatus") == "completed")
     if recorded:
         return Event("recorded", seconds=integer(hook.get("RecordingDuration")))
     confidence = hook.get("Confidence")

@@ -4,13 +4,14 @@ worker's jobs against a fake Twilio, Twilio's callbacks signed, sheets to a fold
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import timedelta
 
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from ivr.adapters.orm import AlertRow, CallEventRow, CallRow, JobRow
+from ivr.adapters.orm import AlertRow, CallEventRow, CallRow, DialAttemptRow, JobRow
 from ivr.simulator.dialer import Callee
 from ivr.simulator.phone import PhoneCall
 from ivr.simulator.transports import FlaskTransport
@@ -253,6 +254,45 @@ def test_an_unidentified_caller_who_hangs_up_after_the_safety_instructions_is_no
     [text] = fake_twilio.messages
     assert text["To"] == "+33199009999" and "ALERTE DANGER (odeur de gaz" in text["Body"]
     assert "06 11 11 11 11" in text["Body"]  # whom to call back
+
+
+def test_a_caller_who_hangs_up_while_the_technician_rings_leaves_the_next_line_to_the_worker(
+    night, demo, fake_twilio
+):
+    """Twilio posts the dial's outcome even after the caller hung up: no other line is dialed
+    for nobody, and the request is no unreachable time, as its backup line was not tried."""
+    n = night()
+    callees = {TECHNICIAN: Callee(live=True), BACKUP: Callee(live=True)}
+    call = PhoneCall(
+        FlaskTransport(n.app),
+        BASE_URL,
+        AUTH_TOKEN,
+        from_="+33611111111",
+        callees=callees,
+        started_at=n.dispatcher.clock.now(),
+    )
+    identify(call, "10000002")
+    through_details(call)
+    assert call.waiting_for == "transfer"
+    with demo.snapshot() as session:
+        stored = session.scalars(select(CallRow)).one()
+    dial_action = re.search(r'<Dial action="([^"]+)"', stored.last_response)
+    assert dial_action
+    path = dial_action.group(1).replace("&amp;", "&").removeprefix(BASE_URL)
+    status, twiml = n.twilio_posts(
+        path, CallSid=stored.sid, CallStatus="completed", DialCallStatus="no-answer"
+    )
+    assert status == 200 and "<Dial" not in twiml and "<Hangup" in twiml
+    call.hang_up()
+    with demo.snapshot() as session:
+        attempts = session.scalars(select(DialAttemptRow.number)).all()
+        ended = session.scalars(select(CallEventRow).where(CallEventRow.kind == "ended")).one()
+    assert attempts == [TECHNICIAN] and ended.detail["by_caller"]
+    n.run_worker()
+    assert [c["To"] for c in fake_twilio.calls] == [TECHNICIAN]  # the chain, from its start
+    with demo.snapshot() as session:
+        kinds = session.scalars(select(CallEventRow.kind)).all()
+    assert "line_unreachable" not in kinds
 
 
 def test_a_third_unreachable_request_in_one_night_raises_the_manager_a_second_does_not(

@@ -31,7 +31,7 @@ from voice_flows.engine import (
     to,
     yes_no,
 )
-from voice_flows.instructions import Ask, Connect, Say
+from voice_flows.instructions import Ask, Connect, Hangup, Say
 
 
 def _confirm_details(state: CallerState, facts: CallerFacts) -> Entered:
@@ -159,6 +159,8 @@ def _dialed(state: CallerState, event: Event, facts: CallerFacts) -> Move:
     if event.accepted:
         state.reached = number
         return Go("goodbye", notes=(note,))
+    if event.caller_gone:  # nobody to put through: the next line is the dispatcher's to call
+        return Go("caller_gone", notes=(note,))
     state.dial_index += 1
     if state.dial_index < len(state.call_numbers):
         return Go("dial", notes=(note,))
@@ -188,4 +190,5 @@ STEPS: tuple[CallerStep, ...] = (
     CallerStep("decide", _decide),
     CallerStep("dial", _dial),
     CallerStep("dialed", answer=_dialed),
+    CallerStep("caller_gone", lambda state, facts: (Hangup(),)),
 )
