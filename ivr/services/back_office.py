@@ -246,12 +246,21 @@ def recording(db: Database, who: Account, recording_id: int) -> RecordingRow | N
         return row if allowed else None
 
 
+def retryable(job: JobRow) -> bool:
+    """What may be done again by hand: a job that failed; a sheet sent (the agency's fax out
+    of paper). Never a call or a text that went: a technician would be woken again."""
+    return job.status == "failed" or (job.kind == "sheet" and job.status == "done")
+
+
 def retry_job(db: Database, clock: Clock, job_id: int) -> bool:
-    """A failed job (a sheet, a call) tried again now, from its first attempt."""
+    """A job `retryable` tried again now, from its first attempt."""
     with db.session() as session:
+        job = session.get(JobRow, job_id)
+        if job is None or not retryable(job):
+            return False
         result = session.execute(
             update(JobRow)
-            .where(JobRow.id == job_id, JobRow.status.in_(("failed", "done")))
+            .where(JobRow.id == job_id, JobRow.status == job.status)
             .values(
                 status="pending",
                 due_at=clock.now(),

@@ -140,6 +140,10 @@ class PromptError(ValueError):
 
 
 MAX_AUDIO = 5 * 1024 * 1024
+# The longest default is about 300 characters. A thousand takes over a minute to say, and
+# stays far from what Twilio's voices take in one <Say> (3,000 characters for Polly's) once
+# the values (an address, an equipment) are put in: beyond, the caller would hear nothing.
+MAX_TEXT = 1000
 AUDIO_FILE_NAME = re.compile(r"[a-z0-9_]+-v[0-9]+\.(wav|mp3)")  # `{prompt}-v{version}.{kind}`
 AUDIO_KINDS = {WAVE: "wav", MP3: "mp3"}
 
@@ -194,6 +198,11 @@ def save_prompt(db: Database, clock: Clock, who: Account, name: str, text: str) 
     text = " ".join(text.split())
     if not text:
         raise PromptError("le texte est vide")
+    if len(text) > MAX_TEXT:
+        raise PromptError(
+            f"texte trop long : {len(text)} caractères, {MAX_TEXT} au plus "
+            "(plus d'une minute à écouter)"
+        )
     forbidden = forbidden_in(text)
     if forbidden:
         raise PromptError(f"caractère de contrôle {forbidden} : retapez le texte sans lui")

@@ -53,6 +53,8 @@ def prompt(name: str) -> Any:
         text=text,
         versions=prompt_editing.prompt_versions(db(), name),
         preview=_preview(name),
+        max_text=prompt_editing.MAX_TEXT,
+        default_text=prompt_defaults()[name].text,
     )
 
 
@@ -90,14 +92,18 @@ def media(file_name: str) -> Response:
 @blueprint.post("/prompts/<name>/rollback/<int:version>")
 @requires("admin")
 def rollback(name: str, version: int) -> Response:
+    """Back to a version's words, or (version 0) to the default words of prompts.toml."""
     versions = prompt_editing.prompt_versions(db(), name)
-    old = next((v for v in versions if v.version == version), None)
+    old = next((v.text for v in versions if v.version == version), None)
+    if version == 0 and name in prompt_defaults():
+        old = prompt_defaults()[name].text
     if old is None:
         abort(404)
-    saved = prompt_editing.save_prompt(db(), clock(), current_account(), name, old.text)
+    saved = prompt_editing.save_prompt(db(), clock(), current_account(), name, old)
     audit(db(), clock(), current_account(), "prompt_rolled_back", prompt=name, to=version)
     reference().forget()
-    flash(f"Retour au texte de la version {version} (nouvelle version {saved}).")
+    origin = f"de la version {version}" if version else "par défaut"
+    flash(f"Retour au texte {origin} (nouvelle version {saved}).")
     return redirect(url_for("admin.prompt", name=name))
 
 

@@ -29,7 +29,7 @@ def _layout() -> dict[str, Any]:
     from flask_login import current_user
 
     who = current_account() if current_user.is_authenticated else None
-    return {"who": who, "actions": ACTIONS}
+    return {"who": who, "actions": ACTIONS, "retryable": back_office.retryable}
 
 
 @blueprint.get("/calls")

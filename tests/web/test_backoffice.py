@@ -3,6 +3,7 @@ CSRF token; an account sees only its agency's or region's calls."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import zipfile
@@ -189,6 +190,37 @@ def test_a_message_left_on_the_safe_path_is_alerted_and_heard_on_the_operations_
         assert client.get(f"/recordings/{recording_id}/audio").status_code == 404
 
 
+def test_only_a_failed_job_or_a_sheet_sent_can_be_done_again_by_hand(office, demo, clock):
+    """A call that went is never placed again from the back office: a technician would be
+    woken for nothing, outside the rules."""
+    from ivr.adapters.orm import JobRow
+    from ivr.services.jobs import JobQueue
+
+    app, call_id = office
+    queue, now = JobQueue(demo, clock), clock.now()
+    jobs = {
+        ("call_line", "done"): "done",
+        ("sheet", "done"): "pending",
+        ("sms", "failed"): "pending",
+    }
+    ids = {}
+    with demo.session() as session:
+        for kind, status in jobs:
+            payload = {"to": TECHNICIAN, "numbers": [TECHNICIAN], "index": 0, "role": "technician"}
+            queue.schedule(session, kind, f"{kind}:{status}", now, call_id, payload)
+            session.flush()
+            row = session.scalars(select(JobRow).where(JobRow.key == f"{kind}:{status}")).one()
+            row.status, ids[kind, status] = status, row.id
+    client, token = logged_in(app, "agency")
+    page = client.get(f"/calls/{call_id}").get_data(as_text=True)
+    for (kind, status), after in jobs.items():
+        offered = f"/jobs/{ids[kind, status]}/retry" in page
+        assert offered is (after == "pending"), kind
+        client.post(f"/jobs/{ids[kind, status]}/retry", data={"csrf_token": token})
+        with demo.snapshot() as session:
+            assert session.get(JobRow, ids[kind, status]).status == after, kind
+
+
 def test_an_account_lists_only_its_calls(office):
     app, call_id = office
     for role, sees in (("agency", True), ("agency_other", False), ("manager_est", False)):
@@ -243,6 +275,41 @@ def test_a_prompt_with_a_control_character_is_refused_and_said_why(office, demo,
         "/prompts/welcome", data={"csrf_token": token, "text": f"Bonjour{char}, chauffage."}
     ).get_data(as_text=True)
     assert f"caractère de contrôle U+{ord(char):04X}" in page
+    with demo.snapshot() as session:
+        assert session.scalars(select(PromptVersionRow)).all() == []
+
+
+def test_an_edited_prompt_goes_back_to_its_default_words(office, demo):
+    from ivr.adapters.prompt_store import defaults
+
+    app, _ = office
+    client, token = logged_in(app, "admin")
+    assert "Revenir au texte par défaut" not in client.get("/prompts/goodbye").get_data(
+        as_text=True
+    )  # never edited: nothing to go back to
+    client.post("/prompts/goodbye", data={"csrf_token": token, "text": "Salut."})
+    page = client.get("/prompts/goodbye").get_data(as_text=True)
+    assert "Revenir au texte par défaut" in page
+    back = client.post(
+        "/prompts/goodbye/rollback/0", data={"csrf_token": token}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Retour au texte par défaut (nouvelle version 2)" in back
+    with demo.snapshot() as session:
+        newest = session.scalars(
+            select(PromptVersionRow).order_by(PromptVersionRow.version.desc())
+        ).first()
+    assert newest.text == defaults()["goodbye"].text
+
+
+def test_a_prompt_too_long_to_be_said_is_refused_and_the_typed_text_kept(office, demo):
+    app, _ = office
+    client, token = logged_in(app, "admin")
+    typed = "Bonjour, vous êtes bien au service d'astreinte. " * 40  # 1,960 characters
+    page = client.post("/prompts/welcome", data={"csrf_token": token, "text": typed})
+    said = page.get_data(as_text=True)
+    assert "texte trop long" in said and "1000 au plus" in said
+    assert typed.strip() in html.unescape(said)  # in the form, to shorten
+    assert 'maxlength="1000"' in client.get("/prompts/welcome").get_data(as_text=True)
     with demo.snapshot() as session:
         assert session.scalars(select(PromptVersionRow)).all() == []
 
