@@ -83,7 +83,7 @@ def summarise(
         city=client.city if client else "",
         address=client.address if client else "",
         postcode=client.postcode if client else postcode or "",
-        fault=Fault(fault).label if fault else "non précisé",
+        fault=Fault(fault).label if fault else "non précisée",  # la panne
         name=client.name if client else "inconnu",
         callback=callback,
         delay=client.delay_label if client and client.delay_label else "non précisé",

@@ -277,7 +277,13 @@ def _recording(detail: Mapping[str, Any], name: Name) -> str:
 
 _SENTENCES: dict[str, Callable[[Mapping[str, Any], Name], str]] = {
     "prompt": lambda d, n: f"Entendu : « {d.get('text', '')} »",
-    "input": lambda d, n: f"A tapé {d.get('digits', '')}.",
+    "input": lambda d, n: (
+        f"A dit : « {d['speech']} »."
+        if d.get("speech")
+        else f"A tapé {d['digits']}."
+        if d.get("digits")
+        else "N'a rien tapé."
+    ),
     "silence": lambda d, n: "Pas de réponse de l'appelant : la question est reposée.",
     "gave_up": lambda d, n: "Toujours sans réponse : le serveur passe à la suite.",
     "visit_limit": lambda d, n: "Trop d'essais à cette question : le serveur passe à la suite.",
@@ -297,7 +303,7 @@ _SENTENCES: dict[str, Callable[[Mapping[str, Any], Name], str]] = {
     "operator_key": lambda d, n: "L'appelant a demandé un conseiller.",
     "recording_refused": lambda d, n: "L'appelant a refusé l'enregistrement de l'appel.",
     "decision": _decision,
-    "dial": lambda d, n: f"Mise en relation : appel de {n(d.get('number', ''))}.",
+    "dial": lambda d, n: f"Mise en relation : on appelle {n(d.get('number', ''))}.",
     "dial_outcome": _dial_outcome,
     "dialed": lambda d, n: (
         f"Mise en relation terminée ({_seconds(d)})."

@@ -76,7 +76,8 @@ def calls(db: Database, who: Account, wanted: CallFilter) -> tuple[list[CallRow]
         rows = session.scalars(
             query.order_by(CallRow.started_at.desc(), CallRow.id.desc())
             .limit(PAGE)
-            .offset((max(wanted.page, 1) - 1) * PAGE)
+            # A page typed past any list lists nothing, within the database's integers.
+            .offset((min(max(wanted.page, 1), 10**9) - 1) * PAGE)
         ).all()
     return list(rows), total
 

@@ -230,7 +230,7 @@ def test_serve_answers_the_front_page_to_an_account_only(database_url, loaded, i
         assert refused.status_code == 400  # no CSRF token
         home = browser.post(f"{base}/login", data={**form, "csrf_token": token}, timeout=5)
         assert "Accueil des appels hors heures ouvrables" in home.text
-        assert "51<small>clients" in home.text and "24/12/2026 23:" in home.text
+        assert "51 <small>clients" in home.text and "24/12/2026 23:" in home.text
         for _ in range(12):  # each on a new connection, taken by either worker
             again = requests.get(f"{base}/", cookies=browser.cookies, timeout=5)
             assert "Accueil des appels hors heures ouvrables" in again.text

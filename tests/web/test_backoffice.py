@@ -221,6 +221,13 @@ def test_only_a_failed_job_or_a_sheet_sent_can_be_done_again_by_hand(office, dem
             assert session.get(JobRow, ids[kind, status]).status == after, kind
 
 
+def test_a_page_number_past_the_list_lists_nothing(office):
+    app, _ = office
+    client, _ = logged_in(app, "admin")
+    for page in ("99999999999999999999999", "-5", "abc"):
+        assert client.get(f"/calls?page={page}").status_code == 200, page
+
+
 def test_an_account_lists_only_its_calls(office):
     app, call_id = office
     for role, sees in (("agency", True), ("agency_other", False), ("manager_est", False)):

@@ -167,7 +167,7 @@ def test_an_agency_sees_its_own_counts_and_agencies_only(night, demo, clock):
     n = night()
     client, _ = logged_in(n.app, PARIS_NORD[0])
     home = read(client.get("/"))
-    figures = re.findall(r"<div>(\d+)<small>([^<]+)</small>", home)
+    figures = re.findall(r"<div>(\d+) <small>([^<]+)</small>", home)
     assert figures[0] == ("1", "agence (les vôtres)")
     rows = (DEMO / "clients.csv").read_text(encoding="utf-8").splitlines()[1:]
     own = sum(1 for row in rows if row.split(";")[12] == "0751")

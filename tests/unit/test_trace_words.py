@@ -1,0 +1,34 @@
+"""The trace's sentences, as an agency reads them in the morning: French that reads right."""
+
+from __future__ import annotations
+
+import pytest
+
+from ivr.domain.trace_words import event_said
+
+
+def technician(number: str) -> str:
+    return f"le technicien d'astreinte de l'agence Paris Nord ({number})"
+
+
+@pytest.mark.parametrize(
+    ("detail", "said"),
+    [
+        ({"digits": "1"}, "A tapé 1."),
+        (
+            {"digits": "", "speech": "ça sent le gaz", "confidence": 0.9},
+            "A dit : « ça sent le gaz ».",
+        ),
+        ({"digits": ""}, "N'a rien tapé."),
+    ],
+)
+def test_what_came_in_says_what_the_caller_keyed_or_said(detail, said):
+    assert event_said("input", detail, technician) == said
+
+
+def test_a_dial_names_whom_it_calls_in_good_french():
+    said = event_said("dial", {"number": "06 39"}, technician)
+    assert (
+        said
+        == "Mise en relation : on appelle le technicien d'astreinte de l'agence Paris Nord (06 39)."
+    )
