@@ -96,7 +96,7 @@ def make_worker(dispatcher: Dispatcher) -> Worker:
         retention.KIND: recordings.run,
         alerting.KIND: notices.send,
     }
-    return Worker(dispatcher.queue, handlers, housekeeping, dispatcher.job_failed)
+    return Worker(dispatcher.queue, handlers, housekeeping, dispatcher.job_failed, beats.stop)
 
 
 def worker_of(app: Flask) -> Worker:

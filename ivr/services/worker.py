@@ -60,11 +60,13 @@ class Worker:
         handlers: Mapping[str, Handler],
         housekeeping: Callable[[], object] | None = None,
         on_failed: Failed | None = None,
+        on_stop: Callable[[], object] | None = None,
     ) -> None:
         self.queue = queue
         self.handlers = handlers
         self.housekeeping = housekeeping  # e.g. planning the jobs of calls that just ended
         self.on_failed = on_failed  # what must still happen when a job is given up
+        self.on_stop = on_stop  # e.g. no longer listed as alive
         self._housekeeping_failing = _Failing("worker housekeeping")
         self._loop_failing = _Failing("worker loop")
 
@@ -137,6 +139,8 @@ class Worker:
             stop.wait(poll)
         for thread in working:
             thread.join()
+        if self.on_stop is not None:
+            self.on_stop()
         log.info("worker stopped")
 
     def _loop(self, stop: threading.Event, poll: float) -> None:

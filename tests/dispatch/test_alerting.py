@@ -7,9 +7,10 @@ are."""
 from __future__ import annotations
 
 import re
+import threading
 
 from ivr.services.accounts import add_user
-from tests.conftest import log_in
+from tests.conftest import log_in, wait_until
 from tests.dispatch.test_dispatcher import unanswered_call
 
 OPERATOR = "+33612345678"
@@ -70,7 +71,7 @@ def test_the_operations_page_shows_the_workers_and_how_late_the_jobs_are(
     n = night()
     client, _ = log_in(n.app, "ops@example.fr", "a long enough password")
     page = client.get("/operations").get_data(as_text=True)
-    assert "Aucun worker n" in page and "Aucune tâche en retard" in page
+    assert "Aucun worker en marche" in page and "Aucune tâche en retard" in page
     n.run_worker()
     page = client.get("/operations").get_data(as_text=True)
     assert "en marche" in page
@@ -82,3 +83,24 @@ def test_the_operations_page_shows_the_workers_and_how_late_the_jobs_are(
     # The line called again, the technician texted, the client's confirmation texted.
     assert "3 tâche(s) dues pas encore commencées" in page
     assert re.search(r"attend depuis 18\d s", page)  # three minutes late
+
+
+def test_a_worker_stopped_as_asked_is_no_longer_listed_only_one_that_died(night, demo, clock):
+    add_user(demo, clock, "ops@example.fr", "a long enough password", "admin")
+    n = night()
+    client, _ = log_in(n.app, "ops@example.fr", "a long enough password")
+
+    def page() -> str:
+        return client.get("/operations").get_data(as_text=True)
+
+    stop = threading.Event()
+    running = threading.Thread(target=n.worker.run, args=(stop, 0.01))
+    running.start()
+    wait_until(lambda: "en marche" in page(), "the worker's first beat")
+    stop.set()
+    running.join(10)
+    n.later(minutes=5)
+    assert "silencieux" not in page() and "Aucun worker en marche" in page()
+    n.run_worker()  # a worker that beats, then is never heard of again: died
+    n.later(minutes=5)
+    assert "silencieux depuis 5 min" in page()
