@@ -37,6 +37,7 @@ TIMEOUT_SECONDS = 10.0
 RING_SECONDS = 40
 # The status of a call still under way: its outcome is to come.
 UNDER_WAY = frozenset({"queued", "initiated", "ringing", "in-progress"})
+ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 CLOCK_SKEW = timedelta(minutes=1)
 
 

@@ -318,6 +318,9 @@ _SENTENCES: dict[str, Callable[[Mapping[str, Any], Name], str]] = {
     "recording": _recording,
     "voicemail_message_left": lambda d, n: "Message laissé sur la messagerie du technicien.",
     "ended": _ended,
+    "status_asked": lambda d, n: (
+        "Appel silencieux depuis 10 min : selon Twilio, toujours en cours."
+    ),
     "line_called": lambda d, n: f"Le service d'astreinte appelle {n(d.get('number', ''))}.",
     "line_unreachable": lambda d, n: "Personne n'a pu être joint sur les lignes d'astreinte.",
     "technician_unreachable": lambda d, n: (

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ivr.adapters.orm import CallRow, DialAttemptRow, RecordingRow, table_of
 from ivr.adapters.prompt_store import default_prompts
+from ivr.adapters.twilio_rest import ENDED
 from ivr.adapters.twiml import Links, Renderer
 from ivr.domain.outcomes import Report, RequestOutcome
 from ivr.domain.phones import e164_or_none
@@ -36,7 +37,6 @@ from voice_flows.engine import Event, State
 from voice_flows.instructions import Connect, Say
 from voice_flows.staff import StaffState
 
-_ENDED = {"completed", "busy", "failed", "no-answer", "canceled"}
 _SCREENED = ("technician", "manager")  # roles whose dial is taken only by a key
 
 
@@ -174,12 +174,12 @@ class Calls(Conversations):
             sequence = integer(hook.get("SequenceNumber"), -1)
             if sequence != -1 and sequence <= call.status_sequence:
                 return
-            if call.twilio_status in _ENDED and sequence == -1:
+            if call.twilio_status in ENDED and sequence == -1:
                 return
             status = hook.get("CallStatus") or call.twilio_status
             call.status_sequence = max(sequence, call.status_sequence)
             call.twilio_status = status
-            if status in _ENDED and call.ended_at is None:
+            if status in ENDED and call.ended_at is None:
                 call.ended_at = now = self.clock.now()
                 ended = {"status": status, "step": call.step, "by_caller": call.step != "goodbye"}
                 add_event(session, now, call.id, "ended", ended, step=call.step, turn=call.turn)

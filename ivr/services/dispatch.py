@@ -34,6 +34,7 @@ from ivr.clock import Clock
 from ivr.domain import followup
 from ivr.domain.routing import Action
 from ivr.services import caller_texts, calling_again
+from ivr.services.call_ends import CallEnds
 from ivr.services.jobs import (
     Done,
     Job,
@@ -55,7 +56,6 @@ from ivr.settings import Settings
 log = logging.getLogger(__name__)
 
 WAIT_FOR_CALL = timedelta(minutes=3)  # then Twilio is asked how the call went
-LONGEST_CALL = timedelta(hours=4, minutes=10)  # Twilio ends every call within four hours
 
 
 @dataclass
@@ -85,7 +85,7 @@ class Dispatcher:
         """Plan the jobs of the callers' calls that ended since last time, each on its own (one
         that cannot be planned raises an alert and never holds up the others); how many."""
         now = self.clock.now()
-        self._end_forgotten_calls(now)
+        CallEnds(self.db, self.rest).sweep(now)  # ended, though Twilio's callback was lost
         with self.db.snapshot() as session:
             ids = session.scalars(
                 select(CallRow.id)
@@ -162,22 +162,6 @@ class Dispatcher:
     def _schedule(self, session: Session, call_id: int, jobs: Sequence[followup.Planned]) -> None:
         for job in jobs:
             self.queue.schedule(session, job.kind, job.key, job.due_at, call_id, job.payload)
-
-    def _end_forgotten_calls(self, now: datetime) -> None:
-        """A call whose end Twilio never reported (a lost status callback) is taken as ended
-        once it is older than any call can last, so that it is followed up all the same."""
-        with self.db.snapshot() as session:
-            ids = session.scalars(
-                select(CallRow.id).where(
-                    CallRow.ended_at.is_(None), CallRow.started_at < now - LONGEST_CALL
-                )
-            ).all()
-        for call_id in ids:
-            with self.db.session() as session:
-                call = session.get_one(CallRow, call_id)
-                if call.ended_at is None:
-                    call.ended_at = now
-                    self._event(session, call, "ended", {"status": "never reported"})
 
     # --- Calling a line -------------------------------------------------------------------
 

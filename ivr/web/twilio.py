@@ -187,14 +187,26 @@ def whisper(step: str | None = None) -> Response:
 @blueprint.post("/status")
 def status() -> Response:
     """Call status changes."""
-    _calls().status(_hook())
-    return Response(status=204)
+    return _callback(lambda: _calls().status(_hook()))
 
 
 @blueprint.post("/recording")
 def recording() -> Response:
     """A recording is available (recordingStatusCallback)."""
-    _calls().recording(_hook(), request.args.get("kind", "message"))
+    return _callback(lambda: _calls().recording(_hook(), request.args.get("kind", "message")))
+
+
+def _callback(apply: Callable[[], None]) -> Response:
+    """A callback about a call, applied: 204. Else 500 for Twilio's console and an alert:
+    Twilio does not post it again. A call's lost end is found by asking Twilio later
+    (ivr.services.call_ends); a lost recording is in Twilio's console."""
+    try:
+        apply()
+    except Exception as error:
+        if not isinstance(error, OperationalError):  # the database down: the alert says it
+            log.exception("callback %s failed", request.path)
+        message = f"{request.path}: {type(error).__name__}"
+        return _after(Response(status=500), "webhook_failed", message, request.form.get("CallSid"))
     return Response(status=204)
 
 

@@ -71,6 +71,7 @@ class FakeTwilio:
     statuses: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     deleted_recordings: list[str] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)  # next answers to give instead
+    lookup_failures: list[int] = field(default_factory=list)  # the same, to a call's lookup
     mock: responses.RequestsMock | None = None  # to fake other providers beside (fax)
     on_call: object = None  # called with each call placed, before Twilio answers
 
@@ -98,6 +99,9 @@ class FakeTwilio:
 
     def fetch_call(self, request):
         self._check(request)
+        if self.lookup_failures:
+            status = self.lookup_failures.pop(0)
+            return (status, {}, json.dumps({"code": 20500, "message": "down"}))
         sid = urlsplit(request.url).path.rsplit("/", 1)[1].removesuffix(".json")
         status, answered_by = self.statuses.get(sid, ("completed", None))
         return (200, {}, json.dumps({"sid": sid, "status": status, "answered_by": answered_by}))

@@ -295,6 +295,68 @@ def test_a_caller_who_hangs_up_while_the_technician_rings_leaves_the_next_line_t
     assert "line_unreachable" not in kinds
 
 
+def lost_end(demo) -> str:
+    """The call's end as if Twilio's status callback had never come: its SID."""
+    with demo.session() as session:
+        call = session.scalars(select(CallRow)).one()
+        call.ended_at, call.followed_up_at, call.twilio_status = None, None, "in-progress"
+        for event in session.scalars(select(CallEventRow).where(CallEventRow.kind == "ended")):
+            session.delete(event)
+        return call.sid
+
+
+def asked_about(fake_twilio, sid: str) -> int:
+    return sum(1 for c in fake_twilio.mock.calls if c.request.url.endswith(f"/Calls/{sid}.json"))
+
+
+def test_a_call_whose_end_was_never_reported_is_asked_about_at_twilio_once_quiet(
+    night, demo, fake_twilio
+):
+    """The status callback lost (the database out of reach at that moment): the call is
+    followed up ten minutes after its last turn, not four hours later."""
+    n = night()
+    unanswered_call(n)
+    sid = lost_end(demo)
+    fake_twilio.statuses[sid] = ("in-progress", None)
+    assert n.run_worker() == 0 and asked_about(fake_twilio, sid) == 0  # not quiet yet
+    n.later(minutes=11)
+    n.run_worker()
+    n.run_worker()
+    assert asked_about(fake_twilio, sid) == 1 and fake_twilio.calls == []  # under way: asked once
+    fake_twilio.statuses[sid] = ("completed", None)
+    n.later(minutes=11)
+    n.run_worker()
+    assert asked_about(fake_twilio, sid) == 2
+    assert [c["To"] for c in fake_twilio.calls] == [TECHNICIAN]  # followed up as any other
+    with demo.snapshot() as session:
+        call = session.scalars(select(CallRow)).one()
+        kinds = session.scalars(select(CallEventRow.kind)).all()
+    assert call.ended_at is not None and call.twilio_status == "completed"
+    assert kinds.count("status_asked") == 1 and kinds.count("ended") == 1
+
+
+def test_a_call_whose_end_twilio_cannot_tell_is_taken_as_ended_past_the_longest_call(
+    night, demo, fake_twilio
+):
+    n = night()
+    unanswered_call(n)
+    sid = lost_end(demo)
+    fake_twilio.statuses[sid] = ("in-progress", None)  # what Twilio would never say by then
+    fake_twilio.lookup_failures = [500] * 50  # Twilio down: the quiet call cannot be asked about
+    n.later(minutes=30)
+    n.run_worker()
+    assert asked_about(fake_twilio, sid) == 1 and fake_twilio.calls == []
+    with demo.snapshot() as session:
+        assert session.scalars(select(CallRow.ended_at)).one() is None
+    fake_twilio.lookup_failures = []
+    n.later(hours=4)
+    n.run_worker()
+    with demo.snapshot() as session:
+        ended = session.scalars(select(CallEventRow).where(CallEventRow.kind == "ended")).one()
+    assert ended.detail["status"] == "never reported"
+    assert TECHNICIAN in [c["To"] for c in fake_twilio.calls]
+
+
 def test_a_third_unreachable_request_in_one_night_raises_the_manager_a_second_does_not(
     night, demo, fake_twilio
 ):

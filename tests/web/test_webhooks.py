@@ -390,6 +390,21 @@ def test_a_first_turn_that_cannot_be_written_leaves_nothing_and_twilios_retry_st
     assert "numéro de contrat" in twiml and count(demo, CallRow) == 1
 
 
+def test_a_status_callback_that_cannot_be_applied_answers_500_and_raises_an_alert(make_app, demo):
+    """Twilio does not post it again: Twilio's console shows the 500, the operators get the
+    alert, and the call's end is asked of Twilio later (tests/dispatch)."""
+    client = make_app().test_client()
+    post(client, "/twilio/voice", CALL)
+    with failing_inserts(demo, "call_events", "NEW.kind = 'ended'"):
+        answer = post(client, "/twilio/status", {**CALL, "CallStatus": "completed"})
+    assert answer.status_code == 500
+    with demo.snapshot() as session:
+        assert session.scalars(select(CallRow.ended_at)).one() is None
+        [alert] = session.scalars(select(AlertRow)).all()
+    assert alert.kind == "webhook_failed" and alert.message.startswith("/twilio/status: ")
+    assert alert.call_sid == CALL["CallSid"]
+
+
 def test_a_worker_loads_what_calls_need_before_its_first_caller(make_app, demo):
     from sqlalchemy import event
 
