@@ -18,6 +18,7 @@ from ivr.adapters import logs
 from ivr.adapters.db import Database
 from ivr.services import alerting, retention, uploads
 from ivr.services.beats import Beats
+from ivr.services.call_ends import CallEnds
 from ivr.services.callee import Announcements, DispatcherCalls
 from ivr.services.calls import Calls
 from ivr.services.dispatch import Dispatcher, make_dispatcher
@@ -77,18 +78,21 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 def make_worker(dispatcher: Dispatcher) -> Worker:
     """The dispatcher's worker: its jobs, and its housekeeping (it says it is alive, plans
-    the jobs of ended calls, the alerts to send and the day's pass over old recordings); the
-    chains that go on when a job is given up."""
+    the jobs of ended calls, the alerts to send and the day's pass over old recordings, and
+    asks Twilio about calls whose end was never told); the chains that go on when a job is
+    given up."""
     db, clock, settings = dispatcher.db, dispatcher.clock, dispatcher.settings
     recordings = retention.Retention(db, clock, dispatcher.rest, settings.RECORDING_RETENTION_DAYS)
     notices = alerting.AlertNotices(db, clock, settings, dispatcher.rest)
     beats = Beats(db, clock)
+    lost_ends = CallEnds(db, dispatcher.rest)
 
     def housekeeping() -> None:
         beats.housekeep()
         dispatcher.plan_ended_calls()
         notices.housekeep()
         recordings.housekeep()
+        lost_ends.sweep(clock.now())  # last: Twilio's answers never hold up the planning
 
     handlers = {
         **dispatcher.handlers(),

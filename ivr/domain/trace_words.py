@@ -228,6 +228,8 @@ def _seconds(detail: Mapping[str, Any]) -> str:
 def _ended(detail: Mapping[str, Any], name: Name) -> str:
     if detail.get("status") == "never reported":
         return "Fin d'appel jamais signalée par Twilio : tenue pour terminée."
+    if detail.get("asked"):
+        return "Fin de l'appel, apprise en la demandant à Twilio (son signal s'était perdu)."
     return "L'appelant a raccroché." if detail.get("by_caller") else "Fin de l'appel."
 
 
@@ -318,9 +320,7 @@ _SENTENCES: dict[str, Callable[[Mapping[str, Any], Name], str]] = {
     "recording": _recording,
     "voicemail_message_left": lambda d, n: "Message laissé sur la messagerie du technicien.",
     "ended": _ended,
-    "status_asked": lambda d, n: (
-        "Appel silencieux depuis 10 min : selon Twilio, toujours en cours."
-    ),
+    "status_asked": lambda d, n: "Appel sans nouvelle : le service demande à Twilio où il en est.",
     "line_called": lambda d, n: f"Le service d'astreinte appelle {n(d.get('number', ''))}.",
     "line_unreachable": lambda d, n: "Personne n'a pu être joint sur les lignes d'astreinte.",
     "technician_unreachable": lambda d, n: (

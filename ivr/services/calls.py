@@ -17,7 +17,7 @@ from ivr.adapters.twilio_rest import ENDED
 from ivr.adapters.twiml import Links, Renderer
 from ivr.domain.outcomes import Report, RequestOutcome
 from ivr.domain.phones import e164_or_none
-from ivr.services import calling_again, staff
+from ivr.services import call_ends, calling_again, staff
 from ivr.services.facts import CallerWorld, StaffWorld
 from ivr.services.jobs import JobQueue
 from ivr.services.trace import add_event, record_alert
@@ -179,10 +179,8 @@ class Calls(Conversations):
             status = hook.get("CallStatus") or call.twilio_status
             call.status_sequence = max(sequence, call.status_sequence)
             call.twilio_status = status
-            if status in ENDED and call.ended_at is None:
-                call.ended_at = now = self.clock.now()
-                ended = {"status": status, "step": call.step, "by_caller": call.step != "goodbye"}
-                add_event(session, now, call.id, "ended", ended, step=call.step, turn=call.turn)
+            if status in ENDED:
+                call_ends.end(session, call, self.clock.now(), status)
 
     def recording(self, hook: Webhook, kind: str) -> None:
         """A recording is ready: keep its reference (once), never its content in logs."""

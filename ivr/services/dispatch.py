@@ -34,7 +34,6 @@ from ivr.clock import Clock
 from ivr.domain import followup
 from ivr.domain.routing import Action
 from ivr.services import caller_texts, calling_again
-from ivr.services.call_ends import CallEnds
 from ivr.services.jobs import (
     Done,
     Job,
@@ -85,7 +84,6 @@ class Dispatcher:
         """Plan the jobs of the callers' calls that ended since last time, each on its own (one
         that cannot be planned raises an alert and never holds up the others); how many."""
         now = self.clock.now()
-        CallEnds(self.db, self.rest).sweep(now)  # ended, though Twilio's callback was lost
         with self.db.snapshot() as session:
             ids = session.scalars(
                 select(CallRow.id)

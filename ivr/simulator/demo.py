@@ -78,6 +78,7 @@ class Simulator:
 
     def __post_init__(self) -> None:
         self.rest.now = self.clock.now  # the texts the app sends are dated by its clock
+        self.rest.inbound = self._inbound_status  # the dispatcher asks how a quiet call stands
 
     # --- Callers ----------------------------------------------------------------------------
 
@@ -108,6 +109,12 @@ class Simulator:
             self.calls[number] = call
             call.start()
             return number
+
+    def _inbound_status(self, sid: str) -> str | None:
+        call = next((c for c in list(self.calls.values()) if c.call_sid == sid), None)
+        if call is None:
+            return None
+        return "completed" if call.ended else "in-progress"
 
     def act(self, number: int, action: str, value: str = "") -> None:
         """What the caller does: press keys, say words, stay silent, leave a message, hang up.

@@ -30,6 +30,8 @@ class FakeTwilioRest:
     call_received: threading.Event = field(default_factory=threading.Event)
     # The time a message is created at, kept as Twilio's `DateCreated` (the demo: its clock).
     now: Callable[[], datetime] = field(default_factory=lambda: Clock().now)
+    # The status of a call to the number that the demo's phones hold (None: not one of them).
+    inbound: Callable[[str], str | None] = lambda sid: None
 
     def __post_init__(self) -> None:
         self.answering.set()
@@ -57,7 +59,10 @@ class FakeTwilioRest:
 
         @app.get(f"{base}/Calls/<sid>.json")
         def fetch_call(account: str, sid: str) -> Any:
-            status, answered_by = self.statuses.get(sid, ("completed", None))
+            inbound = self.inbound(sid)
+            status, answered_by = (
+                (inbound, None) if inbound else self.statuses.get(sid, ("completed", None))
+            )
             return jsonify(sid=sid, status=status, answered_by=answered_by)
 
         @app.get(f"{base}/Calls.json")

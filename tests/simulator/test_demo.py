@@ -100,6 +100,27 @@ def test_the_page_is_served_only_with_the_simulator(make_app, demo_app):
     assert 'id="at" name="at" type="datetime-local" value="2026-12-22T23:00"' in page
 
 
+def test_a_call_still_on_the_line_stays_live_when_the_clock_moves_on(demo_app):
+    """The dispatcher asks the demo's Twilio how a quiet call stands: a caller still ringing
+    the technician's phone is on the line, one who hung up is not."""
+    from sqlalchemy import select
+
+    from ivr.adapters.orm import CallEventRow, CallRow
+
+    app, worker = demo_app
+    client = app.test_client()
+    call = place(client, PINS)
+    press(client, call, "1", "1", "1", "#")
+    assert the_call(client, call)["waiting_for"] == "transfer"
+    client.post("/simulator/api/clock", json={"minutes": 15})
+    worker.run_due()
+    db = app.extensions["ivr.db"]
+    with db.snapshot() as session:
+        assert session.scalars(select(CallRow.ended_at)).one() is None
+        assert "status_asked" in session.scalars(select(CallEventRow.kind)).all()
+    assert not the_call(client, call)["ended"]
+
+
 def test_a_live_transfer_rings_the_technicians_phone_which_takes_it(demo_app):
     app, _ = demo_app
     client = app.test_client()
