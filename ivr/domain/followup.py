@@ -68,7 +68,10 @@ def follow_up(call: EndedCall) -> list[Planned]:
     if action is Action.NOT_COVERED and call.agency_fax:
         # A message for the agency (§5.1.1): its sheet says so; nobody is called.
         return sheets(call.call_id, (call.agency_fax,), call.ended_at)
-    return []  # legacy: the agency's usual arrangement has the call
+    if action is Action.LEGACY and not call.reached and call.agency_fax:
+        # Its usual arrangement did not take the call: the message would reach nobody else.
+        return sheets(call.call_id, (call.agency_fax,), call.ended_at)
+    return []  # legacy, taken: the agency's usual arrangement has the call
 
 
 def call_line(

@@ -46,6 +46,7 @@ class Call:
     client: Client | None
     danger: bool = False
     caller_postcode: str | None = None  # keyed by an unidentified caller
+    legacy_unreached: bool = False  # the agency's legacy arrangement did not take the call
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,13 @@ def decide(call: Call, directory: Directory, national_duty_number: str | None = 
     client = call.client
     agency = directory.agencies.get(client.agency) if client else None
     today = local_date(call.at)
-    if agency is not None and not agency.is_live(today):
+    # A danger the legacy arrangement did not take is escalated as for a live agency: the
+    # roll-out never leaves a caller in danger with nobody warned.
+    if (
+        agency is not None
+        and not agency.is_live(today)
+        and not (call.danger and call.legacy_unreached)
+    ):
         return _legacy(call, agency)
     if call.danger:
         return _escalate(call, directory, agency, national_duty_number)

@@ -67,8 +67,14 @@ class CallerWorld(World):
         with self.db.snapshot() as session:
             return clients_with_phone(session, number, self.reference.clients_table(self.db))
 
-    def decide(self, client: Client | None, danger: bool, postcode: str | None) -> Decision:
-        call = Call(at=self.clock.now(), client=client, danger=danger, caller_postcode=postcode)
+    def decide(
+        self,
+        client: Client | None,
+        danger: bool,
+        postcode: str | None,
+        legacy_unreached: bool = False,
+    ) -> Decision:
+        call = Call(self.clock.now(), client, danger, postcode, legacy_unreached)
         return decide(call, self.reference.directory(self.db), self.settings.NATIONAL_DUTY_NUMBER)
 
     def region_of_postcode(self, postcode: str) -> str | None:

@@ -440,6 +440,29 @@ def test_danger_for_an_agency_not_live_yet_safety_first_then_the_legacy_number(p
     assert stored_call(demo).action == "legacy" and "votre agence" in heard
 
 
+def test_danger_the_legacy_number_does_not_take_goes_to_the_manager_on_duty(phone, demo):
+    call = phone(
+        at="2026-12-24T03:00",
+        callees={"+33199001290": Callee(answers=False), MANAGER_IDF: Callee(keys=["1"])},
+    )
+    call.start()
+    call.press("9")
+    call.press("1")
+    call.press("20000001#")
+    transcript = " ".join(call.transcript)
+    assert "n'a pas répondu" in transcript and "Nous appelons le responsable" in transcript
+    assert f"BRIDGED caller <-> {MANAGER_IDF}" in call.transcript
+    assert (stored_call(demo).action, stored_call(demo).reached) == ("escalate", MANAGER_IDF)
+
+
+def test_a_message_the_legacy_number_did_not_take_is_faxed_to_its_agency(phone, demo):
+    call = phone(callees={"+33199001290": Callee(answers=False)})
+    identify(call, "20000001")
+    assert call.waiting_for == "record"
+    call.leave_message(12)
+    assert stored_call(demo).action == "legacy"
+
+
 def test_the_operator_key_at_every_menu_and_back_when_nobody_answers(phone, demo):
     """Said at the greeting only; heard at every menu."""
     call = phone(OPERATOR_NUMBER="+33199008888", callees={"+33199008888": Callee(answers=False)})

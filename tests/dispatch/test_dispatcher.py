@@ -295,6 +295,26 @@ def test_a_caller_who_hangs_up_while_the_technician_rings_leaves_the_next_line_t
     assert "line_unreachable" not in kinds
 
 
+def test_a_message_the_legacy_number_did_not_take_reaches_its_agency_on_its_sheet(
+    night, demo, fake_twilio
+):
+    n = night()
+    call = PhoneCall(
+        FlaskTransport(n.app),
+        BASE_URL,
+        AUTH_TOKEN,
+        from_="+33611111111",
+        callees={"+33199001290": Callee(answers=False)},
+        started_at=n.dispatcher.clock.now(),
+    )
+    identify(call, "20000001")  # agency 0781, not live yet
+    call.leave_message(12)
+    n.run_worker()
+    [(meta, text)] = sheet_texts(n)
+    assert meta["to"] == "+33199001201" and fake_twilio.calls == []
+    assert "dispositif habituel" in text and "NON" in text
+
+
 def lost_end(demo) -> str:
     """The call's end as if Twilio's status callback had never come: its SID."""
     with demo.session() as session:

@@ -99,9 +99,14 @@ def test_not_covered_a_message_for_the_agency_its_sheet_and_nobody_called():
 
 @pytest.mark.parametrize("action", ["not_covered", "legacy", None])
 def test_nothing_to_do(action):
-    """Legacy: the agency's own arrangement has the call. Not covered without an agency
+    """Legacy: the agency's own arrangement took the call. Not covered without an agency
     (an unidentified caller who gave no postcode): no fax to send to."""
-    assert follow_up(ended(action)) == []
+    assert follow_up(ended(action, reached=True)) == []
+
+
+def test_a_call_the_legacy_arrangement_did_not_take_is_faxed_to_its_agency():
+    jobs = follow_up(ended("legacy", call_numbers=("+3302",), reached=False, agency_fax="+3301"))
+    assert [(job.kind, job.payload) for job in jobs] == [("sheet", {"to": "+3301"})]
 
 
 def test_planning_twice_gives_the_same_keys():

@@ -992,6 +992,18 @@ def test_agency_not_live_yet(client, at, danger, postcode, action, call_at, call
     check(ROTA, client, at, danger, postcode, action, call_at, calls, faxes)
 
 
+def test_a_danger_the_legacy_arrangement_did_not_take_goes_to_the_manager_on_duty():
+    """Not live yet: a danger is put through to the agency's legacy number first; nobody
+    there, it is escalated as for a live agency, never left as a message nobody reads."""
+    at = paris("2026-12-25 10:00")
+    unreached = Call(at, coll("0781"), danger=True, legacy_unreached=True)
+    decision = decide(unreached, ROTA, NATIONAL)
+    assert decision.action is ESC and decision.call_numbers == (THOMAS,)
+    assert decision.fax_numbers == (FAX["0781"][0], IDF_FAX)
+    no_danger = Call(at, coll("0781"), danger=False, legacy_unreached=True)
+    assert decide(no_danger, ROTA, NATIONAL).action is LEG  # a message: its agency's sheet
+
+
 # --------------------------------------------------------------------------------------------
 # 7/7 clients after 18:00 (docs/procedure.md special cases; source §5.2 "tout appel reçu après
 # 18H00"): handled as outside the window, up to the next morning. June 2026: Tuesday 16,

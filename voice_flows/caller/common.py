@@ -36,8 +36,15 @@ class CallerFacts(Protocol):
 
     def clients_with_phone(self, number: str) -> list[Client]: ...
 
-    def decide(self, client: Client | None, danger: bool, postcode: str | None) -> Decision:
-        """What the rules decide (`postcode`: keyed by an unidentified caller)."""
+    def decide(
+        self,
+        client: Client | None,
+        danger: bool,
+        postcode: str | None,
+        legacy_unreached: bool = False,
+    ) -> Decision:
+        """What the rules decide (`postcode`: keyed by an unidentified caller;
+        `legacy_unreached`: the agency's legacy arrangement did not take the call)."""
         ...
 
     def region_of_postcode(self, postcode: str) -> str | None: ...
@@ -78,6 +85,7 @@ class CallerState(State):
     call_numbers: list[str] = field(default_factory=list)
     dial_index: int = 0
     resume: str | None = None  # the menu a caller left for the danger or operator key
+    legacy_unreached: bool = False  # the agency's legacy arrangement did not take the call
     reached: str | None = None
     message_seconds: int = 0
     offered: int | None = None  # a request in progress the caller was told of

@@ -135,7 +135,7 @@ def _danger_postcode_given(state: CallerState, event: Event, facts: CallerFacts)
 def _danger_decide(state: CallerState, facts: CallerFacts) -> Entered:
     """The manager on duty, screened; unreachable, the next of the chain: the national duty
     number, last resort of every escalation."""
-    decision = facts.decide(state.client(facts), True, state.postcode)
+    decision = facts.decide(state.client(facts), True, state.postcode, state.legacy_unreached)
     if decision.action is Action.LEGACY:
         return state.decided(decision, Go("legacy"))
     chain = list(decision.call_numbers)

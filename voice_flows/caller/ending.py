@@ -19,7 +19,7 @@ def way_forward(state: CallerState, facts: CallerFacts) -> Go:
 
 def _legacy(state: CallerState, facts: CallerFacts) -> Entered:
     if not state.call_numbers:
-        return Go("leave_message", (Say("technical_problem"),))
+        return _legacy_failed(state, Say("technical_problem"))
     return (Say("legacy_transfer"), Connect("legacy_dialed", state.call_numbers[0], "legacy"))
 
 
@@ -29,7 +29,18 @@ def _legacy_dialed(state: CallerState, event: Event, facts: CallerFacts) -> Move
     if event.accepted:
         state.reached = number
         return Go("goodbye", notes=(note,))
-    return Go("leave_message", (Say("legacy_unreached"),), (note,))
+    if event.caller_gone:
+        return Go("caller_gone", notes=(note,))
+    return _legacy_failed(state, Say("legacy_unreached"), (note,))
+
+
+def _legacy_failed(state: CallerState, said: Say, notes: tuple[Note, ...] = ()) -> Go:
+    """Nobody at the agency's legacy arrangement: a danger goes to the manager on duty, as
+    for every agency; anything else, a message."""
+    if state.danger:
+        state.legacy_unreached = True
+        return Go("danger_decide", (said,), notes)
+    return Go("leave_message", (said,), notes)
 
 
 def _operator(state: CallerState, facts: CallerFacts) -> Entered:
