@@ -55,6 +55,7 @@ CALL_OUTCOMES = {
     "canceled": "appel annulé",
     "silent": "n'a rien tapé à l'annonce",
     "declined": "a refusé l'appel",
+    "caller_gone": "sonnait encore quand l'appelant a raccroché",
     "sent": "envoyé",
     "delivered": "reçue",
     "not_needed": "inutile : déjà prise en charge",

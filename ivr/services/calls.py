@@ -38,6 +38,8 @@ from voice_flows.instructions import Connect, Say
 from voice_flows.staff import StaffState
 
 _SCREENED = ("technician", "manager")  # roles whose dial is taken only by a key
+# A dial attempt the caller ended by hanging up while it rang: its line was not really tried.
+CALLER_GONE = "caller_gone"
 
 
 class Calls(Conversations):
@@ -102,7 +104,10 @@ class Calls(Conversations):
     ) -> int | None:
         accepted = _dial_taken(talk.row, hook)
         if accepted is not None:
-            closed = {"ended": now, "status": hook.get("DialCallStatus") or "unknown"}
+            status = hook.get("DialCallStatus") or "unknown"
+            if not accepted and hook.get("CallStatus") == "completed":
+                status = CALLER_GONE
+            closed = {"ended": now, "status": status}
             leg = hook.get("DialCallSid") or None
             session.execute(
                 _CLOSE_ATTEMPT, {"attempt": talk.row.id, **closed, "taken": accepted, "leg": leg}

@@ -34,6 +34,7 @@ from ivr.clock import Clock
 from ivr.domain import followup
 from ivr.domain.routing import Action
 from ivr.services import caller_texts, calling_again
+from ivr.services.calls import CALLER_GONE
 from ivr.services.jobs import (
     Done,
     Job,
@@ -150,7 +151,10 @@ class Dispatcher:
         if call.action == Action.CALL_NOW.value and call.reached is None:
             tried = set(
                 session.scalars(
-                    select(DialAttemptRow.number).where(DialAttemptRow.call_id == call.id)
+                    select(DialAttemptRow.number).where(
+                        DialAttemptRow.call_id == call.id,
+                        DialAttemptRow.outcome.is_distinct_from(CALLER_GONE),
+                    )
                 )
             )
             if set(ended.call_numbers) <= tried:  # every line tried while the caller waited

@@ -8,6 +8,7 @@ import re
 import threading
 from datetime import timedelta
 
+import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -256,13 +257,18 @@ def test_an_unidentified_caller_who_hangs_up_after_the_safety_instructions_is_no
     assert "06 11 11 11 11" in text["Body"]  # whom to call back
 
 
-def test_a_caller_who_hangs_up_while_the_technician_rings_leaves_the_next_line_to_the_worker(
-    night, demo, fake_twilio
+@pytest.mark.parametrize("ringing", [TECHNICIAN, BACKUP])
+def test_a_caller_who_hangs_up_while_a_line_rings_leaves_the_lines_to_the_worker(
+    night, demo, fake_twilio, ringing
 ):
     """Twilio posts the dial's outcome even after the caller hung up: no other line is dialed
-    for nobody, and the request is no unreachable time, as its backup line was not tried."""
+    for nobody, and the request is no unreachable time, as the line ringing was not tried to
+    its end (nor, the first ringing, the backup at all)."""
     n = night()
-    callees = {TECHNICIAN: Callee(live=True), BACKUP: Callee(live=True)}
+    callees = {
+        TECHNICIAN: Callee(live=ringing == TECHNICIAN, answers=False),
+        BACKUP: Callee(live=True),
+    }
     call = PhoneCall(
         FlaskTransport(n.app),
         BASE_URL,
@@ -285,9 +291,13 @@ def test_a_caller_who_hangs_up_while_the_technician_rings_leaves_the_next_line_t
     assert status == 200 and "<Dial" not in twiml and "<Hangup" in twiml
     call.hang_up()
     with demo.snapshot() as session:
-        attempts = session.scalars(select(DialAttemptRow.number)).all()
+        attempts = session.execute(
+            select(DialAttemptRow.number, DialAttemptRow.outcome).order_by(DialAttemptRow.id)
+        ).all()
         ended = session.scalars(select(CallEventRow).where(CallEventRow.kind == "ended")).one()
-    assert attempts == [TECHNICIAN] and ended.detail["by_caller"]
+    assert attempts[-1] == (ringing, "caller_gone") and ended.detail["by_caller"]
+    assert [number for number, _ in attempts] == [TECHNICIAN, BACKUP][: len(attempts)]
+    assert len(attempts) == (1 if ringing == TECHNICIAN else 2)
     n.run_worker()
     assert [c["To"] for c in fake_twilio.calls] == [TECHNICIAN]  # the chain, from its start
     with demo.snapshot() as session:
