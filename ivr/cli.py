@@ -233,7 +233,7 @@ def worker(obj: Context, burst: bool) -> None:
     logs.configure(settings.LOG_FORMAT == "json", clock)
     runner = make_worker(make_dispatcher(obj.db, settings, clock))
     if burst:
-        click.echo(f"{runner.run_due()} jobs run")
+        click.echo(f"{runner.burst()} jobs run")
         return
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -198,22 +198,22 @@ class Calls(Conversations):
             )
             seconds = integer(hook.get("RecordingDuration"))
             now = self.clock.now()
-            session.add(
-                RecordingRow(
-                    call_id=call.id if call else None,
-                    sid=sid,
-                    url=hook.get("RecordingUrl"),
-                    duration=seconds,
-                    kind=kind,
-                    status=hook.get("RecordingStatus") or "completed",
-                    received_at=now,
-                )
+            row = RecordingRow(
+                call_id=call.id if call else None,
+                sid=sid,
+                url=hook.get("RecordingUrl"),
+                duration=seconds,
+                kind=kind,
+                status=hook.get("RecordingStatus") or "completed",
+                received_at=now,
             )
+            session.add(row)
             if call is not None:
                 kept = {"sid": sid, "kind": kind, "seconds": seconds}
                 add_event(session, now, call.id, "recording", kept, step=call.step, turn=call.turn)
-            if kind == "emergency":  # left while the app could not work: nobody has it yet
-                heard = f"{seconds or 0} s, recording {sid}: listen on the operations page"
+            if kind == "emergency" and seconds and row.status == "completed":
+                # Left while the app could not work: nobody has it yet.
+                heard = f"{seconds} s, recording {sid}: listen on the operations page"
                 message = f"a message on the safe path, {heard}"
                 record_alert(session, now, "emergency_message", message, hook.call_sid)
 

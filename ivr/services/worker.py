@@ -100,8 +100,15 @@ class Worker:
         if failed and self.on_failed is not None:
             self.on_failed(job, error)
 
+    def burst(self) -> int:
+        """`--burst`: everything due now, then stopped as asked (no longer listed alive)."""
+        done = self.run_due()
+        if self.on_stop is not None:
+            self.on_stop()
+        return done
+
     def run_due(self, stop: threading.Event | None = None) -> int:
-        """`--burst`: everything due now (including what that work schedules for now)."""
+        """Everything due now (including what that work schedules for now)."""
         done = 0
         while stop is None or not stop.is_set():
             self._housekeep()

@@ -53,7 +53,6 @@ def prompt(name: str) -> Any:
         text=text,
         versions=prompt_editing.prompt_versions(db(), name),
         preview=_preview(name),
-        max_text=prompt_editing.MAX_TEXT,
         default_text=prompt_defaults()[name].text,
     )
 
@@ -99,7 +98,11 @@ def rollback(name: str, version: int) -> Response:
         old = prompt_defaults()[name].text
     if old is None:
         abort(404)
-    saved = prompt_editing.save_prompt(db(), clock(), current_account(), name, old)
+    try:  # a version saved before the rules of today (a length) may be refused now
+        saved = prompt_editing.save_prompt(db(), clock(), current_account(), name, old)
+    except prompt_editing.PromptError as error:
+        flash(f"Non rétabli : {error}.")
+        return redirect(url_for("admin.prompt", name=name))
     audit(db(), clock(), current_account(), "prompt_rolled_back", prompt=name, to=version)
     reference().forget()
     origin = f"de la version {version}" if version else "par défaut"

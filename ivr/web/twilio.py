@@ -202,12 +202,14 @@ def _callback(apply: Callable[[], None]) -> Response:
     (ivr.services.call_ends); a lost recording is in Twilio's console."""
     try:
         apply()
+    except OperationalError:  # as a turn says it
+        alert = ("database_unreachable", f"{request.path}: database unreachable")
     except Exception as error:
-        if not isinstance(error, OperationalError):  # the database down: the alert says it
-            log.exception("callback %s failed", request.path)
-        message = f"{request.path}: {type(error).__name__}"
-        return _after(Response(status=500), "webhook_failed", message, request.form.get("CallSid"))
-    return Response(status=204)
+        log.exception("callback %s failed", request.path)
+        alert = ("webhook_failed", f"{request.path}: {type(error).__name__}")
+    else:
+        return Response(status=204)
+    return _after(Response(status=500), *alert, request.form.get("CallSid"))
 
 
 # --- The dispatcher's calls to technicians and managers --------------------------------------

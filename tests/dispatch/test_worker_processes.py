@@ -103,6 +103,7 @@ def test_two_workers_at_once_do_each_job_once(night, demo, database_url, tmp_pat
                 worker.terminate()
             for worker in workers:
                 assert worker.wait(timeout=15) == 0  # SIGTERM: a clean stop
+    assert alive(demo) == []  # stopped as asked: none left listed on the operations page
     placed = Counter(c["Url"] for c in fake.calls)
     assert len(placed) == 2 and set(placed.values()) == {1}
     assert len(fake.messages) == 4
@@ -158,6 +159,7 @@ def test_through_ivr_serve_and_ivr_worker_the_technician_reached_and_the_sheet_f
 
         later = {**env, "IVR_CLOCK": (at + timedelta(minutes=5)).isoformat()}
         subprocess.run([IVR, "worker", "--burst"], env=later, check=True, timeout=60)
+        assert alive(demo) == []  # a burst is over: not listed as a worker gone silent
     [meta] = [json.loads(p.read_text()) for p in faxes.glob("*.json")]
     assert meta["to"] == "+33199001101" and meta["call_sid"] == call.call_sid
     pdf = PdfReader(faxes / f"{meta['name']}.pdf")
@@ -171,3 +173,13 @@ def twilio_posts(url: str, sid: str, **params: str) -> str:
     status, body = HttpTransport().post(url, form, headers)
     assert status in (200, 204), (status, body)
     return body
+
+
+def alive(db) -> list[str]:
+    """The workers the operations page lists."""
+    from sqlalchemy import select
+
+    from ivr.adapters.orm import WorkerBeatRow
+
+    with db.snapshot() as session:
+        return list(session.scalars(select(WorkerBeatRow.name)))

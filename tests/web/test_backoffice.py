@@ -170,12 +170,18 @@ def test_a_message_left_on_the_safe_path_is_alerted_and_heard_on_the_operations_
         "RecordingStatus": "completed",
     }
     url = f"{BASE_URL}/twilio/recording?kind=emergency"
-    answer = app.test_client().post(
-        "/twilio/recording?kind=emergency",
-        data=params,
-        headers={"X-Twilio-Signature": sign(url, params, AUTH_TOKEN)},
-    )
-    assert answer.status_code == 204
+    silent = {**params, "RecordingSid": "RE" + "6" * 32, "RecordingDuration": "0"}
+    for posted in (
+        silent,
+        {**silent, "RecordingSid": "RE" + "5" * 32, "RecordingStatus": "absent"},
+        params,
+    ):
+        answer = app.test_client().post(
+            "/twilio/recording?kind=emergency",
+            data=posted,
+            headers={"X-Twilio-Signature": sign(url, posted, AUTH_TOKEN)},
+        )
+        assert answer.status_code == 204
     with demo.snapshot() as session:
         [alert] = session.scalars(select(AlertRow)).all()
         recording_id = session.scalars(select(RecordingRow.id).where(RecordingRow.sid == sid)).one()
@@ -308,7 +314,7 @@ def test_an_edited_prompt_goes_back_to_its_default_words(office, demo):
     assert newest.text == defaults()["goodbye"].text
 
 
-def test_a_prompt_too_long_to_be_said_is_refused_and_the_typed_text_kept(office, demo):
+def test_a_prompt_too_long_to_be_said_is_refused_and_the_typed_text_kept(office, demo, clock):
     app, _ = office
     client, token = logged_in(app, "admin")
     typed = "Bonjour, vous êtes bien au service d'astreinte. " * 40  # 1,960 characters
@@ -316,9 +322,21 @@ def test_a_prompt_too_long_to_be_said_is_refused_and_the_typed_text_kept(office,
     said = page.get_data(as_text=True)
     assert "texte trop long" in said and "1000 au plus" in said
     assert typed.strip() in html.unescape(said)  # in the form, to shorten
-    assert 'maxlength="1000"' in client.get("/prompts/welcome").get_data(as_text=True)
     with demo.snapshot() as session:
         assert session.scalars(select(PromptVersionRow)).all() == []
+        # A version saved before the limit: going back to it is refused, said why.
+        session.add(
+            PromptVersionRow(
+                name="welcome", version=1, text=typed, created_at=clock.now(), created_by="x"
+            )
+        )
+    client.post("/prompts/welcome", data={"csrf_token": token, "text": "Bonjour."})
+    back = client.post(
+        "/prompts/welcome/rollback/1", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert back.status_code == 200 and "Non rétabli : texte trop long" in back.get_data(
+        as_text=True
+    )
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ duty put through, then the national duty number; and the operator key (0) where 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ivr.domain.routing import Action
@@ -28,6 +29,10 @@ from voice_flows.engine import (
 )
 from voice_flows.instructions import Ask, Say
 
+_UNTIL_IDENTIFIED = (
+    "Danger signalé par un appelant pas encore identifié : si l'appel s'arrête avant qu'il "
+    "tape son numéro de contrat ou son code postal, la permanence nationale est prévenue."
+)
 _SAFETY = {
     Danger.GAS: "safety_gas",
     Danger.FIRE: "safety_fire",
@@ -97,7 +102,8 @@ def _safety(state: CallerState, facts: CallerFacts) -> Entered:
         return Go("danger_decide", says)
     # Decided at once (the region unknown: the national duty number), so that a caller whose
     # line drops now is followed up all the same; what they key next decides again.
-    return state.decided(facts.decide(None, True, None), Go("danger_identify", says))
+    decision = replace(facts.decide(None, True, None), reason=_UNTIL_IDENTIFIED)
+    return state.decided(decision, Go("danger_identify", says))
 
 
 def _ask_danger_client(state: CallerState, facts: CallerFacts) -> Entered:
