@@ -45,6 +45,20 @@ def is_weekend_or_holiday(day: date, department: str) -> bool:
     return day.weekday() >= 5 or is_public_holiday(day, department)
 
 
+def agency_opening(instant: datetime, department: str) -> datetime | None:
+    """When an agency next opens to see to a request sent to it (a working day, from 08:00
+    to 18:00): None while it is open."""
+    wall = instant.astimezone(PARIS)
+    day, now = wall.date(), wall.time()
+    if not is_weekend_or_holiday(day, department) and WORKING_DAY_OPENING <= now < EVENING:
+        return None
+    if now >= WORKING_DAY_OPENING:
+        day += timedelta(days=1)
+    while is_weekend_or_holiday(day, department):
+        day += timedelta(days=1)
+    return local(day, WORKING_DAY_OPENING)
+
+
 def local(day: date, at: time) -> datetime:
     """The instant a French clock first shows `at` on `day`, or passes it.
 

@@ -17,6 +17,7 @@ from ivr.clock import Clock
 from ivr.domain.geography import agency_for_postcode
 from ivr.domain.local_time import in_paris
 from ivr.domain.model import Client
+from ivr.domain.oncall import agency_opening
 from ivr.domain.progress import Progress
 from ivr.domain.routing import Call, Decision, decide
 from ivr.domain.spoken import hour_said, said
@@ -91,6 +92,10 @@ class CallerWorld(World):
     def agency_of_postcode(self, postcode: str) -> str | None:
         agency = agency_for_postcode(self.reference.directory(self.db), postcode)
         return agency.cia if agency else None
+
+    def agency_opening(self, client: Client) -> datetime | None:
+        agency = self.reference.directory(self.db).agencies[client.agency]
+        return agency_opening(self.clock.now(), agency.department)
 
     def gas_emergency_number(self, client: Client | None) -> str:
         if client is not None:

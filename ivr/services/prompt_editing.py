@@ -39,6 +39,7 @@ EXAMPLES = {
     "contract": "Votre contrat",
     "delay": "une intervention sous 4 heures",
     "when": "demain samedi, à 8 heures",
+    "opening": "dès son ouverture, lundi, à 8 heures",
     "gas_number": "0 800 47 33 33",
     "fault": "panne de chauffage",
     "danger": "odeur de gaz ou fuite de gaz",

@@ -166,10 +166,20 @@ def test_fax_only_the_agency_deals_with_it_when_it_opens(phone, demo):
     call = phone(at="2026-12-22T23:00")
     identify(call, "10000001")
     heard = through_details(call)
-    assert "transmise à votre agence, qui la traitera dès son ouverture" in heard
+    assert "transmise à votre agence, qui la traitera dès son ouverture, demain mercredi" in heard
     assert stored_call(demo).action == "fax_only"
     said = " ".join(line for line in call.transcript if line.startswith("IVR: "))
     assert "technicien" not in said and "rappellera" not in said
+
+
+def test_fax_only_on_a_sunday_afternoon_the_caller_is_told_when_the_agency_opens(phone, demo):
+    """Reims keeps nights only: a 7/7 client on Sunday 27 December at 15:00 is told Monday
+    8 o'clock, not a « dès son ouverture » without a day."""
+    call = phone(at="2026-12-27T15:00")
+    identify(call, "40125736")
+    heard = through_details(call)
+    assert "qui la traitera dès son ouverture, demain lundi, à 8 heures" in heard
+    assert stored_call(demo).action == "fax_only"
 
 
 def test_a_client_without_cover_is_told_at_once_and_may_leave_a_message(phone, demo):

@@ -53,6 +53,10 @@ class CallerFacts(Protocol):
 
     def gas_emergency_number(self, client: Client | None) -> str: ...
 
+    def agency_opening(self, client: Client) -> datetime | None:
+        """When the client's agency next opens (None: it is open now)."""
+        ...
+
     def request_in_progress(self, client_id: str | None, number: str | None) -> Progress | None:
         """The caller's latest request still in progress (not closed, not processed by the
         agency) of the last hours: their client's, or made from their number."""

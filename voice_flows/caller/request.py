@@ -139,7 +139,10 @@ def _decide(state: CallerState, facts: CallerFacts) -> Entered:
         when = Say("next_morning", {"when": when_said(decision.call_at, facts.now)})
         return state.decided(decision, Go("leave_message", (*delay, when)))
     if action is Action.FAX_ONLY:
-        return state.decided(decision, Go("leave_message", (*delay, Say("fax_only"))))
+        opens = facts.agency_opening(client) if client else None
+        opening = f"dès son ouverture, {when_said(opens, facts.now)}" if opens else "aujourd'hui"
+        told = Say("fax_only", {"opening": opening})
+        return state.decided(decision, Go("leave_message", (*delay, told)))
     if action is Action.LEGACY:
         return state.decided(decision, Go("legacy"))
     return state.decided(decision, Go("leave_message", (Say("not_covered"),)))
