@@ -185,9 +185,21 @@ def test_fax_only_on_a_sunday_afternoon_the_caller_is_told_when_the_agency_opens
 def test_a_client_without_cover_is_told_at_once_and_may_leave_a_message(phone, demo):
     call = phone()
     heard = identify(call, "10000003")
-    assert "ne prévoit pas d'intervention" in heard and "laissez votre message" in heard
+    assert "ne prévoit pas d'intervention" in heard and "tapez 9 maintenant" in heard
+    assert "laissez votre message" in call.silence()  # no danger: the message
     call.leave_message(8)
     assert stored_call(demo).action == "not_covered"
+
+
+def test_a_client_without_cover_may_still_report_a_danger_once_told(phone, demo):
+    """Danger is handled covered or not: told their contract has no cover, the caller can
+    still press 9 (or say it) before the message."""
+    call = phone(at="2026-12-24T03:00", callees={MANAGER_IDF: Callee(keys=["1"])})
+    identify(call, "10000003")
+    assert "odeur de gaz, tapez 1" in call.press("9")
+    assert "N'allumez rien" in call.press("1")
+    assert f"BRIDGED caller <-> {MANAGER_IDF}" in call.transcript
+    assert stored_call(demo).action == "escalate"
 
 
 # --- Identification --------------------------------------------------------------------------
@@ -500,6 +512,7 @@ def test_silence_at_the_message_is_answered_before_goodbye(phone, demo):
     """Twilio posts no action for an empty recording: the redirect after it answers."""
     call = phone()
     identify(call, "10000003")
+    call.silence()  # no danger to report
     heard = call.silence()
     assert "Aucun message n'a été enregistré" in heard and "Au revoir" in heard
     assert call.ended and stored_call(demo).message_seconds == 0

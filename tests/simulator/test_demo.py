@@ -450,7 +450,9 @@ def test_ivr_simulate_prints_the_call_and_what_the_dispatcher_did(database_url, 
     assert "VOICEMAIL answers" in out and f"text message to {TECHNICIAN}" in out
     assert "summary sheet:" in out  # two rounds without a person: the sheet, "not reached"
     # A step the call cannot take there (keys while a message is recorded) ends the script.
-    standard = CliRunner().invoke(main, ["simulate", "--from", "+33639981003", "1", "1"], env=env)
+    standard = CliRunner().invoke(
+        main, ["simulate", "--from", "+33639981003", "1", "1", "1"], env=env
+    )  # identity confirmed, no danger (1), then a key while the message is recorded
     assert standard.exit_code == 0, standard.output
     assert "step '1' not taken: Le serveur vocal enregistre un message" in standard.output
     bad = CliRunner().invoke(main, ["simulate", "--callee", "x=dance"], env=env)

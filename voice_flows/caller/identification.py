@@ -137,8 +137,14 @@ def _identified(state: CallerState, facts: CallerFacts) -> Entered:
     if calling_again is not None:
         return calling_again
     if decision.action is Action.NOT_COVERED:
-        return state.decided(decision, Go("leave_message", (Say("not_covered"),)))
+        return state.decided(decision, Go("not_covered"))
     return Go("confirm_details")
+
+
+def _not_covered(state: CallerState, facts: CallerFacts) -> Entered:
+    """Told at once, with a last chance to report a danger, which is handled covered or not
+    (9 or its words, heard at every menu); any other answer, or none, is the message."""
+    return (Ask("not_covered", (Say("not_covered"),), timeout=4),)
 
 
 def _unidentified(state: CallerState, facts: CallerFacts) -> Entered:
@@ -186,6 +192,13 @@ STEPS: tuple[CallerStep, ...] = (
         takes_silence=True,
     ),
     CallerStep("identify", _ask_client_id, _client_id_given, give_up=to("unidentified")),
+    CallerStep(
+        "not_covered",
+        _not_covered,
+        lambda state, event, facts: Go("leave_message"),
+        give_up=to("leave_message"),
+        takes_silence=True,
+    ),
     CallerStep("propose_client", _propose, _proposal_answered, give_up=to("identify")),
     CallerStep(
         "confirm_identity", _confirm_identity, _identity_answered, give_up=_identity_given_up

@@ -145,7 +145,7 @@ def _decide(state: CallerState, facts: CallerFacts) -> Entered:
         return state.decided(decision, Go("leave_message", (*delay, told)))
     if action is Action.LEGACY:
         return state.decided(decision, Go("legacy"))
-    return state.decided(decision, Go("leave_message", (Say("not_covered"),)))
+    return state.decided(decision, Go("not_covered"))
 
 
 def _dial(state: CallerState, facts: CallerFacts) -> Entered:
