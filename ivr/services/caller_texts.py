@@ -34,6 +34,8 @@ def _key(call_id: int) -> str:
 def plan_confirmation(session: Session, queue: JobQueue, call: CallRow, now: datetime) -> None:
     """After the call, once its jobs are planned: the confirmation to the number the client
     gave to be called back on, when it is a mobile that did not answer STOP."""
+    if call.agency is None:  # an unknown caller of no known agency: nobody has the request
+        return
     progress = progress_of(session, call.id)
     to = progress.callback if progress else None
     if progress is None or to is None or not is_mobile(to) or opted_out(session, to):

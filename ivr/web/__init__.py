@@ -123,7 +123,11 @@ ERRORS = {  # what people read instead of Werkzeug's English pages
     410: ("Effacé", "Cet enregistrement a été effacé après sa durée de conservation."),
     413: ("Fichier trop gros", "Le fichier envoyé dépasse la taille permise."),
     429: ("Trop d'essais", "Patientez un peu avant de réessayer."),
-    500: ("Erreur du serveur", "Une erreur est survenue ; l'exploitation est prévenue."),
+    500: (
+        "Erreur du serveur",
+        "Une erreur est survenue. Réessayez dans un instant ; si elle persiste, prévenez "
+        "l'exploitation (l'erreur est dans le journal du serveur).",
+    ),
     502: ("Service injoignable", "Le service externe n'a pas répondu ; réessayez plus tard."),
 }
 

@@ -325,6 +325,25 @@ def test_a_message_the_legacy_number_did_not_take_reaches_its_agency_on_its_shee
     assert "dispositif habituel" in text and "NON" in text
 
 
+def test_an_unknown_caller_of_no_known_agency_is_promised_nothing_by_text(night, demo, fake_twilio):
+    """No agency gets the message (a postcode of none of ours): no text says it will."""
+    n = night()
+    call = PhoneCall(
+        FlaskTransport(n.app),
+        BASE_URL,
+        AUTH_TOKEN,
+        from_="+33611111111",
+        started_at=n.dispatcher.clock.now(),
+    )
+    call.start()
+    for _ in range(3):
+        call.press("12345678#")  # not a contract of ours
+    call.press("13001")  # Marseille: no agency of ours
+    call.leave_message(20)
+    n.run_worker()
+    assert fake_twilio.messages == [] and sheet_texts(n) == []
+
+
 def lost_end(demo) -> str:
     """The call's end as if Twilio's status callback had never come: its SID."""
     with demo.session() as session:
