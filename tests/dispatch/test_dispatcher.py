@@ -22,19 +22,24 @@ from tests.conftest import AUTH_TOKEN, BASE_URL, wait_until
 AGENCY_0751_FAX = "+33199001101"
 
 
-def caller_call(
-    night, client_id: str, callees: dict[str, Callee], twiml_schema=None, message: int = 0
-):
-    """The caller's call, to its end: a message of `message` seconds if offered one."""
-    call = PhoneCall(
+def caller_phone(night, callees: dict[str, Callee] | None = None, validate=None) -> PhoneCall:
+    """A caller's phone on the night's app: the client's mobile, at the night's clock."""
+    return PhoneCall(
         FlaskTransport(night.app),
         BASE_URL,
         AUTH_TOKEN,
         from_="+33611111111",
         callees=callees,
-        validate=twiml_schema,
+        validate=validate,
         started_at=night.dispatcher.clock.now(),
     )
+
+
+def caller_call(
+    night, client_id: str, callees: dict[str, Callee], twiml_schema=None, message: int = 0
+):
+    """The caller's call, to its end: a message of `message` seconds if offered one."""
+    call = caller_phone(night, callees, validate=twiml_schema)
     identify(call, client_id)
     through_details(call)
     assert call.waiting_for == "record"  # nobody took it, or nobody is to be called now
@@ -207,14 +212,7 @@ def test_next_morning_a_7_7_client_on_friday_evening_is_called_saturday_at_8(
 
 def test_danger_the_sheet_goes_to_the_agency_and_the_regional_direction(night, demo, fake_twilio):
     n = night()
-    call = PhoneCall(
-        FlaskTransport(n.app),
-        BASE_URL,
-        AUTH_TOKEN,
-        from_="+33611111111",
-        callees={MANAGER_IDF: Callee(answers=False)},
-        started_at=n.dispatcher.clock.now(),
-    )
+    call = caller_phone(n, {MANAGER_IDF: Callee(answers=False)})
     call.start()
     call.press("9")
     call.press("1")  # a smell of gas
@@ -238,13 +236,7 @@ def test_an_unidentified_caller_who_hangs_up_after_the_safety_instructions_is_no
     """Danger reported, the instructions heard, then the line drops before the caller keys a
     contract number or a postcode: the national duty number is called and texted."""
     n = night(NATIONAL_DUTY_NUMBER="+33199009999")
-    call = PhoneCall(
-        FlaskTransport(n.app),
-        BASE_URL,
-        AUTH_TOKEN,
-        from_="+33611111111",
-        started_at=n.dispatcher.clock.now(),
-    )
+    call = caller_phone(n)
     call.start()
     call.press("9")
     call.press("1")  # a smell of gas
@@ -269,14 +261,7 @@ def test_a_caller_who_hangs_up_while_a_line_rings_leaves_the_lines_to_the_worker
         TECHNICIAN: Callee(live=ringing == TECHNICIAN, answers=False),
         BACKUP: Callee(live=True),
     }
-    call = PhoneCall(
-        FlaskTransport(n.app),
-        BASE_URL,
-        AUTH_TOKEN,
-        from_="+33611111111",
-        callees=callees,
-        started_at=n.dispatcher.clock.now(),
-    )
+    call = caller_phone(n, callees)
     identify(call, "10000002")
     through_details(call)
     assert call.waiting_for == "transfer"
@@ -309,14 +294,7 @@ def test_a_message_the_legacy_number_did_not_take_reaches_its_agency_on_its_shee
     night, demo, fake_twilio
 ):
     n = night()
-    call = PhoneCall(
-        FlaskTransport(n.app),
-        BASE_URL,
-        AUTH_TOKEN,
-        from_="+33611111111",
-        callees={"+33199001290": Callee(answers=False)},
-        started_at=n.dispatcher.clock.now(),
-    )
+    call = caller_phone(n, {"+33199001290": Callee(answers=False)})
     identify(call, "20000001")  # agency 0781, not live yet
     call.leave_message(12)
     n.run_worker()
@@ -328,13 +306,7 @@ def test_a_message_the_legacy_number_did_not_take_reaches_its_agency_on_its_shee
 def test_an_unknown_caller_of_no_known_agency_is_promised_nothing_by_text(night, demo, fake_twilio):
     """No agency gets the message (a postcode of none of ours): no text says it will."""
     n = night()
-    call = PhoneCall(
-        FlaskTransport(n.app),
-        BASE_URL,
-        AUTH_TOKEN,
-        from_="+33611111111",
-        started_at=n.dispatcher.clock.now(),
-    )
+    call = caller_phone(n)
     call.start()
     for _ in range(3):
         call.press("12345678#")  # not a contract of ours

@@ -123,14 +123,19 @@ def test_a_logged_out_visitor_sees_nothing_but_the_login_page(office):
     assert "Connexion" in client.get("/login").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("role", list(ACCOUNTS))
-@responses.activate
-def test_the_role_matrix(office, role):
+def twilio_serves_recordings() -> None:
+    """Twilio's media URL answering any recording's audio (inside `responses.activate`)."""
     responses.add(
         responses.GET,
         re.compile(r"https://api\.twilio\.com/.*/Recordings/RE\w+\.mp3"),
         body=b"ID3audio",
     )
+
+
+@pytest.mark.parametrize("role", list(ACCOUNTS))
+@responses.activate
+def test_the_role_matrix(office, role):
+    twilio_serves_recordings()
     app, call_id = office
     client, token = logged_in(app, role)
     kind = role.split("_")[0]
@@ -154,11 +159,7 @@ def test_the_role_matrix(office, role):
 @responses.activate
 def test_a_message_left_on_the_safe_path_is_alerted_and_heard_on_the_operations_page(office, demo):
     """Left while the app could not work (its call never stored): nobody else has it."""
-    responses.add(
-        responses.GET,
-        re.compile(r"https://api\.twilio\.com/.*/Recordings/RE\w+\.mp3"),
-        body=b"ID3audio",
-    )
+    twilio_serves_recordings()
     app, _ = office
     sid = "RE" + "7" * 32
     params = {
