@@ -382,8 +382,8 @@ class Sheets:
         """Who the rules meant to reach, as the box says they were not: the decision's first
         number (a manager, the national duty number), else the technician."""
         numbers = record.decision.get("call_numbers") or [""]
-        role = "manager" if record.call.action == Action.ESCALATE.value else "technician"
-        return self._person(numbers[0], role).title
+        roles = {Action.ESCALATE.value: "manager", Action.LEGACY.value: "legacy"}
+        return self._person(numbers[0], roles.get(record.call.action or "", "technician")).title
 
     def _agency(self, cia: str | None) -> str | None:
         """The agency's name with its code."""

@@ -102,10 +102,11 @@ class Worker:
 
     def burst(self) -> int:
         """`--burst`: everything due now, then stopped as asked (no longer listed alive)."""
-        done = self.run_due()
-        if self.on_stop is not None:
-            self.on_stop()
-        return done
+        try:
+            return self.run_due()
+        finally:
+            if self.on_stop is not None:
+                self.on_stop()
 
     def run_due(self, stop: threading.Event | None = None) -> int:
         """Everything due now (including what that work schedules for now)."""

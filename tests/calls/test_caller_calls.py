@@ -185,7 +185,7 @@ def test_fax_only_on_a_sunday_afternoon_the_caller_is_told_when_the_agency_opens
 def test_a_client_without_cover_is_told_at_once_and_may_leave_a_message(phone, demo):
     call = phone()
     heard = identify(call, "10000003")
-    assert "ne prévoit pas d'intervention" in heard and "tapez 9 maintenant" in heard
+    assert "ne prévoit pas d'intervention" in heard and "danger, tapez 9" in heard
     assert "laissez votre message" in call.silence()  # no danger: the message
     call.leave_message(8)
     assert stored_call(demo).action == "not_covered"
@@ -475,14 +475,6 @@ def test_danger_the_legacy_number_does_not_take_goes_to_the_manager_on_duty(phon
     assert "n'a pas répondu" in transcript and "Nous appelons le responsable" in transcript
     assert f"BRIDGED caller <-> {MANAGER_IDF}" in call.transcript
     assert (stored_call(demo).action, stored_call(demo).reached) == ("escalate", MANAGER_IDF)
-
-
-def test_a_message_the_legacy_number_did_not_take_is_faxed_to_its_agency(phone, demo):
-    call = phone(callees={"+33199001290": Callee(answers=False)})
-    identify(call, "20000001")
-    assert call.waiting_for == "record"
-    call.leave_message(12)
-    assert stored_call(demo).action == "legacy"
 
 
 def test_the_operator_key_at_every_menu_and_back_when_nobody_answers(phone, demo):

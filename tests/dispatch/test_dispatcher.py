@@ -300,7 +300,31 @@ def test_a_message_the_legacy_number_did_not_take_reaches_its_agency_on_its_shee
     n.run_worker()
     [(meta, text)] = sheet_texts(n)
     assert meta["to"] == "+33199001201" and fake_twilio.calls == []
-    assert "dispositif habituel" in text and "NON" in text
+    assert "dispositif habituel" in text and "Astreinte habituelle jointe : NON" in text
+
+
+def test_a_danger_whose_caller_hangs_up_while_the_legacy_number_rings_is_escalated(
+    night, demo, fake_twilio
+):
+    """Nobody warned and the caller gone: the manager on duty is called all the same."""
+    n = night(at="2026-12-24T03:00")
+    call = caller_phone(n, {"+33199001290": Callee(live=True)})
+    call.start()
+    call.press("9")
+    call.press("1")  # a smell of gas
+    call.press("20000001#")  # agency 0781, not live yet: its legacy number rings
+    assert call.waiting_for == "transfer"
+    with demo.snapshot() as session:
+        stored = session.scalars(select(CallRow)).one()
+    dial_action = re.search(r'<Dial action="([^"]+)"', stored.last_response)
+    assert dial_action
+    path = dial_action.group(1).replace("&amp;", "&").removeprefix(BASE_URL)
+    n.twilio_posts(path, CallSid=stored.sid, CallStatus="completed", DialCallStatus="no-answer")
+    call.hang_up()
+    n.run_worker()
+    assert [c["To"] for c in fake_twilio.calls] == [MANAGER_IDF]
+    texts = " ".join(" ".join(text.split()) for _, text in sheet_texts(n))
+    assert "DANGER" in texts and "sonnait quand l'appelant a raccroché" in texts
 
 
 def test_an_unknown_caller_of_no_known_agency_is_promised_nothing_by_text(night, demo, fake_twilio):

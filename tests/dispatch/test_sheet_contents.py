@@ -138,7 +138,7 @@ def test_a_client_without_cover_leaves_a_message_and_the_agency_gets_its_sheet(
     call = phone(n)
     call.start()
     call.press("10000003#")
-    assert "tapez 9 maintenant" in call.press("1")
+    assert "danger, tapez 9" in call.press("1")
     assert "laissez votre message" in call.press("#")  # any key but 9: no danger
     call.leave_message(12)
     n.run_worker()

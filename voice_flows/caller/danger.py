@@ -102,7 +102,9 @@ def _safety(state: CallerState, facts: CallerFacts) -> Entered:
         return Go("danger_decide", says)
     # Decided at once (the region unknown: the national duty number), so that a caller whose
     # line drops now is followed up all the same; what they key next decides again.
-    decision = replace(facts.decide(None, True, None), reason=_UNTIL_IDENTIFIED)
+    decision = facts.decide(None, True, None)
+    if decision.call_numbers:  # else its reason says nobody can be told
+        decision = replace(decision, reason=_UNTIL_IDENTIFIED)
     return state.decided(decision, Go("danger_identify", says))
 
 

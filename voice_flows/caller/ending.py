@@ -30,6 +30,11 @@ def _legacy_dialed(state: CallerState, event: Event, facts: CallerFacts) -> Move
         state.reached = number
         return Go("goodbye", notes=(note,))
     if event.caller_gone:
+        if state.danger:  # nobody warned: escalated all the same, as by _legacy_failed
+            state.legacy_unreached = True
+            client = state.client(facts)
+            decision = facts.decide(client, True, state.postcode, legacy_unreached=True)
+            return state.decided(decision, Go("caller_gone", notes=(note,)))
         return Go("caller_gone", notes=(note,))
     return _legacy_failed(state, Say("legacy_unreached"), (note,))
 

@@ -144,7 +144,7 @@ def _identified(state: CallerState, facts: CallerFacts) -> Entered:
 def _not_covered(state: CallerState, facts: CallerFacts) -> Entered:
     """Told at once, with a last chance to report a danger, which is handled covered or not
     (9 or its words, heard at every menu); any other answer, or none, is the message."""
-    return (Ask("not_covered", (Say("not_covered"),), timeout=4),)
+    return (Ask("not_covered", (Say("not_covered"), Say("danger_option")), timeout=4),)
 
 
 def _unidentified(state: CallerState, facts: CallerFacts) -> Entered:
