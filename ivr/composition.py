@@ -199,6 +199,14 @@ def serve_demo(settings: Settings, at: datetime | None) -> Iterator[DemoStack]:
     finally:
         httpd.shutdown()
         thread.join(timeout=5)
+        dispose(app)
+
+
+def dispose(app: Flask) -> None:
+    """Close the app's database connections (a process that builds apps one after another:
+    the tests, `ivr simulate`), rather than leave them to the garbage collector."""
+    for name in ("ivr.db", "ivr.calls_db"):
+        app.extensions[name].dispose()
 
 
 def _not_ready(_environ: object, start_response: Any) -> list[bytes]:

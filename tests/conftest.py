@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy import create_engine, delete, text
 
@@ -215,8 +216,11 @@ def _with_demo(db: Database, clock: Clock) -> Database:
 
 @pytest.fixture
 def make_app(settings: Settings, demo: Database):
-    """`make_app(at="2026-12-22T23:00", **settings)`: the app, its clock at `at`."""
-    from ivr.composition import create_app
+    """`make_app(at="2026-12-22T23:00", **settings)`: the app, its clock at `at`; its
+    database connections closed when the test ends."""
+    from ivr.composition import create_app, dispose
+
+    built: list[Flask] = []
 
     def build(at: str = "2026-12-22T23:00", **overrides: object):
         values = {
@@ -227,9 +231,12 @@ def make_app(settings: Settings, demo: Database):
         }
         app = create_app(settings.model_copy(update=values))
         app.testing = True
+        built.append(app)
         return app
 
-    return build
+    yield build
+    for app in built:
+        dispose(app)
 
 
 @pytest.fixture(scope="session")
