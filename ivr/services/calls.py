@@ -27,6 +27,7 @@ from ivr.services.turns import (
     Opening,
     Played,
     Webhook,
+    caller_gone,
     event_of,
     integer,
 )
@@ -105,7 +106,7 @@ class Calls(Conversations):
         accepted = _dial_taken(talk.row, hook)
         if accepted is not None:
             status = hook.get("DialCallStatus") or "unknown"
-            if not accepted and hook.get("CallStatus") == "completed":
+            if not accepted and caller_gone(hook):
                 status = CALLER_GONE
             closed = {"ended": now, "status": status}
             leg = hook.get("DialCallSid") or None

@@ -351,11 +351,16 @@ def _says(instruction: object) -> tuple[Say, ...]:
     return tuple(getattr(instruction, "says", ()))
 
 
+def caller_gone(hook: Webhook) -> bool:
+    """A dial's outcome posted after the caller hung up (Twilio posts it all the same)."""
+    return hook.get("CallStatus") == "completed"
+
+
 def event_of(hook: Webhook, *, dialed: bool | None = None, recorded: bool = False) -> Event:
     """What a request tells of the person on the line: a dial's outcome (`dialed`: whether a
     person took it), a recorded message, or their answer."""
-    if dialed is not None:  # Twilio posts a dial's outcome even once the caller has hung up
-        return Event("dialed", accepted=dialed, caller_gone=hook.get("CallStatus") == "completed")
+    if dialed is not None:
+        return Event("dialed", accepted=dialed, caller_gone=caller_gone(hook))
     if recorded:
         return Event("recorded", seconds=integer(hook.get("RecordingDuration")))
     confidence = hook.get("Confidence")

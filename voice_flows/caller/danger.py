@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ivr.domain.routing import Action
+from ivr.domain.routing import Action, Decision
 from ivr.domain.triage import Danger, danger_in
 from voice_flows import keys
 from voice_flows.caller.common import CallerFacts, CallerState, CallerStep, description_given
@@ -143,7 +143,7 @@ def _danger_postcode_given(state: CallerState, event: Event, facts: CallerFacts)
 def _danger_decide(state: CallerState, facts: CallerFacts) -> Entered:
     """The manager on duty, screened; unreachable, the next of the chain: the national duty
     number, last resort of every escalation."""
-    decision = facts.decide(state.client(facts), True, state.postcode, state.legacy_unreached)
+    decision = danger_decision(state, facts)
     if decision.action is Action.LEGACY:
         return state.decided(decision, Go("legacy"))
     chain = list(decision.call_numbers)
@@ -154,6 +154,11 @@ def _danger_decide(state: CallerState, facts: CallerFacts) -> Entered:
     then = state.decided(decision, Go("dial", (Say("calling_manager"),)))
     state.call_numbers = chain
     return then
+
+
+def danger_decision(state: CallerState, facts: CallerFacts) -> Decision:
+    """A danger as the rules decide it, from what the call knows of the caller so far."""
+    return facts.decide(state.client(facts), True, state.postcode, state.legacy_unreached)
 
 
 def _danger_step(

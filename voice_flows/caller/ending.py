@@ -4,6 +4,7 @@ call centre (the operator key), the message for the agency, goodbye."""
 from __future__ import annotations
 
 from voice_flows.caller.common import CallerFacts, CallerState, CallerStep
+from voice_flows.caller.danger import danger_decision
 from voice_flows.engine import Entered, Event, Go, Move, Note
 from voice_flows.instructions import Connect, Hangup, RecordMessage, Say
 
@@ -32,9 +33,7 @@ def _legacy_dialed(state: CallerState, event: Event, facts: CallerFacts) -> Move
     if event.caller_gone:
         if state.danger:  # nobody warned: escalated all the same, as by _legacy_failed
             state.legacy_unreached = True
-            client = state.client(facts)
-            decision = facts.decide(client, True, state.postcode, legacy_unreached=True)
-            return state.decided(decision, Go("caller_gone", notes=(note,)))
+            return state.decided(danger_decision(state, facts), Go("caller_gone", notes=(note,)))
         return Go("caller_gone", notes=(note,))
     return _legacy_failed(state, Say("legacy_unreached"), (note,))
 
