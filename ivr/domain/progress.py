@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ivr.domain.local_time import in_paris
+from ivr.domain.oncall import agency_opening
 from ivr.domain.outcomes import RequestOutcome
 from ivr.domain.routing import Action
-from ivr.domain.spoken import hour_said, when_said
+from ivr.domain.spoken import hour_said, opening_said, when_said
 
 Said = tuple[str, dict[str, str]]  # a prompt's name, and its values
 
@@ -32,6 +33,7 @@ class Progress:
     slot: str | None = None  # the time slot agreed, when `outcome` is SLOT
     call_at: datetime | None = None  # the technician's call planned (next morning)
     still_trying: bool = False  # the dispatcher has a call to a line still to place
+    department: str | None = None  # its agency's (the holidays it keeps); None: no agency
 
     @property
     def taken(self) -> bool:
@@ -78,7 +80,10 @@ def where_it_stands(progress: Progress, now: datetime) -> Said:
         if progress.call_at > now:
             return "progress_next_morning", {"when": when_said(progress.call_at, now)}
         return ("progress_trying", {}) if progress.still_trying else ("progress_unreached", {})
-    return "progress_agency", {}
+    if progress.department is None:  # no agency of ours: the message waits in the back office
+        return "progress_offices", {}
+    opens = agency_opening(now, progress.department)
+    return "progress_agency", {"opening": opening_said(opens, now)}
 
 
 def _called(at: datetime, now: datetime) -> str:

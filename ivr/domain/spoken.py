@@ -71,6 +71,12 @@ def when_said(at: datetime, now: datetime) -> str:
     return f"{day}, à {hour_said(local.hour, local.minute)}"
 
 
+def opening_said(opens: datetime | None, now: datetime) -> str:
+    """When an agency sees to a request sent to it (`opens`: its next opening, None while it
+    is open): « dès son ouverture, demain lundi, à 8 heures », or « aujourd'hui »."""
+    return f"dès son ouverture, {when_said(opens, now)}" if opens else "aujourd'hui"
+
+
 def hour_said(hour: int, minute: int = 0) -> str:
     """« 8 heures », « 8 heures 30 », « 1 heure 5 », « midi », « minuit », « minuit 15 »
     (never « 0 heure »)."""

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ivr.adapters.orm import CallEventRow, CallRow, DialAttemptRow, JobRow
+from ivr.adapters.orm import AgencyRow, CallEventRow, CallRow, DialAttemptRow, JobRow
 from ivr.domain import followup
 from ivr.domain.outcomes import RequestOutcome
 from ivr.domain.progress import (
@@ -105,7 +105,15 @@ def _progress(session: Session, call: CallRow) -> Progress | None:
         slot=reports[-1].detail.get("slot") if reports else None,
         call_at=datetime.fromisoformat(call_at) if call_at else None,
         still_trying=_lines_to_call(session, request_id),
+        department=_department(session, call.agency),
     )
+
+
+def _department(session: Session, agency: str | None) -> str | None:
+    """The department of a request's agency (its holidays); None when it has no agency."""
+    if agency is None:
+        return None
+    return session.scalar(select(AgencyRow.department).where(AgencyRow.cia == agency))
 
 
 def _taken_at(session: Session, request_id: int, reported: list[datetime]) -> datetime | None:

@@ -279,3 +279,28 @@ def test_nobody_left_to_call_the_client_calling_again_gets_a_new_round(night, de
     n.later(minutes=10)
     n.run_worker()
     assert fake_twilio.calls[-1]["To"] == TECHNICIAN and len(fake_twilio.calls) == placed + 1
+
+
+def test_an_unknown_caller_calling_again_hears_who_will_see_to_it_and_when(night, demo):
+    """Their postcode's agency, and the day it opens; no agency of ours: the offices, as their
+    first call said, never « votre agence »."""
+    n = night()  # Tuesday 23:00
+    for number, postcode, told in (
+        (
+            "+33611111112",
+            "75019",
+            "sera traitée par votre agence dès son ouverture, demain mercredi",
+        ),
+        ("+33611111113", "13001", "Votre message sera écouté dès l'ouverture de nos bureaux."),
+    ):
+        first = phone_of(n, number)
+        first.start()
+        for _ in range(3):
+            first.press("12345678#")  # not a contract of ours
+        first.press(postcode)
+        first.leave_message(20)
+        n.run_worker()
+        n.later(minutes=10)
+        heard = phone_of(n, number).start()
+        assert "Vous nous avez appelés à 23 heures" in heard and told in heard
+        assert ("votre agence" in heard) is (postcode == "75019")

@@ -3,7 +3,7 @@ pure (ivr.domain.progress)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,7 +17,7 @@ NOW = datetime(2026, 12, 18, 22, 40, tzinfo=UTC)  # 23:40
 
 
 def progress(**facts) -> Progress:
-    return Progress(request_id=7, called_at=CALLED, **{"action": "call_now", **facts})
+    return Progress(request_id=7, **{"called_at": CALLED, "action": "call_now", **facts})
 
 
 def test_when_they_called_then_the_technician_on_the_way():
@@ -52,12 +52,37 @@ def test_a_request_of_yesterday_evening_is_said_so():
             {"action": "call_next_morning", "call_at": CALLED, "still_trying": True},
             ("progress_trying", {}),
         ),
-        ({"action": "fax_only"}, ("progress_agency", {})),
-        ({"action": "not_covered"}, ("progress_agency", {})),
+        (  # Friday 23:40: the agency opens on Monday
+            {"action": "fax_only", "department": "75"},
+            ("progress_agency", {"opening": "dès son ouverture, lundi, à 8 heures"}),
+        ),
+        ({"action": "not_covered"}, ("progress_offices", {})),  # no agency: nobody's promise
     ],
 )
 def test_what_became_of_it_is_only_what_is_true(facts, said):
     assert where_it_stands(progress(**facts), NOW) == said
+
+
+@pytest.mark.parametrize(
+    ("department", "opening"),
+    [
+        ("75", "dès son ouverture, demain vendredi, à 8 heures"),
+        ("57", "dès son ouverture, lundi, à 8 heures"),  # Moselle keeps the 26th of December
+    ],
+)
+def test_the_agency_is_said_to_see_to_it_when_it_next_opens(department, opening):
+    christmas = datetime(2025, 12, 25, 20, 0, tzinfo=UTC)  # a Thursday, 21:00
+    request = progress(action="not_covered", department=department, called_at=christmas)
+    assert where_it_stands(request, christmas) == ("progress_agency", {"opening": opening})
+
+
+def test_while_the_agency_is_open_it_sees_to_it_today():
+    monday = datetime(2026, 12, 21, 17, 0, tzinfo=UTC)  # 18:00 is closed, 17:59 open
+    request = progress(action="fax_only", department="75", called_at=monday)
+    assert where_it_stands(request, monday - timedelta(minutes=1)) == (
+        "progress_agency",
+        {"opening": "aujourd'hui"},
+    )
 
 
 def test_the_lines_are_tried_again_only_when_nobody_took_a_request_meant_for_them():

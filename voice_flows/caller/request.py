@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ivr.domain.phones import InvalidPhoneNumber, digit_pairs, to_e164
 from ivr.domain.routing import Action
-from ivr.domain.spoken import contract_said, said, when_said
+from ivr.domain.spoken import contract_said, opening_said, said, when_said
 from ivr.domain.summary import equipment_words
 from ivr.domain.triage import Fault, spoken_digits
 from voice_flows import keys
@@ -140,8 +140,7 @@ def _decide(state: CallerState, facts: CallerFacts) -> Entered:
         return state.decided(decision, Go("leave_message", (*delay, when)))
     if action is Action.FAX_ONLY:
         opens = facts.agency_opening(client) if client else None
-        opening = f"dès son ouverture, {when_said(opens, facts.now)}" if opens else "aujourd'hui"
-        told = Say("fax_only", {"opening": opening})
+        told = Say("fax_only", {"opening": opening_said(opens, facts.now)})
         return state.decided(decision, Go("leave_message", (*delay, told)))
     if action is Action.LEGACY:
         return state.decided(decision, Go("legacy"))
