@@ -68,8 +68,10 @@ function renderCaller(state) {
   $("#keyed").textContent = keyed;
   $("#call-status").textContent = call.status;
   const box = $("#caller-transcript");
-  box.textContent = call.lines.join("\n");
-  box.scrollTop = box.scrollHeight;
+  if (box.textContent !== call.lines.join("\n")) { // new lines: shown, scrolled to
+    box.textContent = call.lines.join("\n");
+    box.scrollTop = box.scrollHeight;
+  }
   speak(call.lines.slice(spokenLines));
   spokenLines = call.lines.length;
   // Only what the call can take now: no keys once it has ended, nor while it rings a phone.
@@ -114,30 +116,35 @@ function answeredPhone(target, why, lines, waiting, ended) {
       escapeHtml(lines.join("\n"))}</div>${keypad}</div>`;
 }
 
-let textsShown = null; // what the caller's phone shows, redrawn only when it changes
+// What each part of the page shows, redrawn only when it changes: a redraw at every refresh
+// would lose a click landing as it happens, the keyboard's focus and where one had scrolled.
+const shown = new Map();
+
+function show(selector, html) {
+  if (shown.get(selector) === html) return false;
+  shown.set(selector, html);
+  $(selector).innerHTML = html;
+  return true;
+}
 
 function renderTexts(state) {
   const html = state.texts.map((t) => `<li class="${t.mine ? "mine" : "received"}">` +
     `<span class="at">${escapeHtml(t.at)}</span> ${t.mine ? "Vous : " : ""}${escapeHtml(t.text)}</li>`,
   ).join("") || "<li>Aucun SMS reçu sur ce numéro.</li>";
-  if (html === textsShown) return;
-  textsShown = html;
-  const box = $("#texts");
-  box.innerHTML = html;
-  box.scrollTop = box.scrollHeight;
+  if (show("#texts", html)) $("#texts").scrollTop = $("#texts").scrollHeight;
 }
 
 function renderStaff(state) {
-  $("#ringing").innerHTML =
+  show("#ringing",
     state.transfers_ringing.map((c) => ringingPhone(c, "un appelant en ligne attend d'être mis en relation")).join("") +
-    state.ringing.map((c) => ringingPhone(c, "le service d'astreinte rappelle")).join("");
-  $("#phones").innerHTML =
+    state.ringing.map((c) => ringingPhone(c, "le service d'astreinte rappelle")).join(""));
+  show("#phones",
     state.transfers.filter((c) => c.call === currentCall || c.waiting).map((c) =>
       answeredPhone(c, "appelant mis en relation", c.lines, c.waiting, c.ended)).join("") +
     state.outbound.map((c) =>
-      answeredPhone(c, "rappel du service d'astreinte", c.lines, c.waiting, c.ended)).join("");
-  $("#messages").innerHTML = state.messages.map((m) =>
-    `<li><strong>${escapeHtml(m.who)}</strong> : ${escapeHtml(m.body)}</li>`).join("") || "<li>Aucun.</li>";
+      answeredPhone(c, "rappel du service d'astreinte", c.lines, c.waiting, c.ended)).join(""));
+  show("#messages", state.messages.map((m) =>
+    `<li><strong>${escapeHtml(m.who)}</strong> : ${escapeHtml(m.body)}</li>`).join("") || "<li>Aucun.</li>");
   document.querySelectorAll("#behaviours select").forEach((select) => {
     if (document.activeElement !== select) {
       select.value = state.behaviours[select.dataset.number] || "live";
@@ -146,13 +153,13 @@ function renderStaff(state) {
 }
 
 function renderDispatcher(state) {
-  $("#sheets").innerHTML = state.sheets.map((s) =>
+  show("#sheets", state.sheets.map((s) =>
     `<li><a href="/simulator/sheets/${encodeURIComponent(s.name)}.pdf" target="_blank">${escapeHtml(s.title)}</a></li>`,
-  ).join("") || "<li>Aucune fiche pour l'instant.</li>";
-  $("#jobs").innerHTML = "<tr><th scope=\"col\">Quoi</th><th scope=\"col\">Pour</th>" +
+  ).join("") || "<li>Aucune fiche pour l'instant.</li>");
+  show("#jobs", "<tr><th scope=\"col\">Quoi</th><th scope=\"col\">Pour</th>" +
     "<th scope=\"col\">Quand</th><th scope=\"col\">État</th></tr>" +
     state.jobs.map((j) => `<tr><td>${escapeHtml(j.what)}</td><td>${escapeHtml(j.for)}</td>` +
-      `<td>${escapeHtml(j.due)}</td><td>${escapeHtml(j.state)}</td></tr>`).join("");
+      `<td>${escapeHtml(j.due)}</td><td>${escapeHtml(j.state)}</td></tr>`).join(""));
 }
 
 async function refresh() {
