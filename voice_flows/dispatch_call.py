@@ -50,10 +50,13 @@ DispatchStep = Step[DispatchCallState, DispatchCallFacts]
 
 
 def _summary(facts: DispatchCallFacts) -> Say:
+    """The request the keys act on; for a manager told of an unreachable technician, after
+    the agency and how many times (the other requests waiting come by text)."""
+    request = facts.summary.values(spoken=True)
     if facts.unreachable is not None:
-        return Say("summary_unreachable", facts.unreachable)
+        return Say("summary_unreachable", {**request, **facts.unreachable})
     role = "manager" if facts.role == "manager" else "technician"
-    return Say(f"summary_{role}", facts.summary.values(spoken=True))
+    return Say(f"summary_{role}", request)
 
 
 def _answered(state: DispatchCallState, facts: DispatchCallFacts) -> Entered:

@@ -11,6 +11,8 @@ sending it again as it is cannot help (bad number, refused request, bad credenti
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -304,6 +306,15 @@ def _domain(sender: str) -> str:
 
 
 # -- choosing ------------------------------------------------------------------------------
+
+
+def fax_callback_token(settings: Settings) -> str | None:
+    """What the fax provider's callback URL carries to be believed (it signs nothing):
+    derived from SECRET_KEY, so that every process agrees; none without one."""
+    if not settings.SECRET_KEY:
+        return None
+    digest = hmac.new(settings.SECRET_KEY.encode(), b"fax-callback", hashlib.sha256)
+    return digest.hexdigest()[:32]
 
 
 def make_transport(settings: Settings, callback_url: str | None = None) -> FaxTransport:

@@ -138,6 +138,7 @@ class SheetData:
     agency: str | None  # its name and code
     details_confirmed: bool | None = None  # the address and equipment read back to the caller
     title_suffix: str = ""
+    manager_alerted: str | None = None  # the technician's line unreachable, the manager told
     follow_up: str | None = None  # what the technician reported (§6), when they did
     called_again: tuple[str, ...] = ()  # what each later call of the client did, in order
 
@@ -293,6 +294,8 @@ def _reached_box(data: SheetData, budget: Budget) -> list[Flowable]:
         cells += [Paragraph(_text(line), _STYLES["centred"]) for line in (who, how)]
     elif not data.attempts:
         cells.append(Paragraph("Aucun appel passé", _STYLES["centred"]))
+    if data.manager_alerted:  # the technician's line unreachable: who was told
+        cells.append(Paragraph(_text(_clip(data.manager_alerted, 200)), _STYLES["centred"]))
     if data.next_morning_at is not None:
         planned = f"Rappel du technicien prévu le {when(data.next_morning_at)}"
         cells.append(Paragraph(_text(planned), _STYLES["centred"]))

@@ -135,6 +135,10 @@ class LineRequest:
     tried: bool = True  # every line was tried (a request still being tried does not count)
 
 
+# The event of each waiting request a regional manager is told of when the streak escalates.
+MANAGER_ALERTED = "manager_alerted"
+
+
 def unreachable_streak(requests: Sequence[LineRequest]) -> list[LineRequest]:
     """The latest requests of one on-call period whose lines were all tried and that nobody
     took, in a row (oldest first). A request someone took ends the streak (§5.2, "a reach

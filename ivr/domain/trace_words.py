@@ -68,6 +68,7 @@ CALL_OUTCOMES = {
 CALLED_AGAIN = {"add": "message ajouté", "solved": "problème réglé, demande close"}
 _CHOSEN = {**CALLED_AGAIN, "add": "complément à la demande"}  # as the call's trace says it
 IMPORT_KINDS = {"clients": "fichier clients", "directory": "annuaire"}
+_NATIONAL, _MANAGER = "à la permanence nationale", "au cadre régional"  # told of a request
 IMPORT_STATES = {
     "running": "en cours",
     "accepted": "accepté",
@@ -325,7 +326,12 @@ _SENTENCES: dict[str, Callable[[Mapping[str, Any], Name], str]] = {
     "line_called": lambda d, n: f"Le service d'astreinte appelle {n(d.get('number', ''))}.",
     "line_unreachable": lambda d, n: "Personne n'a pu être joint sur les lignes d'astreinte.",
     "technician_unreachable": lambda d, n: (
-        f"Technicien injoignable ({d.get('times', '?')} fois) : le cadre régional est alerté."
+        f"Technicien injoignable {d.get('times', '?')} fois de suite : le cadre régional est "
+        "appelé, s'il y en a un à joindre."
+    ),
+    "manager_alerted": lambda d, n: (
+        f"Demande signalée {_NATIONAL if d.get('national') else _MANAGER} (appel et SMS) : "
+        f"technicien injoignable {d.get('times', '?')} fois de suite."
     ),
     "escalation_suspended": lambda d, n: (
         f"Technicien injoignable ({d.get('times', '?')} "

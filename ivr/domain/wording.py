@@ -26,3 +26,10 @@ def clock(instant: datetime) -> str:
     return str(
         format_datetime(instant.astimezone(PARIS), "EEEE d MMMM y, HH:mm:ss", locale="fr_FR")
     )
+
+
+def lasting(seconds: int) -> str:
+    """`20 secondes`, `1 minute 5 secondes`."""
+    minutes, rest = divmod(seconds, 60)
+    said = [f"{minutes} minute{'s' if minutes > 1 else ''}"] if minutes else []
+    return " ".join([*said, f"{rest} seconde{'s' if rest > 1 else ''}"] if rest else said)

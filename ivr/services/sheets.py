@@ -11,8 +11,6 @@ sheet still to go is drawn when it goes, and says it already.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -21,7 +19,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ivr.adapters.db import Database
-from ivr.adapters.fax import Fax, FaxTransport, make_transport
+from ivr.adapters.fax import Fax, FaxTransport, fax_callback_token, make_transport
 from ivr.adapters.metrics import FAX_DELIVERIES
 from ivr.adapters.orm import CallEventRow, CallRow, DialAttemptRow, JobRow
 from ivr.adapters.sheet import (
@@ -41,7 +39,7 @@ from ivr.domain.progress import CLOSED_BY_CLIENT
 from ivr.domain.routing import Action
 from ivr.domain.summary import equipment_words
 from ivr.domain.triage import Danger, Fault
-from ivr.domain.wording import when
+from ivr.domain.wording import lasting, when
 from ivr.services import jobs
 from ivr.services.records import CallRecord, record_of
 from ivr.services.reference import ReferenceCache
@@ -234,11 +232,21 @@ class Sheets:
                 .where(CallEventRow.call_id == call_id, CallEventRow.kind == "called_again")
                 .order_by(CallEventRow.id)
             ).all()
+            alerts = session.execute(
+                select(CallEventRow.at, CallEventRow.detail)
+                .where(
+                    CallEventRow.call_id == call_id, CallEventRow.kind == followup.MANAGER_ALERTED
+                )
+                .order_by(CallEventRow.id)
+            ).all()
             received = in_paris(record.call.started_at).date()
             said_again = [self._again(session, d["call"], d.get("choice"), received) for d in again]
         data = self._data(record, list(attempts), list(lines))
         reached = self._reach(call_id, list(attempts), list(lines), list(reports))
         data = replace(data, reached=reached, called_again=tuple(said_again))
+        if alerts:  # the last time the manager was told of it
+            at, detail = alerts[-1]
+            data = replace(data, manager_alerted=f"{_alerted(detail)}, le {when(at)}")
         final = [r.detail for r in reports if r.detail.get("outcome") != "acknowledged"]
         if final:
             said = final[-1].get("label", final[-1].get("outcome", ""))
@@ -305,13 +313,15 @@ class Sheets:
         elif attempts:
             clauses.append("n'a pu être mis en relation avec personne")
         if call.message_seconds > 0:
-            clauses.append(f"a laissé un message de {_lasting(call.message_seconds)}")
+            clauses.append(f"a laissé un message de {lasting(call.message_seconds)}")
         elif attempts and taken is None:
             clauses.append("n'a pas laissé de message")
         return f"{said} : il {' et '.join(clauses)}." if clauses else f"{said}, sans message."
 
     def _change(self, change: dict[str, Any]) -> str:
         """One sentence for the agency: who, what."""
+        if change["what"] == followup.MANAGER_ALERTED:
+            return f"{_alerted(change)}."
         if change["what"] == "unreached":
             return (
                 f"Le service d'astreinte n'a pu joindre personne après {change['tries']} "
@@ -460,25 +470,16 @@ def _taken_at(job: JobRow) -> datetime:
     return datetime.fromisoformat(taken_at) if taken_at else job.updated_at
 
 
-def _lasting(seconds: int) -> str:
-    """`20 secondes`, `1 minute 5 secondes`."""
-    minutes, rest = divmod(seconds, 60)
-    said = [f"{minutes} minute{'s' if minutes > 1 else ''}"] if minutes else []
-    return " ".join([*said, f"{rest} seconde{'s' if rest > 1 else ''}"] if rest else said)
+def _alerted(detail: dict[str, Any]) -> str:
+    """The regional manager (none on duty: the national duty number) told of the request with
+    the others the technician's line left waiting (ivr.services.unreachable)."""
+    who = "permanence nationale alertée" if detail.get("national") else "cadre régional alerté"
+    return f"Technicien injoignable {detail['times']} fois de suite : {who} (appel et SMS)"
 
 
 def _words_of(state: CallerState) -> list[str]:
     """Everything the caller said in their own words: of a danger, and of their request."""
     return [*state.danger_words, *filter(None, [state.description])]
-
-
-def fax_callback_token(settings: Settings) -> str | None:
-    """What the fax provider's callback URL carries to be believed (it signs nothing):
-    derived from SECRET_KEY, so that every process agrees; none without one."""
-    if not settings.SECRET_KEY:
-        return None
-    digest = hmac.new(settings.SECRET_KEY.encode(), b"fax-callback", hashlib.sha256)
-    return digest.hexdigest()[:32]
 
 
 def make_sheets(

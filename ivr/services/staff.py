@@ -15,6 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ivr.adapters.db import Database
 from ivr.adapters.orm import CallEventRow, CallRow, CoverageRow, RecordingRow, StaffPinRow
 from ivr.clock import Clock
+from ivr.domain import followup
 from ivr.domain.model import Directory
 from ivr.domain.outcomes import Report
 from ivr.domain.progress import CLOSED_BY_CLIENT
@@ -132,8 +133,8 @@ def waiting_requests(db: Database, clock: Clock, agency: str) -> list[Waiting]:
                 CallRow.action.in_(("call_now", "call_next_morning", "fax_only", "not_covered")),
                 CallRow.started_at >= clock.now() - WAITING_SINCE,
             )
-            .order_by(CallRow.started_at.desc())
-            .limit(9)
+            .order_by(CallRow.action != "escalate", CallRow.started_at.desc())
+            .limit(9)  # a night's alerts: a handful; dangers never pushed out
         ).all()
         return _waiting(session, rows)
 
@@ -207,12 +208,15 @@ def manager_region(directory: Directory, number: str | None) -> str | None:
 
 
 def alerts(db: Database, clock: Clock, directory: Directory, region: str) -> list[Waiting]:
-    """The escalations of the last day in a region no manager acknowledged yet: danger
-    calls, and requests that made the unreachable-technician rule escalate."""
+    """The escalations of the last day in a region no manager acknowledged yet: danger calls
+    first, then the requests a manager was told of when a technician was unreachable (nobody
+    took them since)."""
     agencies = [cia for cia, a in directory.agencies.items() if a.region == region]
     since = clock.now() - WAITING_SINCE
     with db.snapshot() as session:
-        raised = select(CallEventRow.call_id).where(CallEventRow.kind == "technician_unreachable")
+        raised = select(CallEventRow.call_id).where(
+            CallEventRow.kind.in_(("technician_unreachable", followup.MANAGER_ALERTED))
+        )
         # Raised on a client's call again: the alert is about the request it added to.
         call = aliased(CallRow)
         unreachable = select(func.coalesce(call.request_id, call.id)).where(call.id.in_(raised))
@@ -225,12 +229,13 @@ def alerts(db: Database, clock: Clock, directory: Directory, region: str) -> lis
             .where(
                 CallRow.started_at >= since,
                 CallRow.ended_at.is_not(None),
-                (CallRow.action == "escalate") | CallRow.id.in_(unreachable),
+                (CallRow.action == "escalate")
+                | (CallRow.id.in_(unreachable) & CallRow.reached.is_(None)),
                 CallRow.agency.in_(agencies) | (CallRow.agency.is_(None)),
                 CallRow.id.not_in(acknowledged),
             )
-            .order_by(CallRow.started_at.desc())
-            .limit(9)
+            .order_by(CallRow.action != "escalate", CallRow.started_at.desc())
+            .limit(9)  # a night's alerts: a handful; dangers never pushed out
         ).all()
         mine = [r for r in rows if r.agency in agencies or r.state.get("region") == region]
         return _waiting(session, mine)

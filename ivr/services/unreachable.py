@@ -20,9 +20,11 @@ from ivr.domain import followup
 from ivr.domain.model import ONCALL_TYPE_OF_CONTRACT, Agency
 from ivr.domain.oncall import local_date, window_at
 from ivr.domain.routing import Action
+from ivr.services.calling_again import progress_of
 from ivr.services.jobs import JobQueue
 from ivr.services.records import record_of, text_values
 from ivr.services.reference import ReferenceCache
+from ivr.services.sheets import plan_follow_up
 from ivr.services.staff import coverage_declared
 from ivr.services.trace import add_event, record_alert
 from ivr.settings import Settings
@@ -121,14 +123,33 @@ class Unreachable:
         request_id = _request_of(session, call.id)
         line = followup.call_line(request_id, "manager", chain, now, purpose)
         line.payload["unreachable"] = {"agency": agency.name, "count": count}
-        # A client who called again counts each time, but is one waiting request.
-        requests = dict.fromkeys(_request_of(session, r.call_id) for r in streak)
+        # A client who called again counts each time, but is one waiting request; one the
+        # client closed meanwhile, or the agency processed, waits no more.
+        requests = [
+            request
+            for request in dict.fromkeys(_request_of(session, r.call_id) for r in streak)
+            if request == request_id or progress_of(session, request) is not None
+        ]
         waiting = "; ".join(self._waiting_line(session, request) for request in requests)
         values = {"agency": agency.name, "count": count, "requests": waiting}
         texted = {"to": chain[0], "role": "unreachable", "values": values}
         text = followup.Planned("sms", f"sms:{call.id}:{purpose}", now, texted)
         for job in (line, text):
             self.queue.schedule(session, job.kind, job.key, job.due_at, request_id, job.payload)
+        told = {"times": len(streak), "call": call.id, "national": not managers}
+        for request in requests:
+            self._alerted(session, session.get_one(CallRow, request), told, now)
+
+    def _alerted(
+        self, session: Session, request: CallRow, told: dict[str, Any], now: datetime
+    ) -> None:
+        """A waiting request the manager (or the national duty number) is told of, with the
+        others: on its trace, in the manager's alerts when they call in, and on its sheet, or
+        on one follow-up when the sheet went (a later escalation's count is on the trace)."""
+        self._event(session, request, followup.MANAGER_ALERTED, told)
+        change = {"what": followup.MANAGER_ALERTED, **told, "at": now.isoformat()}
+        key = f"followup:{request.id}:alerted"
+        plan_follow_up(session, self.queue, request.id, key, change)
 
     def _waiting_line(self, session: Session, call_id: int) -> str:
         """One waiting request, as the manager's text message lists it."""

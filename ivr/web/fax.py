@@ -13,8 +13,8 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, request
 
+from ivr.adapters.fax import fax_callback_token
 from ivr.services.dispatch import Dispatcher
-from ivr.services.sheets import fax_callback_token
 from ivr.web.parts import part, settings
 
 log = logging.getLogger(__name__)

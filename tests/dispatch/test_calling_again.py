@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ivr.adapters.orm import CallRow, DialAttemptRow, JobRow
+from ivr.adapters.orm import CallEventRow, CallRow, DialAttemptRow, JobRow
 from ivr.services import caller_texts
 from ivr.services.reference import ReferenceCache
 from ivr.services.staff import set_pin
+from ivr.simulator.dialer import Callee
 from tests.calls.conftest import MANAGER_IDF, TECHNICIAN, identify, through_details
 from tests.calls.test_staff_calls import NOBODY, events, pins, unanswered_request
 from tests.dispatch.test_staff_dispatch import phone_of
@@ -44,6 +45,20 @@ def next_morning_request(n) -> CallRow:
     n.run_worker()
     [request] = calls(n.dispatcher.db)
     return request
+
+
+def unreachable_three_times(n) -> None:
+    """The client's request, then two calls again adding to it: nobody took the line three
+    times in a row, and the manager is told."""
+    unanswered_request(phone_of(n, CLIENT, NOBODY))
+    n.run_worker()
+    for _ in range(2):
+        n.later(minutes=10)
+        again = phone_of(n, CLIENT, NOBODY)
+        again.start()
+        again.press("1")
+        again.leave_message(8)
+        n.run_worker()
 
 
 def technician_reports_on_my_way(n) -> None:
@@ -201,15 +216,7 @@ def test_the_manager_hears_the_request_raised_on_a_call_again_and_acknowledges_i
     pins(demo, clock)
     set_pin(demo, clock, ReferenceCache().directory(demo), MANAGER_IDF, "8642", "test")
     n = night()
-    unanswered_request(phone_of(n, CLIENT, NOBODY))
-    n.run_worker()
-    for _ in range(2):
-        n.later(minutes=10)
-        again = phone_of(n, CLIENT, NOBODY)
-        again.start()
-        again.press("1")
-        again.leave_message(8)
-        n.run_worker()
+    unreachable_three_times(n)
     [request] = [c for c in calls(demo) if c.request_id is None]
     manager = phone_of(n, MANAGER_IDF)
     manager.start()
@@ -304,3 +311,57 @@ def test_an_unknown_caller_calling_again_hears_who_will_see_to_it_and_when(night
         heard = phone_of(n, number).start()
         assert "Vous nous avez appelés à 23 heures" in heard and told in heard
         assert ("votre agence" in heard) is (postcode == "75019")
+
+
+def test_a_request_its_client_closed_is_not_among_those_the_manager_is_told_of(
+    night, demo, fake_twilio
+):
+    """Three times nobody took the line, but the first request's client said it is solved:
+    the manager is told of the one request still waiting, and only it says so."""
+    n = night()
+    unanswered_request(phone_of(n, CLIENT, NOBODY))
+    n.run_worker()
+    n.later(minutes=10)
+    solved = phone_of(n, CLIENT, NOBODY)
+    solved.start()
+    assert "votre demande est close" in solved.press("2")
+    n.run_worker()
+    neighbour = "+33611111119"  # another resident of the same building
+    n.later(minutes=10)
+    unanswered_request(phone_of(n, neighbour, NOBODY))
+    n.run_worker()
+    n.later(minutes=10)
+    again = phone_of(n, neighbour, NOBODY)
+    again.start()
+    again.press("1")  # its lines tried again: nobody, the third time
+    again.leave_message(8)
+    n.run_worker()
+    closed, _, waiting, _ = calls(demo)
+    [told] = [m["Body"] for m in fake_twilio.messages if m["To"] == MANAGER_IDF]
+    assert "injoignable 3 fois de suite" in told
+    assert f"réf. {waiting.id} " in told and f"réf. {closed.id} " not in told
+    with demo.snapshot() as session:
+        alerted = select(CallEventRow.call_id).where(CallEventRow.kind == "manager_alerted")
+        assert list(session.scalars(alerted)) == [waiting.id]
+
+
+def test_a_request_taken_since_the_manager_was_told_leaves_their_alerts(
+    night, demo, clock, fake_twilio
+):
+    """The manager was told of a request; the client then called again and the technician
+    took the call: nothing is left for the manager to do about it."""
+    set_pin(demo, clock, ReferenceCache().directory(demo), MANAGER_IDF, "8642", "test")
+    n = night()
+    unreachable_three_times(n)
+    assert len(events(demo, "manager_alerted")) == 1
+    n.later(minutes=10)
+    taken = phone_of(n, CLIENT, {TECHNICIAN: Callee(keys=["1"])})
+    taken.start()
+    taken.press("1")
+    assert f"BRIDGED caller <-> {TECHNICIAN}" in taken.transcript
+    taken.hang_up()
+    n.run_worker()
+    manager = phone_of(n, MANAGER_IDF)
+    manager.start()
+    manager.press("8642#")
+    assert "Aucune alerte" in manager.press("1")

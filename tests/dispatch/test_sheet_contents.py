@@ -8,6 +8,8 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from ivr.adapters.orm import CallRow, JobRow
+from ivr.services.reference import ReferenceCache
+from ivr.services.staff import set_pin
 from ivr.simulator.dialer import Callee
 from ivr.simulator.phone import PhoneCall
 from ivr.simulator.transports import FlaskTransport
@@ -27,12 +29,12 @@ METZ_FAX = "+33353011101"
 EST_FAX = "+33353011001"
 
 
-def phone(n, callees: dict[str, Callee] | None = None) -> PhoneCall:
+def phone(n, callees: dict[str, Callee] | None = None, from_: str = "+33611111111") -> PhoneCall:
     return PhoneCall(
         FlaskTransport(n.app),
         BASE_URL,
         AUTH_TOKEN,
-        from_="+33611111111",
+        from_=from_,
         callees=callees or {},
         started_at=n.dispatcher.clock.now(),
     )
@@ -88,6 +90,76 @@ def test_a_manager_taking_an_unreachable_alert_leaves_no_request_without_its_she
     assert "Cadre régional joint : OUI" in third
     assert "Cadre régional d'astreinte Claire Lefèvre, 06 39 98 02 01" in third
     assert "a répondu à l'appel du service d'astreinte et a pris la demande en charge" in third
+
+
+def test_every_request_the_manager_is_told_of_says_so_and_waits_in_their_alerts(
+    night, demo, fake_twilio
+):
+    """Three requests nobody took: the manager's call names the one its keys act on; the
+    agency learns of each that the manager was told (on its sheet, or on a follow-up when
+    the sheet went already); the manager calling in hears all three."""
+    n = night(DISPATCH_ROUNDS=1)
+    for time in range(3):
+        unanswered_call(n)
+        n.run_worker()
+        if time < 2:
+            ring_out(n, demo)  # the first two's sheets go before the manager is told
+            n.later(minutes=30)
+    first, second, third = request_ids(demo)
+    manager_job = job_of(demo, "call_line", MANAGER_IDF)
+    manager = n.pick_up(next(c for c in fake_twilio.calls if c["To"] == MANAGER_IDF))
+    heard = manager.answer()
+    reference = " ".join(str(third))
+    assert f"Dernière demande, référence {reference} : panne de chauffage, Paris" in heard
+    assert "Client : Syndic Résidence Les Pins, à rappeler au 06 11 11 11 11" in heard
+    n.twilio_posts(f"/twilio/outbound/status?job={manager_job.id}", CallStatus="no-answer")
+    ring_out(n, demo)
+    sent = sheets(n)
+    told = "Technicien injoignable 3 fois de suite : cadre régional alerté (appel et SMS)"
+    for request in (first, second, third):
+        its = " ".join(text for name, text in sent.items() if name.startswith(f"fiche-{request}-"))
+        assert told in its, request
+    assert f"{told}, le mercredi 23 décembre à 00:00" in sent[f"fiche-{third}-agence"]
+
+    directory = ReferenceCache().directory(demo)
+    set_pin(demo, n.dispatcher.clock, directory, MANAGER_IDF, "8642", "test")
+    calling_in = phone(n, from_=MANAGER_IDF)
+    calling_in.start()
+    assert "alertes en cours" in calling_in.press("8642#")
+    assert "Alerte 1 sur 3" in calling_in.press("1")
+
+    n.later(minutes=30)  # a fourth: the manager is told again, the agency not a second time
+    unanswered_call(n)
+    n.run_worker()
+    ring_out(n, demo)
+    follow_ups = [name for name in sheets(n) if name.startswith(f"fiche-{first}-suite-")]
+    assert len(follow_ups) == 1
+    assert len([c for c in fake_twilio.calls if c["To"] == MANAGER_IDF]) == 2
+
+
+def test_the_managers_alerts_put_a_danger_first(night, demo, fake_twilio):
+    """A danger nobody took, then three requests of an unreachable technician: the manager
+    calling in hears the danger first, then the requests, newest first."""
+    n = night(DISPATCH_ROUNDS=1)
+    danger = phone(n, {MANAGER_IDF: Callee(answers=False)})
+    danger.start()
+    danger.press("9")
+    danger.press("1")  # a smell of gas
+    danger.press("10000002#")
+    danger.hang_up()
+    n.run_worker()
+    ring_out(n, demo)
+    for _ in range(3):
+        n.later(minutes=30)
+        unanswered_call(n)
+        n.run_worker()
+    set_pin(demo, n.dispatcher.clock, ReferenceCache().directory(demo), MANAGER_IDF, "8642", "x")
+    calling_in = phone(n, from_=MANAGER_IDF)
+    calling_in.start()
+    calling_in.press("8642#")
+    heard = calling_in.press("1")
+    assert "Alerte 1 sur 4, reçue à 23 heures" in heard and "odeur de gaz" in heard
+    assert "Alerte 2 sur 4, reçue à minuit 30" in calling_in.press("4")
 
 
 def test_a_danger_sheet_names_the_manager_who_took_it_in_french_to_agency_and_direction(

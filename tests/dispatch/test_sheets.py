@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import responses
 
+from ivr.adapters.fax import fax_callback_token
 from ivr.adapters.orm import JobRow
-from ivr.services.sheets import fax_callback_token
 from tests.dispatch.test_dispatcher import caller_call, jobs
 
 SINCH = "https://fax.sinch.test"
