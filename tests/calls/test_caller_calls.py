@@ -191,6 +191,18 @@ def test_a_client_without_cover_is_told_at_once_and_may_leave_a_message(phone, d
     assert stored_call(demo).action == "not_covered"
 
 
+def test_words_said_once_told_there_is_no_cover_are_kept_for_the_agency(phone, demo):
+    """Told their contract has no cover, callers often say what is wrong at once: their words
+    are the request's, on the agency's sheet, not lost before the message."""
+    call = phone()
+    identify(call, "10000003")
+    assert "laissez votre message" in call.say("le radiateur de la chambre ne chauffe plus")
+    call.leave_message(8)
+    stored = stored_call(demo)
+    assert stored.action == "not_covered"
+    assert stored.state["description"] == "le radiateur de la chambre ne chauffe plus"
+
+
 def test_a_client_without_cover_may_still_report_a_danger_once_told(phone, demo):
     """Danger is handled covered or not: told their contract has no cover, the caller can
     still press 9 (or say it) before the message."""

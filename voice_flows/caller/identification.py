@@ -147,6 +147,16 @@ def _not_covered(state: CallerState, facts: CallerFacts) -> Entered:
     return (Ask("not_covered", (Say("not_covered"), Say("danger_option")), timeout=4),)
 
 
+def _not_covered_answered(state: CallerState, event: Event, facts: CallerFacts) -> Move:
+    """On to the message; words said meanwhile (not a danger's: those were heard first) are
+    the caller's request, kept for the agency's sheet."""
+    if not event.speech:
+        return Go("leave_message")
+    said = {"speech": event.speech, "confidence": event.confidence}
+    state.description = event.speech
+    return Go("leave_message", notes=(Note("description", said),))
+
+
 def _unidentified(state: CallerState, facts: CallerFacts) -> Entered:
     """No client found: a message for the agency, found from the postcode (§5.1.1)."""
     state.client_id = None
@@ -195,7 +205,7 @@ STEPS: tuple[CallerStep, ...] = (
     CallerStep(
         "not_covered",
         _not_covered,
-        lambda state, event, facts: Go("leave_message"),
+        _not_covered_answered,
         give_up=to("leave_message"),
         takes_silence=True,
     ),
