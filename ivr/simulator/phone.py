@@ -26,8 +26,9 @@ Behaviour taken from Twilio's documentation, where it matters to a test:
   without `<Hangup>` is bridged and the others are dropped.
 - A `<Dial>` whose callee is `live` (a person at the simulator's page) waits: `waiting_for` is
   `transfer` until `pick_up` says what the person did at the ringing phone, then at each
-  question of the whisper. A caller who hangs up meanwhile ends it; its action is not
-  requested (the simulator's choice: the caller is gone).
+  question of the whisper. A caller who hangs up meanwhile ends it; its action is requested
+  as Twilio does, with `CallStatus=completed` (and `DialCallStatus=no-answer`, the simulator's
+  choice: Twilio does not document it then), before the call's final status callback.
 - The `DialCallStatus` that Twilio posts when the callee's whisper hangs up is not documented; the
   simulator posts `whisper_hangup_status` (default `completed`) with `DialCallDuration=0` and no
   `DialBridged`, so that the app has to tell a refused call from a bridged one by `DialBridged`

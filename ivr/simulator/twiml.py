@@ -349,10 +349,17 @@ class Leg:
         return waits if waits is not None else self.run()
 
     def drop_dial(self) -> None:
-        """The party hung up while a `<Dial>` waited: it ends, its action is not requested."""
-        if self._dial is not None:
-            self._dial[0].close()
-            self._dial = None
+        """The party hung up while a `<Dial>` waited: it ends, and its action is requested as
+        Twilio does, with the call's status `completed`; what the app answers is not followed
+        (nobody is left on the line). Twilio does not document the `DialCallStatus` then."""
+        if self._dial is None:
+            return
+        dial, action = self._dial
+        dial.close()
+        self._dial = None
+        if action is not None:
+            gone = {"CallStatus": "completed", "DialCallStatus": "no-answer"}
+            self.line.webhooks.twiml(action, {**self.params, **gone, "DialCallDuration": "0"})
 
     def _dial_on(self, pickup: Pickup | None) -> DialWait | None:
         """Run the `<Dial>` under way until it waits for a person (returned) or ends; at its
