@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
-from ivr.domain.outcomes import RequestOutcome
+from ivr.domain.outcomes import RequestOutcome, slot_said
 from voice_flows import keys
 from voice_flows.engine import Again, Entered, Event, Flow, Go, Move, Note, State, Step, key, to
 from voice_flows.engine import stray as stray_key
@@ -43,6 +44,9 @@ class WaitingRequest:
 
 class StaffFacts(Protocol):
     """What the staff's flow may ask of the world (the service layer answers)."""
+
+    @property
+    def now(self) -> datetime: ...
 
     def agency_lines(self, agency: str) -> list[str]: ...
 
@@ -258,7 +262,11 @@ def _report(state: StaffState, outcome: RequestOutcome, slot: str | None = None)
 
 
 def _number_step(
-    name: str, prompt: str, low: int, high: int, then: Callable[[StaffState, int], Move]
+    name: str,
+    prompt: str,
+    low: int,
+    high: int,
+    then: Callable[[StaffState, int, StaffFacts], Move],
 ) -> StaffStep:
     """A step that asks a number from `low` to `high` (two digits, or one ended by #)."""
 
@@ -269,22 +277,22 @@ def _number_step(
         number = _number(event)
         if not (number.isdigit() and low <= int(number) <= high):
             return stray_key()
-        return then(state, int(number))
+        return then(state, int(number), facts)
 
     return StaffStep(name, ask, given, give_up=to("menu"))
 
 
-def _slot_day(state: StaffState, day: int) -> Move:
-    state.slot_day = f"{day:02d}"
+def _slot_day(state: StaffState, day: int, facts: StaffFacts) -> Move:
+    state.slot_day = str(day)  # of the month
     return Go("slot_hour")
 
 
-def _slot_hour(state: StaffState, hour: int) -> Move:
-    slot = f"le {state.slot_day} à {hour} h"
+def _slot_hour(state: StaffState, hour: int, facts: StaffFacts) -> Move:
+    slot = slot_said(int(state.slot_day or 0), hour, facts.now)
     return Go("menu", (Say("staff_noted"),), (_report(state, RequestOutcome.SLOT, slot),))
 
 
-def _coverage(state: StaffState, hours: int) -> Move:
+def _coverage(state: StaffState, hours: int, facts: StaffFacts) -> Move:
     """§6 NOTA: poor coverage for a few hours; missed calls do not raise the manager."""
     declared = {"number": state.number, "agency": state.agency, "hours": hours}
     said = Say("staff_coverage_noted", {"hours": str(hours)})

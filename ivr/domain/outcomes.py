@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from babel.dates import format_date
 
 from ivr.domain.labelled import Labelled
+from ivr.domain.local_time import in_paris
+from ivr.domain.spoken import hour_said
 
 
 class RequestOutcome(Labelled):
@@ -28,4 +33,14 @@ class Report:
 
     outcome: RequestOutcome
     by: str  # their number
-    slot: str | None = None  # the time slot agreed, as they keyed it ("le 24 à 14 h")
+    slot: str | None = None  # the time slot agreed (`slot_said`)
+
+
+def slot_said(day: int, hour: int, now: datetime) -> str:
+    """A time slot keyed as a day of the month and an hour, as the client and the agency read
+    it: that day next, from today (« le jeudi 24 décembre à 14 heures »; the 2nd keyed on the 30th
+    is next month's)."""
+    today = in_paris(now).date()
+    days = (today + timedelta(days=n) for n in range(62))  # every day of a month comes in 62
+    date = next((d for d in days if d.day == day), today)
+    return f"le {format_date(date, 'EEEE d MMMM', locale='fr_FR')} à {hour_said(hour)}"

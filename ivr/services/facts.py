@@ -40,6 +40,10 @@ class World:
     def client(self, client_id: str) -> Client | None:
         return self.reference.client(self.db, client_id)
 
+    @property
+    def now(self) -> datetime:
+        return self.clock.now()
+
 
 class CallerWorld(World):
     """`voice_flows.caller.CallerFacts`."""
@@ -55,10 +59,6 @@ class CallerWorld(World):
     @property
     def speech(self) -> bool:
         return self.settings.IVR_SPEECH
-
-    @property
-    def now(self) -> datetime:
-        return self.clock.now()
 
     @property
     def recording_calls(self) -> bool:

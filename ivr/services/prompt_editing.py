@@ -53,7 +53,7 @@ EXAMPLES = {
     "hours": "6",
     "agency": "Paris Nord",
     "requests": "réf. 127 Paris, panne de chauffage, 06 11 11 11 11",
-    "slot": "le 24 à 14 heures",
+    "slot": "le jeudi 24 décembre à 14 heures",
     "progress": "Le technicien a pris votre demande en charge à 23 heures 25.",
 }
 

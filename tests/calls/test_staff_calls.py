@@ -56,7 +56,10 @@ def test_from_the_on_call_mobile_take_a_request_then_book_a_time_slot(phone, dem
     assert call.ended
     outcomes = events(demo, "staff_outcome")
     assert [o["outcome"] for o in outcomes] == ["acknowledged", "slot"]
-    assert outcomes[1]["slot"] == "le 24 à 14 h" and outcomes[1]["by"] == TECHNICIAN
+    assert (
+        outcomes[1]["slot"] == "le jeudi 24 décembre à 14 heures"
+        and outcomes[1]["by"] == TECHNICIAN
+    )
     with demo.snapshot() as session:
         request = session.scalars(select(CallRow).order_by(CallRow.id)).first()
     assert request.reached == TECHNICIAN  # taken in hand: no longer waiting

@@ -133,7 +133,9 @@ def test_an_outcome_reported_before_the_sheet_went_is_on_the_sheet(night, demo, 
     assert sheet.name == f"fiche-{request}-agence.pdf"
     assert "Technicien joint : OUI" in text and "Technicien d'astreinte, 06 39 98 01 01" in text
     assert "a pris la demande en charge depuis son téléphone, 23:10" in text
-    assert "suite donnée" in text and "rendez-vous convenu, le 23 à 9 h" in text
+    assert (
+        "suite donnée" in text and "rendez-vous convenu, le mercredi 23 décembre à 9 heures" in text
+    )
     with demo.snapshot() as session:
         keys = session.scalars(select(JobRow.key).where(JobRow.kind == "sheet")).all()
     assert keys == [f"sheet:{request}:+33199001101"]  # no follow-up: the sheet says it

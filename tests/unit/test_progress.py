@@ -39,8 +39,12 @@ def test_a_request_of_yesterday_evening_is_said_so():
     [
         ({"taken_at": TAKEN}, ("progress_taken", {"time": "23 heures 25"})),
         (
-            {"taken_at": TAKEN, "outcome": RequestOutcome.SLOT, "slot": "le 19 à 9 h"},
-            ("progress_slot", {"time": "23 heures 25", "slot": "le 19 à 9 h"}),
+            {
+                "taken_at": TAKEN,
+                "outcome": RequestOutcome.SLOT,
+                "slot": "le samedi 19 décembre à 9 heures",
+            },
+            ("progress_slot", {"time": "23 heures 25", "slot": "le samedi 19 décembre à 9 heures"}),
         ),
         ({"still_trying": True}, ("progress_trying", {})),
         ({}, ("progress_unreached", {})),  # the dispatcher's rounds are over
