@@ -23,12 +23,13 @@ ADD_TO_REQUEST = "1"  # a message for it; the lines tried again if nobody took i
 REQUEST_SOLVED = "2"  # the problem is solved: the request is closed
 NEW_REQUEST = "3"  # another request, a different one
 
+# Four at most in a menu (docs/call-flow.md, "How the prompts speak"): a boiler in safety or
+# showing an error code is a heating breakdown, its code in the caller's own words next.
 FAULTS = {
     "1": Fault.NO_HEATING,
     "2": Fault.NO_HOT_WATER,
     "3": Fault.WATER_LEAK,
-    "4": Fault.SAFETY_LOCK,
-    "5": Fault.OTHER,
+    "4": Fault.OTHER,
 }
 
 DANGERS = {

@@ -14,7 +14,7 @@ class Fault(Labelled):
     NO_HEATING = "no_heating", "panne de chauffage"
     NO_HOT_WATER = "no_hot_water", "pas d'eau chaude"
     WATER_LEAK = "water_leak", "fuite d'eau"
-    SAFETY_LOCK = "safety_lock", "chaudière en sécurité ou code erreur"
+    SAFETY_LOCK = "safety_lock", "chaudière en sécurité ou code erreur"  # of older requests
     OTHER = "other", "autre problème"
 
 

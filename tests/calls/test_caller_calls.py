@@ -65,7 +65,8 @@ def test_call_now_the_technician_takes_the_call(phone, demo):
     assert "Équipement : Chaudières murales gaz des 48 logements" in details
     assert "Rappel au 06 11 11 11 11" in details
     heard = call.press("1")
-    assert "Panne de chauffage, tapez 1" in heard and "tapez 9" in heard  # danger said again
+    assert "Panne de chauffage ou chaudière en sécurité, tapez 1" in heard
+    assert "tapez 9" in heard  # danger said again
     assert "Décrivez le problème" in call.press("1")
     heard = call.say("Plus de chauffage depuis ce soir dans tout l'immeuble")
     assert "Votre contrat prévoit une intervention sous 4 heures" in heard
@@ -270,7 +271,7 @@ def test_an_address_the_caller_says_is_wrong_is_noted_and_the_call_goes_on(phone
     identify(call, "10000002")
     call.press("2")  # not right
     heard = call.press("2")  # the address or the equipment
-    assert "C'est noté" in heard and "Panne de chauffage, tapez 1" in heard
+    assert "C'est noté" in heard and "Panne de chauffage ou chaudière en sécurité, tapez 1" in heard
     assert events(demo, "details") == [{"confirmed": False, "callback": "+33611111111"}]
     assert stored_call(demo).state["details_confirmed"] is False
 
@@ -380,7 +381,7 @@ def test_a_client_going_round_at_the_details_moves_on_to_the_fault(phone, demo):
         call.press("2")
         call.press("1")
         heard = call.press("0622334455#")
-    assert "Panne de chauffage, tapez 1" in heard
+    assert "Panne de chauffage ou chaudière en sécurité, tapez 1" in heard
     call.press("1")
     call.press("#")
     assert f"BRIDGED caller <-> {TECHNICIAN}" in call.transcript

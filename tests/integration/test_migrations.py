@@ -64,6 +64,25 @@ def test_saved_words_that_were_untrue_are_replaced_shorter_ones_kept_with_an_ale
     db.dispose()
 
 
+def test_saved_fault_menu_words_naming_five_keys_are_replaced_with_an_alert(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'before.sqlite3'}")
+    upgrade(db.engine, "0011")
+    five = "Chauffage, 1. Eau chaude, 2. Fuite, 3. Code erreur, 4. Autre, 5."
+    saved_by_an_administrator(db, {"ask_fault": five})
+    upgrade(db.engine)
+    with db.snapshot() as session:
+        texts = session.scalars(
+            select(PromptVersionRow.text)
+            .where(PromptVersionRow.name == "ask_fault")
+            .order_by(PromptVersionRow.version)
+        ).all()
+        alerts = session.scalars(select(AlertRow.message).where(AlertRow.kind == "prompts_reset"))
+        [alert] = [a for a in alerts if "ask_fault" in a]
+    assert texts[0] == five and texts[-1].endswith("Autre problème, tapez 4.")
+    assert "5 another problem" in alert
+    db.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
     """An empty database of each kind, for the migrations that differ by kind."""
