@@ -81,6 +81,7 @@ BUDGETS = (
     Budget(attempts=6, words=700, text=120),
     Budget(attempts=6, words=400, text=80),
     Budget(attempts=4, words=200, text=60),
+    Budget(attempts=1, words=100, text=60),  # a busy night: the latest call, values whole
     Budget(attempts=2, words=40, text=16),  # only for absurd data: keeps the sheet on a page
 )
 
@@ -168,8 +169,7 @@ def render_follow_up(data: FollowUpData) -> bytes:
     """The follow-up sheet as a one-page A4 PDF; the same data always gives the same bytes."""
     buffer = io.BytesIO()
     document = _document(buffer, f"Fiche de suite {data.reference}")
-    received = in_paris(data.received_at)
-    happened = in_paris(data.at)
+    received, happened = in_paris(data.received_at), in_paris(data.at)
     lines = [
         f"Demande reçue le {day(received.date())} à {received:%H:%M}",
         f"Agence : {_clip(data.agency or UNKNOWN, 120)}",
@@ -306,9 +306,9 @@ def _reached_box(data: SheetData, budget: Budget) -> list[Flowable]:
 
 def _again_rows(data: SheetData, budget: Budget) -> list[tuple[str, str]]:
     """The client's later calls, our words whole but for absurd data; the latest when they
-    are too many (the last may have closed the request): half as many as attempts, and for
-    absurd data only the last, its rank telling how many came before."""
-    hidden = max(len(data.called_again) - budget.attempts // 2, 0)
+    are too many (the last may have closed the request): half as many as attempts, at least
+    the last, its rank telling how many came before."""
+    hidden = max(len(data.called_again) - max(budget.attempts // 2, 1), 0)
     rows = [("…", f"{hidden} rappel(s) plus ancien(s) non listé(s)")] if hidden else []
     rows, cut = (rows, 400) if budget is not BUDGETS[-1] else ([], budget.text)
     for n, said in enumerate(data.called_again[hidden:], hidden + 1):

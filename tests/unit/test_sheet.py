@@ -304,3 +304,55 @@ def test_unknown_action_and_outcome_are_shown_as_they_are():
     assert "Jean Dupont" in text and "ringing" in text
     _, text = _read(render_sheet(_sheet(action="something_new")))
     assert "something_new" in text
+
+
+def test_a_busy_night_keeps_every_value_whole_listing_fewer_calls():
+    """A technician unreachable three times, the client calling again twice, the manager
+    alerted and taking the request: nine calls, two calls again, two boxes of our words. The
+    values stay whole; the calls listed are fewer (the latest), the others counted."""
+    attempts = tuple(
+        SheetAttempt(
+            "+33639980201" if i == 8 else f"+336399801{i:02d}",
+            "cadre régional d'astreinte Claire Lefèvre" if i == 8 else "technicien d'astreinte",
+            RECEIVED + timedelta(minutes=10 * i),
+            "completed" if i == 8 else "no-answer",
+            i == 8,
+        )
+        for i in range(9)
+    )
+    again = (
+        "Le client a rappelé à 23:20 : il n'a pu être mis en relation avec personne et a "
+        "laissé un message de 10 secondes.",
+    ) * 2
+    sheet = _sheet(
+        client_name="Syndic Résidence Les Pins",
+        reason=(
+            "Appel pendant l'astreinte de l'agence Paris Nord (du mardi 22 décembre à 18:00 au "
+            "mercredi 23 décembre à 08:00) : le technicien d'astreinte est appelé maintenant."
+        ),
+        attempts=attempts,
+        called_again=again,
+        reached=pdf_sheet.SheetReach(
+            "Cadre régional joint",
+            "Cadre régional d'astreinte Claire Lefèvre",
+            "+33639980201",
+            "a répondu à l'appel du service d'astreinte et a pris la demande en charge",
+            RECEIVED + timedelta(minutes=80),
+        ),
+        manager_alerted="Technicien injoignable 3 fois de suite : cadre régional alerté (appel "
+        "et SMS), le mercredi 23 décembre à 00:00",
+        follow_up="technicien en route",
+    )
+    reader, text = _read(render_sheet(sheet))
+    _one_a4_page(reader)
+    text = " ".join(text.split())
+    for whole in (
+        "Syndic Résidence Les Pins",
+        "Lyon Est (6903)",
+        "le technicien d'astreinte est appelé maintenant.",
+        "a répondu à l'appel du service d'astreinte et a pris la demande en charge",
+        "Pas de chauffage ni d'eau chaude",
+        "cadre régional alerté (appel et SMS), le mercredi 23 décembre à 00:00",
+    ):
+        assert whole in text, whole
+    assert "autre(s) tentative(s) non listée(s)" in text
