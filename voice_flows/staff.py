@@ -23,7 +23,7 @@ from ivr.domain.outcomes import RequestOutcome, slot_said
 from voice_flows import keys
 from voice_flows.engine import Again, Entered, Event, Flow, Go, Move, Note, State, Step, key, to
 from voice_flows.engine import stray as stray_key
-from voice_flows.instructions import Ask, Connect, Hangup, Instruction, PlayRecording, Say
+from voice_flows.instructions import Ask, Connect, Hangup, PlayRecording, Say
 
 MAX_PIN_TRIES = 3
 
@@ -238,8 +238,8 @@ def _call_client(state: StaffState, facts: StaffFacts) -> Entered:
     return _put_through(request.callback, "client_called")
 
 
-def _put_through(number: str, then: str) -> tuple[Instruction, ...]:
-    return (Say("staff_calling_client"), Connect(then, number, "client", timeout=25))
+def _put_through(number: str, then: str, said: str = "staff_calling_client") -> Entered:
+    return (Say(said), Connect(then, number, "client", timeout=25))
 
 
 def _ask_outcome(state: StaffState, facts: StaffFacts) -> Entered:
@@ -336,7 +336,8 @@ def _to_alert_number(which: str) -> Step[StaffState, StaffFacts]:
         number = (alert.callback if which == "client" else alert.line) if alert else None
         if not number:
             return Go("alert", (Say("outbound_no_callback"),))
-        return _put_through(number, "manager_connected")
+        said = "staff_calling_client" if which == "client" else "staff_calling_line"
+        return _put_through(number, "manager_connected", said)
 
     return StaffStep(f"{which}_of_alert", enter)
 

@@ -16,8 +16,8 @@ from ivr.adapters.repository import clients_with_phone
 from ivr.clock import Clock
 from ivr.domain.geography import agency_for_postcode
 from ivr.domain.local_time import in_paris
-from ivr.domain.model import Client
-from ivr.domain.oncall import agency_opening
+from ivr.domain.model import ONCALL_TYPE_OF_CONTRACT, Client
+from ivr.domain.oncall import agency_opening, local_date
 from ivr.domain.progress import Progress
 from ivr.domain.routing import Call, Decision, decide
 from ivr.domain.spoken import hour_said, said
@@ -134,13 +134,33 @@ class StaffWorld(World):
     def alerts(self, region: str) -> list[WaitingRequest]:
         directory = self.reference.directory(self.db)
         return [
-            self._heard(
-                w,
-                Danger(w.danger).label if w.danger else "technicien injoignable",
-                next(iter(self.agency_lines(w.agency)), None) if w.agency else None,
-            )
+            self._heard(w, self._alerted_for(w), self._line_of(w))
             for w in staff.alerts(self.db, self.clock, directory, region)
         ]
+
+    def _alerted_for(self, waiting: staff.Waiting) -> str:
+        """The danger; or the unreachable technician, the fault and the reference the
+        manager's text lists it by."""
+        if waiting.danger:
+            return Danger(waiting.danger).label
+        fault = Fault(waiting.fault).label if waiting.fault else "panne non précisée"
+        return f"technicien injoignable, {fault}, référence {' '.join(str(waiting.call_id))}"
+
+    def _line_of(self, waiting: staff.Waiting) -> str | None:
+        """The agency's on-call line for the request's client: of its contract's on-call type
+        (a boiler room's is not the individual clients'); else the agency's first."""
+        if not waiting.agency:
+            return None
+        client = self.client(waiting.client_id) if waiting.client_id else None
+        kind = (
+            ONCALL_TYPE_OF_CONTRACT.get(client.effective_contract(local_date(self.now)))
+            if client
+            else None
+        )
+        lines = self.reference.directory(self.db).lines_for(waiting.agency, kind) if kind else ()
+        return next(
+            iter([line.mobile for line in lines] or self.agency_lines(waiting.agency)), None
+        )
 
     def _heard(
         self, waiting: staff.Waiting, what: str | None = None, line: str | None = None

@@ -229,8 +229,8 @@ def alerts(db: Database, clock: Clock, directory: Directory, region: str) -> lis
             .where(
                 CallRow.started_at >= since,
                 CallRow.ended_at.is_not(None),
-                (CallRow.action == "escalate")
-                | (CallRow.id.in_(unreachable) & CallRow.reached.is_(None)),
+                (CallRow.action == "escalate") | CallRow.id.in_(unreachable),
+                CallRow.reached.is_(None),  # someone took it while the caller waited, or since
                 CallRow.agency.in_(agencies) | (CallRow.agency.is_(None)),
                 CallRow.id.not_in(acknowledged),
             )

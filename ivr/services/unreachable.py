@@ -146,10 +146,18 @@ class Unreachable:
         """A waiting request the manager (or the national duty number) is told of, with the
         others: on its trace, in the manager's alerts when they call in, and on its sheet, or
         on one follow-up when the sheet went (a later escalation's count is on the trace)."""
+        told_before = session.scalar(
+            select(CallEventRow.id)
+            .where(
+                CallEventRow.call_id == request.id, CallEventRow.kind == followup.MANAGER_ALERTED
+            )
+            .limit(1)
+        )
         self._event(session, request, followup.MANAGER_ALERTED, told)
-        change = {"what": followup.MANAGER_ALERTED, **told, "at": now.isoformat()}
-        key = f"followup:{request.id}:alerted"
-        plan_follow_up(session, self.queue, request.id, key, change)
+        if told_before is None:  # the agency learns it once, on the sheet or a follow-up
+            change = {"what": followup.MANAGER_ALERTED, **told, "at": now.isoformat()}
+            key = f"followup:{request.id}:alerted"
+            plan_follow_up(session, self.queue, request.id, key, change)
 
     def _waiting_line(self, session: Session, call_id: int) -> str:
         """One waiting request, as the manager's text message lists it."""

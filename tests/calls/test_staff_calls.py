@@ -163,3 +163,40 @@ def test_a_manager_acknowledges_a_danger_escalation(phone, demo, clock):
     assert "Aucune alerte" in manager.press("1")  # acknowledged: no longer under way
     [outcome] = events(demo, "staff_outcome")
     assert (outcome["outcome"], outcome["by"]) == ("acknowledged", MANAGER_IDF)
+
+
+MANAGER_EST = "+33639980211"  # Anne-Sophie Kieffer, on duty 18-25 December 2026
+
+
+def test_a_manager_calling_the_agency_line_of_an_alert_gets_the_clients_own_line(
+    phone, demo, clock
+):
+    """Key 5 at an alert: the line of the client's on-call type (a boiler room's, at Metz, not
+    the individual clients' line listed first), and the words say whom they call."""
+    set_pin(demo, clock, ReferenceCache().directory(demo), MANAGER_EST, "8642", "test")
+    danger = phone(at="2026-12-22T23:00", callees={MANAGER_EST: Callee(answers=False)})
+    danger.start()
+    danger.press("9")
+    danger.press("1")  # a smell of gas
+    danger.press("30527640#")  # the EHPAD's boiler room, at Marly (Metz agency)
+    danger.hang_up()
+    manager = phone(at="2026-12-22T23:10", from_=MANAGER_EST)
+    manager.start()
+    manager.press("8642#")
+    assert "Alerte 1 sur 1" in manager.press("1")
+    assert "Nous appelons la ligne d'astreinte de l'agence." in manager.press("5")
+    assert "IVR dials +33639980125" in " ".join(manager.transcript)
+
+
+def test_a_danger_the_manager_took_while_the_caller_waited_is_no_alert_left(phone, demo, clock):
+    set_pin(demo, clock, ReferenceCache().directory(demo), MANAGER_IDF, "8642", "test")
+    danger = phone(at="2026-12-24T03:00", callees={MANAGER_IDF: Callee(keys=["1"])})
+    danger.start()
+    danger.press("9")
+    danger.press("1")
+    danger.press("10000002#")
+    assert f"BRIDGED caller <-> {MANAGER_IDF}" in danger.transcript
+    manager = phone(at="2026-12-24T03:10", from_=MANAGER_IDF)
+    manager.start()
+    manager.press("8642#")
+    assert "Aucune alerte" in manager.press("1")

@@ -132,8 +132,9 @@ def test_every_request_the_manager_is_told_of_says_so_and_waits_in_their_alerts(
     unanswered_call(n)
     n.run_worker()
     ring_out(n, demo)
-    follow_ups = [name for name in sheets(n) if name.startswith(f"fiche-{first}-suite-")]
-    assert len(follow_ups) == 1
+    sent = sheets(n)
+    assert len([name for name in sent if name.startswith(f"fiche-{first}-suite-")]) == 1
+    assert not [name for name in sent if name.startswith(f"fiche-{third}-suite-")]  # its box
     assert len([c for c in fake_twilio.calls if c["To"] == MANAGER_IDF]) == 2
 
 
@@ -159,7 +160,10 @@ def test_the_managers_alerts_put_a_danger_first(night, demo, fake_twilio):
     calling_in.press("8642#")
     heard = calling_in.press("1")
     assert "Alerte 1 sur 4, reçue à 23 heures" in heard and "odeur de gaz" in heard
-    assert "Alerte 2 sur 4, reçue à minuit 30" in calling_in.press("4")
+    heard = calling_in.press("4")
+    latest = " ".join(str(request_ids(demo)[-1]))  # as the manager's text lists it: réf. N
+    said = f"technicien injoignable, panne de chauffage, référence {latest}, pour Syndic"
+    assert f"Alerte 2 sur 4, reçue à minuit 30 : {said}" in heard
 
 
 def test_a_danger_sheet_names_the_manager_who_took_it_in_french_to_agency_and_direction(
