@@ -55,7 +55,7 @@ CALL_RESULTS = {  # what came of a call placed and not taken, as the sheet words
     "cancelled": "annulé",
     "waiting": "en cours",
     "not_needed": "pas appelé : demande déjà prise",
-    "caller_gone": "sonnait quand l'appelant a raccroché",
+    "caller_gone": "l'appelant a raccroché avant",  # while it rang, or during the announcement
 }
 UNKNOWN = "non renseigné"
 

@@ -245,7 +245,10 @@ def _details(detail: Mapping[str, Any], name: Name) -> str:
 
 def _dial_outcome(detail: Mapping[str, Any], name: Name) -> str:
     who = _cap(name(detail.get("number", "")))
-    return f"{who} : mis en relation." if detail.get("accepted") else f"{who} : pas de réponse."
+    if detail.get("accepted"):
+        return f"{who} : mis en relation."
+    gone = detail.get("caller_gone")
+    return f"{who} : l'appelant a raccroché avant." if gone else f"{who} : pas de réponse."
 
 
 def _declined(detail: Mapping[str, Any], name: Name) -> str:

@@ -271,6 +271,9 @@ def test_a_caller_who_hangs_up_while_a_line_rings_leaves_the_lines_to_the_worker
         ).all()
         ended = session.scalars(select(CallEventRow).where(CallEventRow.kind == "ended")).one()
     assert attempts[-1] == (ringing, "caller_gone") and ended.detail["by_caller"]
+    with demo.snapshot() as session:  # the trace says so too, not « pas de réponse »
+        outcome = select(CallEventRow.detail).where(CallEventRow.kind == "dial_outcome")
+        assert session.scalars(outcome).all()[-1]["caller_gone"] is True
     assert [number for number, _ in attempts] == [TECHNICIAN, BACKUP][: len(attempts)]
     assert len(attempts) == (1 if ringing == TECHNICIAN else 2)
     n.run_worker()
@@ -307,7 +310,7 @@ def test_a_danger_whose_caller_hangs_up_while_the_legacy_number_rings_is_escalat
     n.run_worker()
     assert [c["To"] for c in fake_twilio.calls] == [MANAGER_IDF]
     texts = " ".join(" ".join(text.split()) for _, text in sheet_texts(n))
-    assert "DANGER" in texts and "sonnait quand l'appelant a raccroché" in texts
+    assert "DANGER" in texts and "l'appelant a raccroché avant" in texts
 
 
 def test_an_unknown_caller_of_no_known_agency_is_promised_nothing_by_text(night, demo, fake_twilio):

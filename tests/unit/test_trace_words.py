@@ -32,3 +32,19 @@ def test_a_dial_names_whom_it_calls_in_good_french():
         said
         == "Mise en relation : on appelle le technicien d'astreinte de l'agence Paris Nord (06 39)."
     )
+
+
+@pytest.mark.parametrize(
+    ("detail", "said"),
+    [
+        ({"number": "06 39", "accepted": True}, "mis en relation."),
+        ({"number": "06 39", "accepted": False}, "pas de réponse."),
+        (  # not the technician's doing: the caller hung up while it rang
+            {"number": "06 39", "accepted": False, "caller_gone": True},
+            "l'appelant a raccroché avant.",
+        ),
+    ],
+)
+def test_a_lines_outcome_says_whose_doing_it_was(detail, said):
+    words = event_said("dial_outcome", detail, technician)
+    assert words == f"Le technicien d'astreinte de l'agence Paris Nord (06 39) : {said}"

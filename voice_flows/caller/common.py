@@ -10,7 +10,7 @@ from ivr.domain.model import Client
 from ivr.domain.progress import Progress
 from ivr.domain.routing import Decision
 from ivr.domain.spoken import said
-from voice_flows.engine import Go, Note, State, Step
+from voice_flows.engine import Event, Go, Note, State, Step
 from voice_flows.instructions import Ask, Instruction, Say
 
 
@@ -135,3 +135,10 @@ def options(facts: CallerFacts) -> tuple[Say, ...]:
 def menu(name: str, *says: Say) -> tuple[Instruction, ...]:
     """A one-key question."""
     return (Ask(name, says),)
+
+
+def dial_note(number: str | None, event: Event) -> Note:
+    """A line's outcome for the trace: taken or not, or the caller gone before they were put
+    through (it was ringing, or its person hearing the announcement)."""
+    detail = {"number": number, "accepted": event.accepted}
+    return Note("dial_outcome", detail | ({"caller_gone": True} if event.caller_gone else {}))

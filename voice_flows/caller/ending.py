@@ -3,7 +3,7 @@ call centre (the operator key), the message for the agency, goodbye."""
 
 from __future__ import annotations
 
-from voice_flows.caller.common import CallerFacts, CallerState, CallerStep
+from voice_flows.caller.common import CallerFacts, CallerState, CallerStep, dial_note
 from voice_flows.caller.danger import danger_decision
 from voice_flows.engine import Entered, Event, Go, Move, Note
 from voice_flows.instructions import Connect, Hangup, RecordMessage, Say
@@ -26,7 +26,7 @@ def _legacy(state: CallerState, facts: CallerFacts) -> Entered:
 
 def _legacy_dialed(state: CallerState, event: Event, facts: CallerFacts) -> Move:
     number = state.call_numbers[0]
-    note = Note("dial_outcome", {"number": number, "accepted": event.accepted})
+    note = dial_note(number, event)
     if event.accepted:
         state.reached = number
         return Go("goodbye", notes=(note,))
@@ -55,7 +55,7 @@ def _operator(state: CallerState, facts: CallerFacts) -> Entered:
 
 
 def _operator_dialed(state: CallerState, event: Event, facts: CallerFacts) -> Move:
-    note = Note("dial_outcome", {"number": facts.operator_number, "accepted": event.accepted})
+    note = dial_note(facts.operator_number, event)
     if event.accepted:
         state.reached = facts.operator_number
         return Go("goodbye", notes=(note,))

@@ -16,6 +16,7 @@ from voice_flows.caller.common import (
     CallerState,
     CallerStep,
     description_given,
+    dial_note,
     menu,
 )
 from voice_flows.engine import (
@@ -157,7 +158,7 @@ def _dial(state: CallerState, facts: CallerFacts) -> Entered:
 
 def _dialed(state: CallerState, event: Event, facts: CallerFacts) -> Move:
     number = state.call_numbers[state.dial_index]
-    note = Note("dial_outcome", {"number": number, "accepted": event.accepted})
+    note = dial_note(number, event)
     if event.accepted:
         state.reached = number
         return Go("goodbye", notes=(note,))
