@@ -63,6 +63,10 @@ class Unreachable:
             )
             .order_by(CallRow.started_at, CallRow.id)
         ).all()
+        # One technician's streak: the requests that rang the same lines (an agency's boiler
+        # rooms and its individual clients have theirs, in windows that may overlap).
+        lines = _lines_rung(session, [r.id for r in requests])
+        requests = [r for r in requests if lines.get(r.id) == lines.get(call.id)]
         counted = set(
             session.scalars(
                 select(CallEventRow.call_id).where(
@@ -167,6 +171,17 @@ class Unreachable:
 
     def _event(self, session: Session, call: CallRow, kind: str, detail: dict[str, Any]) -> None:
         add_event(session, self.clock.now(), call.id, kind, detail, step="dispatch", turn=call.turn)
+
+
+def _lines_rung(session: Session, call_ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """The lines each call's decision rang (its last decision: a danger found later changes
+    it)."""
+    decisions = session.execute(
+        select(CallEventRow.call_id, CallEventRow.detail)
+        .where(CallEventRow.call_id.in_(call_ids), CallEventRow.kind == "decision")
+        .order_by(CallEventRow.id)
+    ).all()
+    return {call_id: tuple(detail.get("call_numbers") or ()) for call_id, detail in decisions}
 
 
 def _request_of(session: Session, call_id: int) -> int:

@@ -21,13 +21,18 @@ from tests.conftest import AUTH_TOKEN, BASE_URL, wait_until
 AGENCY_0751_FAX = "+33199001101"
 
 
-def caller_phone(night, callees: dict[str, Callee] | None = None, validate=None) -> PhoneCall:
+def caller_phone(
+    night,
+    callees: dict[str, Callee] | None = None,
+    validate=None,
+    from_: str = "+33611111111",
+) -> PhoneCall:
     """A caller's phone on the night's app: the client's mobile, at the night's clock."""
     return PhoneCall(
         FlaskTransport(night.app),
         BASE_URL,
         AUTH_TOKEN,
-        from_="+33611111111",
+        from_=from_,
         callees=callees,
         validate=validate,
         started_at=night.dispatcher.clock.now(),
@@ -419,6 +424,27 @@ def test_a_third_unreachable_request_in_one_night_raises_the_manager_a_second_do
     assert MANAGER_IDF in [c["To"] for c in fake_twilio.calls]
     unreachable = [m for m in fake_twilio.messages if m["To"] == MANAGER_IDF]
     assert len(unreachable) == 1 and "3 fois" in unreachable[0]["Body"]
+
+
+def test_each_technician_has_their_own_unreachable_streak(night, demo, fake_twilio):
+    """Metz, a weeknight: its collective buildings and its boiler rooms each have their own
+    on-call lines. Two collective requests and a boiler room's nobody took are two times for
+    one technician and one for another: nobody is raised; a third collective one is."""
+    manager_est = "+33639980211"
+    nobody = {f"+336399801{n}": Callee(answers=False) for n in (23, 24, 25, 26)}
+    n = night(at="2026-12-23T22:00")  # a Wednesday
+    callers = ("30382714", "30459021", "30527640", "30382714")  # the third: a boiler room
+    for number, client in enumerate(callers):
+        call = caller_phone(n, nobody, from_=f"+3361111113{number}")
+        identify(call, client)
+        through_details(call)
+        call.leave_message(10)
+        n.run_worker()
+        n.later(minutes=20)
+        raised = manager_est in [c["To"] for c in fake_twilio.calls]
+        assert raised is (number == 3), number
+    [told] = [m["Body"] for m in fake_twilio.messages if m["To"] == manager_est]
+    assert "injoignable 3 fois de suite" in told and "Marly" not in told  # not the boiler room
 
 
 def test_the_next_morning_call_is_not_made_when_the_request_was_reached_meanwhile(
