@@ -372,7 +372,10 @@ def _attempts_table(data: SheetData, budget: Budget) -> Flowable:
     received_day = in_paris(data.received_at).date()
     rows = [[_cell(h, "bold") for h in ("Heure", "Numéro", "Destinataire", "Résultat")]]
     cut = min(40, budget.text // 2)  # narrow columns
-    for attempt in data.attempts[: budget.attempts]:
+    hidden = len(data.attempts) - budget.attempts  # the oldest: the latest say how it ended
+    if hidden > 0:
+        rows.append([_cell(f"… {hidden} tentative(s) plus ancienne(s) non listée(s)"), "", "", ""])
+    for attempt in data.attempts[-budget.attempts :]:
         outcome = "JOINT" if attempt.reached else CALL_RESULTS.get(attempt.outcome, attempt.outcome)
         rows.append(
             [
@@ -382,13 +385,10 @@ def _attempts_table(data: SheetData, budget: Budget) -> Flowable:
                 _cell(_clip(outcome, cut)),
             ]
         )
-    hidden = len(data.attempts) - budget.attempts
-    if hidden > 0:
-        rows.append([_cell(f"… et {hidden} autre(s) tentative(s) non listée(s)"), "", "", ""])
     table = Table(rows, colWidths=ATTEMPT_WIDTHS)
     table.setStyle(_GRID)
     if hidden > 0:
-        table.setStyle(TableStyle([("SPAN", (0, -1), (-1, -1))]))
+        table.setStyle(TableStyle([("SPAN", (0, 1), (-1, 1))]))
     return table
 
 

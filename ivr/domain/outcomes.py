@@ -43,4 +43,6 @@ def slot_said(day: int, hour: int, now: datetime) -> str:
     today = in_paris(now).date()
     days = (today + timedelta(days=n) for n in range(62))  # every day of a month comes in 62
     date = next((d for d in days if d.day == day), today)
-    return f"le {format_date(date, 'EEEE d MMMM', locale='fr_FR')} à {hour_said(hour)}"
+    weekday, month = (format_date(date, part, locale="fr_FR") for part in ("EEEE", "MMMM"))
+    number = "1er" if date.day == 1 else str(date.day)
+    return f"le {weekday} {number} {month} à {hour_said(hour)}"

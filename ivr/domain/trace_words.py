@@ -55,7 +55,7 @@ CALL_OUTCOMES = {
     "canceled": "appel annulé",
     "silent": "n'a rien tapé à l'annonce",
     "declined": "a refusé l'appel",
-    "caller_gone": "sonnait encore quand l'appelant a raccroché",
+    "caller_gone": "l'appelant a raccroché avant",
     "sent": "envoyé",
     "delivered": "reçue",
     "not_needed": "inutile : déjà prise en charge",

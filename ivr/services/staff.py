@@ -133,8 +133,8 @@ def waiting_requests(db: Database, clock: Clock, agency: str) -> list[Waiting]:
                 CallRow.action.in_(("call_now", "call_next_morning", "fax_only", "not_covered")),
                 CallRow.started_at >= clock.now() - WAITING_SINCE,
             )
-            .order_by(CallRow.action != "escalate", CallRow.started_at.desc())
-            .limit(9)  # a night's alerts: a handful; dangers never pushed out
+            .order_by(CallRow.started_at.desc())
+            .limit(9)
         ).all()
         return _waiting(session, rows)
 
@@ -231,6 +231,7 @@ def alerts(db: Database, clock: Clock, directory: Directory, region: str) -> lis
                 CallRow.ended_at.is_not(None),
                 (CallRow.action == "escalate") | CallRow.id.in_(unreachable),
                 CallRow.reached.is_(None),  # someone took it while the caller waited, or since
+                CallRow.processed_at.is_(None),  # the agency saw to it
                 CallRow.agency.in_(agencies) | (CallRow.agency.is_(None)),
                 CallRow.id.not_in(acknowledged),
             )

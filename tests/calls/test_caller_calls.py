@@ -204,6 +204,14 @@ def test_words_said_once_told_there_is_no_cover_are_kept_for_the_agency(phone, d
     assert stored.state["description"] == "le radiateur de la chambre ne chauffe plus"
 
 
+def test_a_bare_no_once_told_there_is_no_cover_is_no_description(phone, demo):
+    call = phone()
+    identify(call, "10000003")
+    assert "laissez votre message" in call.say("non")  # no danger: not their request's words
+    call.leave_message(8)
+    assert stored_call(demo).state.get("description") is None
+
+
 def test_a_client_without_cover_may_still_report_a_danger_once_told(phone, demo):
     """Danger is handled covered or not: told their contract has no cover, the caller can
     still press 9 (or say it) before the message."""

@@ -200,3 +200,19 @@ def test_a_danger_the_manager_took_while_the_caller_waited_is_no_alert_left(phon
     manager.start()
     manager.press("8642#")
     assert "Aucune alerte" in manager.press("1")
+
+
+def test_a_danger_its_agency_processed_is_no_alert_left(phone, demo, clock):
+    set_pin(demo, clock, ReferenceCache().directory(demo), MANAGER_IDF, "8642", "test")
+    danger = phone(at="2026-12-24T03:00", callees={MANAGER_IDF: Callee(answers=False)})
+    danger.start()
+    danger.press("9")
+    danger.press("1")
+    danger.press("10000002#")
+    danger.hang_up()
+    with demo.session() as session:  # the agency marked it processed in the back office
+        session.scalars(select(CallRow)).one().processed_at = clock.now()
+    manager = phone(at="2026-12-24T03:10", from_=MANAGER_IDF)
+    manager.start()
+    manager.press("8642#")
+    assert "Aucune alerte" in manager.press("1")

@@ -218,8 +218,8 @@ def test_long_words_and_many_attempts_stay_on_one_page():
     reader, text = _read(render_sheet(sheet))
     _one_a4_page(reader)
     assert "Il y a de l'eau partout" in text and "…" in text  # cut, and shown to be
-    assert "ven. 25/12 à 00:05" in text  # an attempt after midnight names its day
-    assert "autre(s) tentative(s) non listée(s)" in text
+    assert "ven. 25/12 à 12:05" in text  # the latest listed; after midnight, with its day
+    assert "… 36 tentative(s) plus ancienne(s) non listée(s)" in " ".join(text.split())
     assert "Technicien joint : NON" in text and "DANGER : fumée" in text
 
 
@@ -355,4 +355,5 @@ def test_a_busy_night_keeps_every_value_whole_listing_fewer_calls():
         "cadre régional alerté (appel et SMS), le mercredi 23 décembre à 00:00",
     ):
         assert whole in text, whole
-    assert "autre(s) tentative(s) non listée(s)" in text
+    assert "… 8 tentative(s) plus ancienne(s) non listée(s)" in text
+    assert "à 00:25 06 39 98 02 01 cadre régional d'astreinte… JOINT" in text  # the latest

@@ -19,6 +19,7 @@ NIGHT = datetime(2026, 12, 30, 22, 30, tzinfo=UTC)  # Wednesday 30 December, 23:
         (31, 9, "le jeudi 31 décembre à 9 heures"),
         (2, 14, "le samedi 2 janvier à 14 heures"),  # next month's: never a day gone by
         (3, 0, "le dimanche 3 janvier à minuit"),
+        (1, 9, "le vendredi 1er janvier à 9 heures"),  # « premier », not « un »
     ],
 )
 def test_the_day_keyed_is_the_next_such_day_said_in_full(day, hour, said):

@@ -148,12 +148,13 @@ def _not_covered(state: CallerState, facts: CallerFacts) -> Entered:
 
 
 def _not_covered_answered(state: CallerState, event: Event, facts: CallerFacts) -> Move:
-    """On to the message; words said meanwhile (not a danger's: those were heard first) are
-    the caller's request, kept for the agency's sheet."""
-    if not event.speech:
+    """On to the message; words said meanwhile (not a danger's: those were heard first; not
+    a bare « oui » or « non ») are the caller's request, added to any they described before
+    (cover may end during a call) for the agency's sheet."""
+    if not event.speech or yes_no(event) is not None:
         return Go("leave_message")
     said = {"speech": event.speech, "confidence": event.confidence}
-    state.description = event.speech
+    state.description = " / ".join(filter(None, (state.description, event.speech)))
     return Go("leave_message", notes=(Note("description", said),))
 
 
