@@ -513,6 +513,17 @@ def test_the_operator_key_at_every_menu_and_back_when_nobody_answers(phone, demo
     assert "Aucun conseiller" in call.press("0")  # it still works there
 
 
+def test_a_caller_hanging_up_while_the_operator_rings_is_asked_nothing_more(phone, demo):
+    call = phone(OPERATOR_NUMBER="+33199008888", callees={"+33199008888": Callee(live=True)})
+    call.start()
+    call.press("10000002#")
+    call.press("0")
+    assert call.waiting_for == "transfer"
+    call.hang_up()
+    [answered] = [r.body for r in call.requests if r.params.get("DialCallStatus")]
+    assert "<Hangup" in answered and "conseiller" not in answered
+
+
 def test_without_an_operator_number_0_is_a_stray_key(phone, demo):
     call = phone()
     call.start()

@@ -59,6 +59,8 @@ def _operator_dialed(state: CallerState, event: Event, facts: CallerFacts) -> Mo
     if event.accepted:
         state.reached = facts.operator_number
         return Go("goodbye", notes=(note,))
+    if event.caller_gone:  # nobody left to tell the operator is unavailable
+        return Go("caller_gone", notes=(note,))
     resume, state.resume = state.resume or "leave_message", None
     return Go(resume, (Say("operator_unavailable"),), (note,))
 
