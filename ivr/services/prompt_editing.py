@@ -52,7 +52,7 @@ EXAMPLES = {
     "message": "Un message de 20 secondes a été laissé.",
     "hours": "6",
     "agency": "Paris Nord",
-    "requests": "réf. 127 Paris, panne de chauffage, 06 11 11 11 11",
+    "requests": "réf. 127 Paris, 37 rue Riquet, panne de chauffage, 06 11 11 11 11",
     "slot": "le jeudi 24 décembre à 14 heures",
     "progress": "Le technicien a pris votre demande en charge à 23 heures 25.",
 }

@@ -167,7 +167,7 @@ class Unreachable:
         """One waiting request, as the manager's text message lists it."""
         record = record_of(session, session.get_one(CallRow, call_id))
         values = text_values(record, self.reference, self.db)
-        return f"réf. {call_id} {values['city']}, {values['fault']}, {values['phone']}"
+        return f"réf. {call_id} {values['place']}, {values['fault']}, {values['phone']}"
 
     def _event(self, session: Session, call: CallRow, kind: str, detail: dict[str, Any]) -> None:
         add_event(session, self.clock.now(), call.id, kind, detail, step="dispatch", turn=call.turn)

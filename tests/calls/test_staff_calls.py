@@ -155,7 +155,8 @@ def test_a_manager_acknowledges_a_danger_escalation(phone, demo, clock):
     assert danger.waiting_for == "record"  # the manager did not answer: a message is offered
     danger.hang_up()
     manager = phone(at="2026-12-24T03:10", from_=MANAGER_IDF)
-    assert "code personnel" in manager.start()
+    heard = manager.start()  # a manager is no technician
+    assert "Espace d'astreinte. Tapez votre code personnel" in heard and "technicien" not in heard
     assert "alertes en cours" in manager.press("8642#")
     heard = manager.press("1")
     assert "Alerte 1 sur 1" in heard and "odeur de gaz" in heard and "Syndic" in heard

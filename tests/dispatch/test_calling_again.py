@@ -176,7 +176,7 @@ def test_nobody_reached_yet_the_lines_are_tried_again_and_the_third_time_raises_
     assert MANAGER_IDF in [c["To"] for c in fake_twilio.calls]
     [told] = [m["Body"] for m in fake_twilio.messages if m["To"] == MANAGER_IDF]
     assert "injoignable 3 fois de suite" in told and told.count("réf.") == 1  # one request
-    assert f"réf. {request.id} Paris" in told
+    assert f"réf. {request.id} Paris, 37 rue Riquet, panne de chauffage" in told  # the street
     # One request: the dispatcher calls its lines for it alone; the calls again plan none.
     lines = [j for j in jobs_of(demo, third.id, "call_line") if j.payload["role"] == "technician"]
     assert jobs_of(demo, second.id, "call_line") == lines == []
