@@ -11,7 +11,7 @@ from ivr.services.staff import set_pin
 from ivr.simulator.dialer import Callee
 from ivr.simulator.phone import PhoneCall
 from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN, identify, through_details
-from tests.conftest import failing_inserts
+from tests.conftest import failing_inserts, wait_until
 
 NOBODY = {TECHNICIAN: Callee(answers=False), BACKUP: Callee(answers=False)}
 
@@ -94,11 +94,18 @@ def test_a_report_that_cannot_be_written_loses_nothing_and_the_same_request_appl
                 CallEventRow.call_id == before.id, CallEventRow.turn > before.turn
             )
         ).all()
-        assert session.scalars(select(AlertRow.kind)).all() == ["webhook_failed"]
+    # The alert is stored once the answer went (the caller never waits for it): behind
+    # `ivr serve`, a moment after the answer came back.
+    wait_until(lambda: alert_kinds(demo) == ["webhook_failed"], "the alert", timeout=5)
     assert "C'est noté" in call.ask_again()  # the same request again: the turn played afresh
     [outcome] = events(demo, "staff_outcome")
     assert (outcome["outcome"], outcome["by"]) == ("acknowledged", TECHNICIAN)
     assert request_of(demo).reached == TECHNICIAN
+
+
+def alert_kinds(db) -> list[str]:
+    with db.snapshot() as session:
+        return list(session.scalars(select(AlertRow.kind)))
 
 
 def technician_hearing_the_request(phone, demo, clock):
