@@ -70,6 +70,10 @@ class Client:
             return Contract.STANDARD
         return self.contract
 
+    def oncall_type(self, on: date) -> OnCallType | None:
+        """Whose on-call windows and lines serve it on a local date; none without cover."""
+        return ONCALL_TYPE_OF_CONTRACT.get(self.effective_contract(on))
+
 
 @dataclass(frozen=True, slots=True)
 class Region:

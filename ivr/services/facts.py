@@ -16,7 +16,7 @@ from ivr.adapters.repository import clients_with_phone
 from ivr.clock import Clock
 from ivr.domain.geography import agency_for_postcode
 from ivr.domain.local_time import in_paris
-from ivr.domain.model import ONCALL_TYPE_OF_CONTRACT, Client
+from ivr.domain.model import Client
 from ivr.domain.oncall import agency_opening, local_date
 from ivr.domain.progress import Progress
 from ivr.domain.routing import Call, Decision, decide
@@ -152,11 +152,7 @@ class StaffWorld(World):
         if not waiting.agency:
             return None
         client = self.client(waiting.client_id) if waiting.client_id else None
-        kind = (
-            ONCALL_TYPE_OF_CONTRACT.get(client.effective_contract(local_date(self.now)))
-            if client
-            else None
-        )
+        kind = client.oncall_type(local_date(self.now)) if client else None
         lines = self.reference.directory(self.db).lines_for(waiting.agency, kind) if kind else ()
         return next(
             iter([line.mobile for line in lines] or self.agency_lines(waiting.agency)), None

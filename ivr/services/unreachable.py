@@ -17,7 +17,7 @@ from ivr.adapters.db import Database
 from ivr.adapters.orm import CallEventRow, CallRow
 from ivr.clock import Clock
 from ivr.domain import followup
-from ivr.domain.model import ONCALL_TYPE_OF_CONTRACT, Agency
+from ivr.domain.model import Agency
 from ivr.domain.oncall import local_date, window_at
 from ivr.domain.routing import Action
 from ivr.services.calling_again import progress_of
@@ -97,9 +97,7 @@ class Unreachable:
         client = self.reference.client(self.db, call.client_id) if call.client_id else None
         if agency is None or client is None:
             return None
-        oncall_type = ONCALL_TYPE_OF_CONTRACT.get(
-            client.effective_contract(local_date(call.started_at))
-        )
+        oncall_type = client.oncall_type(local_date(call.started_at))
         if oncall_type is None:  # the contract changed since: no period to count in
             return None
         windows = directory.windows_for(agency.cia, oncall_type)
