@@ -22,6 +22,7 @@ from ivr.services.call_ends import CallEnds
 from ivr.services.callee import Announcements, DispatcherCalls
 from ivr.services.calls import Calls
 from ivr.services.dispatch import Dispatcher, make_dispatcher
+from ivr.services.recordings import LostRecordings
 from ivr.services.reference import ReferenceCache
 from ivr.services.worker import Worker
 from ivr.settings import Settings, load_settings
@@ -79,20 +80,23 @@ def create_app(settings: Settings | None = None) -> Flask:
 def make_worker(dispatcher: Dispatcher) -> Worker:
     """The dispatcher's worker: its jobs, and its housekeeping (it says it is alive, plans
     the jobs of ended calls, the alerts to send and the day's pass over old recordings, and
-    asks Twilio about calls whose end was never told); the chains that go on when a job is
-    given up."""
+    asks Twilio about calls whose end, or message, was never told); the chains that go on
+    when a job is given up."""
     db, clock, settings = dispatcher.db, dispatcher.clock, dispatcher.settings
     recordings = retention.Retention(db, clock, dispatcher.rest, settings.RECORDING_RETENTION_DAYS)
     notices = alerting.AlertNotices(db, clock, settings, dispatcher.rest)
     beats = Beats(db, clock)
     lost_ends = CallEnds(db, dispatcher.rest)
+    lost_messages = LostRecordings(db, dispatcher.rest)
 
     def housekeeping() -> None:
         beats.housekeep()
         dispatcher.plan_ended_calls()
         notices.housekeep()
         recordings.housekeep()
-        lost_ends.sweep(clock.now())  # last: Twilio's answers never hold up the planning
+        # Last: Twilio's answers never hold up the planning.
+        lost_ends.sweep(clock.now())
+        lost_messages.housekeep(clock.now())
 
     handlers = {
         **dispatcher.handlers(),

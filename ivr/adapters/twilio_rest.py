@@ -1,9 +1,9 @@
 """Twilio's REST API, with the official client, at `TWILIO_API_BASE_URL` (docs/contract.md).
 
 The few requests the dispatcher makes: place a call, ask how a call went, find a call placed
-before a crash, send a text message. Failures come out as a provider's errors
-(`ivr.adapters.providers`): 5xx, 429 and network trouble are worth retrying, any other refusal
-is not.
+before a crash, send a text message, find the recordings made lately, delete one. Failures
+come out as a provider's errors (`ivr.adapters.providers`): 5xx, 429 and network trouble are
+worth retrying, any other refusal is not.
 """
 
 from __future__ import annotations
@@ -45,6 +45,22 @@ CLOCK_SKEW = timedelta(minutes=1)
 class CallOutcome:
     status: str  # completed | busy | no-answer | failed | canceled | (under way)
     answered_by: str | None  # human | machine_end_beep | ... | unknown | None
+
+
+@dataclass(frozen=True)
+class FoundRecording:
+    sid: str
+    call_sid: str | None
+    url: str  # as Twilio's callbacks give it: the media is this URL and an extension
+    seconds: int
+    status: str  # completed | absent | processing | ...
+    source: str  # RecordVerb (a caller's message) | DialVerb (a conversation) | ...
+    created: datetime | None
+
+    def settled(self, before: datetime) -> bool:
+        """A caller's message, made before `before`, with something to hear."""
+        made = self.created is None or self.created <= before
+        return self.source == "RecordVerb" and self.status == "completed" and made
 
 
 class TwilioRest:
@@ -103,6 +119,29 @@ class TwilioRest:
             except (TwilioRestException, TwilioServiceException) as error:
                 if error.status != 404:
                     raise
+
+    def recordings_since(self, since: datetime) -> list[FoundRecording]:
+        """The recordings Twilio made since `since` (give or take a minute of clock
+        difference): where a message whose callback was lost still is."""
+        made = _provider(
+            lambda: self.client.api.account.recordings.list(
+                date_created_after=since - timedelta(days=1), page_size=1000
+            )
+        )
+        base = self.client.api.base_url
+        return [
+            FoundRecording(
+                str(r.sid),
+                r.call_sid,
+                f"{base}{(r.uri or '').removesuffix('.json')}",
+                int(r.duration or 0),
+                str(r.status),
+                str(r.source),
+                r.date_created,
+            )
+            for r in made
+            if _since(r.date_created, since)
+        ]
 
     def send_sms(self, to: str, from_: str, body: str) -> str:
         message = _provider(lambda: self.client.messages.create(to=to, from_=from_, body=body))

@@ -277,8 +277,13 @@ def _called_again(detail: Mapping[str, Any], name: Name) -> str:
     return f"Ajout à la demande n° {detail.get('request', '?')} en cours : {said}."
 
 
+_RECORDED = {"message": "message", "emergency": "message laissé en mode secours"}
+
+
 def _recording(detail: Mapping[str, Any], name: Name) -> str:
-    what = "message" if detail.get("kind") == "message" else "conversation"
+    what = _RECORDED.get(detail.get("kind", ""), "conversation")
+    if detail.get("found"):  # its callback lost: found by asking Twilio, heard by nobody yet
+        return f"Enregistrement retrouvé chez Twilio ({what}, {_seconds(detail)}) : à écouter."
     return f"Enregistrement reçu ({what}, {_seconds(detail)})."
 
 

@@ -11,16 +11,15 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ivr.adapters.orm import CallRow, DialAttemptRow, RecordingRow, table_of
+from ivr.adapters.orm import CallRow, DialAttemptRow, table_of
 from ivr.adapters.prompt_store import default_prompts
 from ivr.adapters.twilio_rest import ENDED
 from ivr.adapters.twiml import Links, Renderer
 from ivr.domain.outcomes import Report, RequestOutcome
 from ivr.domain.phones import e164_or_none
-from ivr.services import call_ends, calling_again, staff
+from ivr.services import call_ends, calling_again, recordings, staff
 from ivr.services.facts import CallerWorld, StaffWorld
 from ivr.services.jobs import JobQueue
-from ivr.services.trace import add_event, record_alert
 from ivr.services.turns import (
     Conversation,
     Conversations,
@@ -190,33 +189,14 @@ class Calls(Conversations):
 
     def recording(self, hook: Webhook, kind: str) -> None:
         """A recording is ready: keep its reference (once), never its content in logs."""
+        sid = hook.get("RecordingSid")
+        if not sid:
+            return
+        seconds = integer(hook.get("RecordingDuration"))
+        made = (hook.get("RecordingUrl"), seconds, hook.get("RecordingStatus") or "completed")
         with self.db.session() as session:
-            sid = hook.get("RecordingSid")
-            if not sid or session.scalar(select(RecordingRow.id).where(RecordingRow.sid == sid)):
-                return
-            call = session.scalar(
-                select(CallRow).where(CallRow.sid == (hook.get("CallSid") or hook.call_sid))
-            )
-            seconds = integer(hook.get("RecordingDuration"))
-            now = self.clock.now()
-            row = RecordingRow(
-                call_id=call.id if call else None,
-                sid=sid,
-                url=hook.get("RecordingUrl"),
-                duration=seconds,
-                kind=kind,
-                status=hook.get("RecordingStatus") or "completed",
-                received_at=now,
-            )
-            session.add(row)
-            if call is not None:
-                kept = {"sid": sid, "kind": kind, "seconds": seconds}
-                add_event(session, now, call.id, "recording", kept, step=call.step, turn=call.turn)
-            if kind == "emergency" and seconds and row.status == "completed":
-                # Left while the app could not work: nobody has it yet.
-                heard = f"{seconds} s, recording {sid}: listen on the operations page"
-                message = f"a message on the safe path, {heard}"
-                record_alert(session, now, "emergency_message", message, hook.call_sid)
+            call_sid = hook.get("CallSid") or hook.call_sid
+            recordings.keep(session, self.clock.now(), sid, call_sid, kind, made)
 
     # --- When nothing else can be answered ------------------------------------------------
 

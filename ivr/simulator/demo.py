@@ -79,6 +79,7 @@ class Simulator:
     def __post_init__(self) -> None:
         self.rest.now = self.clock.now  # the texts the app sends are dated by its clock
         self.rest.inbound = self._inbound_status  # the dispatcher asks how a quiet call stands
+        self.rest.recordings = lambda: [r for c in list(self.calls.values()) for r in c.recordings]
 
     # --- Callers ----------------------------------------------------------------------------
 

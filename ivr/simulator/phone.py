@@ -121,6 +121,9 @@ class PhoneCall(PlayedCall):
         line = Line(Webhooks(transport, auth_token, validate), clock, [])
         super().__init__(line, params, self._callee_for, whisper_hangup_status)
         self._waiting: Gather | Record | DialWait | None = None
+        # The messages left, as Twilio's REST API lists them (it keeps them, whether their
+        # callback was taken or not).
+        self.recordings: list[dict[str, str]] = []
         self._started = False
         self._ended = False
         self._sequence = 0
@@ -233,6 +236,17 @@ class PhoneCall(PlayedCall):
         self._input(f"CALLER leaves a {duration} s message")
         self._clock.advance(duration + (record.timeout if duration < record.max_length else 0))
         sid = new_sid("RE")
+        self.recordings.append(
+            {
+                "sid": sid,
+                "call_sid": self.call_sid,
+                "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Recordings/{sid}.json",
+                "duration": str(duration),
+                "status": "completed",
+                "source": "RecordVerb",
+                "date_created": self._clock.timestamp(),
+            }
+        )
         self._leg.request(
             record.action,
             {

@@ -1,7 +1,8 @@
 """Twilio's REST API as the dispatcher uses it, served on loopback: Calls (create, fetch,
-list) and Messages (create). For the tests and the demo, never for production: point
-`TWILIO_API_BASE_URL` at `serve()`'s URL. Calls it is asked to place are only recorded; their
-outcome is what `statuses` says (a test, or the simulator's page, sets it)."""
+list), Messages (create, list) and Recordings (list). For the tests and the demo, never for
+production: point `TWILIO_API_BASE_URL` at `serve()`'s URL. Calls it is asked to place are
+only recorded; their outcome is what `statuses` says (a test, or the simulator's page, sets
+it)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, request
@@ -32,6 +33,8 @@ class FakeTwilioRest:
     now: Callable[[], datetime] = field(default_factory=lambda: Clock().now)
     # The status of a call to the number that the demo's phones hold (None: not one of them).
     inbound: Callable[[str], str | None] = lambda sid: None
+    # The recordings Twilio keeps: the messages the demo's phones left.
+    recordings: Callable[[], list[dict[str, str]]] = lambda: []
 
     def __post_init__(self) -> None:
         self.answering.set()
@@ -76,6 +79,16 @@ class FakeTwilioRest:
             found = [m for m in self.messages if m["To"] == request.args.get("To")]
             page = [{"sid": m["Sid"], "to": m["To"]} for m in found[-1:]]
             return jsonify(messages=page, next_page_uri=None, page=0)
+
+        @app.get(f"{base}/Recordings.json")
+        def list_recordings(account: str) -> Any:
+            after = datetime.fromisoformat(request.args["DateCreated>"]).date()
+            page = [
+                r
+                for r in self.recordings()
+                if parsedate_to_datetime(r["date_created"]).date() >= after
+            ]
+            return jsonify(recordings=page, next_page_uri=None, page=0)
 
         @app.post(f"{base}/Messages.json")
         def create_message(account: str) -> Any:

@@ -198,8 +198,8 @@ def recording() -> Response:
 
 def _callback(apply: Callable[[], None]) -> Response:
     """A callback about a call, applied: 204. Else 500 for Twilio's console and an alert:
-    Twilio does not post it again. A call's lost end is found by asking Twilio later
-    (ivr.services.call_ends); a lost recording is in Twilio's console."""
+    Twilio does not post it again. A call's lost end, or its lost message, is found by asking
+    Twilio later (ivr.services.call_ends, ivr.services.recordings)."""
     try:
         apply()
     except OperationalError:  # as a turn says it

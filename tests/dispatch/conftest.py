@@ -7,6 +7,8 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -70,8 +72,10 @@ class FakeTwilio:
     messages: list[dict[str, str]] = field(default_factory=list)
     statuses: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     deleted_recordings: list[str] = field(default_factory=list)
+    recordings: list[dict[str, str]] = field(default_factory=list)  # made: `recording(...)`
     failures: list[int] = field(default_factory=list)  # next answers to give instead
     lookup_failures: list[int] = field(default_factory=list)  # the same, to a call's lookup
+    listing_failures: list[int] = field(default_factory=list)  # the same, to recordings' list
     mock: responses.RequestsMock | None = None  # to fake other providers beside (fax)
     on_call: object = None  # called with each call placed, before Twilio answers
 
@@ -130,6 +134,37 @@ class FakeTwilio:
         self.deleted_recordings.append(sid)
         return (204, {}, "")
 
+    def recording(self, sid: str, call_sid: str, made: datetime, **fields: str) -> None:
+        """A recording Twilio made (by default, a caller's 30 s message), as it lists it."""
+        self.recordings.append(
+            {
+                "sid": sid,
+                "call_sid": call_sid,
+                "uri": f"/2010-04-01/Accounts/{ACCOUNT}/Recordings/{sid}.json",
+                "duration": "30",
+                "status": "completed",
+                "source": "RecordVerb",
+                "date_created": format_datetime(made.astimezone(UTC), usegmt=True),
+                **fields,
+            }
+        )
+
+    def list_recordings(self, request):
+        """Twilio filters by day (`DateCreated>`): the recordings made that day or after."""
+        self._check(request)
+        if self.listing_failures:
+            status = self.listing_failures.pop(0)
+            return (status, {}, json.dumps({"code": 20500, "message": "down"}))
+        query = dict(parse_qsl(urlsplit(request.url).query))
+        after = datetime.fromisoformat(query["DateCreated>"]).date()
+        page = [
+            r
+            for r in self.recordings
+            if r["sid"] not in self.deleted_recordings
+            and parsedate_to_datetime(r["date_created"]).date() >= after
+        ]
+        return (200, {}, json.dumps({"recordings": page, "next_page_uri": None, "page": 0}))
+
     def create_message(self, request):
         self._check(request)
         if failed := self._failure():
@@ -155,6 +190,9 @@ def fake_twilio(twilio_openapi) -> Iterator[FakeTwilio]:
         )
         mock.add_callback(
             responses.DELETE, re.compile(rf"{base}/Recordings/RE\w+\.json"), fake.delete_recording
+        )
+        mock.add_callback(
+            responses.GET, re.compile(rf"{base}/Recordings\.json.*"), fake.list_recordings
         )
         yield fake
 

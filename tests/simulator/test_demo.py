@@ -17,6 +17,7 @@ from ivr.composition import serve_demo
 from ivr.domain.local_time import parse_instant
 from ivr.services.worker import Worker
 from ivr.simulator import words
+from ivr.simulator.demo import ACCOUNT
 from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN
 from tests.conftest import AUTH_TOKEN
 
@@ -263,6 +264,15 @@ def test_an_unknown_caller_leaves_a_message_for_the_agency_of_the_postcode(demo_
     # The sheet, and the caller texted at their mobile that the agency has their request.
     targets = sorted(j["for"] for j in seen["jobs"])
     assert targets == ["01 99 00 11 01 (agence Paris Nord)", "06 39 98 99 99"]
+    # The demo's Twilio keeps the message, as Twilio lists it to a worker looking for one
+    # whose callback was lost (this one's came).
+    listed = client.get(
+        f"/simulator/twilio/2010-04-01/Accounts/{ACCOUNT}/Recordings.json",
+        query_string={"DateCreated>": "2026-12-21T23:00:00Z"},
+    ).get_json()["recordings"]
+    assert [(r["duration"], r["source"], r["status"]) for r in listed] == [
+        ("10", "RecordVerb", "completed")
+    ]
 
 
 def test_a_gas_smell_rings_the_manager_on_duty_named_as_a_manager(demo_app):

@@ -16,7 +16,9 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,9 +63,9 @@ def sqlite_url(tmp_path: Path) -> str:
     return url
 
 
-def test_a_write_lock_held_by_another_process_the_callers_still_hear_the_safe_answer(
-    sqlite_url,
-):
+@contextmanager
+def hold_write_lock(sqlite_url: str) -> Iterator[None]:
+    """Another process holds the SQLite file's write lock, until the block ends."""
     path = sqlite_url.removeprefix("sqlite:///")
     holder = subprocess.Popen(
         [
@@ -80,15 +82,21 @@ def test_a_write_lock_held_by_another_process_the_callers_still_hear_the_safe_an
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        with running_ivr(sqlite_url, TWILIO_AUTH_TOKEN=AUTH_TOKEN) as base:
-            with ThreadPoolExecutor(6) as pool:
-                heard = list(pool.map(lambda n: webhook(base, "/twilio/voice", sid(n)), range(6)))
-            assert all(SAFE_WORDS in twiml and "<Say" in twiml for twiml in heard)
-            assert "<Hangup" in webhook(base, "/twilio/voice/goodbye", sid(1))
-            assert health(base)[0] == 200  # reads go on: the directory is there
+        yield
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_write_lock_held_by_another_process_the_callers_still_hear_the_safe_answer(
+    sqlite_url,
+):
+    with hold_write_lock(sqlite_url), running_ivr(sqlite_url, TWILIO_AUTH_TOKEN=AUTH_TOKEN) as base:
+        with ThreadPoolExecutor(6) as pool:
+            heard = list(pool.map(lambda n: webhook(base, "/twilio/voice", sid(n)), range(6)))
+        assert all(SAFE_WORDS in twiml and "<Say" in twiml for twiml in heard)
+        assert "<Hangup" in webhook(base, "/twilio/voice/goodbye", sid(1))
+        assert health(base)[0] == 200  # reads go on: the directory is there
 
 
 @pytest.fixture
