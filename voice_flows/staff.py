@@ -21,7 +21,20 @@ from typing import Protocol
 
 from ivr.domain.outcomes import RequestOutcome, slot_said
 from voice_flows import keys
-from voice_flows.engine import Again, Entered, Event, Flow, Go, Move, Note, State, Step, key, to
+from voice_flows.engine import (
+    Again,
+    Answer,
+    Entered,
+    Event,
+    Flow,
+    Go,
+    Move,
+    Note,
+    State,
+    Step,
+    key,
+    to,
+)
 from voice_flows.engine import stray as stray_key
 from voice_flows.instructions import Ask, Connect, Hangup, PlayRecording, Say
 
@@ -242,6 +255,18 @@ def _put_through(number: str, then: str, said: str = "staff_calling_client") -> 
     return (Say(said), Connect(then, number, "client", timeout=25))
 
 
+def _dialed(taken: str, not_taken: str) -> Answer[StaffState, StaffFacts]:
+    """Put through: once they spoke, on to `taken`; nobody answered, they are told so and
+    taken back to `not_taken` (the request or alert they were on), to try again or act."""
+
+    def answer(state: StaffState, event: Event, facts: StaffFacts) -> Move:
+        if event.accepted:
+            return Go(taken)
+        return Go(not_taken, (Say("staff_not_answered"),))
+
+    return answer
+
+
 def _ask_outcome(state: StaffState, facts: StaffFacts) -> Entered:
     return (_ask("outcome", Say("staff_outcome_menu")),)
 
@@ -350,7 +375,7 @@ STEPS: tuple[StaffStep, ...] = (
     StaffStep("menu", _menu, _menu_chosen, give_up=to("end")),
     StaffStep("request", _request, _request_chosen, give_up=to("menu")),
     StaffStep("call_client", _call_client),
-    StaffStep("client_called", answer=lambda state, event, facts: Go("outcome")),
+    StaffStep("client_called", answer=_dialed("outcome", "request")),
     StaffStep("outcome", _ask_outcome, _outcome_chosen, give_up=to("menu")),
     _number_step("slot_day", "staff_slot_day", 1, 31, _slot_day),
     _number_step("slot_hour", "staff_slot_hour", 0, 23, _slot_hour),
@@ -358,7 +383,7 @@ STEPS: tuple[StaffStep, ...] = (
     StaffStep("alert", _alert, _alert_chosen, give_up=to("menu")),
     _to_alert_number("client"),
     _to_alert_number("line"),
-    StaffStep("manager_connected", answer=lambda state, event, facts: Go("menu")),
+    StaffStep("manager_connected", answer=_dialed("menu", "alert")),
 )
 
 flow: Flow[StaffState, StaffFacts] = Flow("staff", StaffState, STEPS, give_up=to("end"))

@@ -73,6 +73,20 @@ def test_a_technician_takes_a_request_in_hand_then_calls_the_client(phone, demo,
     assert "Résolu à distance, tapez 1" in call.said_since_last_input  # then: what came of it
 
 
+def test_a_client_who_does_not_answer_the_technician_is_said_so_and_the_request_read_again(
+    phone, demo, clock
+):
+    """Not asked what came of a conversation that never was: back to the request."""
+    call = technician_hearing_the_request(
+        phone, demo, clock, callees={"+33611111111": Callee(answers=False)}
+    )
+    heard = call.press("1")
+    assert "Nous appelons le client" in heard and "Votre correspondant n'a pas répondu." in heard
+    assert "Résolu à distance" not in heard
+    assert "Demande 1 sur 1" in heard.split("n'a pas répondu.")[1]  # the same request
+    assert events(demo, "staff_outcome") == []
+
+
 def test_a_report_that_cannot_be_written_loses_nothing_and_the_same_request_applies_it(
     phone, demo, clock
 ):
@@ -108,11 +122,11 @@ def alert_kinds(db) -> list[str]:
         return list(session.scalars(select(AlertRow.kind)))
 
 
-def technician_hearing_the_request(phone, demo, clock):
+def technician_hearing_the_request(phone, demo, clock, callees=None):
     """A technician on their own line, hearing the request a client left unanswered."""
     pins(demo, clock)
     unanswered_request(phone(at="2026-12-22T23:00", callees=NOBODY))
-    call = phone(at="2026-12-22T23:20", from_=TECHNICIAN)
+    call = phone(at="2026-12-22T23:20", from_=TECHNICIAN, callees=callees)
     call.start()
     call.press("2468#")
     call.press("1")
@@ -194,6 +208,27 @@ def test_a_manager_calling_the_agency_line_of_an_alert_gets_the_clients_own_line
     assert "Alerte 1 sur 1" in manager.press("1")
     assert "Nous appelons la ligne d'astreinte de l'agence." in manager.press("5")
     assert "IVR dials +33639980125" in " ".join(manager.transcript)
+
+
+def test_a_line_that_does_not_answer_the_manager_is_said_so_and_the_alert_read_again(
+    phone, demo, clock
+):
+    set_pin(demo, clock, ReferenceCache().directory(demo), MANAGER_EST, "8642", "test")
+    danger = phone(at="2026-12-22T23:00", callees={MANAGER_EST: Callee(answers=False)})
+    danger.start()
+    danger.press("9")
+    danger.press("1")  # a smell of gas
+    danger.press("30527640#")  # the EHPAD's boiler room, at Marly (Metz agency)
+    danger.hang_up()
+    nobody = {"+33639980125": Callee(answers=False)}  # the boiler rooms' on-call line
+    manager = phone(at="2026-12-22T23:10", from_=MANAGER_EST, callees=nobody)
+    manager.start()
+    manager.press("8642#")
+    manager.press("1")
+    heard = manager.press("5")
+    assert "Votre correspondant n'a pas répondu." in heard
+    assert "Alerte 1 sur 1" in heard.split("n'a pas répondu.")[1]  # to try the client, or take it
+    assert "C'est noté" in manager.press("2")
 
 
 def test_a_danger_the_manager_took_while_the_caller_waited_is_no_alert_left(phone, demo, clock):
