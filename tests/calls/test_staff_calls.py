@@ -190,18 +190,24 @@ def test_a_manager_acknowledges_a_danger_escalation(phone, demo, clock):
 MANAGER_EST = "+33639980211"  # Anne-Sophie Kieffer, on duty 18-25 December 2026
 
 
-def test_a_manager_calling_the_agency_line_of_an_alert_gets_the_clients_own_line(
-    phone, demo, clock
-):
-    """Key 5 at an alert: the line of the client's on-call type (a boiler room's, at Metz, not
-    the individual clients' line listed first), and the words say whom they call."""
+def boiler_room_danger_unanswered(phone, demo, clock) -> None:
+    """A smell of gas at the EHPAD's boiler room, at Marly (Metz agency), at 23:00: the
+    manager on duty in the East, who has a PIN, does not answer."""
     set_pin(demo, clock, ReferenceCache().directory(demo), MANAGER_EST, "8642", "test")
     danger = phone(at="2026-12-22T23:00", callees={MANAGER_EST: Callee(answers=False)})
     danger.start()
     danger.press("9")
     danger.press("1")  # a smell of gas
-    danger.press("30527640#")  # the EHPAD's boiler room, at Marly (Metz agency)
+    danger.press("30527640#")
     danger.hang_up()
+
+
+def test_a_manager_calling_the_agency_line_of_an_alert_gets_the_clients_own_line(
+    phone, demo, clock
+):
+    """Key 5 at an alert: the line of the client's on-call type (a boiler room's, at Metz, not
+    the individual clients' line listed first), and the words say whom they call."""
+    boiler_room_danger_unanswered(phone, demo, clock)
     manager = phone(at="2026-12-22T23:10", from_=MANAGER_EST)
     manager.start()
     manager.press("8642#")
@@ -213,13 +219,7 @@ def test_a_manager_calling_the_agency_line_of_an_alert_gets_the_clients_own_line
 def test_a_line_that_does_not_answer_the_manager_is_said_so_and_the_alert_read_again(
     phone, demo, clock
 ):
-    set_pin(demo, clock, ReferenceCache().directory(demo), MANAGER_EST, "8642", "test")
-    danger = phone(at="2026-12-22T23:00", callees={MANAGER_EST: Callee(answers=False)})
-    danger.start()
-    danger.press("9")
-    danger.press("1")  # a smell of gas
-    danger.press("30527640#")  # the EHPAD's boiler room, at Marly (Metz agency)
-    danger.hang_up()
+    boiler_room_danger_unanswered(phone, demo, clock)
     nobody = {"+33639980125": Callee(answers=False)}  # the boiler rooms' on-call line
     manager = phone(at="2026-12-22T23:10", from_=MANAGER_EST, callees=nobody)
     manager.start()
