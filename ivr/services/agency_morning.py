@@ -55,6 +55,7 @@ class RequestCard:
     place: str  # the town (and street), or the postcode an unidentified caller keyed
     callback: str | None  # E.164
     fault: str
+    words: str  # what the caller said of it in their own words (empty: nothing)
     equipment: str
     danger: str  # empty when none
     decision: str
@@ -118,6 +119,7 @@ def _card(
         place=summary.place,
         callback=record.callback or call.from_number,
         fault=summary.fault,
+        words=record.state.own_words() or "",
         equipment=summary.equipment if client else "",
         danger=label(Danger, call.danger) or summary.danger,  # the column the list sorts by
         decision=ACTIONS.get(call.action or "", "raccroché avant la décision"),

@@ -44,7 +44,6 @@ from ivr.services import jobs
 from ivr.services.records import CallRecord, record_of
 from ivr.services.reference import ReferenceCache
 from ivr.settings import Settings
-from voice_flows.caller import CallerState
 
 WAIT_FOR_FAX = timedelta(minutes=10)
 
@@ -447,7 +446,7 @@ class Sheets:
             contract=client.contract.label if client else None,
             delay=client.delay_label if client else None,
             fault=Fault(state.fault).label if state.fault else None,
-            caller_words=" / ".join(dict.fromkeys(_words_of(state))) or None,
+            caller_words=state.own_words(),
             danger=Danger(state.danger).label if state.danger else None,
             action=call.action or Action.NOT_COVERED.value,
             reason=call.reason or "",
@@ -475,11 +474,6 @@ def _alerted(detail: dict[str, Any]) -> str:
     the others the technician's line left waiting (ivr.services.unreachable)."""
     who = "permanence nationale alertée" if detail.get("national") else "cadre régional alerté"
     return f"Technicien injoignable {detail['times']} fois de suite : {who} (appel et SMS)"
-
-
-def _words_of(state: CallerState) -> list[str]:
-    """Everything the caller said in their own words: of a danger, and of their request."""
-    return [*state.danger_words, *filter(None, [state.description])]
 
 
 def make_sheets(

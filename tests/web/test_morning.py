@@ -14,11 +14,12 @@ from sqlalchemy import select, update
 
 from ivr.adapters.orm import CallRow, RecordingRow
 from ivr.services.accounts import add_user
+from ivr.simulator.dialer import Callee
 from ivr.simulator.phone import PhoneCall
 from ivr.simulator.transports import FlaskTransport
-from tests.calls.conftest import TECHNICIAN
+from tests.calls.conftest import BACKUP, TECHNICIAN, identify, through_details
 from tests.conftest import AUTH_TOKEN, BASE_URL, DEMO, log_in
-from tests.dispatch.test_dispatcher import unanswered_call
+from tests.dispatch.test_dispatcher import caller_phone, unanswered_call
 
 PASSWORD = "a long enough password"
 PARIS_NORD = ("paris@example.fr", {"agency": "0751"})
@@ -71,6 +72,21 @@ def test_the_morning_shows_each_request_as_the_assistant_works_from_it(taken_in_
     assert f"/recordings/{message}/audio" in page and "<audio" in page
     assert not any(code in page for code in CODES)
     assert call.reached == TECHNICIAN
+
+
+def test_the_callers_own_words_are_on_the_morning_page_and_the_call_page(night, demo, clock):
+    """« Autre problème » says nothing by itself: the caller's words say what it is."""
+    add_user(demo, clock, PARIS_NORD[0], PASSWORD, "agency", **PARIS_NORD[1])
+    n = night()
+    nobody = {TECHNICIAN: Callee(answers=False), BACKUP: Callee(answers=False)}
+    call = caller_phone(n, nobody)
+    identify(call, "10000002")
+    through_details(call, fault="4", description="la chaudière fait un bruit de moteur")
+    call.leave_message(15)
+    client, _ = logged_in(n.app, PARIS_NORD[0])
+    [request] = the_calls(demo)
+    for page in (read(client.get("/morning")), read(client.get(f"/calls/{request.id}"))):
+        assert "Ses mots" in page and "« la chaudière fait un bruit de moteur »" in page
 
 
 def test_danger_comes_first_then_the_oldest(night, demo, clock):

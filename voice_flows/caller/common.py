@@ -99,6 +99,12 @@ class CallerState(State):
         """The client the caller confirmed (or is reading back), if any."""
         return facts.client(self.client_id) if self.client_id else None
 
+    def own_words(self) -> str | None:
+        """Everything the caller said in their own words (of a danger, of their request),
+        each once, as the agency reads it."""
+        said = [*self.danger_words, *filter(None, [self.description])]
+        return " / ".join(dict.fromkeys(said)) or None
+
     def decided(self, decision: Decision, then: Go) -> Go:
         """The rules' decision, kept with the call and traced; then on to `then`."""
         self.action = decision.action.value
