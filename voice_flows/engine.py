@@ -117,6 +117,7 @@ class Handoff:
 
     flow: str
     notes: tuple[Note, ...] = ()
+    says: tuple[Say, ...] = ()  # said first, before that flow's first question
 
 
 Move = Go | Again | Handoff
@@ -165,10 +166,11 @@ class Flow(Generic[S, F]):
         self.intercept = intercept  # keys heard at every menu, before the step's own
         self.max_visits = max_visits  # how often one question may be asked in a conversation
 
-    def start(self, state: S, facts: F) -> tuple[S, Reply]:
-        """The conversation begins: enter the state's step."""
+    def start(self, state: S, facts: F, says: tuple[Say, ...] = ()) -> tuple[S, Reply]:
+        """The conversation begins (`says` first, from the flow that handed it over): enter
+        the state's step."""
         state = type(state).from_dict(state.to_dict())
-        return self._enter(state, state.step, facts, (), ())
+        return self._enter(state, state.step, facts, says, ())
 
     def next_step(self, state: S, event: Event, facts: F) -> tuple[S, Reply]:
         """From a state and what happened, the next turn."""
@@ -178,7 +180,7 @@ class Flow(Generic[S, F]):
             state, event, facts, current
         )
         if isinstance(move, Handoff):
-            return state, Reply((), move.notes, handoff=move.flow)
+            return state, Reply(move.says, move.notes, handoff=move.flow)
         if isinstance(move, Go):
             return self._enter(state, move.step, facts, move.says, move.notes)
         state.misses += move.miss

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from ivr.domain.outcomes import RequestOutcome, slot_said
 from voice_flows import keys
@@ -28,6 +28,7 @@ from voice_flows.engine import (
     Event,
     Flow,
     Go,
+    Handoff,
     Move,
     Note,
     State,
@@ -88,6 +89,9 @@ class StaffState(State):
     requests: list[int] = field(default_factory=list)  # the calls heard, in order
     index: int = 0
     slot_day: str | None = None
+    # The caller's state when * at their first question brought them here: a client who
+    # pressed it by mistake is taken back there.
+    handed_from: dict[str, Any] | None = None
 
     @property
     def request(self) -> int:
@@ -120,6 +124,9 @@ def _agency_given(state: StaffState, event: Event, facts: StaffFacts) -> Move:
     agency = _number(event)
     if not facts.agency_lines(agency):
         unknown = Note("staff_unknown_agency", {"keyed": agency})
+        if state.handed_from is not None:  # a client's * by mistake, more likely: their menus
+            said = (Say("staff_unknown_agency"),) if agency else ()
+            return Handoff("caller", (unknown,), said)
         return Again((Say("staff_unknown_agency"),), (unknown,))
     state.agency, state.number = agency, None
     return Go("pin")
@@ -368,7 +375,7 @@ def _to_alert_number(which: str) -> Step[StaffState, StaffFacts]:
 
 
 STEPS: tuple[StaffStep, ...] = (
-    StaffStep("agency", _ask_agency, _agency_given, give_up=to("end")),
+    StaffStep("agency", _ask_agency, _agency_given, give_up=to("end"), takes_silence=True),
     StaffStep("pin", _ask_pin, _pin_given, give_up=to("refused")),
     StaffStep("refused", _refused),
     StaffStep("end", _end),

@@ -97,7 +97,11 @@ class Calls(Conversations):
         return event_of(hook, dialed=accepted, recorded=recorded)
 
     def handed_over(self, talk: Conversation, flow: str) -> State:
-        return StaffState(step="agency")  # * at the first question: which agency, then a PIN
+        if flow == staff_flow.flow.name:  # * at the first question: which agency, then a PIN
+            return StaffState(step="agency", handed_from=talk.state)
+        # No agency code after the *: a client who pressed it by mistake, back at the first
+        # question as they were (their number, the recording notice's answer...).
+        return CallerState.from_dict({**(talk.state.get("handed_from") or {}), "step": "identify"})
 
     def apply(
         self, session: Session, talk: Conversation, played: Played, hook: Webhook, now: datetime

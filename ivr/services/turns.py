@@ -164,7 +164,8 @@ class Conversations(ABC):
             return Played(talk.flow, state, reply, event)
         after = self.flow(reply.handoff)
         first_state = self.handed_over(talk, reply.handoff)
-        state, first = after.start(first_state, self.facts(reply.handoff, talk.row))
+        says = tuple(i for i in reply.instructions if isinstance(i, Say))
+        state, first = after.start(first_state, self.facts(reply.handoff, talk.row), says)
         merged = Reply(first.instructions, (*reply.notes, *first.notes))
         return Played(reply.handoff, state, merged, event)
 

@@ -160,9 +160,34 @@ def test_any_phone_reaches_the_staff_side_with_star_then_an_agency_code(phone, d
     call = phone(from_="+33611111111")  # not a line: the caller's flow first
     assert "numéro de contrat" in call.start()
     assert "code de votre agence" in call.press("*")
-    assert "Cette agence n'est pas connue" in call.press("9999#")
+    heard = call.press("9999#")  # a mistyped code: * again
+    assert "Cette agence n'est pas connue" in heard and "numéro de contrat" in heard
+    assert "code de votre agence" in call.press("*")
     assert "code personnel" in call.press("0751#")
     assert "Code incorrect" in call.press("0000#")
+
+
+def test_a_client_who_pressed_star_by_mistake_is_back_at_the_first_question(phone, demo, clock):
+    """Never hung up for not knowing an agency code: their contract number, a silence or the
+    danger key take them back to their own menus, as they were."""
+    call = phone(from_="+33611111111")
+    call.start()
+    assert "code de votre agence" in call.press("*")
+    heard = call.press("10000002#")  # their contract number, at the agency code
+    assert "Cette agence n'est pas connue" in heard and "numéro de contrat" in heard
+    call.press("10000002#")
+    assert "Syndic Résidence Les Pins" in call.said_since_last_input
+    assert call.press("1") and not call.ended  # identified: their request goes on
+    again = phone(from_="+33611111111")
+    again.start()
+    again.press("*")
+    assert "numéro de contrat" in again.silence()  # said nothing: asked their number again
+    again.press("*")
+    again.press("9")  # the danger key, at the agency code
+    assert "odeur de gaz" in again.press("9")  # back at the first question, 9 is heard
+    with demo.snapshot() as session:
+        flows = session.scalars(select(CallRow.flow).order_by(CallRow.id)).all()
+    assert flows == ["caller", "caller"]
 
 
 def test_a_manager_acknowledges_a_danger_escalation(phone, demo, clock):
