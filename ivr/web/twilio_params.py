@@ -29,7 +29,10 @@ class TwilioForm(BaseModel):
 
     CallSid: str = Field(pattern=CALL_SID)
     AccountSid: str = Field(pattern=r"^AC[0-9a-f]{32}$")
-    Digits: str = Field("", max_length=64, pattern=r"^([0-9*#w]*|hangup)$")
+    # A caller's keys, however many they press (a contract number held down, a cat on the
+    # keypad) are answered « numéro non reconnu », never refused: only past what no person
+    # keys in one question.
+    Digits: str = Field("", max_length=1000, pattern=r"^([0-9*#w]*|hangup)$")
     SpeechResult: str = Field("", max_length=4000)
     Confidence: Annotated[float | None, BeforeValidator(_blank_is_none), Field(ge=0, le=1)] = None
     SequenceNumber: Count = None

@@ -229,7 +229,7 @@ def test_a_client_without_cover_may_still_report_a_danger_once_told(phone, demo)
 def test_an_unknown_number_is_asked_again_twice_then_a_message_for_the_agency(phone, demo):
     call = phone()
     call.start()
-    assert "n'est pas reconnu" in call.press("12345678#")
+    assert "n'est pas reconnu" in call.press("1" * 80 + "#")  # a key held down: not refused
     assert "n'est pas reconnu" in call.press("999#")
     heard = call.press("87654321#")
     assert "pas retrouvé votre contrat" in heard and "code postal" in heard
