@@ -92,6 +92,7 @@ class StaffState(State):
     # The caller's state when * at their first question brought them here: a client who
     # pressed it by mistake is taken back there.
     handed_from: dict[str, Any] | None = None
+    played: int | None = None  # the request whose message was just played: not again unasked
 
     @property
     def request(self) -> int:
@@ -206,7 +207,8 @@ def _request(state: StaffState, facts: StaffFacts) -> Entered:
     )
     values = {**_heard(state, request), "message": message}
     ask = _ask("request", Say("staff_request", values))
-    if request.message_url:
+    if request.message_url and state.played != request.call_id:
+        state.played = request.call_id  # back here (taken, nobody answered): not played again
         return (Say("staff_message_follows"), PlayRecording(request.message_url), ask)
     return (ask,)
 
@@ -231,6 +233,8 @@ def _request_chosen(state: StaffState, event: Event, facts: StaffFacts) -> Move:
         return Go("outcome")
     if chosen == keys.NEXT:
         return _next(state, "request")
+    if chosen == keys.REPEAT:
+        state.played = None  # « again »: the message too
     return _repeat_or_menu(chosen, "request")
 
 
@@ -269,6 +273,8 @@ def _dialed(taken: str, not_taken: str) -> Answer[StaffState, StaffFacts]:
     def answer(state: StaffState, event: Event, facts: StaffFacts) -> Move:
         if event.accepted:
             return Go(taken)
+        if event.caller_gone:  # they hung up while it rang: nobody to tell
+            return Go("end")
         return Go(not_taken, (Say("staff_not_answered"),))
 
     return answer

@@ -85,6 +85,21 @@ def test_a_client_who_does_not_answer_the_technician_is_said_so_and_the_request_
     assert "Résolu à distance" not in heard
     assert "Demande 1 sur 1" in heard.split("n'a pas répondu.")[1]  # the same request
     assert events(demo, "staff_outcome") == []
+    played = [line for line in call.transcript if line.startswith("IVR plays ")]
+    assert len(played) == 1  # the message, once: not again on coming back
+    call.press("*")  # « again »: the message too
+    assert len([line for line in call.transcript if line.startswith("IVR plays ")]) == 2
+
+
+def test_a_technician_who_hangs_up_while_the_client_rings_is_told_nothing_more(phone, demo, clock):
+    call = technician_hearing_the_request(
+        phone, demo, clock, callees={"+33611111111": Callee(live=True)}
+    )
+    call.press("1")
+    assert call.waiting_for == "transfer"
+    call.hang_up()  # while the client's line rings: nobody left to tell
+    said = [e["prompt"] for e in events(demo, "prompt") if "prompt" in e]
+    assert "staff_not_answered" not in said and said[-1] == "staff_goodbye"
 
 
 def test_a_report_that_cannot_be_written_loses_nothing_and_the_same_request_applies_it(
