@@ -87,6 +87,8 @@ ALERTS = {  # what an operator must look at, said as the alert's title
     "webhook_malformed": "Requête signée refusée (pas un de nos appels)",
     "fallback": "Twilio a utilisé l'adresse de secours",
     "emergency_message": "Message laissé en mode secours : à écouter et rappeler",
+    "message_found": "Message d'un appelant retrouvé chez Twilio (son avis perdu) : sur sa demande",
+    "recordings_unchecked": "Messages perdus non recherchés chez Twilio depuis 30 min",
     "database_unreachable": "Base de données injoignable : réponse de secours donnée",
     "unit_failed": "Service arrêté en échec (importation refusée, service abandonné)",
 }

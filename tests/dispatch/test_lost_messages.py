@@ -17,8 +17,12 @@ from sqlalchemy import create_engine, select, text
 from ivr.adapters.orm import AlertRow, CallEventRow, CallRow, RecordingRow
 from ivr.cli import main
 from ivr.domain.trace_words import event_said
-from tests.conftest import AUTH_TOKEN, running_ivr, sign
+from ivr.simulator.dialer import Callee
+from ivr.simulator.twiml import TwimlError
+from tests.calls.conftest import BACKUP, TECHNICIAN, identify, through_details
+from tests.conftest import AUTH_TOKEN, failing_inserts, running_ivr, sign
 from tests.dispatch.conftest import ACCOUNT, IVR_NUMBER, TWILIO
+from tests.dispatch.test_dispatcher import caller_phone
 from tests.web.test_database_faults import hold_write_lock, sqlite_url  # noqa: F401 (a fixture)
 
 CALLER_SID = "CA" + "7" * 32  # a call the database never saw: all of it on the safe path
@@ -95,6 +99,33 @@ def test_a_lost_message_of_a_known_call_is_on_its_trace(night, demo, fake_twilio
     assert "message laissé en mode secours" in said and "retrouvé chez Twilio" in said
 
 
+def test_a_lost_callback_of_a_message_its_call_took_is_on_its_request(night, demo, fake_twilio):
+    """The message's turn was stored, its recording callback refused: found at Twilio, it is
+    the request's message (the technician hears it, the agency's card plays it)."""
+    n = night()
+    call = caller_phone(n, {TECHNICIAN: Callee(answers=False), BACKUP: Callee(answers=False)})
+    identify(call, "10000002")
+    through_details(call)
+    refused = pytest.raises(TwimlError, match="status callback refused")
+    with failing_inserts(demo, "recordings", "NEW.kind = 'message'"), refused:
+        call.leave_message(20)
+    assert kept(demo) == []
+    [made] = call.recordings  # Twilio has it all the same
+    fake_twilio.recordings.append(made)
+    n.later(minutes=4)
+    n.run_worker()  # the first pass: too fresh, its callback might still come
+    assert kept(demo) == []
+    n.later(minutes=11)
+    n.run_worker()  # a later one, from where the last stood: found
+    with demo.snapshot() as session:
+        request = session.scalars(select(CallRow)).one()
+        url = session.scalars(select(RecordingRow.url)).one()
+    assert kept(demo) == [(made["sid"], request.id, "message", 20)]
+    assert url == f"{TWILIO}/2010-04-01/Accounts/{ACCOUNT}/Recordings/{made['sid']}"
+    # The callback refused was one alert (webhook_failed); finding the message is another.
+    assert [kind for kind, _ in alerts(demo)] == ["webhook_failed", "message_found"]
+
+
 def test_twilio_away_the_next_pass_looks_again_from_where_the_last_answered_one_stood(
     night, demo, fake_twilio
 ):
@@ -108,6 +139,11 @@ def test_twilio_away_the_next_pass_looks_again_from_where_the_last_answered_one_
     n.later(minutes=1)
     n.run_worker()  # not asked again before the next pass is due
     assert listings(fake_twilio) == 2
+    for _ in range(6):  # still away, half an hour on: the operators are told, once
+        n.later(minutes=5)
+        fake_twilio.listing_failures = [503]
+        n.run_worker()
+    assert [kind for kind, _ in alerts(demo)] == ["recordings_unchecked"]
     n.later(hours=3)  # hours later, the recording is older than this pass would look back
     n.run_worker()
     assert kept(demo) == [(sid(6), None, "emergency", 30)]
