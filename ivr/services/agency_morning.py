@@ -171,7 +171,13 @@ def morning(db: Database, clock: Clock, who: Account, client_of: ClientOf, name:
                 CallRow.request_id.is_(None),  # a call again is on its request's card
                 CallRow.processed_at.is_(None),
                 CallRow.ended_at.is_not(None),
-                or_(CallRow.action.is_not(None), CallRow.message_seconds > 0),
+                # A decision, a message, or a client known who hung up before either: their
+                # heating is why they called at night, and nobody else will call them back.
+                or_(
+                    CallRow.action.is_not(None),
+                    CallRow.message_seconds > 0,
+                    CallRow.client_id.is_not(None),
+                ),
             )
             .order_by(CallRow.danger.is_(None), CallRow.started_at)
             .limit(200)

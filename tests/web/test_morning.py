@@ -89,6 +89,23 @@ def test_the_callers_own_words_are_on_the_morning_page_and_the_call_page(night, 
         assert "Ses mots" in page and "« la chaudière fait un bruit de moteur »" in page
 
 
+def test_a_client_who_hung_up_before_the_decision_is_on_the_morning_page(night, demo, clock):
+    """Identified, then gone before the fault was said: nobody was called, no sheet went, but
+    the agency sees them in the morning, to call them back."""
+    add_user(demo, clock, PARIS_NORD[0], PASSWORD, "agency", **PARIS_NORD[1])
+    n = night()
+    call = caller_phone(n)
+    identify(call, "10000002")
+    call.press("1")  # the details read back are right
+    call.hang_up()  # at the fault's question
+    n.run_worker()
+    client, _ = logged_in(n.app, PARIS_NORD[0])
+    page = read(client.get("/morning"))
+    [request] = the_calls(demo)
+    assert f'id="request-{request.id}"' in page and "Syndic Résidence Les Pins" in page
+    assert "raccroché avant la décision" in page and 'href="tel:+33611111111"' in page
+
+
 def test_danger_comes_first_then_the_oldest(night, demo, clock):
     add_user(demo, clock, PARIS_NORD[0], PASSWORD, "agency", **PARIS_NORD[1])
     n = night()
