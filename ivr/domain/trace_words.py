@@ -29,16 +29,16 @@ ACTIONS = {
     "added": "Ajout à une demande en cours",
 }
 JOB_KINDS = {
-    "call_line": "Appel d'une ligne d'astreinte",
+    "call_line": "Appel d'astreinte",  # a technician's line or a manager: « Pour » says whom
     "sms": "SMS",
-    "sheet": "Fiche à l'agence",
+    "sheet": "Fiche récapitulative",  # to the agency, or the regional direction: « Pour »
     "import_clients": "Import du fichier clients",
     "delete_recordings": "Effacement des enregistrements anciens",
 }
 JOB_STATES = {
     "pending": "prévue",
     "running": "en cours",
-    "waiting": "attend la réponse de l'opérateur",
+    "waiting": "en attente du résultat",  # Twilio's or the fax provider's
     "done": "faite",
     "failed": "en échec",
     "cancelled": "annulée",
@@ -132,7 +132,8 @@ Name = Callable[[str], str]  # a phone number -> who has it, for a sentence
 
 def namer(directory: Directory, national_duty_number: str | None) -> Name:
     """Who has a number, as a sentence names them: « Jeanne Roux, cadre régional (06 …) »,
-    « le technicien d'astreinte de Paris Nord (06 …) », « la permanence nationale (…) »."""
+    « le technicien d'astreinte de Paris Nord (06 …) », « la permanence nationale (…) »,
+    « l'agence Paris Nord (01 …) » (its fax), « la direction régionale Est (03 …) »."""
 
     def name(number: str) -> str:
         if not number:
@@ -148,6 +149,13 @@ def namer(directory: Directory, national_duty_number: str | None) -> Name:
                 agency = directory.agencies.get(cia)
                 where = agency.name if agency else cia
                 return f"le technicien d'astreinte de l'agence {where} ({pairs})"
+        # A sheet's fax (or an office's phone): the agency, or the regional direction.
+        for agency in directory.agencies.values():
+            if number in (agency.fax, agency.phone):
+                return f"l'agence {agency.name} ({pairs})"
+        for region in directory.regions.values():
+            if number in (region.fax, region.phone):
+                return f"la direction régionale {region.name} ({pairs})"
         return pairs
 
     return name

@@ -48,3 +48,20 @@ def test_a_dial_names_whom_it_calls_in_good_french():
 def test_a_lines_outcome_says_whose_doing_it_was(detail, said):
     words = event_said("dial_outcome", detail, technician)
     assert words == f"Le technicien d'astreinte de l'agence Paris Nord (06 39) : {said}"
+
+
+def test_a_sheets_fax_is_named_as_its_office_whoever_it_goes_to():
+    """A danger's sheet goes to the agency and to the regional direction: « Pour » names
+    each, never a bare number an assistant cannot place."""
+    from ivr.domain.trace_words import job_for, namer
+    from tests.unit.builders import directory, fixed, make_agency, make_region
+
+    offices = directory(
+        [make_agency(name="Paris Nord")], regions=[make_region(name="Île-de-France")]
+    )
+    name = namer(offices, None)
+    assert job_for({"to": fixed(101)}, name) == "l'agence Paris Nord (01 99 00 01 01)"
+    assert (
+        job_for({"to": fixed(11)}, name) == "la direction régionale Île-de-France (01 99 00 00 11)"
+    )
+    assert job_for({"to": "+33199000999"}, name) == "01 99 00 09 99"  # nobody of ours
