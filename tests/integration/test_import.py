@@ -517,6 +517,19 @@ def test_a_folder_and_a_file_taken_for_one_another_are_said_once(db, clock, dire
         assert load_directory(session).agencies  # the directory in force is untouched
 
 
+def test_a_directory_file_not_read_at_all_is_the_only_error_said(db, clock, directory, tmp_path):
+    """Its header wrong, agencies.csv has no rows: said once, not followed by every line of
+    the other files « not in agencies.csv », nor advice to remove the agencies' clients."""
+    assert import_clients(db, write(tmp_path, [HEADER, *GOOD]), clock).accepted
+    folder = copy_demo(tmp_path)
+    rows = (folder / "agencies.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "agencies.csv").write_text("\n".join(["foo;bar", *rows[1:]]), encoding="utf-8")
+    report = import_directory(db, folder, clock)
+    assert not report.accepted
+    assert {(p.file, p.line) for p in report.errors} == {("agencies.csv", 1)}, list(report.lines())
+    assert "colonne(s) manquante(s) dans l'en-tête" in report.errors[0].reason
+
+
 def test_a_missing_directory_file_is_named(db, clock, tmp_path):
     folder = copy_demo(tmp_path)
     (folder / "oncall_lines.csv").unlink()

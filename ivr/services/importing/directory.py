@@ -65,7 +65,11 @@ def import_directory(db: Database, folder: Path, clock: Clock, *, name: str = ""
     with db.session() as session:
         import_id = start_record(session, "directory", name, digest.hexdigest(), clock.now())
         clients_by_agency = _clients_by_agency(session)
-    _check_directory(report, parsed, today, clients_by_agency)
+    # A file not read at all (missing, its header wrong) has no rows: every check across
+    # files would blame it again, some with advice that would do harm (« import clients
+    # without this agency's »). Its own error is the one to fix first.
+    if not any(problem.line <= 1 for problem in report.errors):
+        _check_directory(report, parsed, today, clients_by_agency)
     with db.session() as session:
         if report.accepted:
             _swap_directory(session, parsed, report)
