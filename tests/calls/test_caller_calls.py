@@ -339,6 +339,16 @@ def test_danger_keyed_at_the_first_menu_gas_instructions_then_the_manager(phone,
     assert first["fax_numbers"] == [] and then["fax_numbers"] == ["+33199001101", "+33199001001"]
 
 
+def test_the_danger_key_pressed_again_is_another_danger_at_once(phone, demo):
+    call = phone(at="2026-12-24T03:00", callees={MANAGER_IDF: Callee(keys=["1"])})
+    call.start()
+    call.press("9")
+    heard = call.press("9")  # in distress, the same key again
+    assert "n'est pas proposée" not in heard and "Mettez-vous en sécurité" in heard
+    assert "numéro de contrat" in heard
+    assert stored_call(demo).danger == "other"
+
+
 def test_danger_said_in_the_description(phone, demo):
     call = phone(callees={MANAGER_IDF: Callee(keys=["1"])}, at="2026-12-22T23:00")
     identify(call, "10000002")

@@ -171,7 +171,9 @@ def _danger_step(
     return CallerStep(name, enter, answer, global_keys=False, **more)
 
 
-_DANGER_KIND = chosen(keys.DANGERS, "danger", then="safety")
+# 9 again (a caller in distress keeps pressing it): another danger, at once; not « touche
+# non proposée » three times before the safety instructions.
+_DANGER_KIND = chosen({**keys.DANGERS, keys.DANGER: Danger.OTHER}, "danger", then="safety")
 
 STEPS: tuple[CallerStep, ...] = (
     _danger_step("confirm_danger", _confirm_danger, _danger_confirmed, give_up=to("safety")),
