@@ -20,6 +20,7 @@ from ivr.domain.model import (
     Region,
 )
 from ivr.domain.oncall import planning_holes
+from ivr.domain.phones import digit_pairs
 
 WEEK = 7 * 24 * 60  # minutes
 DAY = 24 * 60
@@ -112,9 +113,10 @@ def _by_type(line: OnCallLine) -> tuple[int, int]:
 
 
 def _line(line: OnCallLine) -> str:
-    """`1. +33639980101 (tous contrats)`, with its label when it has one."""
+    """`1. 06 39 98 01 01 (tous contrats)`, with its label when it has one."""
     label = f", {line.label}" if line.label else ""
-    return f"{line.priority}. {line.mobile} ({ONCALL_TYPE_NAMES[line.oncall_type]}{label})"
+    number = digit_pairs(line.mobile)  # as every other page shows a number
+    return f"{line.priority}. {number} ({ONCALL_TYPE_NAMES[line.oncall_type]}{label})"
 
 
 def _gap(hours: Hours) -> str:

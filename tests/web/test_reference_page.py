@@ -71,6 +71,8 @@ def test_the_windows_have_a_legend_with_names_and_are_said_in_words(admin, make_
     assert "chaufferies : sam., dim., jours fériés toute la journée" in metz
     assert 'title="chaufferies, toute la journée"' in agency_section(page, "5701")
     assert "(chaufferies, Astreinte Metz chaufferies - principal)" in metz
+    assert "1. 06 39 98 01 01 (tous contrats" in words(paris)  # as every page shows a number
+    assert "+33" not in words(paris)
 
 
 def test_no_on_call_type_or_contract_is_shown_by_its_code(admin, make_app):
