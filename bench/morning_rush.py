@@ -79,8 +79,10 @@ class _Answer(BaseHTTPRequestHandler):
             self._answer(201, {"sid": "SM" + uuid.uuid4().hex, "status": "queued"})
 
     def do_GET(self) -> None:
-        if self.path.split("?")[0].endswith("/Calls.json"):
-            self._answer(200, {"calls": [], "next_page_uri": None, "page": 0, "page_size": 50})
+        listed = self.path.split("?")[0].rsplit("/", 1)[1]
+        if listed in ("Calls.json", "Recordings.json"):  # a lost call, a lost message: none
+            key = listed.removesuffix(".json").lower()
+            self._answer(200, {key: [], "next_page_uri": None, "page": 0, "page_size": 50})
         else:
             self._answer(200, {"sid": self.path.rsplit("/", 1)[1][:34], "status": "ringing"})
 
