@@ -356,8 +356,10 @@ _SENTENCES: dict[str, Callable[[Mapping[str, Any], Name], str]] = {
         "fois), mais un problème de réseau est déclaré : pas d'alerte au cadre."
     ),
     "staff_in": lambda d, n: f"{_cap(n(d.get('number', '')))} appelle l'espace technicien.",
-    "staff_key": lambda d, n: "Touche de l'espace technicien.",
-    "staff_unknown_agency": lambda d, n: "Numéro inconnu de l'annuaire sur l'espace technicien.",
+    "staff_key": lambda d, n: "Touche étoile : espace d'astreinte (code agence demandé).",
+    "staff_unknown_agency": lambda d, n: (
+        f"Code agence inconnu ({d['keyed']})." if d.get("keyed") else "Aucun code agence tapé."
+    ),
     "pin_refused": lambda d, n: "Code personnel refusé.",
     "coverage": lambda d, n: (
         f"{_cap(n(d.get('number', '')))} déclare un problème de réseau "

@@ -65,3 +65,12 @@ def test_a_sheets_fax_is_named_as_its_office_whoever_it_goes_to():
         job_for({"to": fixed(11)}, name) == "la direction régionale Île-de-France (01 99 00 00 11)"
     )
     assert job_for({"to": "+33199000999"}, name) == "01 99 00 09 99"  # nobody of ours
+
+
+def test_a_star_by_mistake_reads_as_what_happened():
+    assert event_said("staff_key", {}, technician).startswith("Touche étoile")
+    said = event_said("staff_unknown_agency", {"keyed": "10000002"}, technician)
+    assert said == "Code agence inconnu (10000002)."
+    assert (
+        event_said("staff_unknown_agency", {"keyed": ""}, technician) == "Aucun code agence tapé."
+    )
