@@ -125,6 +125,9 @@ def _agency_given(state: StaffState, event: Event, facts: StaffFacts) -> Move:
     agency = _number(event)
     if not facts.agency_lines(agency):
         unknown = Note("staff_unknown_agency", {"keyed": agency})
+        if state.handed_from is not None and agency == keys.DANGER:  # a client in danger
+            state.handed_from = {**state.handed_from, "step": "danger_kind"}
+            return Handoff("caller", (unknown, Note("danger_key", {"step": "agency"})))
         if state.handed_from is not None:  # a client's * by mistake, more likely: their menus
             said = (Say("staff_unknown_agency"),) if agency else ()
             return Handoff("caller", (unknown,), said)
@@ -187,6 +190,7 @@ def _hear_waiting(state: StaffState, facts: StaffFacts) -> Go:
     if not heard:
         return Go("menu", (Say(none),))
     state.requests, state.index = [request.call_id for request in heard], 0
+    state.played = None  # asked for again from the menu: the messages too
     return Go(step)
 
 

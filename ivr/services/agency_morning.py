@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import Exists, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from ivr.adapters.db import Database
@@ -163,6 +163,11 @@ class Morning:
     processed: list[RequestCard]  # in the last day, the newest first
 
 
+def _event(kind: str) -> Exists:
+    """The call has an event of `kind` on its trace."""
+    return exists().where(CallEventRow.call_id == CallRow.id, CallEventRow.kind == kind)
+
+
 def morning(db: Database, clock: Clock, who: Account, client_of: ClientOf, name: Name) -> Morning:
     with db.snapshot() as session:
         waiting = session.scalars(
@@ -171,12 +176,14 @@ def morning(db: Database, clock: Clock, who: Account, client_of: ClientOf, name:
                 CallRow.request_id.is_(None),  # a call again is on its request's card
                 CallRow.processed_at.is_(None),
                 CallRow.ended_at.is_not(None),
-                # A decision, a message, or a client known who hung up before either: their
-                # heating is why they called at night, and nobody else will call them back.
+                # A decision, a message, or a client who confirmed who they are and hung up
+                # before either: their heating is why they called at night, and nobody else
+                # will call them back (not one told of their request in progress: it is
+                # listed already).
                 or_(
                     CallRow.action.is_not(None),
                     CallRow.message_seconds > 0,
-                    CallRow.client_id.is_not(None),
+                    and_(_event("client_confirmed"), ~_event("request_in_progress")),
                 ),
             )
             .order_by(CallRow.danger.is_(None), CallRow.started_at)

@@ -96,12 +96,14 @@ class Calls(Conversations):
         recorded = "RecordingDuration" in hook.form or talk.state.get("step") == "message_recorded"
         return event_of(hook, dialed=accepted, recorded=recorded)
 
-    def handed_over(self, talk: Conversation, flow: str) -> State:
-        if flow == staff_flow.flow.name:  # * at the first question: which agency, then a PIN
-            return StaffState(step="agency", handed_from=talk.state)
-        # No agency code after the *: a client who pressed it by mistake, back at the first
-        # question as they were (their number, the recording notice's answer...).
-        return CallerState.from_dict({**(talk.state.get("handed_from") or {}), "step": "identify"})
+    def handed_over(self, state: State, flow: str) -> State:
+        if isinstance(state, CallerState):  # * at the first question: which agency, a PIN
+            return StaffState(step="agency", handed_from=state.to_dict())
+        # No agency code after the *: a client who pressed it by mistake, back where they were
+        # (the first question; the danger menu for a 9), with their number, the recording
+        # notice's answer...
+        assert isinstance(state, StaffState)
+        return CallerState.from_dict({"step": "identify", **(state.handed_from or {})})
 
     def apply(
         self, session: Session, talk: Conversation, played: Played, hook: Webhook, now: datetime

@@ -163,7 +163,7 @@ class Conversations(ABC):
         if reply.handoff is None:
             return Played(talk.flow, state, reply, event)
         after = self.flow(reply.handoff)
-        first_state = self.handed_over(talk, reply.handoff)
+        first_state = self.handed_over(state, reply.handoff)
         says = tuple(i for i in reply.instructions if isinstance(i, Say))
         state, first = after.start(first_state, self.facts(reply.handoff, talk.row), says)
         merged = Reply(first.instructions, (*reply.notes, *first.notes))
@@ -308,8 +308,9 @@ class Conversations(ABC):
         """Columns a turn writes only when it has a value for them (else they are kept)."""
         return {}
 
-    def handed_over(self, talk: Conversation, flow: str) -> State:
-        """The first state of `flow`, when this conversation goes on in it."""
+    def handed_over(self, state: State, flow: str) -> State:
+        """The first state of `flow`, when this conversation goes on in it (`state`: the
+        handing flow's, after its turn)."""
         raise RuntimeError(f"{type(self).__name__} hands no conversation over to {flow}")
 
     def records_bridges(self, state: State) -> bool:

@@ -89,6 +89,9 @@ def test_a_client_who_does_not_answer_the_technician_is_said_so_and_the_request_
     assert len(played) == 1  # the message, once: not again on coming back
     call.press("*")  # « again »: the message too
     assert len([line for line in call.transcript if line.startswith("IVR plays ")]) == 2
+    call.press("0")  # the menu, then the waiting requests again: the message too
+    call.press("1")
+    assert len([line for line in call.transcript if line.startswith("IVR plays ")]) == 3
 
 
 def test_a_technician_who_hangs_up_while_the_client_rings_is_told_nothing_more(phone, demo, clock):
@@ -198,8 +201,9 @@ def test_a_client_who_pressed_star_by_mistake_is_back_at_the_first_question(phon
     again.press("*")
     assert "numéro de contrat" in again.silence()  # said nothing: asked their number again
     again.press("*")
-    again.press("9")  # the danger key, at the agency code
-    assert "odeur de gaz" in again.press("9")  # back at the first question, 9 is heard
+    heard = again.press("9")  # the danger key, at the agency code: the danger menu at once
+    assert "odeur de gaz, tapez 1" in heard and "agence" not in heard
+    assert "Mettez-vous en sécurité" in again.press("4")
     with demo.snapshot() as session:
         flows = session.scalars(select(CallRow.flow).order_by(CallRow.id)).all()
     assert flows == ["caller", "caller"]

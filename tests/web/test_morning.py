@@ -17,7 +17,7 @@ from ivr.services.accounts import add_user
 from ivr.simulator.dialer import Callee
 from ivr.simulator.phone import PhoneCall
 from ivr.simulator.transports import FlaskTransport
-from tests.calls.conftest import BACKUP, TECHNICIAN, identify, through_details
+from tests.calls.conftest import BACKUP, CALLING_AGAIN, TECHNICIAN, identify, through_details
 from tests.conftest import AUTH_TOKEN, BASE_URL, DEMO, log_in
 from tests.dispatch.test_dispatcher import caller_phone, unanswered_call
 
@@ -104,6 +104,26 @@ def test_a_client_who_hung_up_before_the_decision_is_on_the_morning_page(night, 
     [request] = the_calls(demo)
     assert f'id="request-{request.id}"' in page and "Syndic Résidence Les Pins" in page
     assert "raccroché avant la décision" in page and 'href="tel:+33611111111"' in page
+    # Not one who keyed a number and hung up before saying it was theirs: not known to be
+    # that client.
+    unsure = caller_phone(n, from_="+33622222222")
+    unsure.start()
+    unsure.press("10000001#")  # read back, not confirmed
+    unsure.hang_up()
+    page = read(client.get("/morning"))
+    assert page.count('id="request-') == 1 and "Bérard" not in page
+
+
+def test_a_client_told_of_their_request_who_hangs_up_has_one_card(night, demo, clock):
+    add_user(demo, clock, PARIS_NORD[0], PASSWORD, "agency", **PARIS_NORD[1])
+    n = night()
+    unanswered_call(n)  # 10000002's request, a message left
+    n.later(minutes=20)
+    again = caller_phone(n)
+    assert CALLING_AGAIN in again.start()  # told where their request stands
+    again.hang_up()
+    client, _ = logged_in(n.app, PARIS_NORD[0])
+    assert read(client.get("/morning")).count('id="request-') == 1
 
 
 def test_danger_comes_first_then_the_oldest(night, demo, clock):
