@@ -139,6 +139,13 @@ class Simulator:
                 raise
             except (CallStateError, ValueError) as error:
                 raise Refused(words.caller_refusal(call, action)) from error
+            except TwimlError as error:  # the app refused it: what Twilio would do, said
+                status = f" (erreur {error.status})" if error.status else ""
+                raise Refused(
+                    f"Le serveur vocal a refusé cette réponse{status} : avec Twilio, "
+                    "l'appelant entendrait un message d'erreur et l'appel serait coupé. "
+                    "L'alerte est sur la page Exploitation."
+                ) from error
 
     def put_through(self, number: int, phone: str, action: str, keys: str = "") -> None:
         """The person at `phone`, which call `number` rings to put the caller through: answer,

@@ -409,6 +409,11 @@ def test_bad_input_gets_a_clear_answer_in_french(demo_app):
     assert client.post("/simulator/api/guide/nope").status_code == 400
     how = client.post("/simulator/api/behaviour", json={"number": TECHNICIAN, "behaviour": "x"})
     assert how.status_code == 400 and how.get_json()["error"] == "Comportement inconnu."
+    # More keys than any person keys in one question: the app refuses the request; the page
+    # says what Twilio would do, not « Erreur du serveur ».
+    stranger = place(client, "+33622222222")  # asked their contract number: any length
+    held = client.post(f"/simulator/api/calls/{stranger}/press", json={"value": "1" * 1001 + "#"})
+    assert held.status_code == 400 and "l'appel serait coupé" in held.get_json()["error"]
 
 
 def test_the_words_of_the_jobs_and_sheets():
