@@ -8,7 +8,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, select, text
 
 from ivr.adapters.orm import AlertRow, CallEventRow, CallRow, RecordingRow
 from ivr.cli import main
+from ivr.domain.local_time import parse_instant
 from ivr.domain.trace_words import event_said
 from ivr.simulator.dialer import Callee
 from ivr.simulator.twiml import TwimlError
@@ -163,14 +164,16 @@ def test_a_callback_lost_by_ivr_serve_to_a_locked_database_is_found_by_ivr_worke
         "RecordingDuration": "51",
         "RecordingStatus": "completed",
     }
-    with running_ivr(sqlite_url, TWILIO_AUTH_TOKEN=AUTH_TOKEN) as base, hold_write_lock(sqlite_url):
+    at = "2026-12-22T23:00"  # the program's clock, for `ivr serve` and `ivr worker` alike
+    serving = running_ivr(sqlite_url, TWILIO_AUTH_TOKEN=AUTH_TOKEN, IVR_CLOCK=at)
+    with serving as base, hold_write_lock(sqlite_url):
         url = f"{base}/twilio/recording?kind=emergency"
         signed = {"X-Twilio-Signature": sign(url, params, AUTH_TOKEN)}
         request = urllib.request.Request(url, urllib.parse.urlencode(params).encode(), signed)
         with pytest.raises(urllib.error.HTTPError) as refused:  # urllib: Twilio's, not faked
             urllib.request.urlopen(request, timeout=30)
         assert refused.value.code == 500  # in Twilio's console; never posted again
-    made = datetime.now(UTC) - timedelta(minutes=11)
+    made = parse_instant(at) - timedelta(minutes=11)
     fake_twilio.recording(sid(7), CALLER_SID, made, duration="51")
     env = {
         "DATABASE_URL": sqlite_url,
@@ -179,6 +182,7 @@ def test_a_callback_lost_by_ivr_serve_to_a_locked_database_is_found_by_ivr_worke
         "TWILIO_API_BASE_URL": TWILIO,
         "IVR_CALLER_ID": IVR_NUMBER,
         "NATIONAL_DUTY_NUMBER": "+33199009999",
+        "IVR_CLOCK": at,
     }
     result = CliRunner().invoke(main, ["worker", "--burst"], env=env)
     assert result.exit_code == 0, result.output
