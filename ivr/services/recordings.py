@@ -47,7 +47,7 @@ def keep(
     call is known; a safe-path message raises an alert, since nobody has it yet. `kind`
     None: found at Twilio, its callback lost; the call's message if its flow took one, else
     a safe-path message, and an alert either way. False if it was kept already."""
-    if session.scalar(select(RecordingRow.id).where(RecordingRow.sid == sid)) is not None:
+    if _known(session, sid):
         return False
     url, seconds, status = made
     call = session.scalar(select(CallRow).where(CallRow.sid == call_sid)) if call_sid else None
@@ -67,7 +67,7 @@ def keep(
         with session.begin_nested():  # stored first: two workers that found it alert once
             session.add(row)
     except IntegrityError:  # kept meanwhile (another worker, or its callback at last)?
-        if session.scalar(select(RecordingRow.id).where(RecordingRow.sid == sid)) is None:
+        if not _known(session, sid):
             raise  # not that: a fault to be seen
         return False
     if call is not None:
@@ -76,6 +76,10 @@ def keep(
     if seconds and status == "completed" and (found or kind == EMERGENCY):
         _alert(session, now, kind, f"{seconds} s, recording {sid}", found, call_sid)
     return True
+
+
+def _known(session: Session, sid: str) -> bool:
+    return session.scalar(select(RecordingRow.id).where(RecordingRow.sid == sid)) is not None
 
 
 def _alert(
