@@ -39,12 +39,6 @@ class Progress:
     def taken(self) -> bool:
         return self.taken_at is not None
 
-    @property
-    def lines_to_try(self) -> bool:
-        """Nobody has taken it though the rules had the technician called at once: a client
-        who calls again has the lines tried again."""
-        return self.action == Action.CALL_NOW.value and not self.taken
-
 
 # Why the calls and texts still planned for a request were cancelled by a call again (a job's
 # outcome, 30 characters at most): the back office says it in French.

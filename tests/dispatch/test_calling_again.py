@@ -4,6 +4,7 @@ and their choice acts on that request; one request, not two. Also the client's t
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from ivr.adapters.orm import CallEventRow, CallRow, DialAttemptRow, JobRow
@@ -11,7 +12,7 @@ from ivr.services import caller_texts
 from ivr.services.reference import ReferenceCache
 from ivr.services.staff import set_pin
 from ivr.simulator.dialer import Callee
-from tests.calls.conftest import MANAGER_IDF, TECHNICIAN, identify, through_details
+from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN, identify, through_details
 from tests.calls.test_staff_calls import NOBODY, events, pins, unanswered_request
 from tests.dispatch.test_staff_dispatch import phone_of
 
@@ -365,3 +366,36 @@ def test_a_request_taken_since_the_manager_was_told_leaves_their_alerts(
     manager.start()
     manager.press("8642#")
     assert "Aucune alerte" in manager.press("1")
+
+
+@pytest.mark.parametrize("choice", ["1", "nothing"])
+def test_a_request_left_for_the_agency_has_the_technician_called_once_the_window_opens(
+    night, demo, fake_twilio, choice
+):
+    """Friday 17:30, before the 4-hour contract's on-call window (18:00): the request goes to
+    the agency. At 19:00 the client calls again, the heating still down: the technician now
+    on call is called while they wait (pressing 1, or choosing nothing), and, nobody taking
+    it, called again by the dispatcher; still one request."""
+    n = night(at="2026-12-18T17:30")
+    first = phone_of(n, CLIENT, NOBODY)
+    identify(first, "10000002")
+    assert "Votre demande est transmise à votre agence" in through_details(first)
+    first.leave_message(10)
+    n.run_worker()
+    [request] = calls(demo)
+    assert request.action == "fax_only" and fake_twilio.calls == []
+    n.later(minutes=90)  # 19:00, the window open
+    again = phone_of(n, CLIENT, NOBODY)
+    assert "Vous nous avez appelés à 17 heures 30." in again.start()
+    silence = (again.silence() for _ in range(3))
+    heard = again.press("1") if choice == "1" else "".join(silence)
+    assert "Nous appelons le technicien, restez en ligne." in heard
+    assert "de nouveau" not in heard  # nobody was tried before
+    [_, added] = calls(demo)
+    assert added.request_id == request.id and dials_of(demo, added.id) == [TECHNICIAN, BACKUP]
+    again.leave_message(5)
+    n.run_worker()
+    n.later(minutes=10)
+    n.run_worker()
+    assert [c["To"] for c in fake_twilio.calls] == [TECHNICIAN]  # a new round, for it
+    assert len(calls(demo)) == 2

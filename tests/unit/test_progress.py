@@ -89,12 +89,6 @@ def test_while_the_agency_is_open_it_sees_to_it_today():
     )
 
 
-def test_the_lines_are_tried_again_only_when_nobody_took_a_request_meant_for_them():
-    assert progress().lines_to_try
-    assert not progress(taken_at=TAKEN).lines_to_try
-    assert not progress(action="call_next_morning").lines_to_try
-
-
 @pytest.mark.parametrize(
     ("number", "mobile"),
     [

@@ -51,12 +51,17 @@ def _chosen(state: CallerState, event: Event, facts: CallerFacts) -> Move:
 
 
 def _add(state: CallerState, facts: CallerFacts, progress: Progress) -> Go:
-    """A message for the request; nobody took it though the technician was to be called at
-    once: the lines are tried again now (each try counts toward §5.2, as any call's)."""
-    if progress.lines_to_try:
+    """A message for the request; nobody took it yet and the rules, now, have the technician
+    called at once: the lines are tried now (each try counts toward §5.2, as any call's).
+    That is a request whose lines nobody took, or one the agency was to see to at its opening
+    (or the technician the next morning) whose client calls again once the on-call window
+    has opened: their heating is still down and a technician is on call."""
+    if not progress.taken:
         decision = facts.decide(state.client(facts), False, None)
         if decision.action is Action.CALL_NOW and decision.call_numbers:
-            then = state.decided(decision, Go("dial", (Say("again_trying"),)))
+            tried = progress.action == Action.CALL_NOW.value
+            said = Say("again_trying" if tried else "calling_technician")
+            then = state.decided(decision, Go("dial", (said,)))
             return _added(state, progress, "add", then, decided=False)
     return _added(state, progress, "add", Go("leave_message", (Say("again_message"),)))
 
