@@ -3,7 +3,7 @@ requests waiting for them, what they report back, their declared coverage proble
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -161,11 +161,12 @@ def declare_coverage(
     return until
 
 
-def coverage_declared(session: Session, agency: str, at: datetime) -> bool:
-    """Whether a technician of the agency declared a coverage problem in force at `at`."""
+def coverage_declared(session: Session, lines: Collection[str], at: datetime) -> bool:
+    """Whether the technician of one of `lines` declared a coverage problem in force at `at`
+    (§6 NOTA: their missed calls, not those of the agency's other lines)."""
     found = session.scalar(
         select(CoverageRow.id).where(
-            CoverageRow.agency == agency, CoverageRow.declared_at <= at, CoverageRow.until > at
+            CoverageRow.number.in_(lines), CoverageRow.declared_at <= at, CoverageRow.until > at
         )
     )
     return found is not None

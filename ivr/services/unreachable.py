@@ -1,8 +1,8 @@
 """§5.2, the unreachable technician: one "time" is counted when every line of a request was
 tried and nobody took it (docs/architecture.md, "Readings of the procedure"). At the third in
 a row in one on-call period, and at every one after, the regional manager on duty is called
-and texted the waiting requests, unless a technician of the agency declared a coverage problem
-(§6 NOTA)."""
+and texted the waiting requests, unless the technician of one of the lines rung declared a
+coverage problem (§6 NOTA)."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ class Unreachable:
         if len(streak) <= UNREACHABLE_LIMIT:
             return
         times = {"times": len(streak)}
-        if coverage_declared(session, agency.cia, now):  # §6 NOTA: the technician warned us
+        if coverage_declared(session, lines.get(call.id, ()), now):  # §6 NOTA: they warned us
             self._event(session, call, "escalation_suspended", times)
             return
         self._event(session, call, "technician_unreachable", times)

@@ -10,6 +10,9 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from ivr.adapters.orm import CoverageRow, JobRow
+from ivr.services.reference import ReferenceCache
+from ivr.services.staff import set_pin
+from ivr.simulator.dialer import Callee
 from ivr.simulator.phone import PhoneCall
 from ivr.simulator.transports import FlaskTransport
 from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN, identify, through_details
@@ -145,3 +148,34 @@ def pdf_text(path) -> str:
     from pypdf import PdfReader
 
     return "\n".join(page.extract_text() for page in PdfReader(path).pages)
+
+
+def test_a_declared_coverage_problem_holds_back_only_the_alerts_of_the_declaring_line(
+    night, demo, clock, fake_twilio
+):
+    """§6 NOTA: the technician's missed calls. Metz's collective technician warns they will
+    be hard to reach; three boiler-room requests that ring the boiler-room lines, nobody
+    taking them, still raise the manager."""
+    collective, boiler_rooms = "+33639980123", ("+33639980125", "+33639980126")
+    manager_est = "+33639980211"  # Anne-Sophie Kieffer, on duty 18-25 December 2026
+    set_pin(demo, clock, ReferenceCache().directory(demo), collective, "8642", "test")
+    n = night()  # Tuesday 23:00: Metz's collective and boiler-room windows open
+    landline = phone_of(n, "+33353990000")
+    landline.start()
+    landline.press("*")
+    landline.press("5701#")
+    landline.press("8642#")
+    landline.press("2")
+    assert "pendant 6 heures" in landline.press("6#")
+    landline.press("3")
+    nobody = {line: Callee(answers=False) for line in boiler_rooms}
+    for _ in range(3):
+        n.later(minutes=20)
+        call = phone_of(n, "+33611111119", nobody)
+        identify(call, "30000002")  # Woippy's school boiler room
+        through_details(call)
+        call.leave_message(10)
+        n.run_worker()
+    assert events(demo, "escalation_suspended") == []
+    assert events(demo, "technician_unreachable") == [{"times": 3}]
+    assert manager_est in [c["To"] for c in fake_twilio.calls]
