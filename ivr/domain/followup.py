@@ -127,10 +127,11 @@ def _sms(call: EndedCall, to: str, role: str, due_at: datetime) -> Planned:
 
 @dataclass(frozen=True)
 class LineRequest:
-    """A request for which an agency's on-call line was tried while the caller waited."""
+    """A request for which an agency's on-call line was tried: while the caller waited, or
+    by the dispatcher the next morning."""
 
     call_id: int
-    at: datetime
+    at: datetime  # when its lines were tried: its call, or the morning's call
     reached: bool  # someone took it then, or later when the dispatcher called
     tried: bool = True  # every line was tried (a request still being tried does not count)
 

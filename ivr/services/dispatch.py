@@ -284,7 +284,8 @@ class Dispatcher:
         following = followup.next_in_chain(call.id, payload, now, retry_at, rounds)
         end_of_round = following is None or following.payload["index"] == 0
         first_round_over = payload["round"] == 1 and end_of_round
-        if payload["purpose"] == "request" and first_round_over and not _counted(session, call):
+        tried = payload["purpose"] in ("request", "next_morning")  # the technician's lines
+        if tried and first_round_over and not _counted(session, call):
             self.unreachable.count(session, call, now)  # every line tried: one "time"
         if following is not None:
             extra = {k: v for k, v in payload.items() if k not in following.payload}

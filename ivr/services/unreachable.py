@@ -7,8 +7,8 @@ coverage problem (§6 NOTA)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
@@ -30,6 +30,10 @@ from ivr.services.trace import add_event, record_alert
 from ivr.settings import Settings
 
 UNREACHABLE_LIMIT = 2  # "more than 2 consecutive times": the manager is told at the 3rd
+# The requests whose lines the dispatcher tries: at once, or the next morning (made at most the
+# evening before the window their lines are tried in).
+TRYING = (Action.CALL_NOW.value, Action.CALL_NEXT_MORNING.value)
+NIGHT_BEFORE = timedelta(days=1)
 
 
 @dataclass
@@ -46,62 +50,69 @@ class Unreachable:
         on duty is called and texted the waiting requests."""
         self._event(session, call, "line_unreachable", {})
         session.flush()
-        period = self._period(call)
+        tries = _tries(session, [call.id])
+        period = self._period(call, tries[call.id]) if call.id in tries else None
         if period is None:
             return
         agency, start, end = period
         request = aliased(CallRow)  # a call again is reached when its request is
         reached = func.coalesce(CallRow.reached, request.reached)
-        requests = session.execute(
-            select(CallRow.id, CallRow.started_at, reached.label("reached"))
+        candidates = session.execute(
+            select(CallRow.id, reached.label("reached"))
             .outerjoin(request, request.id == CallRow.request_id)
             .where(
                 CallRow.agency == agency.cia,
-                CallRow.action == Action.CALL_NOW.value,
-                CallRow.started_at >= start,
+                CallRow.action.in_(TRYING),
+                CallRow.started_at >= start - NIGHT_BEFORE,
                 CallRow.started_at < end,
             )
-            .order_by(CallRow.started_at, CallRow.id)
         ).all()
-        # One technician's streak: the requests that rang the same lines (an agency's boiler
-        # rooms and its individual clients have theirs, in windows that may overlap).
-        lines = _lines_rung(session, [r.id for r in requests])
-        requests = [r for r in requests if lines.get(r.id) == lines.get(call.id)]
+        # One technician's streak: the requests whose lines were tried in the period, the
+        # same lines (an agency's boiler rooms and its individual clients have theirs, in
+        # windows that may overlap).
+        tries.update(_tries(session, [r.id for r in candidates]))
+        lines = tries[call.id].lines
+        requests = [
+            (r, tries[r.id].at)
+            for r in candidates
+            if r.id in tries and tries[r.id].lines == lines and start <= tries[r.id].at < end
+        ]
         counted = set(
             session.scalars(
                 select(CallEventRow.call_id).where(
-                    CallEventRow.call_id.in_([r.id for r in requests]),
+                    CallEventRow.call_id.in_([r.id for r, _ in requests]),
                     CallEventRow.kind == "line_unreachable",
                 )
             )
         )
         streak = followup.unreachable_streak(
             [
-                followup.LineRequest(r.id, r.started_at, r.reached is not None, r.id in counted)
-                for r in requests
+                followup.LineRequest(r.id, at, r.reached is not None, r.id in counted)
+                for r, at in requests
             ]
         )
         if len(streak) <= UNREACHABLE_LIMIT:
             return
         times = {"times": len(streak)}
-        if coverage_declared(session, lines.get(call.id, ()), now):  # §6 NOTA: they warned us
+        if coverage_declared(session, lines, now):  # §6 NOTA: the technician warned us
             self._event(session, call, "escalation_suspended", times)
             return
         self._event(session, call, "technician_unreachable", times)
         self._escalate_unreachable(session, call, agency, streak, now)
 
-    def _period(self, call: CallRow) -> tuple[Agency, datetime, datetime] | None:
-        """The on-call period (window instance) a request fell in, by the directory in force."""
+    def _period(self, call: CallRow, tried: Try) -> tuple[Agency, datetime, datetime] | None:
+        """The on-call period (window instance) a request's lines were tried in, by the
+        directory in force."""
         directory = self.reference.directory(self.db)
         agency = directory.agencies.get(call.agency or "")
         client = self.reference.client(self.db, call.client_id) if call.client_id else None
         if agency is None or client is None:
             return None
-        oncall_type = client.oncall_type(local_date(call.started_at))
+        oncall_type = client.oncall_type(local_date(tried.at))
         if oncall_type is None:  # the contract changed since: no period to count in
             return None
         windows = directory.windows_for(agency.cia, oncall_type)
-        period = window_at(windows, call.started_at, agency.department)
+        period = window_at(windows, tried.at, agency.department)
         return (agency, period.start, period.end) if period else None
 
     def _escalate_unreachable(
@@ -171,15 +182,29 @@ class Unreachable:
         add_event(session, self.clock.now(), call.id, kind, detail, step="dispatch", turn=call.turn)
 
 
-def _lines_rung(session: Session, call_ids: list[int]) -> dict[int, tuple[str, ...]]:
-    """The lines each call's decision rang (its last decision: a danger found later changes
-    it)."""
+class Try(NamedTuple):
+    """When a request's lines were tried, and which (its last decision's: a danger found
+    later changes it)."""
+
+    at: datetime
+    lines: tuple[str, ...]
+
+
+def _tries(session: Session, call_ids: list[int]) -> dict[int, Try]:
+    """A request to call at once had its lines tried on its call; a next-morning one, at the
+    morning's call (§5.2: "the on-call period is the window instance the requests fall in")."""
     decisions = session.execute(
-        select(CallEventRow.call_id, CallEventRow.detail)
+        select(CallEventRow.call_id, CallRow.started_at, CallEventRow.detail)
+        .join(CallRow, CallRow.id == CallEventRow.call_id)
         .where(CallEventRow.call_id.in_(call_ids), CallEventRow.kind == "decision")
         .order_by(CallEventRow.id)
     ).all()
-    return {call_id: tuple(detail.get("call_numbers") or ()) for call_id, detail in decisions}
+    tries = {}
+    for call_id, started_at, detail in decisions:
+        later = detail.get("action") == Action.CALL_NEXT_MORNING.value and detail.get("call_at")
+        at = datetime.fromisoformat(later) if later else started_at
+        tries[call_id] = Try(at, tuple(detail.get("call_numbers") or ()))
+    return tries
 
 
 def _request_of(session: Session, call_id: int) -> int:

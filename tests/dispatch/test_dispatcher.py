@@ -447,6 +447,34 @@ def test_each_technician_has_their_own_unreachable_streak(night, demo, fake_twil
     assert "injoignable 3 fois de suite" in told and "Marly" not in told  # not the boiler room
 
 
+def test_three_next_morning_calls_nobody_takes_raise_the_manager_in_the_morning(
+    night, demo, fake_twilio
+):
+    """§5.2: three 7/7 clients call on Friday evening; on Saturday at 08:00 nobody takes the
+    technician's line for any of them: three times in a row in Saturday's on-call period, and
+    the manager on duty is called, as for three requests to call at once."""
+    n = night(at="2026-12-18T19:30")  # a Friday
+    for number, client in enumerate(("10000001", "10245871", "10952807")):
+        call = caller_phone(n, {}, from_=f"+3361111114{number}")
+        identify(call, client)
+        through_details(call)
+        call.leave_message(5)
+        n.run_worker()
+        n.later(minutes=10)
+    n.later(hours=12, minutes=5)  # Saturday 08:05: the morning calls are placed
+    n.run_worker()
+    for _ in range(12):  # each line of each request: no answer
+        waiting = [j for j in jobs(demo) if j.kind == "call_line" and j.status == "waiting"]
+        if not waiting or MANAGER_IDF in [c["To"] for c in fake_twilio.calls]:
+            break
+        for job in waiting:
+            n.twilio_posts(f"/twilio/outbound/status?job={job.id}", CallStatus="no-answer")
+        n.run_worker()
+    assert MANAGER_IDF in [c["To"] for c in fake_twilio.calls]
+    [told] = [m["Body"] for m in fake_twilio.messages if m["To"] == MANAGER_IDF]
+    assert "injoignable 3 fois de suite" in told
+
+
 def test_the_next_morning_call_is_not_made_when_the_request_was_reached_meanwhile(
     night, demo, fake_twilio
 ):
