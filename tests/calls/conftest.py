@@ -61,10 +61,12 @@ CALLING_AGAIN = "Vous nous avez appelés"  # a request of the caller's is in pro
 def identify(call: PhoneCall, client_id: str) -> str:
     """Start the call, key the client number and confirm the identity read back: a new
     request. A caller told of a request of theirs in progress (recognised by their number,
-    or once identified) asks for another one (3): their client known, on to the details."""
+    or once identified) asks for another one (3): their client confirmed, on to the details."""
     heard = call.start()
     if CALLING_AGAIN in heard:
         heard = call.press(keys.NEW_REQUEST)
+        if "Appelez-vous pour" in heard:  # the client their number brought up, proposed
+            heard = call.press(keys.YES)
         if "numéro de contrat" not in heard:
             return heard
     call.press(client_id + "#")

@@ -399,3 +399,29 @@ def test_a_request_left_for_the_agency_has_the_technician_called_once_the_window
     n.run_worker()
     assert [c["To"] for c in fake_twilio.calls] == [TECHNICIAN]  # a new round, for it
     assert len(calls(demo)) == 2
+
+
+def test_another_request_from_a_number_two_sites_share_asks_which_client(night, demo):
+    """§5.1.1: the caller's number brings up the request in progress, but a new request is
+    not taken for that request's client unasked: the manager of two residences sharing one
+    number calls about the other one."""
+    vasseur = "+33199002150"  # Résidence du Parc and Résidence Secrétan
+    n = night()
+    first = phone_of(n, vasseur)
+    identify(first, "11037264")  # Résidence du Parc
+    through_details(first)
+    first.leave_message(10)
+    n.run_worker()
+    n.later(minutes=15)
+    again = phone_of(n, vasseur)
+    assert "Vous nous avez appelés à 23 heures." in again.start()
+    assert "Appelez-vous pour Cabinet Vasseur" in again.press("3")  # proposed, not assumed
+    assert "numéro de contrat" in again.press("2")
+    assert "Résidence Secrétan" in again.press("11048816#")
+    assert "64 avenue Secrétan" in again.press("1")  # its own details read back
+    through_details(again)
+    again.leave_message(10)
+    assert [(c.client_id, c.request_id) for c in calls(demo)] == [
+        ("11037264", None),
+        ("11048816", None),
+    ]

@@ -164,7 +164,8 @@ def test_a_call_again_that_reaches_the_technician_counts_once(night, demo, clock
     n.later(minutes=10)
     other = phone_of(n, CLIENT, NOBODY)
     other.start()
-    other.press("3")  # another request
+    assert "Appelez-vous pour Syndic Résidence Les Pins" in other.press("3")  # another request
+    other.press("1")  # theirs, confirmed
     through_details(other, fault="2")
     other.leave_message(10)
     n.run_worker()

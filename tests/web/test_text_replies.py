@@ -66,10 +66,11 @@ def a_request(n, from_: str = MOBILE) -> None:
 
 def another_request(n, from_: str = MOBILE) -> None:
     """The client calls again while the first request is in progress, hears where it stands
-    and chooses another request (3)."""
+    and chooses another request (3), for the client proposed (theirs)."""
     call = phone_of(n, from_)
     assert "Le technicien sera prévenu demain samedi, à 8 heures." in call.start()
-    call.press("3")
+    assert "Appelez-vous pour Madame Hélène Bérard" in call.press("3")
+    call.press("1")
     through_details(call)
     call.hang_up()
     n.run_worker()

@@ -23,7 +23,8 @@ def offer(state: CallerState, progress: Progress | None, now: datetime) -> Go | 
     if progress is None or state.offered is not None:
         return None
     state.offered = progress.request_id
-    state.client_id = state.client_id or progress.client_id
+    if state.client_id is None:  # their number brought it up: its client, for this request
+        state.client_id, state.adopted = progress.client_id, progress.client_id is not None
     said = tuple(Say(name, values) for name, values in progress_said(progress, now))
     noted = Note("request_in_progress", {"request": progress.request_id})
     return Go("in_progress", said, (noted,))
@@ -41,7 +42,7 @@ def _chosen(state: CallerState, event: Event, facts: CallerFacts) -> Move:
         return stray()
     if picked == "new":
         noted = Note("new_request", {"besides": state.offered})
-        return Go("confirm_details" if state.client_id else "identify", notes=(noted,))
+        return _whose(state, "confirm_details", (noted,))
     progress = _offered(state, facts)
     if progress is None:
         return _closed_meanwhile(state)
@@ -80,7 +81,18 @@ def _offered(state: CallerState, facts: CallerFacts) -> Progress | None:
 
 def _closed_meanwhile(state: CallerState) -> Go:
     """The request was closed while the caller chose: on as any caller."""
-    return Go("identified" if state.client_id else "identify")
+    return _whose(state, "identified")
+
+
+def _whose(state: CallerState, known: str, notes: tuple[Note, ...] = ()) -> Go:
+    """Whose a new request is: the client they confirmed on this call (on to `known`); else
+    the client of the request their number brought up, proposed, for them to confirm (§5.1.1:
+    a number may propose a client, never skip confirmation; the two residences of one manager
+    share a number); else asked for."""
+    if state.adopted:
+        state.proposed, state.client_id, state.adopted = state.client_id, None, False
+        return Go("propose_client", notes=notes)
+    return Go(known if state.client_id else "identify", notes=notes)
 
 
 def _added(

@@ -93,6 +93,7 @@ class CallerState(State):
     reached: str | None = None
     message_seconds: int = 0
     offered: int | None = None  # a request in progress the caller was told of
+    adopted: bool = False  # `client_id` is that request's, found by the caller's number alone
     request_id: int | None = None  # the request in progress this call adds to
 
     def client(self, facts: CallerFacts) -> Client | None:
