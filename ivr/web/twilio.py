@@ -17,6 +17,7 @@ from flask import Blueprint, Response, abort, g, request
 from sqlalchemy.exc import OperationalError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ivr.adapters.metrics import WEBHOOK_SECONDS
 from ivr.adapters.twilio_rest import UNDER_WAY
@@ -42,22 +43,30 @@ def _calls() -> Calls:
     return calls
 
 
-@blueprint.before_request
+@blueprint.before_app_request  # an app's hook: it also sees the URLs and methods of no route
 def check_request() -> Response | None:
-    """Signed by Twilio, else 403; then one of our calls' webhooks, else 400 and an alert."""
+    """Under /twilio/: signed by Twilio, else 403 (whatever the URL, method or size: a prober
+    learns nothing); then one of our calls' webhooks, else 400 and an alert."""
+    if not request.path.startswith(f"{blueprint.url_prefix}/"):
+        return None
     g.started = clock().now()
-    request.max_content_length = MAX_WEBHOOK_BYTES  # before the body is read: else 413
+    request.max_content_length = MAX_WEBHOOK_BYTES  # before the body is read
     account = settings()
     tokens = [t for t in (account.TWILIO_AUTH_TOKEN, account.TWILIO_AUTH_TOKEN_SECONDARY) if t]
     url = account.PUBLIC_BASE_URL + request.path
     if request.query_string:
         url += "?" + request.query_string.decode("latin-1")
     signature = request.headers.get("X-Twilio-Signature", "")
-    params = request.form.to_dict()
-    structlog.contextvars.bind_contextvars(call_sid=params.get("CallSid"))  # on every log line
+    try:
+        params = request.form.to_dict()
+    except RequestEntityTooLarge:  # not Twilio's, and not read to check it
+        params, tokens = {}, []
     if not any(_signed(RequestValidator(token), url, params, signature) for token in tokens):
         log.warning("refused an unsigned or badly signed request to %s", request.path)
         abort(403)
+    if request.routing_exception is not None:  # signed, but for no URL of ours: 404 or 405
+        return None
+    structlog.contextvars.bind_contextvars(call_sid=params.get("CallSid"))  # on every log line
     g.signed = True  # Twilio's: its steps are ours, a bounded set of metric labels
     text = request.endpoint == "twilio.sms"  # a text to the number: no call of ours
     why = malformed(params, request.args.to_dict(), account.TWILIO_ACCOUNT_SID, text=text)

@@ -108,6 +108,21 @@ def test_every_twilio_url_is_checked(make_app):
         assert client.post(f"{path}?turn=1&job=1", data=CALL).status_code == 403, path
 
 
+def test_any_unsigned_request_under_twilio_gets_403_whatever_its_url_method_or_size(make_app, demo):
+    """The contract: every request to /twilio/... without a valid signature gets 403, not a
+    404, 405 or 413 that tells a prober what is there; a signed one to no URL of ours is a
+    404, a signed GET a 405."""
+    client = make_app().test_client()
+    assert client.get("/twilio/voice").status_code == 403
+    assert client.put("/twilio/status", data=CALL).status_code == 403
+    assert client.post("/twilio/nothing-here", data=CALL).status_code == 403
+    assert client.post("/twilio/voice", data={**CALL, "Pad": "x" * 70_000}).status_code == 403
+    assert count(demo, CallRow) == 0
+    assert post(client, "/twilio/nothing-here", CALL).status_code == 404
+    assert client.get("/twilio/voice", headers={"X-Twilio-Signature": "x"}).status_code == 403
+    assert client.get("/healthz").status_code == 200  # not under /twilio/: not asked
+
+
 def test_the_secondary_token_is_accepted_while_the_primary_is_rotated(make_app):
     client = make_app(TWILIO_AUTH_TOKEN_SECONDARY="next-token").test_client()
     assert post(client, "/twilio/voice", CALL, token="next-token").status_code == 200
@@ -447,10 +462,10 @@ def test_a_signed_request_that_is_not_one_of_our_calls_is_refused_with_an_alert(
 
 def test_a_body_too_large_for_a_webhook_is_refused_before_it_is_read(make_app, demo):
     client = make_app().test_client()
-    huge = b"CallSid=" + b"x" * (1024 * 1024)  # unsigned, and not read to find that out
+    huge = b"CallSid=" + b"x" * (1024 * 1024)  # not read, so not Twilio's as far as we know
     answer = client.post(
         "/twilio/voice", data=huge, content_type="application/x-www-form-urlencoded"
     )
-    assert answer.status_code == 413
+    assert answer.status_code == 403
     spoken = {**CALL, "SpeechResult": "plus de chauffage " * 200}  # 3.6 kB: a long answer
     assert post(client, "/twilio/voice", spoken).status_code == 200
