@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from functools import wraps
 from pathlib import Path
@@ -79,7 +80,37 @@ def _fails_cleanly(command: F) -> F:
 _NOT_MADE = ("unable to open database file", "no such table", 'relation "')
 
 
-@click.group()
+class _BadArgument(click.ClickException):
+    exit_code = 2
+
+
+class _Commands(click.Group):
+    """A bad argument is one line on standard error, exit status 2 (docs/contract.md): the
+    reason and where help is, not click's usage block. A command group given no command
+    still shows its help."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        with _one_line():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _one_line():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _one_line() -> Iterator[None]:
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError:
+        raise
+    except click.UsageError as error:
+        command = error.ctx.command_path if error.ctx else "ivr"
+        reason = f"{error.format_message()} (`{command} --help` says what it takes)"
+        raise _BadArgument(" ".join(reason.split())) from None
+
+
+@click.group(cls=_Commands)
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Out-of-hours call handling: voice flow, dispatcher and back office."""

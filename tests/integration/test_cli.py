@@ -209,7 +209,8 @@ def test_route_national_duty_number_for_unknown_danger(ivr, loaded):
 def test_bad_arguments_exit_nonzero_with_a_reason(ivr, args, env, message):
     result = ivr(*args, env=env)
     assert result.exit_code == 2
-    assert message in result.output
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
 
 
 def test_serve_answers_the_front_page_to_an_account_only(database_url, loaded, ivr):
