@@ -123,16 +123,11 @@ class Settings(BaseSettings):
     @field_validator("DATABASE_URL")
     @classmethod
     def _database_url(cls, value: str) -> str:
-        if not value.startswith(("sqlite:", "postgres://", "postgresql")):
-            raise ValueError("must be sqlite:///PATH or postgresql://...")
-        # Heroku-style URLs name the driver-less scheme; SQLAlchemy 2 wants a driver.
-        for old, new in (
-            ("postgres://", "postgresql+psycopg://"),
-            ("postgresql://", "postgresql+psycopg://"),
-        ):
-            if value.startswith(old):
-                return new + value[len(old) :]
-        return value
+        scheme, separator, rest = value.partition("://")
+        driver = _DATABASE_DRIVERS.get(scheme.lower()) if separator else None
+        if driver is None:
+            raise ValueError("must be sqlite:///PATH or postgresql://... (driver psycopg)")
+        return f"{driver}://{rest}"
 
     @field_validator("ALERT_SMS_NUMBERS")
     @classmethod
@@ -177,6 +172,19 @@ class Settings(BaseSettings):
     def make_clock(self) -> Clock:
         return Clock(self.IVR_CLOCK)
 
+
+# The SQLAlchemy URL schemes DATABASE_URL may have, and the driver the app speaks through:
+# SQLite's own, or psycopg 3 (its COPY loads the client file) for any PostgreSQL URL, be it
+# Heroku's driver-less `postgres://` or one written for psycopg2 (libpq's options are the same).
+_POSTGRESQL = "postgresql+psycopg"
+_DATABASE_DRIVERS = {
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite",
+    "postgres": _POSTGRESQL,
+    "postgresql": _POSTGRESQL,
+    "postgresql+psycopg": _POSTGRESQL,
+    "postgresql+psycopg2": _POSTGRESQL,
+}
 
 _SECRETS = {
     "TWILIO_AUTH_TOKEN",

@@ -50,6 +50,27 @@ def test_values_are_typed_and_normalised(monkeypatch):
 
 
 @pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("sqlite:////srv/ivr/ivr.sqlite3", "sqlite:////srv/ivr/ivr.sqlite3"),
+        ("sqlite+pysqlite:////srv/ivr/ivr.sqlite3", "sqlite:////srv/ivr/ivr.sqlite3"),
+        ("postgres://u:p@h/db", "postgresql+psycopg://u:p@h/db"),
+        (
+            "postgresql+psycopg2://u@h:5433/db?sslmode=require",
+            "postgresql+psycopg://u@h:5433/db?sslmode=require",
+        ),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+    ],
+)
+def test_any_sqlalchemy_url_of_sqlite_or_postgresql_is_taken(monkeypatch, given, used):
+    """The contract says « SQLAlchemy URL »: the app speaks psycopg 3 to PostgreSQL whatever
+    driver the URL was written for, rather than a traceback for a driver not installed."""
+    monkeypatch.setenv("DATABASE_URL", given)
+    taken = load_settings().DATABASE_URL
+    assert taken == used
+
+
+@pytest.mark.parametrize(
     ("name", "value"),
     [
         ("PUBLIC_BASE_URL", "ivr.example.fr"),
@@ -63,6 +84,8 @@ def test_values_are_typed_and_normalised(monkeypatch):
         ("DISPATCH_RETRY_MINUTES", "-5"),
         ("DATABASE_URL", "mysql://db/ivr"),
         ("DATABASE_URL", "ivr.sqlite3"),
+        ("DATABASE_URL", "postgresql+asyncpg://u@h/db"),
+        ("DATABASE_URL", "sqlite:ivr.sqlite3"),
     ],
 )
 def test_a_bad_value_names_the_variable(monkeypatch, name, value):
