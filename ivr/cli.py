@@ -252,16 +252,10 @@ def worker(obj: Context, burst: bool) -> None:
     from ivr.services.dispatch import make_dispatcher
 
     settings = obj.settings
-    missing = [
-        name
-        for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "IVR_CALLER_ID")
-        if not getattr(settings, name)
-    ]
-    if missing:  # else every call and text message would fail, one by one, at night
-        raise SettingsError(f"invalid settings: ivr worker needs {', '.join(missing)}")
     check_for_calls(settings)
     clock = settings.make_clock()
     logs.configure(settings.LOG_FORMAT == "json", clock)
+    _without_twilio(obj.db, settings, clock.now())
     runner = make_worker(make_dispatcher(obj.db, settings, clock))
     if burst:
         click.echo(f"{runner.burst()} jobs run")
@@ -270,6 +264,20 @@ def worker(obj: Context, burst: bool) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     runner.run(stop, threads=settings.WORKER_THREADS)
+
+
+def _without_twilio(db: Database, settings: Settings, now: datetime) -> None:
+    """A worker without Twilio's settings runs all the same: the sheets, imports and the rest
+    go on, while each call and text fails visibly (its chain goes on to the sheet). The
+    operator is told at once, on standard error and by an alert, not the first night."""
+    from ivr.services.trace import alert_on_failure
+
+    names = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "IVR_CALLER_ID")
+    missing = ", ".join(name for name in names if not getattr(settings, name))
+    if missing:
+        message = f"{missing} not set: every call and text message will fail"
+        click.echo(f"warning: {message}; sheets and imports go on", err=True)
+        alert_on_failure(db, now, "twilio_unset", message)
 
 
 # What systemd passes as %N: a unit's name, its odd characters escaped as \xNN.

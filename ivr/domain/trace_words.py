@@ -91,6 +91,7 @@ ALERTS = {  # what an operator must look at, said as the alert's title
     "recordings_unchecked": "Messages perdus non recherchés chez Twilio depuis 30 min",
     "database_unreachable": "Base de données injoignable : réponse de secours donnée",
     "unit_failed": "Service arrêté en échec (importation refusée, service abandonné)",
+    "twilio_unset": "Répartiteur démarré sans les réglages Twilio : appels et SMS impossibles",
 }
 AUDIT_ACTIONS = {
     "call_processed": "demande marquée traitée",

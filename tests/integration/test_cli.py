@@ -283,6 +283,21 @@ def test_calls_are_not_answered_without_a_last_resort_for_danger(ivr, command):
         assert demo.exit_code == 0, demo.output
 
 
+def test_a_worker_without_twilio_runs_the_rest_and_says_so(ivr, db):
+    """The sheets and imports go on; the operator is told at once, not the first night."""
+    from sqlalchemy import select
+
+    from ivr.adapters.orm import AlertRow
+
+    ran = ivr("worker", "--burst", env={"NATIONAL_DUTY_NUMBER": "+33199009999"})
+    assert ran.exit_code == 0 and "jobs run" in ran.stdout
+    missing = "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, IVR_CALLER_ID not set"
+    assert missing in ran.stderr
+    with db.snapshot() as session:
+        alerts = session.execute(select(AlertRow.kind, AlertRow.message)).all()
+    assert [(kind, missing in message) for kind, message in alerts] == [("twilio_unset", True)]
+
+
 def test_user_add_refuses_what_cannot_be_right(ivr, loaded):
     assert ivr("user", "add", "a@b.fr", "--role", "agency", input="long enough pw\n").exit_code == 1
     short = ivr("user", "add", "a@b.fr", "--role", "admin", input="short\n")
