@@ -256,14 +256,13 @@ def night(make_app, demo, tmp_path, fake_twilio):
 
     def build(at: str = "2026-12-22T23:00", **settings: object) -> Night:
         faxes = tmp_path / "faxes"
-        app = make_app(
-            at=at,
-            TWILIO_ACCOUNT_SID=ACCOUNT,
-            IVR_CALLER_ID=IVR_NUMBER,
-            FAX_FOLDER=faxes,
-            TWILIO_API_BASE_URL=TWILIO,
-            **settings,
-        )
+        defaults = {
+            "TWILIO_ACCOUNT_SID": ACCOUNT,
+            "IVR_CALLER_ID": IVR_NUMBER,
+            "FAX_FOLDER": faxes,
+            "TWILIO_API_BASE_URL": TWILIO,
+        }
+        app = make_app(at=at, **{**defaults, **settings})
         # One clock for the app and the worker, as two processes started with one IVR_CLOCK.
         dispatcher = make_dispatcher(
             demo, app.extensions["ivr.settings"], app.extensions["ivr.clock"]

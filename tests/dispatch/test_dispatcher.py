@@ -447,6 +447,23 @@ def test_each_technician_has_their_own_unreachable_streak(night, demo, fake_twil
     assert "injoignable 3 fois de suite" in told and "Marly" not in told  # not the boiler room
 
 
+def test_without_twilio_settings_each_call_fails_visibly_and_the_sheet_still_goes(
+    night, demo, fake_twilio
+):
+    """A worker started without IVR_CALLER_ID (it warns): the dispatcher's calls and texts
+    cannot go, each fails with its alert, and the agency still gets its sheet."""
+    n = night(IVR_CALLER_ID=None)
+    unanswered_call(n)
+    for _ in range(6):  # every round of calls
+        n.run_worker()
+        n.later(minutes=10)
+    assert fake_twilio.calls == [] and fake_twilio.messages == []
+    lines = [j for j in jobs(demo) if j.kind in ("call_line", "sms")]
+    assert lines and {j.status for j in lines} == {"failed"}
+    [(meta, text)] = sheet_texts(n)
+    assert meta["to"] == AGENCY_0751_FAX and "Technicien joint : NON" in text
+
+
 def test_three_next_morning_calls_nobody_takes_raise_the_manager_in_the_morning(
     night, demo, fake_twilio
 ):
