@@ -122,10 +122,16 @@ class FolderFax:
         return "completed" if written else "unknown"
 
 
+# The program that picks the faxes up may run as another user of the folder's group; a
+# sheet's personal data is for nobody else (mkstemp's own mode, 0600, would shut it out).
+FAX_FILE_MODE = 0o640
+
+
 def _write_whole(path: Path, content: bytes) -> None:
     """Replace `path` with `content` in one step; the temporary file is hidden (`.` first)."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(handle, FAX_FILE_MODE)
         with os.fdopen(handle, "wb") as file:
             file.write(content)
             file.flush()

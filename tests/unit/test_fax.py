@@ -84,6 +84,8 @@ def test_folder_writes_the_pdf_and_its_json(tmp_path):
     assert meta["agency"] == "LYE" and meta["kind"] == "sheet"
     assert sorted(p.name for p in folder.iterdir()) == ["CA0123-sheet-1.json", "CA0123-sheet-1.pdf"]
     assert transport.status(reference) == "completed"
+    # Readable by the pickup program of the folder's group, by nobody else.
+    assert {oct(p.stat().st_mode & 0o777) for p in folder.iterdir()} == {"0o640"}
 
 
 def test_folder_extra_cannot_hide_the_recipient(tmp_path):
