@@ -28,6 +28,16 @@ ACTIONS = {
     "legacy": "Centre d'appels",
     "added": "Ajout à une demande en cours",
 }
+
+
+def decision_said(action: str | None, identified: bool) -> str:
+    """A request's decision, as the agency reads it. An unidentified caller's « non couvert »
+    is no verdict on a contract: they may be a client who keyed a wrong number, to call back."""
+    if action == "not_covered" and not identified:
+        return "Appelant non identifié : message pour l'agence"
+    return ACTIONS.get(action or "", "raccroché avant la décision")
+
+
 JOB_KINDS = {
     "call_line": "Appel d'astreinte",  # a technician's line or a manager: « Pour » says whom
     "sms": "SMS",

@@ -21,7 +21,7 @@ from ivr.clock import Clock
 from ivr.domain.model import Client
 from ivr.domain.outcomes import RequestOutcome
 from ivr.domain.progress import CLOSED_BY_CLIENT
-from ivr.domain.trace_words import ACTIONS, Name, label
+from ivr.domain.trace_words import Name, decision_said, label
 from ivr.domain.triage import Danger
 from ivr.services.accounts import Account
 from ivr.services.back_office import Addition, additions, messages, visible
@@ -122,7 +122,7 @@ def _card(
         words=record.state.own_words() or "",
         equipment=summary.equipment if client else "",
         danger=label(Danger, call.danger) or summary.danger,  # the column the list sorts by
-        decision=ACTIONS.get(call.action or "", "raccroché avant la décision"),
+        decision=decision_said(call.action, call.client_id is not None),
         reached_by=name(call.reached) if call.reached else "",
         message_id=message,
         message_seconds=call.message_seconds,

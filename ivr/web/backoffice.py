@@ -13,7 +13,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from werkzeug.wrappers import Response
 
 from ivr.domain.model import Client
-from ivr.domain.trace_words import ACTIONS, Name, event_said, job_for, namer
+from ivr.domain.trace_words import ACTIONS, Name, decision_said, event_said, job_for, namer
 from ivr.services import agency_morning, back_office
 from ivr.services.accounts import audit
 from ivr.services.dispatch import Dispatcher
@@ -29,7 +29,12 @@ def _layout() -> dict[str, Any]:
     from flask_login import current_user
 
     who = current_account() if current_user.is_authenticated else None
-    return {"who": who, "actions": ACTIONS, "retryable": back_office.retryable}
+    return {
+        "who": who,
+        "actions": ACTIONS,
+        "decision_said": decision_said,
+        "retryable": back_office.retryable,
+    }
 
 
 @blueprint.get("/calls")

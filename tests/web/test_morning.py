@@ -213,6 +213,10 @@ def test_an_unknown_callers_number_is_on_the_call_page(night, demo, clock):
     page = read(client.get(f"/calls/{stored.id}"))
     assert "Appelant non identifié" in page and "Code postal 78000" in page
     assert 'href="tel:+33611111111"' in page and "06 11 11 11 11" in page
+    # Not « Non couvert »: no verdict on a contract, they may be a client who keyed it wrong.
+    for listed in (read(client.get("/calls")), read(client.get("/morning"))):
+        assert "Appelant non identifié : message pour l'agence" in listed
+        assert "Non couvert" not in listed.split("<table")[-1]
 
 
 def test_an_agency_sees_its_own_counts_and_agencies_only(night, demo, clock):
