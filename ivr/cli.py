@@ -84,10 +84,25 @@ class _BadArgument(click.ClickException):
     exit_code = 2
 
 
-class _Commands(click.Group):
+class _NamesItself(click.Command):
+    """A command whose bad argument says which command it is (click leaves some, such as an
+    option without its value, without one)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as error:
+            error.ctx = error.ctx or ctx
+            raise
+
+
+class _Commands(_NamesItself, click.Group):
     """A bad argument is one line on standard error, exit status 2 (docs/contract.md): the
     reason and where help is, not click's usage block. A command group given no command
     still shows its help."""
+
+    command_class = _NamesItself
+    group_class = type  # its groups are of this class too
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         with _one_line():

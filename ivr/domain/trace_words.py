@@ -212,16 +212,18 @@ def at_said(at: datetime, day_of: datetime) -> str:
     return said if in_paris(day_of).date() == local.date() else f"le {local:%d/%m} {said}"
 
 
-def addition_said(choice: str, tried_lines: bool, reached_by: str, seconds: int) -> str:
+def addition_said(choice: str, tried: tuple[bool, bool], reached_by: str, seconds: int) -> str:
     """What a call that added to a request did, in words: « message ajouté (15 s) »,
     « technicien appelé de nouveau, sans réponse ; message ajouté (15 s) », « problème
-    réglé, demande close »."""
+    réglé, demande close ». `tried`: whether the lines were tried on the call, and whether
+    they had been for the request (not for one the agency was to see to at its opening)."""
     if choice == "solved":
         return CALLED_AGAIN["solved"]
     parts = []
+    tried_lines, tried_before = tried
     if tried_lines:
-        tried = f"mis en relation avec {reached_by}" if reached_by else "sans réponse"
-        parts.append(f"technicien appelé de nouveau, {tried}")
+        outcome = f"mis en relation avec {reached_by}" if reached_by else "sans réponse"
+        parts.append(f"technicien appelé{' de nouveau' if tried_before else ''}, {outcome}")
     if seconds:
         parts.append(f"{CALLED_AGAIN['add']} ({seconds} s)")
     elif not reached_by:

@@ -107,7 +107,8 @@ class Addition:
     call_id: int
     at: datetime
     choice: str  # "add" or "solved" (`called_again`)
-    tried_lines: bool  # the technician's lines were tried again during the call
+    tried_lines: bool  # the technician's lines were tried during the call
+    tried_before: bool  # ... as they had been for the request (not a fax-only one's first)
     reached: str | None  # whom it was put through to, then
     message_id: int | None  # its message, to play; None when none or deleted
     message_seconds: int
@@ -115,7 +116,8 @@ class Addition:
     def said(self, name: Name) -> str:
         """« message ajouté (15 s) », « problème réglé, demande close » ..."""
         reached = name(self.reached) if self.reached else ""
-        return addition_said(self.choice, self.tried_lines, reached, self.message_seconds)
+        tried = self.tried_lines, self.tried_before
+        return addition_said(self.choice, tried, reached, self.message_seconds)
 
     def line(self, name: Name, request_at: datetime) -> str:
         """« Le client a rappelé à 23 h 40 : message ajouté (15 s) »."""
@@ -124,11 +126,15 @@ class Addition:
 
 def additions(session: Session, request_ids: list[int]) -> dict[int, list[Addition]]:
     """The calls that added to each request, in time order (three queries in all)."""
-    rows = session.scalars(
-        select(CallRow)
+    request = aliased(CallRow)
+    found_rows = session.execute(
+        select(CallRow, request.action)
+        .join(request, request.id == CallRow.request_id)
         .where(CallRow.request_id.in_(request_ids))
         .order_by(CallRow.started_at, CallRow.id)
     ).all()
+    rows = [row for row, _ in found_rows]
+    request_actions = {row.id: action for row, action in found_rows}
     ids = [row.id for row in rows]
     chosen = session.execute(
         select(CallEventRow.call_id, CallEventRow.detail["choice"].as_string()).where(
@@ -147,6 +153,7 @@ def additions(session: Session, request_ids: list[int]) -> dict[int, list[Additi
                 at=row.started_at,
                 choice=choices.get(row.id) or "",
                 tried_lines=row.action == Action.CALL_NOW.value,
+                tried_before=request_actions[row.id] == Action.CALL_NOW.value,
                 reached=row.reached,
                 message_id=played.get(row.id),
                 message_seconds=row.message_seconds,

@@ -191,19 +191,39 @@ class Try(NamedTuple):
 
 
 def _tries(session: Session, call_ids: list[int]) -> dict[int, Try]:
-    """A request to call at once had its lines tried on its call; a next-morning one, at the
-    morning's call (§5.2: "the on-call period is the window instance the requests fall in")."""
+    """When each request's lines were tried, and which: a request to call at once, on its
+    call; a next-morning one, when the dispatcher first called its lines that morning (§5.2:
+    "the on-call period is the window instance the requests fall in"). One taken in hand
+    before the morning was never tried, and is not counted: its reach was not that period's."""
     decisions = session.execute(
         select(CallEventRow.call_id, CallRow.started_at, CallEventRow.detail)
         .join(CallRow, CallRow.id == CallEventRow.call_id)
         .where(CallEventRow.call_id.in_(call_ids), CallEventRow.kind == "decision")
         .order_by(CallEventRow.id)
     ).all()
+    last = {call_id: (started_at, detail) for call_id, started_at, detail in decisions}
+    mornings = {
+        call_id: datetime.fromisoformat(detail["call_at"])
+        for call_id, (_, detail) in last.items()
+        if detail.get("action") == Action.CALL_NEXT_MORNING.value and detail.get("call_at")
+    }
+    called = session.execute(
+        select(CallEventRow.call_id, CallEventRow.at)
+        .where(
+            CallEventRow.call_id.in_(list(mornings)),
+            CallEventRow.kind.in_(("line_called", "line_failed")),
+        )
+        .order_by(CallEventRow.at)
+    ).all()
+    first_called: dict[int, datetime] = {}
+    for call_id, at in called:
+        if at >= mornings[call_id]:
+            first_called.setdefault(call_id, at)
     tries = {}
-    for call_id, started_at, detail in decisions:
-        later = detail.get("action") == Action.CALL_NEXT_MORNING.value and detail.get("call_at")
-        at = datetime.fromisoformat(later) if later else started_at
-        tries[call_id] = Try(at, tuple(detail.get("call_numbers") or ()))
+    for call_id, (started_at, detail) in last.items():
+        tried_at = first_called.get(call_id) if call_id in mornings else started_at
+        if tried_at is not None:
+            tries[call_id] = Try(tried_at, tuple(detail.get("call_numbers") or ()))
     return tries
 
 

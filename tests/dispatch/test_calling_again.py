@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from ivr.adapters.orm import CallEventRow, CallRow, DialAttemptRow, JobRow
-from ivr.services import caller_texts
+from ivr.services import back_office, caller_texts
 from ivr.services.reference import ReferenceCache
 from ivr.services.staff import set_pin
 from ivr.simulator.dialer import Callee
@@ -399,6 +399,8 @@ def test_a_request_left_for_the_agency_has_the_technician_called_once_the_window
     n.run_worker()
     assert [c["To"] for c in fake_twilio.calls] == [TECHNICIAN]  # a new round, for it
     assert len(calls(demo)) == 2
+    [told] = back_office.additions_of(demo, [request.id])[request.id]  # the agency reads
+    assert told.said(str) == "technicien appelé, sans réponse ; message ajouté (5 s)"
 
 
 def test_another_request_from_a_number_two_sites_share_asks_which_client(night, demo):

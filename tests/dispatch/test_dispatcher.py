@@ -469,15 +469,18 @@ def test_three_next_morning_calls_nobody_takes_raise_the_manager_in_the_morning(
 ):
     """§5.2: three 7/7 clients call on Friday evening; on Saturday at 08:00 nobody takes the
     technician's line for any of them: three times in a row in Saturday's on-call period, and
-    the manager on duty is called, as for three requests to call at once."""
+    the manager on duty is called, as for three requests to call at once. A fourth request,
+    taken in hand during the night, was never tried in the morning: it resets nothing."""
     n = night(at="2026-12-18T19:30")  # a Friday
-    for number, client in enumerate(("10000001", "10245871", "10952807")):
+    for number, client in enumerate(("10000001", "10245871", "10952807", "11152093")):
         call = caller_phone(n, {}, from_=f"+3361111114{number}")
         identify(call, client)
         through_details(call)
         call.leave_message(5)
         n.run_worker()
         n.later(minutes=10)
+    with demo.session() as session:  # the technician called the fourth back at night
+        session.scalars(select(CallRow).order_by(CallRow.id.desc())).first().reached = TECHNICIAN
     n.later(hours=12, minutes=5)  # Saturday 08:05: the morning calls are placed
     n.run_worker()
     for _ in range(12):  # each line of each request: no answer

@@ -179,6 +179,11 @@ def test_route_national_duty_number_for_unknown_danger(ivr, loaded):
         (["route", "--client-id", "1", "--at", "yesterday"], {}, "ISO 8601"),
         (["route", "--at", "2026-12-24T23:00"], {}, "--client-id"),
         (
+            ["route", "--client-id"],
+            {},
+            "requires an argument. (`main route --help`",
+        ),  # CliRunner: main
+        (
             ["route", "--client-id", "1", "--at", "2026-12-24T23:00"],
             {"FAX_TRANSPORT": "pigeon"},
             "FAX_TRANSPORT",
@@ -199,6 +204,7 @@ def test_route_national_duty_number_for_unknown_danger(ivr, loaded):
     ids=[
         "bad instant",
         "missing option",
+        "option without its value",
         "bad fax transport",
         "bad phone",
         "bad clock",

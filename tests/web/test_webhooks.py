@@ -119,6 +119,10 @@ def test_any_unsigned_request_under_twilio_gets_403_whatever_its_url_method_or_s
     assert client.post("/twilio/voice", data={**CALL, "Pad": "x" * 70_000}).status_code == 403
     assert count(demo, CallRow) == 0
     assert post(client, "/twilio/nothing-here", CALL).status_code == 404
+    get = client.get(
+        "/twilio/voice", headers={"X-Twilio-Signature": sign(BASE_URL + "/twilio/voice", {})}
+    )
+    assert get.status_code == 405
     assert client.get("/twilio/voice", headers={"X-Twilio-Signature": "x"}).status_code == 403
     assert client.get("/healthz").status_code == 200  # not under /twilio/: not asked
 
@@ -467,5 +471,8 @@ def test_a_body_too_large_for_a_webhook_is_refused_before_it_is_read(make_app, d
         "/twilio/voice", data=huge, content_type="application/x-www-form-urlencoded"
     )
     assert answer.status_code == 403
+    signed = {**CALL, "Pad": "x" * 70_000}  # signed, but over 64 kB: not read, so not checked
+    assert post(client, "/twilio/voice", signed).status_code == 403
+    assert count(demo, CallRow) == 0
     spoken = {**CALL, "SpeechResult": "plus de chauffage " * 200}  # 3.6 kB: a long answer
     assert post(client, "/twilio/voice", spoken).status_code == 200
