@@ -427,3 +427,25 @@ def test_another_request_from_a_number_two_sites_share_asks_which_client(night, 
         ("11037264", None),
         ("11048816", None),
     ]
+
+
+def test_a_danger_from_a_number_two_sites_share_asks_which_client(night, demo, fake_twilio):
+    """Gas, reported on a call again from a number two residences share: the manager is not
+    sent to the request's residence unasked; the caller keys their contract after the safety
+    instructions, as any caller not identified yet."""
+    vasseur = "+33199002150"
+    n = night()
+    first = phone_of(n, vasseur)
+    identify(first, "11037264")  # Résidence du Parc
+    through_details(first)
+    first.leave_message(10)
+    n.run_worker()
+    n.later(minutes=15)
+    again = phone_of(n, vasseur)
+    again.start()
+    again.press("9")
+    heard = again.press("1")  # a smell of gas: the safety instructions, then whose
+    assert "numéro de contrat" in heard
+    again.press("11048816#")  # Résidence Secrétan
+    danger = calls(demo)[-1]
+    assert (danger.client_id, danger.danger) == ("11048816", "gas")

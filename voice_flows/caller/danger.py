@@ -48,9 +48,11 @@ def heard_everywhere(
     if pressed == keys.DANGER:
         if current.name in ("confirm_identity", "propose_client"):
             state.client_id = None  # read back but not confirmed: not a client for the danger
+        _unless_shared(state, facts)
         return Go("danger_kind", notes=(Note("danger_key", {"step": current.name}),))
     found = danger_in(event.speech) if event.speech else None
     if found:
+        _unless_shared(state, facts)
         danger, word = found
         state.danger, state.resume = danger.value, current.name
         state.danger_words.append(event.speech)  # for the sheet, whatever the caller says next
@@ -60,6 +62,14 @@ def heard_everywhere(
         state.resume = current.name
         return Go("operator", notes=(Note("operator_key", {"step": current.name}),))
     return None
+
+
+def _unless_shared(state: CallerState, facts: CallerFacts) -> None:
+    """A client their number alone brought up (their request in progress) is kept for the
+    danger, the manager called at once; unless several clients share that number: the
+    manager would be sent to the wrong address, so the caller is asked (§5.1.1)."""
+    if state.adopted and state.caller and len(facts.clients_with_phone(state.caller)) > 1:
+        state.client_id, state.adopted = None, False
 
 
 def _confirm_danger(state: CallerState, facts: CallerFacts) -> Entered:
