@@ -122,8 +122,9 @@ class FolderFax:
         return "completed" if written else "unknown"
 
 
-# The program that picks the faxes up may run as another user of the folder's group; a
-# sheet's personal data is for nobody else (mkstemp's own mode, 0600, would shut it out).
+# The program that picks the faxes up may run as another user of the same group (the group of
+# the worker, or the folder's when it is setgid); a sheet's personal data is for nobody else
+# (mkstemp's own mode, 0600, would shut that program out).
 FAX_FILE_MODE = 0o640
 
 
@@ -131,8 +132,8 @@ def _write_whole(path: Path, content: bytes) -> None:
     """Replace `path` with `content` in one step; the temporary file is hidden (`.` first)."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(handle, FAX_FILE_MODE)
         with os.fdopen(handle, "wb") as file:
+            _readable_by_group(file.fileno())
             file.write(content)
             file.flush()
             os.fsync(file.fileno())
@@ -140,6 +141,15 @@ def _write_whole(path: Path, content: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _readable_by_group(descriptor: int) -> None:
+    """Mode 0640; a file system that keeps no modes (vfat, some network mounts) refuses it,
+    and the sheet goes all the same, with the mode it gives."""
+    try:
+        os.fchmod(descriptor, FAX_FILE_MODE)
+    except OSError as error:
+        log.warning("fax file mode left as is: %s", error)
 
 
 # -- Sinch Fax API v3 ----------------------------------------------------------------------

@@ -319,6 +319,8 @@ def _again_rows(data: SheetData, budget: Budget) -> list[tuple[str, str]]:
 def _decision_rows(data: SheetData, budget: Budget) -> list[tuple[str, str | None]]:
     """The reason is one sentence of the rules: whole, but for absurd data."""
     action = ACTIONS.get(data.action) or _clip(data.action, budget.text)
+    if data.action == "not_covered" and data.client_id is None:  # no verdict on a contract
+        action = "Appelant non identifié : message pour l'agence"
     reason = data.reason if budget is not BUDGETS[-1] else _clip(data.reason, budget.text)
     return [("Suite donnée", action), ("Motif", reason or None)]
 

@@ -67,6 +67,7 @@ CALL_OUTCOMES = {
     "declined": "a refusé l'appel",
     "caller_gone": "l'appelant a raccroché avant",
     "sent": "envoyé",
+    "mailed only": "envoyée par e-mail seulement (pas de SMS sans Twilio)",
     "delivered": "reçue",
     "not_needed": "inutile : déjà prise en charge",
     "gone": "déjà importé",

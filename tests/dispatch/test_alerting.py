@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 import threading
 
+from ivr.domain.trace_words import job_state
 from ivr.services.accounts import add_user
 from tests.conftest import log_in, wait_until
-from tests.dispatch.test_dispatcher import unanswered_call
+from tests.dispatch.test_dispatcher import jobs, unanswered_call
 
 OPERATOR = "+33612345678"
 
@@ -53,6 +54,30 @@ def test_an_alert_is_mailed_and_texted_once_then_the_next_ones_wait_the_quiet_pe
     n.later(hours=1)
     n.run_worker()
     assert len(mails(server)) == 2  # nothing new: nothing sent
+
+
+def test_without_twilio_alerts_are_mailed_and_their_texts_fail_nothing(
+    night, demo, fake_twilio, gateway
+):
+    """A worker without IVR_CALLER_ID cannot text the operators: the mail goes, and the notice
+    is done; failing it would raise an alert of its own, noticed in turn, for ever."""
+    server, port = gateway
+    n = night(
+        IVR_CALLER_ID=None,
+        ALERT_EMAILS="ops@example.fr",
+        ALERT_SMS_NUMBERS=OPERATOR,
+        ALERT_SMTP_PORT=port,
+    )
+    unanswered_call(n)
+    for _ in range(8):
+        n.run_worker()
+        n.later(minutes=20)
+    assert texts_to_operator(fake_twilio) == []
+    notices = [j for j in jobs(demo) if j.kind == "alert_notice"]
+    assert notices and {(j.status, j.outcome) for j in notices} == {("done", "mailed only")}
+    said = job_state("done", "mailed only")  # as the operations page says it
+    assert said == "faite : envoyée par e-mail seulement (pas de SMS sans Twilio)"
+    assert not any("alert_notice" in m.get_content() for m in mails(server))
 
 
 def test_without_anyone_to_tell_nothing_is_sent(night, demo, fake_twilio, gateway):

@@ -449,3 +449,23 @@ def test_a_danger_from_a_number_two_sites_share_asks_which_client(night, demo, f
     again.press("11048816#")  # Résidence Secrétan
     danger = calls(demo)[-1]
     assert (danger.client_id, danger.danger) == ("11048816", "gas")
+
+
+def test_words_taken_for_a_danger_then_denied_keep_the_request_and_its_client(
+    night, demo, fake_twilio
+):
+    """Words that sound like a danger, denied: back to the request, whose lines are tried
+    again; only a danger confirmed asks whose it is on a shared number."""
+    vasseur = "+33199002150"
+    n = night()
+    first = phone_of(n, vasseur, NOBODY)
+    identify(first, "11037264")
+    through_details(first)
+    first.leave_message(10)
+    n.run_worker()
+    n.later(minutes=15)
+    again = phone_of(n, vasseur, NOBODY)
+    again.start()
+    assert "odeur de gaz" in again.say("il y a une odeur bizarre")
+    again.press("2")  # not a danger
+    assert "Nous essayons de nouveau" in again.press("1")

@@ -88,6 +88,15 @@ def test_folder_writes_the_pdf_and_its_json(tmp_path):
     assert {oct(p.stat().st_mode & 0o777) for p in folder.iterdir()} == {"0o640"}
 
 
+def test_folder_on_a_file_system_without_modes_still_writes_the_sheet(tmp_path, monkeypatch):
+    def refused(*_):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "fchmod", refused)  # vfat, some network mounts
+    reference = FolderFax(tmp_path).send(_fax())
+    assert (tmp_path / f"{reference}.pdf").read_bytes() == PDF
+
+
 def test_folder_extra_cannot_hide_the_recipient(tmp_path):
     FolderFax(tmp_path).send(_fax(extra={"to": "+33100000000", "call_sid": "CAother"}))
     meta = json.loads((tmp_path / "CA0123-sheet-1.json").read_text())

@@ -284,7 +284,8 @@ def test_minimal_unknown_client_and_hostile_text():
     reader, text = _read(render_sheet(sheet))
     _one_a4_page(reader)
     assert "client non identifié" in text and "non renseigné" in text
-    assert "Non couvert : message pour l'agence" in text
+    assert "Appelant non identifié : message pour l'agence" in text  # no verdict on a contract
+    assert "Non couvert" not in text
     assert "<b>pas</b> &" in text and "œuvre ligne" in text  # shown, not read as markup
     assert "message enregistré (1 min 15 s)" in text
 

@@ -48,11 +48,9 @@ def heard_everywhere(
     if pressed == keys.DANGER:
         if current.name in ("confirm_identity", "propose_client"):
             state.client_id = None  # read back but not confirmed: not a client for the danger
-        _unless_shared(state, facts)
         return Go("danger_kind", notes=(Note("danger_key", {"step": current.name}),))
     found = danger_in(event.speech) if event.speech else None
     if found:
-        _unless_shared(state, facts)
         danger, word = found
         state.danger, state.resume = danger.value, current.name
         state.danger_words.append(event.speech)  # for the sheet, whatever the caller says next
@@ -104,6 +102,7 @@ def _danger_kind_given_up(state: CallerState, facts: CallerFacts) -> Go:
 
 def _safety(state: CallerState, facts: CallerFacts) -> Entered:
     """The safety instructions, before anything else (also for an agency not live yet)."""
+    _unless_shared(state, facts)
     client = state.client(facts)
     prompt = _SAFETY.get(Danger(state.danger or Danger.OTHER.value), "safety_other")
     number = facts.gas_emergency_number(client)
