@@ -192,9 +192,11 @@ class Try(NamedTuple):
 
 def _tries(session: Session, call_ids: list[int]) -> dict[int, Try]:
     """When each request's lines were tried, and which: a request to call at once, on its
-    call; a next-morning one, when the dispatcher first called its lines that morning (§5.2:
-    "the on-call period is the window instance the requests fall in"). One taken in hand
-    before the morning was never tried, and is not counted: its reach was not that period's."""
+    call; a next-morning one, at the dispatcher's first line event that morning (the call
+    placed, its outcome, or the count itself: a worker that stopped before noting the call
+    placed leaves only those). §5.2: "the on-call period is the window instance the requests
+    fall in". One taken in hand before the morning was never tried, and is not counted: its
+    reach was not that period's."""
     decisions = session.execute(
         select(CallEventRow.call_id, CallRow.started_at, CallEventRow.detail)
         .join(CallRow, CallRow.id == CallEventRow.call_id)
@@ -211,7 +213,7 @@ def _tries(session: Session, call_ids: list[int]) -> dict[int, Try]:
         select(CallEventRow.call_id, CallEventRow.at)
         .where(
             CallEventRow.call_id.in_(list(mornings)),
-            CallEventRow.kind.in_(("line_called", "line_failed")),
+            CallEventRow.kind.startswith("line_", autoescape=True),  # called, its outcome
         )
         .order_by(CallEventRow.at)
     ).all()

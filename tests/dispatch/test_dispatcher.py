@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from ivr.adapters.orm import AlertRow, CallEventRow, CallRow, DialAttemptRow, JobRow
 from ivr.simulator.dialer import Callee
@@ -464,8 +464,9 @@ def test_without_twilio_settings_each_call_fails_visibly_and_the_sheet_still_goe
     assert meta["to"] == AGENCY_0751_FAX and "Technicien joint : NON" in text
 
 
+@pytest.mark.parametrize("placing_noted", [True, False])
 def test_three_next_morning_calls_nobody_takes_raise_the_manager_in_the_morning(
-    night, demo, fake_twilio
+    night, demo, fake_twilio, placing_noted
 ):
     """§5.2: three 7/7 clients call on Friday evening; on Saturday at 08:00 nobody takes the
     technician's line for any of them: three times in a row in Saturday's on-call period, and
@@ -484,6 +485,9 @@ def test_three_next_morning_calls_nobody_takes_raise_the_manager_in_the_morning(
     n.later(hours=12, minutes=5)  # Saturday 08:05: the morning calls are placed
     n.run_worker()
     for _ in range(12):  # each line of each request: no answer
+        if not placing_noted:  # the worker stopped between placing each call and noting it
+            with demo.session() as session:
+                session.execute(delete(CallEventRow).where(CallEventRow.kind == "line_called"))
         waiting = [j for j in jobs(demo) if j.kind == "call_line" and j.status == "waiting"]
         if not waiting or MANAGER_IDF in [c["To"] for c in fake_twilio.calls]:
             break
