@@ -142,10 +142,16 @@ ACCOUNT_ROLES = {"admin": "administrateur", "manager": "cadre régional", "agenc
 Name = Callable[[str], str]  # a phone number -> who has it, for a sentence
 
 
-def namer(directory: Directory, national_duty_number: str | None) -> Name:
+def namer(
+    directory: Directory, national_duty_number: str | None, agency: str | None = None
+) -> Name:
     """Who has a number, as a sentence names them: « Jeanne Roux, cadre régional (06 …) »,
     « le technicien d'astreinte de Paris Nord (06 …) », « la permanence nationale (…) »,
-    « l'agence Paris Nord (01 …) » (its fax), « la direction régionale Est (03 …) »."""
+    « l'agence Paris Nord (01 …) » (its fax), « la direction régionale Est (03 …) ».
+    `agency`: the request's, named first when agencies share a line or a fax."""
+    first = directory.agencies.get(agency or "")
+    agencies = [first] if first else []
+    agencies += [a for a in directory.agencies.values() if a is not first]
 
     def name(number: str) -> str:
         if not number:
@@ -156,15 +162,13 @@ def namer(directory: Directory, national_duty_number: str | None) -> Name:
         manager = directory.manager_named(number)
         if manager:
             return f"{manager}, cadre régional ({pairs})"
-        for cia, lines in directory.lines.items():
-            if any(line.mobile == number for line in lines):
-                agency = directory.agencies.get(cia)
-                where = agency.name if agency else cia
-                return f"le technicien d'astreinte de l'agence {where} ({pairs})"
+        for each in agencies:
+            if any(line.mobile == number for line in directory.lines.get(each.cia, ())):
+                return f"le technicien d'astreinte de l'agence {each.name} ({pairs})"
         # A sheet's fax (or an office's phone): the agency, or the regional direction.
-        for agency in directory.agencies.values():
-            if number in (agency.fax, agency.phone):
-                return f"l'agence {agency.name} ({pairs})"
+        for each in agencies:
+            if number in (each.fax, each.phone):
+                return f"l'agence {each.name} ({pairs})"
         for region in directory.regions.values():
             if number in (region.fax, region.phone):
                 return f"la direction régionale {region.name} ({pairs})"

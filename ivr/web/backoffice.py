@@ -71,7 +71,7 @@ def call(call_id: int) -> str:
     found = back_office.trace(db(), current_account(), call_id)
     if found is None:
         abort(404)
-    name = _namer()
+    name = _namer(found.call.agency)
     card = agency_morning.card(db(), found.call, _client_of, name)
     events = [(e.at, event_said(e.kind, e.detail, name)) for e in found.events]
     return render_template(
@@ -174,8 +174,9 @@ def _client_of(client_id: str) -> Client | None:
     return reference().client(db(), client_id)
 
 
-def _namer() -> Name:
-    return namer(reference().directory(db()), settings().NATIONAL_DUTY_NUMBER)
+def _namer(agency: str | None = None) -> Name:
+    """Who has a number; `agency`: the request's, named first where agencies share one."""
+    return namer(reference().directory(db()), settings().NATIONAL_DUTY_NUMBER, agency)
 
 
 def _twilio_media(url: str, api_base: str) -> bool:

@@ -67,6 +67,17 @@ def test_a_sheets_fax_is_named_as_its_office_whoever_it_goes_to():
     assert job_for({"to": "+33199000999"}, name) == "01 99 00 09 99"  # nobody of ours
 
 
+def test_a_fax_two_agencies_share_is_named_as_the_requests_agency():
+    from ivr.domain.trace_words import job_for, namer
+    from tests.unit.builders import directory, fixed, make_agency
+
+    # Two agencies, one fax (the builder gives each the same).
+    shared = directory([make_agency(name="Paris Nord"), make_agency(cia="0752", name="Paris Est")])
+    sheet = {"to": fixed(101)}
+    assert job_for(sheet, namer(shared, None)) == "l'agence Paris Nord (01 99 00 01 01)"
+    assert job_for(sheet, namer(shared, None, "0752")) == "l'agence Paris Est (01 99 00 01 01)"
+
+
 def test_a_star_by_mistake_reads_as_what_happened():
     assert event_said("staff_key", {}, technician).startswith("Touche étoile")
     said = event_said("staff_unknown_agency", {"keyed": "10000002"}, technician)
