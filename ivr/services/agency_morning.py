@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Exists, and_, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ivr.adapters.db import Database
 from ivr.adapters.orm import CallEventRow, CallRow
@@ -168,6 +168,17 @@ def _event(kind: str) -> Exists:
     return exists().where(CallEventRow.call_id == CallRow.id, CallEventRow.kind == kind)
 
 
+def _decided_later() -> Exists:
+    """The call's client called again later and got a decision (their request, or an
+    addition to one)."""
+    later = aliased(CallRow)
+    return exists().where(
+        later.client_id == CallRow.client_id,
+        later.started_at > CallRow.started_at,
+        later.action.is_not(None),
+    )
+
+
 def morning(db: Database, clock: Clock, who: Account, client_of: ClientOf, name: Name) -> Morning:
     with db.snapshot() as session:
         waiting = session.scalars(
@@ -178,12 +189,16 @@ def morning(db: Database, clock: Clock, who: Account, client_of: ClientOf, name:
                 CallRow.ended_at.is_not(None),
                 # A decision, a message, or a client who confirmed who they are and hung up
                 # before either: their heating is why they called at night, and nobody else
-                # will call them back (not one told of their request in progress: it is
-                # listed already).
+                # will call them back (not one told of their request in progress, nor one
+                # who called back and got a decision: those are listed already).
                 or_(
                     CallRow.action.is_not(None),
                     CallRow.message_seconds > 0,
-                    and_(_event("client_confirmed"), ~_event("request_in_progress")),
+                    and_(
+                        _event("client_confirmed"),
+                        ~_event("request_in_progress"),
+                        ~_decided_later(),
+                    ),
                 ),
             )
             .order_by(CallRow.danger.is_(None), CallRow.started_at)

@@ -114,6 +114,24 @@ def test_a_client_who_hung_up_before_the_decision_is_on_the_morning_page(night, 
     assert page.count('id="request-') == 1 and "Bérard" not in page
 
 
+def test_a_client_who_hung_up_then_called_straight_back_has_one_card(night, demo, clock):
+    """The line dropped before the decision; two minutes later the client called again and
+    made their request: the agency sees that request, not an undecided call beside it."""
+    add_user(demo, clock, PARIS_NORD[0], PASSWORD, "agency", **PARIS_NORD[1])
+    n = night()
+    dropped = caller_phone(n)
+    identify(dropped, "10000002")
+    dropped.hang_up()
+    n.later(minutes=2)
+    unanswered_call(n)  # 10000002 again, their request, a message left
+    n.run_worker()
+    client, _ = logged_in(n.app, PARIS_NORD[0])
+    page = read(client.get("/morning"))
+    _, request = the_calls(demo)
+    assert page.count('id="request-') == 1 and f'id="request-{request.id}"' in page
+    assert "raccroché avant la décision" not in page
+
+
 def test_a_client_told_of_their_request_who_hangs_up_has_one_card(night, demo, clock):
     add_user(demo, clock, PARIS_NORD[0], PASSWORD, "agency", **PARIS_NORD[1])
     n = night()
