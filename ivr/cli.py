@@ -5,25 +5,14 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
-from sqlalchemy.exc import (
-    ArgumentError,
-    NoSuchModuleError,
-    OperationalError,
-    ProgrammingError,
-)
 
 from ivr.adapters.db import Database
+from ivr.cli_errors import Commands, fails_cleanly
 from ivr.settings import Settings, SettingsError, check_for_calls, load_settings
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Context:
@@ -47,85 +36,7 @@ class Context:
         return self._db
 
 
-class _BadSettings(click.ClickException):
-    exit_code = 2  # as for a bad argument: the command was never run
-
-
-def _fails_cleanly(command: F) -> F:
-    """A bad setting or argument ends the command with one line on stderr, exit status 2."""
-
-    @wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except SettingsError as error:
-            raise _BadSettings(str(error)) from None
-        except (OperationalError, ProgrammingError, ArgumentError, NoSuchModuleError) as error:
-            # Unreachable, locked, not made, not migrated: one line, not a traceback. Any
-            # other statement refused is a fault of ours, shown whole.
-            lines = str(getattr(error, "orig", None) or error).strip().splitlines()
-            reason = lines[0] if lines else type(error).__name__
-            not_made = any(sign in reason for sign in _NOT_MADE)
-            if isinstance(error, ProgrammingError) and not not_made:
-                raise
-            hint = " (`ivr db upgrade` makes or migrates its schema)" if not_made else ""
-            raise click.ClickException(
-                f"the database of DATABASE_URL cannot be used: {reason}{hint}"
-            ) from None
-
-    return run  # type: ignore[return-value]
-
-
-# How SQLite and PostgreSQL say the schema is not there (yet).
-_NOT_MADE = ("unable to open database file", "no such table", 'relation "')
-
-
-class _BadArgument(click.ClickException):
-    exit_code = 2
-
-
-class _NamesItself(click.Command):
-    """A command whose bad argument says which command it is (click leaves some, such as an
-    option without its value, without one)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as error:
-            error.ctx = error.ctx or ctx
-            raise
-
-
-class _Commands(_NamesItself, click.Group):
-    """A bad argument is one line on standard error, exit status 2 (docs/contract.md): the
-    reason and where help is, not click's usage block. A command group given no command
-    still shows its help."""
-
-    command_class = _NamesItself
-    group_class = type  # its groups are of this class too
-
-    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
-        with _one_line():
-            return super().make_context(*args, **kwargs)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        with _one_line():
-            return super().invoke(ctx)
-
-
-@contextmanager
-def _one_line() -> Iterator[None]:
-    try:
-        yield
-    except click.exceptions.NoArgsIsHelpError:
-        raise
-    except click.UsageError as error:
-        command = error.ctx.command_path if error.ctx else "ivr"
-        reason = f"{error.format_message()} (`{command} --help` says what it takes)"
-        raise _BadArgument(" ".join(reason.split())) from None
-
-
-@click.group(cls=_Commands)
+@click.group(cls=Commands)
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Out-of-hours call handling: voice flow, dispatcher and back office."""
@@ -139,7 +50,7 @@ def db() -> None:
 
 @db.command("upgrade")
 @click.pass_obj
-@_fails_cleanly
+@fails_cleanly
 def db_upgrade(obj: Context) -> None:
     """Create or migrate the schema of DATABASE_URL."""
     from ivr.adapters.migrations import revisions, upgrade
@@ -166,7 +77,7 @@ def db_upgrade(obj: Context) -> None:
     "(refused without it, in case the file was cut short).",
 )
 @click.pass_obj
-@_fails_cleanly
+@fails_cleanly
 def import_(obj: Context, kind: str, path: Path, allow_shrink: bool) -> None:
     """Load the company's reference data (docs/formats.md), all or nothing: `directory DIR`,
     the five directory files of DIR; `clients FILE`, the weekly client file."""
@@ -192,7 +103,7 @@ def import_(obj: Context, kind: str, path: Path, allow_shrink: bool) -> None:
 @click.option("--at", "at_text", required=True, help="ISO 8601 instant (no offset: Paris).")
 @click.option("--danger", is_flag=True, help="The caller reports a danger.")
 @click.pass_obj
-@_fails_cleanly
+@fails_cleanly
 def route(obj: Context, client_id: str, at_text: str, danger: bool) -> None:
     """Print, as JSON, what the rules decide for such a call."""
     from ivr.services.routing import route_call
@@ -244,7 +155,7 @@ def _host_port(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     help="threads a worker (default: 1 on SQLite, which takes one writer at a time; 4 else)",
 )
 @click.pass_obj
-@_fails_cleanly
+@fails_cleanly
 def serve(obj: Context, bind: str, workers: int | None, threads: int | None) -> None:
     """Serve the web app with gunicorn."""
     from ivr.composition import serve as run
@@ -256,7 +167,7 @@ def serve(obj: Context, bind: str, workers: int | None, threads: int | None) -> 
 @main.command()
 @click.option("--burst", is_flag=True, help="Run every job due now, then exit.")
 @click.pass_obj
-@_fails_cleanly
+@fails_cleanly
 def worker(obj: Context, burst: bool) -> None:
     """Run the dispatcher's jobs as they fall due (calls, text messages, summary sheets)."""
     import signal
@@ -302,7 +213,7 @@ _UNIT_NAME = re.compile(r"[\w:.@\\-]{1,200}", re.ASCII)
 @main.command("unit-failed")
 @click.argument("unit")
 @click.pass_obj
-@_fails_cleanly
+@fails_cleanly
 def unit_failed(obj: Context, unit: str) -> None:
     """Raise a `unit_failed` alert for the systemd unit UNIT: started by systemd when an ivr
     unit fails (OnFailure=, deploy/systemd), so that a refused weekly import or a service
@@ -334,7 +245,7 @@ def unit_failed(obj: Context, unit: str) -> None:
 )
 @click.argument("steps", nargs=-1)
 @click.pass_obj
-@_fails_cleanly
+@fails_cleanly
 def simulate(
     obj: Context,
     caller: str,
@@ -385,7 +296,7 @@ def user() -> None:
 @click.option("--agency", default=None, help="An agency account's CIA.")
 @click.option("--exists-ok", is_flag=True, help="An account already there is no error (scripts).")
 @click.pass_obj
-@_fails_cleanly
+@fails_cleanly
 def user_add(
     obj: Context, email: str, role: str, region: str | None, agency: str | None, exists_ok: bool
 ) -> None:
@@ -429,7 +340,7 @@ def pin() -> None:
 @pin.command("set")
 @click.argument("number")
 @click.pass_obj
-@_fails_cleanly
+@fails_cleanly
 def pin_set(obj: Context, number: str) -> None:
     """Set NUMBER's PIN (4 to 8 digits), read from standard input; stored hashed."""
     from ivr.domain.phones import InvalidPhoneNumber, to_e164
@@ -457,7 +368,7 @@ def twilio() -> None:
 @twilio.command("configure")
 @click.option("--number", required=True, help="The out-of-hours number, e.g. +33970000000.")
 @click.pass_obj
-@_fails_cleanly
+@fails_cleanly
 def twilio_configure(obj: Context, number: str) -> None:
     """Point the number's voice URL, fallback URL and status callback at PUBLIC_BASE_URL."""
     from ivr.adapters.providers import ProviderError
@@ -494,7 +405,7 @@ def setting() -> None:
 @click.argument("key")
 @click.argument("value")
 @click.pass_obj
-@_fails_cleanly
+@fails_cleanly
 def setting_set(obj: Context, key: str, value: str) -> None:
     """Set KEY to VALUE: `record_calls on|off`, `gas_emergency_number:CIA NUMBER`."""
     import getpass

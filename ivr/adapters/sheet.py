@@ -32,32 +32,9 @@ from reportlab.platypus import (  # type: ignore[import-untyped, unused-ignore]
 
 from ivr.domain.local_time import in_paris
 from ivr.domain.phones import digit_pairs
+from ivr.domain.sheet_words import ACTIONS, CALL_RESULTS, UNKNOWN
+from ivr.domain.trace_words import decision_said
 from ivr.domain.wording import day, when
-
-ACTIONS = {
-    "call_now": "Appel immédiat du technicien d'astreinte",
-    "call_next_morning": "Appel du technicien le lendemain matin",
-    "fax_only": "Fiche seule (hors astreinte)",
-    "escalate": "Danger : appel du responsable d'astreinte",
-    "not_covered": "Non couvert : message pour l'agence",
-    "legacy": "Transféré à l'astreinte habituelle de l'agence",
-}
-CALL_RESULTS = {  # what came of a call placed and not taken, as the sheet words it
-    "no-answer": "pas de réponse",
-    "busy": "occupé",
-    "voicemail": "messagerie",  # the dispatcher's call: Twilio's answering machine detection
-    "silent": "messagerie ou sans réponse",  # the announcement heard no key, then silence
-    "declined": "décroché, non pris",
-    "not_taken": "décroché, non pris",
-    "completed": "décroché, non pris",  # a screened call is taken only by its key
-    "failed": "échec de l'appel",
-    "canceled": "annulé",
-    "cancelled": "annulé",
-    "waiting": "en cours",
-    "not_needed": "pas appelé : demande déjà prise",
-    "caller_gone": "l'appelant a raccroché avant",  # while it rang, or during the announcement
-}
-UNKNOWN = "non renseigné"
 
 MARGIN = 15 * mm
 FRAME_PADDING = 6  # reportlab's default, inside the margins on each side
@@ -318,9 +295,8 @@ def _again_rows(data: SheetData, budget: Budget) -> list[tuple[str, str]]:
 
 def _decision_rows(data: SheetData, budget: Budget) -> list[tuple[str, str | None]]:
     """The reason is one sentence of the rules: whole, but for absurd data."""
-    action = ACTIONS.get(data.action) or _clip(data.action, budget.text)
-    if data.action == "not_covered" and data.client_id is None:  # no verdict on a contract
-        action = "Appelant non identifié : message pour l'agence"
+    identified = data.client_id is not None
+    action = decision_said(data.action, identified, ACTIONS, _clip(data.action, budget.text))
     reason = data.reason if budget is not BUDGETS[-1] else _clip(data.reason, budget.text)
     return [("Suite donnée", action), ("Motif", reason or None)]
 

@@ -40,6 +40,12 @@ class Progress:
         return self.taken_at is not None
 
 
+def lines_called(action: str | None) -> bool:
+    """Whether a call's decision had the technician's lines called at once: a request's were
+    tried before its client calls again (tried « de nouveau »); a call again's tried them."""
+    return action == Action.CALL_NOW.value
+
+
 # Why the calls and texts still planned for a request were cancelled by a call again (a job's
 # outcome, 30 characters at most): the back office says it in French.
 TAKEN_ON_CALL_AGAIN = "taken on a call again"

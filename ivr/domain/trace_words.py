@@ -30,12 +30,18 @@ ACTIONS = {
 }
 
 
-def decision_said(action: str | None, identified: bool) -> str:
-    """A request's decision, as the agency reads it. An unidentified caller's « non couvert »
-    is no verdict on a contract: they may be a client who keyed a wrong number, to call back."""
+def decision_said(
+    action: str | None,
+    identified: bool,
+    labels: Mapping[str, str] = ACTIONS,
+    unknown: str = "raccroché avant la décision",
+) -> str:
+    """A request's decision, as the agency reads it: in `labels` (the back office's, or the
+    sheet's own), `unknown` for a code they lack. An unidentified caller's « non couvert » is
+    no verdict on a contract: they may be a client who keyed a wrong number, to call back."""
     if action == "not_covered" and not identified:
         return "Appelant non identifié : message pour l'agence"
-    return ACTIONS.get(action or "", "raccroché avant la décision")
+    return labels.get(action or "", unknown)
 
 
 JOB_KINDS = {
@@ -217,15 +223,16 @@ def at_said(at: datetime, day_of: datetime) -> str:
     return said if in_paris(day_of).date() == local.date() else f"le {local:%d/%m} {said}"
 
 
-def addition_said(choice: str, tried: tuple[bool, bool], reached_by: str, seconds: int) -> str:
+def addition_said(
+    choice: str, tried_lines: bool, tried_before: bool, reached_by: str, seconds: int
+) -> str:
     """What a call that added to a request did, in words: « message ajouté (15 s) »,
     « technicien appelé de nouveau, sans réponse ; message ajouté (15 s) », « problème
-    réglé, demande close ». `tried`: whether the lines were tried on the call, and whether
-    they had been for the request (not for one the agency was to see to at its opening)."""
+    réglé, demande close ». `tried_lines`: the call tried the technician's lines;
+    `tried_before`: the request had (not one the agency was to see to at its opening)."""
     if choice == "solved":
         return CALLED_AGAIN["solved"]
     parts = []
-    tried_lines, tried_before = tried
     if tried_lines:
         outcome = f"mis en relation avec {reached_by}" if reached_by else "sans réponse"
         parts.append(f"technicien appelé{' de nouveau' if tried_before else ''}, {outcome}")

@@ -31,7 +31,7 @@ from ivr.adapters.orm import (
 from ivr.adapters.repository import client_count, table_in_force
 from ivr.clock import Clock
 from ivr.domain.local_time import PARIS
-from ivr.domain.routing import Action
+from ivr.domain.progress import lines_called
 from ivr.domain.trace_words import CALL_OUTCOMES, Name, addition_said, at_said, job_state
 from ivr.services.accounts import Account
 from ivr.services.retention import DELETED
@@ -116,8 +116,9 @@ class Addition:
     def said(self, name: Name) -> str:
         """« message ajouté (15 s) », « problème réglé, demande close » ..."""
         reached = name(self.reached) if self.reached else ""
-        tried = self.tried_lines, self.tried_before
-        return addition_said(self.choice, tried, reached, self.message_seconds)
+        return addition_said(
+            self.choice, self.tried_lines, self.tried_before, reached, self.message_seconds
+        )
 
     def line(self, name: Name, request_at: datetime) -> str:
         """« Le client a rappelé à 23 h 40 : message ajouté (15 s) »."""
@@ -127,15 +128,13 @@ class Addition:
 def additions(session: Session, request_ids: list[int]) -> dict[int, list[Addition]]:
     """The calls that added to each request, in time order (three queries in all)."""
     request = aliased(CallRow)
-    found_rows = session.execute(
+    rows = session.execute(
         select(CallRow, request.action)
         .join(request, request.id == CallRow.request_id)
         .where(CallRow.request_id.in_(request_ids))
         .order_by(CallRow.started_at, CallRow.id)
     ).all()
-    rows = [row for row, _ in found_rows]
-    request_actions = {row.id: action for row, action in found_rows}
-    ids = [row.id for row in rows]
+    ids = [row.id for row, _ in rows]
     chosen = session.execute(
         select(CallEventRow.call_id, CallEventRow.detail["choice"].as_string()).where(
             CallEventRow.call_id.in_(ids), CallEventRow.kind == "called_again"
@@ -144,7 +143,7 @@ def additions(session: Session, request_ids: list[int]) -> dict[int, list[Additi
     choices: dict[int, str | None] = {call_id: choice for call_id, choice in chosen}
     played = messages(session, ids)
     found: dict[int, list[Addition]] = {}
-    for row in rows:
+    for row, request_action in rows:
         if row.request_id is None:
             continue
         found.setdefault(row.request_id, []).append(
@@ -152,8 +151,8 @@ def additions(session: Session, request_ids: list[int]) -> dict[int, list[Additi
                 call_id=row.id,
                 at=row.started_at,
                 choice=choices.get(row.id) or "",
-                tried_lines=row.action == Action.CALL_NOW.value,
-                tried_before=request_actions[row.id] == Action.CALL_NOW.value,
+                tried_lines=lines_called(row.action),
+                tried_before=lines_called(request_action),
                 reached=row.reached,
                 message_id=played.get(row.id),
                 message_seconds=row.message_seconds,

@@ -12,6 +12,7 @@ from ivr.services import back_office, caller_texts
 from ivr.services.reference import ReferenceCache
 from ivr.services.staff import set_pin
 from ivr.simulator.dialer import Callee
+from ivr.simulator.phone import PhoneCall
 from tests.calls.conftest import BACKUP, MANAGER_IDF, TECHNICIAN, identify, through_details
 from tests.calls.test_staff_calls import NOBODY, events, pins, unanswered_request
 from tests.dispatch.test_staff_dispatch import phone_of
@@ -403,19 +404,26 @@ def test_a_request_left_for_the_agency_has_the_technician_called_once_the_window
     assert told.said(str) == "technicien appelé, sans réponse ; message ajouté (5 s)"
 
 
-def test_another_request_from_a_number_two_sites_share_asks_which_client(night, demo):
-    """§5.1.1: the caller's number brings up the request in progress, but a new request is
-    not taken for that request's client unasked: the manager of two residences sharing one
-    number calls about the other one."""
-    vasseur = "+33199002150"  # Résidence du Parc and Résidence Secrétan
-    n = night()
-    first = phone_of(n, vasseur)
+VASSEUR = "+33199002150"  # Résidence du Parc's and Résidence Secrétan's, one manager's
+
+
+def vasseur_calls_again(n, callees=None) -> PhoneCall:
+    """Résidence du Parc's request at 23:00, a message left; 15 minutes later, a call (not
+    started) from the number it shares with Résidence Secrétan."""
+    first = phone_of(n, VASSEUR, callees)
     identify(first, "11037264")  # Résidence du Parc
     through_details(first)
     first.leave_message(10)
     n.run_worker()
     n.later(minutes=15)
-    again = phone_of(n, vasseur)
+    return phone_of(n, VASSEUR, callees)
+
+
+def test_another_request_from_a_number_two_sites_share_asks_which_client(night, demo):
+    """§5.1.1: the caller's number brings up the request in progress, but a new request is
+    not taken for that request's client unasked: the manager of two residences sharing one
+    number calls about the other one."""
+    again = vasseur_calls_again(night())
     assert "Vous nous avez appelés à 23 heures." in again.start()
     assert "Appelez-vous pour Cabinet Vasseur" in again.press("3")  # proposed, not assumed
     assert "numéro de contrat" in again.press("2")
@@ -433,15 +441,7 @@ def test_a_danger_from_a_number_two_sites_share_asks_which_client(night, demo, f
     """Gas, reported on a call again from a number two residences share: the manager is not
     sent to the request's residence unasked; the caller keys their contract after the safety
     instructions, as any caller not identified yet."""
-    vasseur = "+33199002150"
-    n = night()
-    first = phone_of(n, vasseur)
-    identify(first, "11037264")  # Résidence du Parc
-    through_details(first)
-    first.leave_message(10)
-    n.run_worker()
-    n.later(minutes=15)
-    again = phone_of(n, vasseur)
+    again = vasseur_calls_again(night())
     again.start()
     again.press("9")
     heard = again.press("1")  # a smell of gas: the safety instructions, then whose
@@ -456,15 +456,7 @@ def test_words_taken_for_a_danger_then_denied_keep_the_request_and_its_client(
 ):
     """Words that sound like a danger, denied: back to the request, whose lines are tried
     again; only a danger confirmed asks whose it is on a shared number."""
-    vasseur = "+33199002150"
-    n = night()
-    first = phone_of(n, vasseur, NOBODY)
-    identify(first, "11037264")
-    through_details(first)
-    first.leave_message(10)
-    n.run_worker()
-    n.later(minutes=15)
-    again = phone_of(n, vasseur, NOBODY)
+    again = vasseur_calls_again(night(), NOBODY)
     again.start()
     assert "odeur de gaz" in again.say("il y a une odeur bizarre")
     again.press("2")  # not a danger

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ivr.domain.progress import Progress, progress_said
+from ivr.domain.progress import Progress, lines_called, progress_said
 from ivr.domain.routing import Action, added_to
 from voice_flows import keys
 from voice_flows.caller.common import CallerFacts, CallerState, CallerStep
@@ -60,8 +60,7 @@ def _add(state: CallerState, facts: CallerFacts, progress: Progress) -> Go:
     if not progress.taken:
         decision = facts.decide(state.client(facts), False, None)
         if decision.action is Action.CALL_NOW and decision.call_numbers:
-            tried = progress.action == Action.CALL_NOW.value
-            said = Say("again_trying" if tried else "calling_technician")
+            said = Say("again_trying" if lines_called(progress.action) else "calling_technician")
             then = state.decided(decision, Go("dial", (said,)))
             return _added(state, progress, "add", then, decided=False)
     return _added(state, progress, "add", Go("leave_message", (Say("again_message"),)))
